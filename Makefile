@@ -1,0 +1,38 @@
+# Thin wrapper around CMake. `make run` and `make test` are the two commands of the README.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps build build-asan run test test-release test-asan bench format clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIMSGW_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+run: build
+	@scripts/run-demo.sh $(BUILD)
+
+# Every suite, twice: once on the release build, once under ASan + UBSan.
+test: build build-asan
+	@$(MAKE) --no-print-directory test-release test-asan
+
+test-release:
+	ctest --test-dir $(BUILD) --output-on-failure
+
+test-asan:
+	ctest --test-dir $(BUILD_ASAN) --output-on-failure
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,127 @@
+/* jwk: OpenSSL 3 parameter API only; the key is checked on the curve when it is built, so a JWK
+ * with a bogus point never reaches the verifier (RFC 8725 §3.4). */
+#include "jwk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+
+#include "b64url.h"
+
+#define JWK_COORD_LEN 32
+
+static int jwk_coord(EVP_PKEY *key, const char *name, char out[64])
+{
+    BIGNUM *bn = NULL;
+    unsigned char raw[JWK_COORD_LEN];
+    if (!EVP_PKEY_get_bn_param(key, name, &bn))
+        return -1;
+    int ok = BN_bn2binpad(bn, raw, sizeof(raw)) == JWK_COORD_LEN;
+    BN_free(bn);
+    if (!ok)
+        return -1;
+    b64url_encode(raw, sizeof(raw), out);
+    return 0;
+}
+
+json_t *jwk_from_ec_key(EVP_PKEY *key, const char *kid)
+{
+    char x[64], y[64];
+    if (jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_X, x) < 0 ||
+        jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_Y, y) < 0)
+        return NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "kid",
+                     kid, "use", "sig", "alg", "ES256", "x", x, "y", y);
+}
+
+static int jwk_get_coord(const json_t *jwk, const char *name, unsigned char out[JWK_COORD_LEN])
+{
+    const char *s = json_string_value(json_object_get(jwk, name));
+    return s && b64url_decode(s, strlen(s), out, JWK_COORD_LEN) == JWK_COORD_LEN ? 0 : -1;
+}
+
+EVP_PKEY *jwk_to_ec_key(const json_t *jwk, char *err, size_t errlen)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    const json_t *alg = json_object_get(jwk, "alg");
+    unsigned char point[1 + 2 * JWK_COORD_LEN] = {0x04};
+    if (!kty || strcmp(kty, "EC") != 0 || !crv || strcmp(crv, "P-256") != 0) {
+        snprintf(err, errlen, "not an EC P-256 key");
+        return NULL;
+    }
+    if (alg && (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256") != 0)) {
+        snprintf(err, errlen, "key is bound to another algorithm");
+        return NULL;
+    }
+    if (jwk_get_coord(jwk, "x", point + 1) < 0 ||
+        jwk_get_coord(jwk, "y", point + 1 + JWK_COORD_LEN) < 0) {
+        snprintf(err, errlen, "x or y is not 32 bytes of base64url");
+        return NULL;
+    }
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (!bld || !ctx ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point)) ||
+        !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        snprintf(err, errlen, "the point is not on the P-256 curve");
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    if (key) {
+        EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+        if (!check || EVP_PKEY_public_check(check) != 1) {
+            snprintf(err, errlen, "the point is not on the P-256 curve");
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+        EVP_PKEY_CTX_free(check);
+    }
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
+
+static char *jwk_bio_text(BIO *bio)
+{
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    char *out = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (out) {
+        memcpy(out, data, (size_t)n);
+        out[n] = '\0';
+    }
+    BIO_free(bio);
+    return out;
+}
+
+char *jwk_public_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio || PEM_write_bio_PUBKEY(bio, key) != 1) {
+        BIO_free(bio);
+        return NULL;
+    }
+    return jwk_bio_text(bio);
+}
+
+char *jwk_private_pem(EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (!bio || PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
+        BIO_free(bio);
+        return NULL;
+    }
+    return jwk_bio_text(bio);
+}

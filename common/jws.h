@@ -1,0 +1,40 @@
+/* jws: JWS compact serialisation (RFC 7515) with ES256, signed and verified with OpenSSL.
+ * libjwt 1.10 (Debian 12) cannot be used for RFC 9068 access tokens: its decoder refuses any
+ * typ other than "JWT" and its encoder overwrites typ (see docs/architecture.md). */
+#ifndef IMSGW_JWS_H
+#define IMSGW_JWS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define JWS_MAX_TOKEN 8192 /* longer credentials are refused before any parsing */
+#define JWS_MAX_KID 128
+
+/* A token split and decoded, not yet verified: nothing in it may be trusted yet. */
+struct jws_parsed {
+    json_t *header;        /* JSON object */
+    json_t *claims;        /* JSON object */
+    const char *alg;       /* points into header */
+    const char *kid;       /* points into header; NULL when absent */
+    const char *typ;       /* points into header; NULL when absent */
+    const char *signing_input; /* header.payload, points into the caller's token */
+    size_t signing_input_len;
+    unsigned char sig[512];
+    size_t sig_len;
+};
+
+/* Splits and decodes a compact JWS. Refuses: other than 3 parts, oversize, bad base64url, header
+ * or payload not a JSON object, a missing or non-string alg, alg "none", any "crit" header.
+ * Returns 0, or -1 with a reason in err (safe to log: it never quotes the token). */
+int jws_parse(const char *token, size_t len, struct jws_parsed *out, char *err, size_t errlen);
+/* Verifies the signature with key, which must be an EC P-256 key: the header alg must be ES256
+ * (the algorithm is pinned by the key type, never chosen by the token). Returns 0 or -1. */
+int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen);
+/* Frees what jws_parse() allocated. */
+void jws_parsed_free(struct jws_parsed *p);
+/* Signs claims as {"alg":"ES256","typ":typ,"kid":kid}; returns the malloc'ed compact token. */
+char *jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ, const json_t *claims);
+
+#endif
