@@ -7,7 +7,7 @@
 #include <sys/types.h>
 
 /* Length of the encoding of n bytes, without the NUL. */
-#define B64URL_ENCODED_LEN(n) (((n) * 4 + 2) / 3)
+#define B64URL_ENCODED_LEN(n) (((n)*4 + 2) / 3)
 
 /* Encodes n bytes into out (needs B64URL_ENCODED_LEN(n) + 1); returns the length written. */
 size_t b64url_encode(const uint8_t *in, size_t n, char *out);

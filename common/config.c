@@ -93,10 +93,10 @@ static int cfg_apply_json(const struct cfg_field *f, void *settings, json_t *v, 
     }
 wrong:
     snprintf(err, errlen, "%s: \"%s\" has the wrong type (expected %s)", where, f->name,
-             f->type == CFG_STR      ? "a string"
-             : f->type == CFG_INT    ? "an integer"
-             : f->type == CFG_BOOL   ? "true or false"
-                                     : "an array of strings");
+             f->type == CFG_STR    ? "a string"
+             : f->type == CFG_INT  ? "an integer"
+             : f->type == CFG_BOOL ? "true or false"
+                                   : "an array of strings");
     return -1;
 }
 
@@ -169,8 +169,7 @@ static int cfg_load_file(const struct cfg_program *prog, void *settings, const c
 
 static void cfg_help(const struct cfg_program *prog)
 {
-    printf("Usage: %s [--config FILE.json] [--NAME VALUE ...]\n%s\n\n", prog->name,
-           prog->summary);
+    printf("Usage: %s [--config FILE.json] [--NAME VALUE ...]\n%s\n\n", prog->name, prog->summary);
     printf("  --help              show this help and exit\n"
            "  --version           show the version and exit\n"
            "  --config FILE.json  read settings from a JSON object; flags override it\n"
@@ -181,8 +180,8 @@ static void cfg_help(const struct cfg_program *prog)
                f->type == CFG_STRLIST ? " (comma-separated on the command line)" : "");
 }
 
-enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, int argc,
-                              char **argv, int *log_json, char *err, size_t errlen)
+enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, int argc, char **argv,
+                              int *log_json, char *err, size_t errlen)
 {
     /* First pass: informational flags and the config file, so flags can override the file. */
     for (int i = 1; i < argc; i++) {

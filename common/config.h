@@ -8,11 +8,11 @@
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_STRLIST };
 
 struct cfg_field {
-    const char *name;   /* JSON key and --flag name */
+    const char *name; /* JSON key and --flag name */
     enum cfg_type type;
-    size_t offset;      /* offsetof() into the daemon's settings struct */
-    long min, max;      /* bounds for CFG_INT */
-    const char *help;   /* one line for --help */
+    size_t offset;    /* offsetof() into the daemon's settings struct */
+    long min, max;    /* bounds for CFG_INT */
+    const char *help; /* one line for --help */
 };
 
 /* Result of cfg_load_args(). */
@@ -28,8 +28,8 @@ struct cfg_program {
  * defaults the caller filled in). Handles --help and --version (returns CFG_EXIT_OK) and
  * --log-format (plain|json, stored in *log_json). Unknown keys, wrong types and out-of-range
  * values are errors: err gets one line naming the file and position or the flag. */
-enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, int argc,
-                              char **argv, int *log_json, char *err, size_t errlen);
+enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, int argc, char **argv,
+                              int *log_json, char *err, size_t errlen);
 /* Frees the strings cfg_load_args() allocated. */
 void cfg_free(const struct cfg_program *prog, void *settings);
 /* Sets a string field to a copy of value (used for defaults, so cfg_free() can free them). */

@@ -36,8 +36,8 @@ json_t *jwk_from_ec_key(EVP_PKEY *key, const char *kid)
     if (jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_X, x) < 0 ||
         jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_Y, y) < 0)
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "kid",
-                     kid, "use", "sig", "alg", "ES256", "x", x, "y", y);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "kid", kid,
+                     "use", "sig", "alg", "ES256", "x", x, "y", y);
 }
 
 static int jwk_get_coord(const json_t *jwk, const char *name, unsigned char out[JWK_COORD_LEN])

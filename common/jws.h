@@ -14,11 +14,11 @@
 
 /* A token split and decoded, not yet verified: nothing in it may be trusted yet. */
 struct jws_parsed {
-    json_t *header;        /* JSON object */
-    json_t *claims;        /* JSON object */
-    const char *alg;       /* points into header */
-    const char *kid;       /* points into header; NULL when absent */
-    const char *typ;       /* points into header; NULL when absent */
+    json_t *header;            /* JSON object */
+    json_t *claims;            /* JSON object */
+    const char *alg;           /* points into header */
+    const char *kid;           /* points into header; NULL when absent */
+    const char *typ;           /* points into header; NULL when absent */
     const char *signing_input; /* header.payload, points into the caller's token */
     size_t signing_input_len;
     unsigned char sig[512];

@@ -19,9 +19,19 @@ static enum log_level log_min = LOGL_INFO;
 static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
 
 /* Field names whose values are secrets wherever they appear as name=value or "name":"value". */
-static const char *const log_secret_keys[] = {
-    "password", "code", "access_token", "refresh_token", "client_secret", "token",
-    "code_verifier", "device_code", "user_code", "id_token", "assertion", "secret", NULL};
+static const char *const log_secret_keys[] = {"password",
+                                              "code",
+                                              "access_token",
+                                              "refresh_token",
+                                              "client_secret",
+                                              "token",
+                                              "code_verifier",
+                                              "device_code",
+                                              "user_code",
+                                              "id_token",
+                                              "assertion",
+                                              "secret",
+                                              NULL};
 
 void log_init(const char *prog, int json, enum log_level min)
 {
@@ -83,8 +93,8 @@ static void log_redact_jwt(char *s)
     for (char *p = s; (p = strstr(p, "eyJ")) != NULL;) {
         size_t from = (size_t)(p - s), to = from;
         int dots = 0;
-        while (s[to] && (isalnum((unsigned char)s[to]) || s[to] == '-' || s[to] == '_' ||
-                         s[to] == '.')) {
+        while (s[to] &&
+               (isalnum((unsigned char)s[to]) || s[to] == '-' || s[to] == '_' || s[to] == '.')) {
             dots += s[to] == '.';
             to++;
         }
@@ -152,7 +162,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     char when[64];
     snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ts.tv_nsec / 1000000));
 
     if (log_json) {
         json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "time", when, "prog", log_prog, "level",

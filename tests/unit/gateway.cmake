@@ -1,1 +1,5 @@
-# unit tests of the gateway part (imsgw_unit_test(name extra_sources...) + target_link_libraries)
+# Unit tests of the gateway's parsers and validators.
+imsgw_unit_test(test_flow)
+target_link_libraries(test_flow PRIVATE imsgw_gateway_lib)
+imsgw_unit_test(test_tok testkeys.c)
+target_link_libraries(test_tok PRIVATE imsgw_gateway_lib)

@@ -36,8 +36,7 @@ static char *write_tmp(const char *text)
     return path;
 }
 
-static enum cfg_result load(struct settings *s, const char *json, int extra, char **more,
-                            char *err)
+static enum cfg_result load(struct settings *s, const char *json, int extra, char **more, char *err)
 {
     char *argv[8] = {"prog"};
     int argc = 1;
@@ -64,9 +63,9 @@ static void test_file_then_flags(void **state)
     struct settings s;
     char err[256];
     char *flags[] = {"--port", "9000"};
-    assert_int_equal(load(&s, "{\"port\": 5000, \"flag\": true, \"origins\": [\"a\", \"b\"]}", 2,
-                          flags, err),
-                     CFG_OK);
+    assert_int_equal(
+        load(&s, "{\"port\": 5000, \"flag\": true, \"origins\": [\"a\", \"b\"]}", 2, flags, err),
+        CFG_OK);
     assert_int_equal(s.port, 9000);
     assert_true(s.flag);
     assert_string_equal(s.origins[1], "b");

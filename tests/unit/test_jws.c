@@ -7,23 +7,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
-
 #include "b64url.h"
 #include "jwk.h"
 #include "jws.h"
+#include "testkeys.h"
 #include "vectors.h"
-
-static EVP_PKEY *t19_public(void)
-{
-    char err[128];
-    json_t *j = json_loads(T19_JWK, 0, NULL);
-    EVP_PKEY *k = jwk_to_ec_key(j, err, sizeof(err));
-    json_decref(j);
-    assert_non_null(k);
-    return k;
-}
 
 static int verify(const char *token, EVP_PKEY *key)
 {
@@ -38,7 +26,7 @@ static int verify(const char *token, EVP_PKEY *key)
 
 static void test_es256_vector_verifies(void **state)
 {
-    EVP_PKEY *k = t19_public();
+    EVP_PKEY *k = t19_public_key();
     struct jws_parsed p;
     char err[128];
     assert_int_equal(jws_parse(T19_TOKEN_ES256, strlen(T19_TOKEN_ES256), &p, err, sizeof(err)), 0);
@@ -53,7 +41,7 @@ static void test_es256_vector_verifies(void **state)
 
 static void test_flipped_signature_fails(void **state)
 {
-    EVP_PKEY *k = t19_public();
+    EVP_PKEY *k = t19_public_key();
     char tok[] = T19_TOKEN_ES256;
     size_t n = strlen(tok);
     tok[n - 5] = tok[n - 5] == 'A' ? 'B' : 'A';
@@ -71,7 +59,7 @@ static void test_none_refused(void **state)
 
 static void test_hs256_with_ec_key_refused(void **state)
 {
-    EVP_PKEY *k = t19_public();
+    EVP_PKEY *k = t19_public_key();
     assert_int_equal(verify(T19_TOKEN_HS256, k), -1); /* key/alg confusion blocked */
     EVP_PKEY_free(k);
 }
@@ -80,42 +68,20 @@ static void test_malformed_refused(void **state)
 {
     struct jws_parsed p;
     char err[128];
-    const char *bad[] = {"", "abc", "a.b", "a.b.c.d", "e30.e30.", "W10.e30.AAAA",
+    const char *bad[] = {"",
+                         "abc",
+                         "a.b",
+                         "a.b.c.d",
+                         "e30.e30.",
+                         "W10.e30.AAAA",
                          "eyJhbGciOiJFUzI1NiIsImNyaXQiOlsieCJdfQ.e30.AAAA"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(jws_parse(bad[i], strlen(bad[i]), &p, err, sizeof(err)), -1);
 }
 
-static EVP_PKEY *t19_private(void)
-{
-    unsigned char d[32];
-    assert_int_equal(b64url_decode(T19_D, strlen(T19_D), d, sizeof(d)), 32);
-    EVP_PKEY *pub = t19_public();
-    unsigned char point[65];
-    size_t plen = 0;
-    assert_true(EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, point,
-                                                sizeof(point), &plen));
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    BIGNUM *bn = BN_bin2bn(d, 32, NULL);
-    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, bn);
-    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, plen);
-    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-    EVP_PKEY *key = NULL;
-    assert_int_equal(EVP_PKEY_fromdata_init(ctx), 1);
-    assert_int_equal(EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params), 1);
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    EVP_PKEY_free(pub);
-    return key;
-}
-
 static void test_sign_roundtrip_with_t19_key(void **state)
 {
-    EVP_PKEY *priv = t19_private(), *pub = t19_public();
+    EVP_PKEY *priv = t19_private_key(), *pub = t19_public_key();
     json_t *claims = json_pack("{s:s, s:i}", "sub", "alice", "exp", 1767229200);
     char *tok = jws_sign_es256(priv, "waf-es256-1", "at+jwt", claims);
     assert_non_null(tok);
@@ -133,7 +99,7 @@ static void test_sign_roundtrip_with_t19_key(void **state)
 
 static void test_jwk_roundtrip_and_bad_points(void **state)
 {
-    EVP_PKEY *k = t19_public();
+    EVP_PKEY *k = t19_public_key();
     json_t *jwk = jwk_from_ec_key(k, "waf-es256-1");
     json_t *ref = json_loads(T19_JWK, 0, NULL);
     assert_true(json_equal(jwk, ref));

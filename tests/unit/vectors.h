@@ -21,8 +21,8 @@
 #define T19_TOKEN_NONE "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0." T19_PAYLOAD "."
 
 #define T19_JWK                                                                                    \
-    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"waf-es256-1\",\"use\":\"sig\",\"alg\":\"ES256\","  \
-    "\"x\":\"iYuX0j1yGveU1NXvPvQzm4_cQ8EzCH9TRMZHLfimm4c\","                                        \
+    "{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"waf-es256-1\",\"use\":\"sig\",\"alg\":\"ES256\"," \
+    "\"x\":\"iYuX0j1yGveU1NXvPvQzm4_cQ8EzCH9TRMZHLfimm4c\","                                       \
     "\"y\":\"9YBjYjzypskywkLfZC9ndNBXTbH17VwCcp_nXLSnDP0\"}"
 
 #define T19_D "uFHD1F7WrzgXejDSkyfwZrmvG9FPkSObfQ85uszzS1k"

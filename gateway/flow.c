@@ -1,0 +1,68 @@
+/* flow: the token carries the worker number and connection id instead of the example's IP/port
+ * tuple: a connection id is never reused within a process, so a token can never point at a later
+ * connection that happens to reuse an old port. */
+#include "flow.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "b64url.h"
+
+#define FLOW_S_VERSION 1
+#define FLOW_S_LEN 11 /* version ‖ worker(2) ‖ conn_id(8) */
+
+static uint8_t flow_key[FLOW_KEY_LEN];
+
+void flow_set_key(const uint8_t key[FLOW_KEY_LEN])
+{
+    memcpy(flow_key, key, FLOW_KEY_LEN);
+}
+
+static void flow_mac(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,
+                     uint8_t mac[FLOW_MAC_LEN])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    HMAC(EVP_sha1(), key, FLOW_KEY_LEN, s, slen, full, &n);
+    memcpy(mac, full, FLOW_MAC_LEN);
+}
+
+size_t flow_token_encode(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,
+                         char out[FLOW_TOKEN_MAX])
+{
+    uint8_t raw[FLOW_MAC_LEN + 48];
+    if (slen > sizeof(raw) - FLOW_MAC_LEN) {
+        out[0] = '\0';
+        return 0;
+    }
+    flow_mac(key, s, slen, raw);
+    memcpy(raw + FLOW_MAC_LEN, s, slen);
+    return b64url_encode(raw, FLOW_MAC_LEN + slen, out);
+}
+
+size_t flow_token_make(const struct flow_ref *ref, char out[FLOW_TOKEN_MAX])
+{
+    uint8_t s[FLOW_S_LEN] = {FLOW_S_VERSION, (uint8_t)(ref->worker >> 8), (uint8_t)ref->worker};
+    for (int i = 0; i < 8; i++)
+        s[3 + i] = (uint8_t)(ref->conn_id >> (56 - 8 * i));
+    return flow_token_encode(flow_key, s, sizeof(s), out);
+}
+
+int flow_token_parse(const char *token, size_t len, struct flow_ref *ref)
+{
+    uint8_t raw[FLOW_MAC_LEN + FLOW_S_LEN], mac[FLOW_MAC_LEN];
+    if (b64url_decode(token, len, raw, sizeof(raw)) != (ssize_t)sizeof(raw))
+        return -1;
+    const uint8_t *s = raw + FLOW_MAC_LEN;
+    flow_mac(flow_key, s, FLOW_S_LEN, mac);
+    if (CRYPTO_memcmp(mac, raw, FLOW_MAC_LEN) != 0 || s[0] != FLOW_S_VERSION)
+        return -1;
+    ref->worker = (uint16_t)(s[1] << 8 | s[2]);
+    ref->conn_id = 0;
+    for (int i = 0; i < 8; i++)
+        ref->conn_id = ref->conn_id << 8 | s[3 + i];
+    return 0;
+}

@@ -1,0 +1,172 @@
+/* imsgw-gateway: one GLib main loop drives libwebsockets (through libwebsockets-evlib-glib) and
+ * sofia-sip (through su_glib), so a SIP transaction timer and a WebSocket read never race. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib-unix.h>
+#include <sofia-sip/su_glib.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/nta_stateless.h>
+#include <sofia-sip/msg.h>
+
+#include "flow.h"
+#include "gw.h"
+#include "gw_http.h"
+#include "jwks.h"
+#include "log.h"
+#include "rnd.h"
+#include "timeutil.h"
+#include "ws_conn.h"
+
+struct gw *gw;
+
+static gboolean gw_on_signal(gpointer loop)
+{
+    log_info("stopping on signal");
+    g_main_loop_quit(loop);
+    return G_SOURCE_CONTINUE;
+}
+
+/* Requests from the IMS side outside any transaction we started: terminating calls and messages
+ * come in a later step; until then they are refused cleanly. */
+static int gw_on_ims_request(nta_agent_magic_t *ctx, nta_agent_t *agent, msg_t *msg, sip_t *sip)
+{
+    if (sip && sip->sip_request && sip->sip_request->rq_method != sip_method_ack)
+        nta_msg_treply(agent, msg, 501, "Not Implemented", TAG_END());
+    else
+        msg_destroy(msg);
+    return 0;
+}
+
+static int gw_flow_key(const char *hex)
+{
+    uint8_t key[FLOW_KEY_LEN];
+    if (!hex || !*hex) {
+        rnd_bytes(key, sizeof(key));
+    } else {
+        for (int i = 0; i < FLOW_KEY_LEN; i++)
+            if (sscanf(hex + 2 * i, "%2hhx", &key[i]) != 1)
+                return -1;
+    }
+    flow_set_key(key);
+    return 0;
+}
+
+static void gw_lws_log(int level, const char *line)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", line);
+    buf[strcspn(buf, "\n")] = '\0';
+    log_msg(level == LLL_ERR ? LOGL_ERROR : LOGL_WARN, "lws: %s", buf);
+}
+
+/* sofia-sip's own diagnostics go through our logger (and its redaction) at debug level. */
+static void gw_su_log(void *stream, char const *fmt, va_list ap)
+{
+    char buf[512];
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    buf[strcspn(buf, "\n")] = '\0';
+    if (buf[0])
+        log_debug("sofia: %s", buf);
+}
+
+static struct lws_context *gw_lws_start(GMainLoop *loop)
+{
+    static struct lws_protocols list[4];
+    list[0] = gw_http_protocol;
+    list[1] = ws_sip_protocol;
+    list[2] = jwks_client_protocol;
+    memset(&list[3], 0, sizeof(list[3]));
+    void *foreign[] = {loop};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = (int)gw->cfg->port;
+    info.iface = gw->cfg->listen;
+    info.protocols = list;
+    info.mounts = gw_http_mounts(gw->cfg->wwsf_dir);
+    info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (!strchr(gw->cfg->listen, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = foreign;
+    info.timeout_secs = 10;
+    info.max_http_header_data = 4096;
+    return lws_create_context(&info);
+}
+
+int main(int argc, char **argv)
+{
+    struct gw_settings cfg;
+    struct gw state;
+    char err[512];
+    int json = 0;
+    gw_settings_defaults(&cfg);
+    switch (cfg_load_args(&gw_program, &cfg, argc, argv, &json, err, sizeof(err))) {
+    case CFG_EXIT_OK:
+        cfg_free(&gw_program, &cfg);
+        return 0;
+    case CFG_ERROR:
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    case CFG_OK:
+        break;
+    }
+    if (gw_settings_finish(&cfg, err, sizeof(err)) < 0 || gw_flow_key(cfg.flow_key) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err[0] ? err : "flow-key is not hex");
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    }
+    log_init("imsgw-gateway", json, LOGL_INFO);
+    lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&state, 0, sizeof(state));
+    gw = &state;
+    gw->cfg = &cfg;
+    gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
+    gw->loop = g_main_loop_new(NULL, FALSE);
+    gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
+    int rc = 1;
+
+    su_init();
+    su_log_redirect(su_log_default, gw_su_log, NULL);
+    gw->root = su_glib_root_create(NULL);
+    g_source_attach(su_glib_root_gsource(gw->root), NULL);
+    gw->next_hop = (url_string_t *)cfg.next_hop;
+    gw->agent = nta_agent_create(gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL,
+                                 NTATAG_UA(0), TAG_END());
+    if (!gw->agent) {
+        log_error("cannot listen for SIP on %s", cfg.sip_listen);
+        goto out;
+    }
+    gw->lws = gw_lws_start(gw->loop);
+    if (!gw->lws) {
+        log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
+        goto out;
+    }
+    jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
+    g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
+    g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
+    log_info("listening: http://%s:%ld (WebSocket %s), SIP %s, next hop %s", cfg.listen, cfg.port,
+             WS_SIP_PATH, cfg.sip_listen, cfg.next_hop);
+    g_main_loop_run(gw->loop);
+    rc = 0;
+out:
+    if (gw->lws)
+        lws_context_destroy(gw->lws);
+    if (gw->agent)
+        nta_agent_destroy(gw->agent);
+    su_root_destroy(gw->root);
+    su_deinit();
+    jwks_free(gw->jwks);
+    g_hash_table_destroy(gw->conns);
+    g_main_loop_unref(gw->loop);
+    cfg_free(&gw_program, &cfg);
+    return rc;
+}

@@ -1,0 +1,62 @@
+#include "gw_metrics.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static const char *const gw_reg_outcome_names[REG_OUTCOME_COUNT] = {
+    "ok",          "challenge",     "invalid_token", "invalid_scope", "forbidden_identity",
+    "bad_request", "upstream_error"};
+
+struct gw_out {
+    char *buf;
+    size_t len, used;
+};
+
+static void gw_put(struct gw_out *o, const char *fmt, ...)
+{
+    if (o->used + 1 >= o->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->used, o->len - o->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->used += (size_t)n < o->len - o->used ? (size_t)n : o->len - o->used - 1;
+}
+
+static void gw_metric(struct gw_out *o, const char *name, const char *type, const char *help,
+                      uint64_t v)
+{
+    gw_put(o, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help, name, type, name, v);
+}
+
+size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
+{
+    struct gw_out o = {buf, len, 0};
+    buf[0] = '\0';
+    gw_metric(&o, "imsgw_ws_connections", "gauge", "Open SIP WebSocket connections.", m->ws_open);
+    gw_metric(&o, "imsgw_ws_accepted_total", "counter", "SIP WebSocket handshakes accepted.",
+              m->ws_accepted_total);
+    gw_metric(&o, "imsgw_ws_refused_total", "counter",
+              "WebSocket handshakes refused (subprotocol, path, origin, limit).",
+              m->ws_refused_total);
+    gw_metric(&o, "imsgw_ws_messages_total", "counter", "SIP messages received over WebSocket.",
+              m->ws_messages_total);
+    gw_metric(&o, "imsgw_ws_bad_messages_total", "counter",
+              "WebSocket messages that were not acceptable SIP.", m->ws_bad_messages_total);
+    gw_metric(&o, "imsgw_registrations", "gauge", "Connections with a live registration.",
+              m->registrations);
+    gw_put(&o, "# HELP imsgw_register_total REGISTER requests by outcome.\n"
+               "# TYPE imsgw_register_total counter\n");
+    for (int i = 0; i < REG_OUTCOME_COUNT; i++)
+        gw_put(&o, "imsgw_register_total{outcome=\"%s\"} %" PRIu64 "\n", gw_reg_outcome_names[i],
+               m->register_outcomes[i]);
+    gw_put(&o,
+           "# HELP imsgw_jwks_fetch_total JWKS fetches from the WAF by result.\n"
+           "# TYPE imsgw_jwks_fetch_total counter\n"
+           "imsgw_jwks_fetch_total{result=\"ok\"} %" PRIu64 "\n"
+           "imsgw_jwks_fetch_total{result=\"error\"} %" PRIu64 "\n",
+           m->jwks_fetch_ok_total, m->jwks_fetch_fail_total);
+    return o.used;
+}

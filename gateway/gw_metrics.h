@@ -1,0 +1,35 @@
+/* gw_metrics: counters and gauges an operator can graph, served as Prometheus text at /metrics. */
+#ifndef IMSGW_GW_METRICS_H
+#define IMSGW_GW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a REGISTER ended the way it did; one counter each. */
+enum gw_reg_outcome {
+    REG_OK,
+    REG_CHALLENGE,
+    REG_INVALID_TOKEN,
+    REG_INVALID_SCOPE,
+    REG_FORBIDDEN_IDENTITY,
+    REG_BAD_REQUEST,
+    REG_UPSTREAM_ERROR,
+    REG_OUTCOME_COUNT
+};
+
+struct gw_metrics {
+    uint64_t ws_open; /* gauge */
+    uint64_t ws_accepted_total;
+    uint64_t ws_refused_total; /* handshakes refused (subprotocol, path, origin, limit) */
+    uint64_t ws_messages_total;
+    uint64_t ws_bad_messages_total;
+    uint64_t registrations; /* gauge: connections with a live registration */
+    uint64_t register_outcomes[REG_OUTCOME_COUNT];
+    uint64_t jwks_fetch_ok_total;
+    uint64_t jwks_fetch_fail_total;
+};
+
+/* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */
+size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,117 @@
+#include "gw_settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define F(name, type, member, min, max, help)                                                      \
+    {                                                                                              \
+        name, type, offsetof(struct gw_settings, member), min, max, help                           \
+    }
+
+static const struct cfg_field gw_fields[] = {
+    F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
+    F("port", CFG_INT, port, 1, 65535, "HTTP and WebSocket port (default 8080)"),
+    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0, "folder of the web client served at /"),
+    F("allowed-origins", CFG_STRLIST, allowed_origins, 0, 0,
+      "Origins allowed to open the SIP WebSocket (empty list = any)"),
+    F("max-message-size", CFG_INT, max_message_size, 1024, 1 << 20,
+      "largest SIP message over WebSocket, bytes (default 65536)"),
+    F("max-connections", CFG_INT, max_connections, 1, 1000000,
+      "open WebSocket connections at most (default 18000)"),
+    F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
+    F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
+    F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),
+    F("realm", CFG_STR, realm, 0, 0, "home domain and challenge realm (default ims.test)"),
+    F("visited-network-id", CFG_STR, visited_network_id, 0, 0, "P-Visited-Network-ID value"),
+    F("authz-server", CFG_STR, authz_server, 0, 0, "issuer URL of the WAF"),
+    F("jwks-uri", CFG_STR, jwks_uri, 0, 0, "JWKS URL (default authz-server + /jwks.json)"),
+    F("audience", CFG_STR, audience, 0, 0, "aud a token must name (default sip:ims.test)"),
+    F("register-scope", CFG_STR, register_scope, 0, 0, "scope needed to register"),
+    F("token-leeway", CFG_INT, token_leeway, 0, 60, "clock skew accepted on exp/nbf/iat, s"),
+    F("jwks-refetch-interval", CFG_INT, jwks_refetch_interval, 1, 86400,
+      "at most one JWKS refetch per this many seconds (default 30)"),
+    F("min-expires", CFG_INT, min_expires, 1, 86400, "shortest registration, s (default 60)"),
+    F("default-expires", CFG_INT, default_expires, 1, 86400,
+      "registration asked when the client names none, s (default 600)"),
+    F("flow-key", CFG_STR, flow_key, 0, 0,
+      "40 hex digits of flow-token HMAC key shared by workers (default random)"),
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+const struct cfg_program gw_program = {
+    "imsgw-gateway",
+    "IMS-WebRTC gateway (eP-CSCF): SIP over WebSocket towards browsers, SIP towards IMS.",
+    gw_fields,
+};
+
+void gw_settings_defaults(struct gw_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    cfg_set_str(&s->listen, "127.0.0.1");
+    s->port = 8080;
+    cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
+    s->allowed_origins = calloc(3, sizeof(char *));
+    s->allowed_origins[0] = strdup("http://127.0.0.1:8080");
+    s->allowed_origins[1] = strdup("http://localhost:8080");
+    s->max_message_size = 65536;
+    s->max_connections = 18000;
+    cfg_set_str(&s->sip_listen, "sip:127.0.0.1:5070");
+    cfg_set_str(&s->next_hop, "sip:127.0.0.1:5060;transport=tcp");
+    cfg_set_str(&s->realm, "ims.test");
+    cfg_set_str(&s->visited_network_id, "gw.ims.test");
+    cfg_set_str(&s->authz_server, "http://127.0.0.1:9090");
+    cfg_set_str(&s->audience, "sip:ims.test");
+    cfg_set_str(&s->register_scope, "ims:register");
+    s->token_leeway = 60;
+    s->jwks_refetch_interval = 30;
+    s->min_expires = 60;
+    s->default_expires = 600;
+}
+
+static int gw_is_loopback_url(const char *url)
+{
+    const char *hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(url, hosts[i], n) == 0 && (url[n] == ':' || url[n] == '/' || !url[n]))
+            return 1;
+    }
+    return 0;
+}
+
+int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
+{
+    if (strncmp(s->authz_server, "https://", 8) != 0 && !gw_is_loopback_url(s->authz_server)) {
+        snprintf(err, errlen, "authz-server must be an https URL (plain http only on loopback)");
+        return -1;
+    }
+    if (!s->jwks_uri || !*s->jwks_uri) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s/jwks.json", s->authz_server);
+        cfg_set_str(&s->jwks_uri, buf);
+    }
+    if (strncmp(s->jwks_uri, "https://", 8) != 0 && !gw_is_loopback_url(s->jwks_uri)) {
+        snprintf(err, errlen, "jwks-uri must be an https URL (plain http only on loopback)");
+        return -1;
+    }
+    if (strncmp(s->sip_listen, "sip:", 4) != 0 || strncmp(s->next_hop, "sip:", 4) != 0) {
+        snprintf(err, errlen, "sip-listen and next-hop must be sip: URIs");
+        return -1;
+    }
+    if (!s->sip_host || !*s->sip_host) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s->sip_listen + 4, ";>"),
+                 s->sip_listen + 4);
+        cfg_set_str(&s->sip_host, buf);
+    }
+    if (s->flow_key && *s->flow_key && strlen(s->flow_key) != 40) {
+        snprintf(err, errlen, "flow-key must be 40 hex digits");
+        return -1;
+    }
+    if (s->min_expires > s->default_expires) {
+        snprintf(err, errlen, "min-expires must not exceed default-expires");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* gw_settings: every setting of imsgw-gateway, its default and its check. */
+#ifndef IMSGW_GW_SETTINGS_H
+#define IMSGW_GW_SETTINGS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct gw_settings {
+    char *listen; /* HTTP + WebSocket address */
+    long port;
+    char *wwsf_dir;         /* static files served at / */
+    char **allowed_origins; /* WebSocket Origin allow-list; empty = any */
+    long max_message_size;  /* bytes per SIP message over WebSocket */
+    long max_connections;   /* open WebSocket connections */
+    char *sip_listen;       /* IMS-side SIP address (UDP + TCP) */
+    char *sip_host;         /* host:port we put in Path (defaults to sip_listen's) */
+    char *next_hop;         /* I-CSCF/S-CSCF the REGISTER goes to */
+    char *realm;            /* home domain */
+    char *visited_network_id;
+    char *authz_server; /* WAF issuer, named in the Bearer challenge */
+    char *jwks_uri;     /* defaults to authz_server + /jwks.json */
+    char *audience;
+    char *register_scope;
+    long token_leeway;
+    long jwks_refetch_interval;
+    long min_expires;
+    long default_expires;
+    char *flow_key; /* 40 hex digits; random per start when empty */
+};
+
+extern const struct cfg_program gw_program;
+
+/* Fills in the demo defaults. */
+void gw_settings_defaults(struct gw_settings *s);
+/* Checks values and derives the rest; -1 with a one-line reason in err. */
+int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,268 @@
+/* jwks: one fetch in flight at a time; every caller that needs it waits on that fetch. A failed
+ * fetch may be retried after one second, a successful one only after the refetch interval, so an
+ * attacker sending tokens with random kids cannot make us hammer the WAF. */
+#include "jwks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libwebsockets.h>
+
+#include "gw.h"
+#include "jwk.h"
+#include "log.h"
+
+#define JWKS_MAX_WAITERS 1024
+#define JWKS_RETRY_AFTER_FAIL_MS 1000
+
+struct jwks_key {
+    char kid[128];
+    EVP_PKEY *key;
+};
+
+struct jwks_waiter {
+    jwks_done_fn done;
+    void *arg;
+};
+
+struct jwks {
+    char *uri;
+    int64_t interval_ms;
+    struct jwks_key keys[JWKS_MAX_KEYS];
+    size_t nkeys;
+    /* fetch state */
+    int in_flight;
+    int starting; /* inside lws_client_connect_via_info(): errors are reported by its result */
+    int64_t last_ok_ms, last_try_ms;
+    char *body;
+    size_t body_len;
+    int status;
+    struct jwks_waiter waiters[JWKS_MAX_WAITERS];
+    size_t nwaiters;
+};
+
+struct jwks *jwks_new(const char *uri, long refetch_interval_s)
+{
+    struct jwks *j = calloc(1, sizeof(*j));
+    j->uri = strdup(uri);
+    j->interval_ms = (int64_t)refetch_interval_s * 1000;
+    j->last_ok_ms = j->last_try_ms = -1;
+    return j;
+}
+
+static void jwks_clear(struct jwks_key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        EVP_PKEY_free(keys[i].key);
+}
+
+void jwks_free(struct jwks *j)
+{
+    if (!j)
+        return;
+    jwks_clear(j->keys, j->nkeys);
+    free(j->body);
+    free(j->uri);
+    free(j);
+}
+
+int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *arr = doc ? json_object_get(doc, "keys") : NULL;
+    if (!json_is_array(arr)) {
+        snprintf(err, errlen, "not a JWKS document (no keys array)");
+        json_decref(doc);
+        return -1;
+    }
+    struct jwks_key fresh[JWKS_MAX_KEYS];
+    size_t n = 0, i;
+    json_t *k;
+    json_array_foreach(arr, i, k)
+    {
+        const char *kid = json_string_value(json_object_get(k, "kid"));
+        const char *use = json_string_value(json_object_get(k, "use"));
+        char why[128];
+        if (!kid || strlen(kid) >= sizeof(fresh[0].kid) || (use && strcmp(use, "sig") != 0))
+            continue;
+        EVP_PKEY *key = jwk_to_ec_key(k, why, sizeof(why));
+        if (!key) /* unknown kty/alg: skipped, as RFC 7517 §5 asks */
+            continue;
+        if (n == JWKS_MAX_KEYS) {
+            EVP_PKEY_free(key);
+            break;
+        }
+        snprintf(fresh[n].kid, sizeof(fresh[n].kid), "%s", kid);
+        fresh[n++].key = key;
+    }
+    json_decref(doc);
+    if (n == 0) {
+        snprintf(err, errlen, "JWKS has no usable ES256 signing key");
+        return -1;
+    }
+    jwks_clear(j->keys, j->nkeys);
+    memcpy(j->keys, fresh, n * sizeof(fresh[0]));
+    j->nkeys = n;
+    return (int)n;
+}
+
+EVP_PKEY *jwks_lookup(void *jv, const char *kid)
+{
+    struct jwks *j = jv;
+    for (size_t i = 0; i < j->nkeys; i++)
+        if (strcmp(j->keys[i].kid, kid) == 0)
+            return j->keys[i].key;
+    return NULL;
+}
+
+static void jwks_finish(struct jwks *j, int ok)
+{
+    j->in_flight = 0;
+    free(j->body);
+    j->body = NULL;
+    j->body_len = 0;
+    if (ok)
+        gw->metrics.jwks_fetch_ok_total++;
+    else
+        gw->metrics.jwks_fetch_fail_total++;
+    /* Callbacks may queue a new refresh; hand them a snapshot. */
+    size_t n = j->nwaiters;
+    struct jwks_waiter *w = malloc(n * sizeof(*w) + 1);
+    memcpy(w, j->waiters, n * sizeof(*w));
+    j->nwaiters = 0;
+    for (size_t i = 0; i < n; i++)
+        w[i].done(w[i].arg, ok);
+    free(w);
+}
+
+static int jwks_start(struct jwks *j, struct lws_context *ctx)
+{
+    char buf[512];
+    const char *prot, *addr, *path;
+    int port;
+    snprintf(buf, sizeof(buf), "%s", j->uri);
+    if (lws_parse_uri(buf, &prot, &addr, &port, &path))
+        return -1;
+    char fullpath[512];
+    snprintf(fullpath, sizeof(fullpath), "/%s", path);
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = ctx;
+    ci.address = addr;
+    ci.port = port;
+    ci.path = fullpath;
+    ci.host = addr;
+    ci.origin = addr;
+    ci.method = "GET";
+    ci.protocol = jwks_client_protocol.name;
+    ci.local_protocol_name = jwks_client_protocol.name;
+    ci.ssl_connection = strcmp(prot, "https") == 0 ? LCCSCF_USE_SSL : 0;
+    ci.opaque_user_data = j;
+    j->in_flight = 1;
+    j->status = 0;
+    j->starting = 1;
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    j->starting = 0;
+    if (!wsi || !j->in_flight) {
+        j->in_flight = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int jwks_refresh(struct jwks *j, struct lws_context *ctx, int64_t now_ms, jwks_done_fn done,
+                 void *arg)
+{
+    if (!j->in_flight) {
+        int recent_ok = j->last_ok_ms >= 0 && now_ms - j->last_ok_ms < j->interval_ms;
+        int recent_try = j->last_try_ms >= 0 && now_ms - j->last_try_ms < JWKS_RETRY_AFTER_FAIL_MS;
+        if (recent_ok || recent_try)
+            return -1;
+        j->last_try_ms = now_ms;
+        if (jwks_start(j, ctx) < 0) {
+            log_warn("jwks: cannot start a fetch of %s", j->uri);
+            gw->metrics.jwks_fetch_fail_total++;
+            return -1;
+        }
+    }
+    if (!done)
+        return 0;
+    if (j->nwaiters == JWKS_MAX_WAITERS)
+        return -1;
+    j->waiters[j->nwaiters].done = done;
+    j->waiters[j->nwaiters++].arg = arg;
+    return 0;
+}
+
+void jwks_cancel(struct jwks *j, void *arg)
+{
+    for (size_t i = 0; i < j->nwaiters; i++)
+        if (j->waiters[i].arg == arg)
+            j->waiters[i--] = j->waiters[--j->nwaiters];
+}
+
+static int jwks_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+    struct jwks *j = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (j && j->starting) {
+            j->in_flight = 0;
+            return 0;
+        }
+        if (j && j->in_flight) {
+            log_warn("jwks: fetch of %s failed: %s", j->uri, in ? (const char *)in : "?");
+            jwks_finish(j, 0);
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+        j->status = (int)lws_http_client_http_response(wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+        if (j->body_len + len > JWKS_MAX_BODY) {
+            log_warn("jwks: document from %s exceeds %d bytes", j->uri, JWKS_MAX_BODY);
+            j->status = -1;
+            return -1;
+        }
+        j->body = realloc(j->body, j->body_len + len + 1);
+        memcpy(j->body + j->body_len, in, len);
+        j->body_len += len;
+        return 0;
+    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+        char buffer[2048 + LWS_PRE], *px = buffer + LWS_PRE;
+        int lenx = sizeof(buffer) - LWS_PRE;
+        return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
+    }
+    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP: {
+        char err[128] = "empty document";
+        int n = -1;
+        if (j->status == 200 && j->body)
+            n = jwks_load(j, j->body, j->body_len, err, sizeof(err));
+        else
+            snprintf(err, sizeof(err), "HTTP status %d", j->status);
+        if (n > 0) {
+            log_info("jwks: loaded %d key(s) from %s", n, j->uri);
+            j->last_ok_ms = j->last_try_ms;
+        } else {
+            log_warn("jwks: fetch of %s failed: %s", j->uri, err);
+        }
+        jwks_finish(j, n > 0);
+        return -1; /* one request per connection */
+    }
+    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+        if (j && j->in_flight) {
+            log_warn("jwks: connection to %s closed before the document arrived", j->uri);
+            jwks_finish(j, 0);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+const struct lws_protocols jwks_client_protocol = {
+    "imsgw-jwks-client", jwks_callback, 0, 0, 0, NULL, 0};

@@ -1,0 +1,27 @@
+/* reg: REGISTER from a WebSocket flow: RFC 8898 Bearer challenge and token validation, then the
+ * 3GPP trusted-node REGISTER towards the IMS core (spec §7.1 steps 1–9). */
+#ifndef IMSGW_REG_H
+#define IMSGW_REG_H
+
+#include <stdint.h>
+
+#include <sofia-sip/msg.h>
+
+struct gw_conn;
+
+/* What a flow holds once the core accepted its REGISTER. */
+struct reg_state {
+    char impu[256];
+    char impi[256];
+    int64_t expires_at; /* registration end, epoch seconds */
+    int64_t token_exp;
+    char *service_route;   /* as received in the 200, for originating requests */
+    char *associated_uris; /* P-Associated-URI of the 200 */
+};
+
+/* Handles one REGISTER received on c; takes ownership of msg. */
+void reg_handle(struct gw_conn *c, msg_t *msg);
+/* The WebSocket of c closed: forget its registration state. */
+void reg_flow_closed(struct gw_conn *c);
+
+#endif

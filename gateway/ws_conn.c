@@ -1,0 +1,205 @@
+/* ws_conn: writes happen only from LWS_CALLBACK_SERVER_WRITEABLE (libwebsockets' rule); every
+ * other path queues and asks for a writeable callback. Reassembly is bounded by
+ * max-message-size and closes with 1009 past it. */
+#include "ws_conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "gw_sip.h"
+#include "log.h"
+#include "reg.h"
+
+struct gw_out {
+    struct gw_out *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the message */
+};
+
+struct ws_pss {
+    struct gw_conn *conn;
+};
+
+struct gw_conn *ws_find(uint64_t id)
+{
+    return g_hash_table_lookup(gw->conns, &id);
+}
+
+void ws_send(struct gw_conn *c, const char *data, size_t len)
+{
+    if (c->close_code)
+        return;
+    if (c->out_count >= WS_MAX_QUEUED) {
+        log_warn("ws: connection %llu from %s does not read; closing", (unsigned long long)c->id,
+                 c->peer);
+        ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        return;
+    }
+    struct gw_out *o = malloc(sizeof(*o) + LWS_PRE + len);
+    o->next = NULL;
+    o->len = len;
+    memcpy(o->buf + LWS_PRE, data, len);
+    if (c->out_tail)
+        c->out_tail->next = o;
+    else
+        c->out_head = o;
+    c->out_tail = o;
+    c->out_count++;
+    lws_callback_on_writable(c->wsi);
+}
+
+void ws_close(struct gw_conn *c, int code)
+{
+    if (!c->close_code)
+        c->close_code = code;
+    lws_callback_on_writable(c->wsi);
+}
+
+int ws_origin_allowed(const char *origin, char *const *allowed)
+{
+    if (!origin || !allowed || !allowed[0])
+        return 1;
+    for (char *const *a = allowed; *a; a++)
+        if (strcmp(*a, origin) == 0)
+            return 1;
+    return 0;
+}
+
+/* Refuses the handshake unless it is for /sip, from an allowed Origin, within the limit. */
+static int ws_filter(struct lws *wsi)
+{
+    char uri[64] = "", origin[256] = "";
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+        strcmp(uri, WS_SIP_PATH) != 0) {
+        log_info("ws: handshake refused: path is not %s", WS_SIP_PATH);
+        return -1;
+    }
+    int has_origin = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0;
+    if (has_origin && (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof(origin) ||
+                       lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0 ||
+                       !ws_origin_allowed(origin, gw->cfg->allowed_origins))) {
+        log_info("ws: handshake refused: Origin not allowed");
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed");
+        return -1;
+    }
+    if (gw->metrics.ws_open >= (uint64_t)gw->cfg->max_connections) {
+        log_warn("ws: handshake refused: %ld connections open", gw->cfg->max_connections);
+        return -1;
+    }
+    return 0;
+}
+
+static void ws_opened(struct lws *wsi, struct ws_pss *pss)
+{
+    struct gw_conn *c = calloc(1, sizeof(*c));
+    c->id = ++gw->next_conn_id;
+    c->wsi = wsi;
+    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+    pss->conn = c;
+    g_hash_table_insert(gw->conns, &c->id, c);
+    gw->metrics.ws_open++;
+    gw->metrics.ws_accepted_total++;
+    log_info("ws: connection %llu open from %s", (unsigned long long)c->id, c->peer);
+}
+
+static void ws_closed(struct ws_pss *pss)
+{
+    struct gw_conn *c = pss->conn;
+    if (!c)
+        return;
+    log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
+    reg_flow_closed(c);
+    g_hash_table_remove(gw->conns, &c->id);
+    for (struct gw_out *o = c->out_head, *next; o; o = next) {
+        next = o->next;
+        free(o);
+    }
+    free(c->rx);
+    free(c);
+    pss->conn = NULL;
+    gw->metrics.ws_open--;
+}
+
+static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t len)
+{
+    if (c->rx_len + len > (size_t)gw->cfg->max_message_size) {
+        log_warn("ws: connection %llu sent a message over %ld bytes; closing",
+                 (unsigned long long)c->id, gw->cfg->max_message_size);
+        gw->metrics.ws_bad_messages_total++;
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
+        return -1;
+    }
+    if (len) {
+        c->rx = realloc(c->rx, c->rx_len + len + 1);
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+    }
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    unsigned char *msg = c->rx;
+    size_t n = c->rx_len;
+    c->rx = NULL;
+    c->rx_len = 0;
+    gw->metrics.ws_messages_total++;
+    int rc = gw_sip_on_ws_message(c, (const char *)msg, n);
+    free(msg);
+    if (rc < 0) {
+        gw->metrics.ws_bad_messages_total++;
+        lws_close_reason(wsi, (enum lws_close_status) - rc, NULL, 0);
+        return -1;
+    }
+    return 0;
+}
+
+static int ws_writeable(struct lws *wsi, struct gw_conn *c)
+{
+    struct gw_out *o = c->out_head;
+    if (!o) {
+        if (c->close_code) {
+            lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+            return -1;
+        }
+        return 0;
+    }
+    c->out_head = o->next;
+    if (!c->out_head)
+        c->out_tail = NULL;
+    c->out_count--;
+    int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
+    free(o);
+    if (n < 0)
+        return -1;
+    if (c->out_head || c->close_code)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len)
+{
+    struct ws_pss *pss = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (ws_filter(wsi) < 0) {
+            gw->metrics.ws_refused_total++;
+            return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        ws_opened(wsi, pss);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return pss->conn ? ws_receive(wsi, pss->conn, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return pss->conn ? ws_writeable(wsi, pss->conn) : -1;
+    case LWS_CALLBACK_CLOSED:
+        ws_closed(pss);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+const struct lws_protocols ws_sip_protocol = {
+    "sip", ws_callback, sizeof(struct ws_pss), 4096, 0, NULL, 0};

@@ -1,0 +1,40 @@
+/* ws_conn: the SIP WebSocket server (RFC 7118 over RFC 6455 by libwebsockets). Each accepted
+ * connection is a gw_conn: one RFC 5626 flow, with its send queue and registration state. */
+#ifndef IMSGW_WS_CONN_H
+#define IMSGW_WS_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#define WS_SIP_PATH "/sip"
+#define WS_MAX_QUEUED 64 /* messages waiting to be written; more means a stuck peer */
+
+struct gw_out;
+struct reg_state;
+
+struct gw_conn {
+    uint64_t id;
+    struct lws *wsi;
+    char peer[64];
+    unsigned char *rx; /* message being reassembled; NULL between messages */
+    size_t rx_len;
+    struct gw_out *out_head, *out_tail;
+    unsigned out_count;
+    int close_code;        /* non-zero: close with this code once the queue is written */
+    struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
+};
+
+/* Queues one WebSocket text message; drops the connection if its queue is full. */
+void ws_send(struct gw_conn *c, const char *data, size_t len);
+/* Closes the connection with code (RFC 6455 §7.4) after what is queued. */
+void ws_close(struct gw_conn *c, int code);
+/* The open connection with this id, or NULL (it may have closed meanwhile). */
+struct gw_conn *ws_find(uint64_t id);
+/* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
+int ws_origin_allowed(const char *origin, char *const *allowed);
+
+extern const struct lws_protocols ws_sip_protocol;
+
+#endif

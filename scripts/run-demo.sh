@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make run: starts WAF, IMS stub and gateway with the demo defaults, prints the URL and the demo
+# credentials, and stops all three on Ctrl-C (no process is left behind).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+data=run
+mkdir -p "$data"
+chmod 700 "$data"
+
+waf="$build/waf/imsgw-waf"
+stub="$build/ims-stub/imsgw-ims-stub"
+gateway="$build/gateway/imsgw-gateway"
+creds="$data/demo-credentials.txt"
+
+# Provision the demo users once; their passwords are kept (mode 0600) so later runs print them.
+if [ ! -s "$creds" ]; then
+  umask 077
+  : >"$creds"
+  for user in alice bob; do
+    pw=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+    "$waf" --data-dir "$data/waf" user add "$user" --impu "sip:$user@ims.test" --password-stdin <<<"$pw" >/dev/null
+    echo "$user $pw" >>"$creds"
+  done
+fi
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  echo "imsgw demo stopped."
+}
+trap stop INT TERM EXIT
+
+"$waf" --data-dir "$data/waf" & pids+=($!)
+"$stub" & pids+=($!)
+"$gateway" & pids+=($!)
+
+sleep 1
+for pid in "${pids[@]}"; do
+  kill -0 "$pid" 2>/dev/null || { echo "a daemon failed to start (see above)" >&2; exit 1; }
+done
+cat <<MSG
+
+  imsgw demo is running.
+  Open:      http://127.0.0.1:8080/
+  WAF:       http://127.0.0.1:9090/  (issuer)
+  IMS stub:  sip:127.0.0.1:5060 (UDP + TCP)
+  Demo users (IMPU sip:NAME@ims.test):
+$(sed 's/^\([^ ]*\) \(.*\)$/    \1  password: \2/' "$creds")
+
+  Press Ctrl-C to stop all three.
+
+MSG
+wait -n "${pids[@]}" || true

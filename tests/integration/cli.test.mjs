@@ -1,0 +1,41 @@
+// Every daemon: --help, --version, one-line errors on bad configuration (naming the file and the
+// position), and the demo defaults accepted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { bin } from './harness.mjs';
+
+const daemons = ['imsgw-gateway', 'imsgw-waf', 'imsgw-ims-stub'];
+const run = (name, args) => spawnSync(bin(name), args, { encoding: 'utf8', timeout: 20000 });
+
+for (const name of daemons) {
+  test(`${name} --help and --version`, () => {
+    const help = run(name, ['--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /Usage: /);
+    assert.match(help.stdout, /--config FILE\.json/);
+    const version = run(name, ['--version']);
+    assert.equal(version.status, 0);
+    assert.match(version.stdout, new RegExp(`^${name} \\d+\\.\\d+\\.\\d+`));
+  });
+
+  test(`${name} refuses a config file that does not parse, naming file and position`, () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-cfg-'));
+    const file = path.join(dir, 'bad.json');
+    fs.writeFileSync(file, '{\n  "port": 1,\n  oops\n}\n');
+    const r = run(name, ['--config', file]);
+    assert.notEqual(r.status, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], new RegExp(`${file.replace(/[.]/g, '\\.')}:3:`));
+    fs.writeFileSync(file, '{"no-such-setting": 1}');
+    const u = run(name, ['--config', file]);
+    assert.notEqual(u.status, 0);
+    assert.match(u.stderr, /unknown setting "no-such-setting"/);
+    assert.equal(run(name, ['--no-such-flag', 'x']).status === 0, false);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+}

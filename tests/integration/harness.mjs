@@ -1,0 +1,186 @@
+// Starts the real daemons (WAF, IMS stub, gateway) on free loopback ports, and gives tests a SIP
+// over WebSocket client. Every wait is bounded; every process is stopped with SIGTERM and must
+// exit 0 (under ASan that also means: no leak).
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+
+export const BIN = process.env.IMSGW_BIN_DIR || path.resolve('build');
+export const bin = (name) => {
+  const dirs = { 'imsgw-gateway': 'gateway', 'imsgw-waf': 'waf', 'imsgw-ims-stub': 'ims-stub' };
+  return path.join(BIN, dirs[name], name);
+};
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(check, what, timeoutMs = 10000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const tcpOpen = (port) =>
+  new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+
+/** A daemon whose stderr is kept for assertions. */
+class Daemon {
+  constructor(name, args) {
+    this.name = name;
+    this.log = '';
+    this.proc = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
+  }
+  async stop() {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10000);
+    const r = await this.exited;
+    clearTimeout(timer);
+    return r;
+  }
+}
+
+/** Runs the WAF command-line tool against a data dir; returns stdout. */
+export function wafCli(stack, args, input) {
+  return execFileSync(bin('imsgw-waf'), [...stack.wafArgs, ...args], {
+    input, encoding: 'utf8', timeout: 30000, stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
+  const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const issuer = `http://127.0.0.1:${wafPort}`;
+  const stack = {
+    dir, wafPort, stubPort, gwPort, gwSipPort, issuer,
+    wsUrl: `ws://127.0.0.1:${gwPort}/sip`,
+    httpUrl: `http://127.0.0.1:${gwPort}`,
+    // Cheap password hashing keeps the suite fast; the default cost is measured by make bench.
+    wafArgs: ['--data-dir', path.join(dir, 'waf'), '--port', String(wafPort), '--issuer', issuer,
+      '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024'],
+    passwords: {},
+  };
+  const hss = users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] }));
+  fs.writeFileSync(path.join(dir, 'hss.json'), JSON.stringify(hss));
+  for (const u of users) {
+    stack.passwords[u] = `pw-${u}-0123456789`;
+    wafCli(stack, ['user', 'add', u, '--impu', `sip:${u}@ims.test`, '--password-stdin'], `${stack.passwords[u]}\n`);
+  }
+  stack.waf = new Daemon('imsgw-waf', stack.wafArgs);
+  stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
+    '--hss-file', path.join(dir, 'hss.json')]);
+  await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
+  await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
+  stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
+    '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
+    '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
+    '--authz-server', issuer, ...gatewayArgs]);
+  await waitFor(async () => (await fetch(`${stack.httpUrl}/healthz`).catch(() => null))?.ok, 'the gateway');
+  stack.stop = async () => {
+    const results = {};
+    for (const d of [stack.gateway, stack.stub, stack.waf]) results[d.name] = await d.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+    return results;
+  };
+  return stack;
+}
+
+/** An access token for user from the WAF's own signing key. */
+export function token(stack, user, extra = []) {
+  return wafCli(stack, ['token', user, ...extra]).trim();
+}
+
+/** Number of REGISTERs the stub logged so far. */
+export const stubRegisterCount = (stack) => (stack.stub.log.match(/register aor=/g) || []).length;
+
+/** A SIP-over-WebSocket client with a queue of received messages. */
+export class SipWs {
+  static async open(url, protocols = 'sip', opts = {}) {
+    const c = new SipWs();
+    c.ws = new WebSocket(url, protocols, opts);
+    c.queue = [];
+    c.waiters = [];
+    c.ws.on('message', (d) => {
+      const w = c.waiters.shift();
+      if (w) w(d.toString()); else c.queue.push(d.toString());
+    });
+    c.closed = new Promise((resolve) => c.ws.on('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      c.ws.on('open', resolve);
+      c.ws.on('error', reject);
+      c.ws.on('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    return c;
+  }
+  send(text) { this.ws.send(text); }
+  next(timeoutMs = 5000) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no SIP message within timeout')), timeoutMs);
+      this.waiters.push((m) => { clearTimeout(t); resolve(m); });
+    });
+  }
+  async request(text, timeoutMs) {
+    this.send(text);
+    return parseSip(await this.next(timeoutMs));
+  }
+  close() { this.ws.close(); }
+}
+
+/** Splits a SIP message into start line, headers (lower-case name → values) and body. */
+export function parseSip(text) {
+  const [head, ...rest] = text.split('\r\n\r\n');
+  const lines = head.split('\r\n');
+  const headers = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    const name = l.slice(0, i).trim().toLowerCase();
+    (headers[name] ||= []).push(l.slice(i + 1).trim());
+  }
+  const m = /^SIP\/2\.0 (\d{3})/.exec(lines[0]);
+  return { text, start: lines[0], status: m ? Number(m[1]) : null, headers, body: rest.join('\r\n\r\n') };
+}
+
+let branchSeq = 0;
+/** A WIC REGISTER like spec T2/T3. */
+export function registerMsg({ user = 'alice', to = user, cseq = 1, callId = `reg-${user}-${process.pid}`,
+  auth = null, expires = 600, supported = 'path, outbound, gruu', extra = [] } = {}) {
+  const host = 'q7k2m9x4.invalid';
+  const lines = [
+    'REGISTER sip:ims.test SIP/2.0',
+    `Via: SIP/2.0/WS ${host};branch=z9hG4bK-wic-${process.pid}-${++branchSeq}`,
+    'Max-Forwards: 70',
+    `From: <sip:${to}@ims.test>;tag=wtag${branchSeq}`,
+    `To: <sip:${to}@ims.test>`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${cseq} REGISTER`,
+    `Contact: <sip:k3v9@${host};transport=ws>;+sip.instance="<urn:uuid:5f0c9a7e-3b1d-4c2e-9a51-0e8f6b2d7c11>";reg-id=1`,
+  ];
+  if (supported) lines.push(`Supported: ${supported}`);
+  if (auth) lines.push(`Authorization: ${auth}`);
+  lines.push(`Expires: ${expires}`, ...extra);
+  return lines.join('\r\n') + '\r\n\r\n';
+}
