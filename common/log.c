@@ -151,9 +151,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     log_redact(line);
-    /* One event, one line: a newline inside a value would let a peer forge log lines. */
+    /* One event, one line: a newline inside a value would let a peer forge log lines, and
+     * terminal escapes would let it rewrite what an operator sees. */
     for (char *c = line; *c; c++)
-        if (*c == '\n' || *c == '\r')
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = ' ';
 
     struct timespec ts;

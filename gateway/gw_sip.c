@@ -64,7 +64,11 @@ void gw_sip_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
     ta_start(ta, tag, value);
     sip_add_tl(rsp, rs, ta_tags(ta));
     ta_end(ta);
-    if (sip_complete_message(rsp) < 0 || gw_sip_send(c, rsp) < 0)
+    /* Built by hand rather than with sip_complete_message(), which refuses a message that lacks
+     * From or To, and a 400 must still go out when the request had none. */
+    msg_header_insert(rsp, (msg_pub_t *)rs, (msg_header_t *)sip_content_length_create(home, 0));
+    msg_header_insert(rsp, (msg_pub_t *)rs, (msg_header_t *)sip_separator_create(home));
+    if (gw_sip_send(c, rsp) < 0)
         log_error("sip: could not serialise a %d response", status);
     msg_destroy(rsp);
 }
@@ -74,7 +78,9 @@ void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
     const char *prefix = only_prefix ? only_prefix : "P-";
     for (msg_header_t *h = *msg_chain_head(msg), *next; h; h = next) {
         next = (msg_header_t *)h->sh_succ;
-        const char *name = h->sh_class->hc_name;
+        /* Extensions sofia-sip has no type for share one class; their name is per header. */
+        const char *name =
+            h->sh_class == sip_unknown_class ? h->sh_unknown->un_name : h->sh_class->hc_name;
         if (name && strncasecmp(name, prefix, strlen(prefix)) == 0)
             msg_header_remove(msg, (msg_pub_t *)sip, h);
     }

@@ -139,8 +139,12 @@ export class SipWs {
   next(timeoutMs = 5000) {
     if (this.queue.length) return Promise.resolve(this.queue.shift());
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no SIP message within timeout')), timeoutMs);
-      this.waiters.push((m) => { clearTimeout(t); resolve(m); });
+      const waiter = (m) => { clearTimeout(t); resolve(m); };
+      const t = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error('no SIP message within timeout'));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
   async request(text, timeoutMs) {

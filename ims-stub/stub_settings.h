@@ -1,0 +1,32 @@
+/* stub_settings: the IMS stub's configuration, described once in a common/config.h table. */
+#ifndef IMSGW_STUB_SETTINGS_H
+#define IMSGW_STUB_SETTINGS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct stub_settings {
+    char *listen;         /* SIP URI; nta binds UDP and TCP on it */
+    char *home_domain;    /* realm of Digest challenges */
+    char *service_route;  /* URI returned in Service-Route */
+    char **trusted_peers; /* IP addresses allowed to send REGISTER */
+    char *hss_file;       /* JSON IMPI→IMPU table; "" = built-in demo table */
+    char *auth_mode;      /* "tna-only" or "digest" */
+    long min_expires, max_expires, default_expires, max_bindings;
+    int auth_digest; /* derived from auth_mode by stub_settings_check() */
+};
+
+extern const struct cfg_program stub_settings_program;
+
+/* Fills s with the demo defaults. */
+void stub_settings_init(struct stub_settings *s);
+/* Defaults < --config file < flags, then stub_settings_check(). CFG_EXIT_OK after --help. */
+enum cfg_result stub_settings_load(struct stub_settings *s, int argc, char **argv, int *log_json,
+                                   char *err, size_t errlen);
+/* Checks what the table cannot (URIs, IP addresses, modes, expiry order); -1 with err on error. */
+int stub_settings_check(struct stub_settings *s, char *err, size_t errlen);
+/* Frees every string of s. */
+void stub_settings_free(struct stub_settings *s);
+
+#endif

@@ -1,0 +1,137 @@
+/* The stub's HSS file: good tables, JSON syntax errors with their position, and every wrong
+ * shape refused with one line naming the file and the entry. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "stub_hss.h"
+
+static char path[64];
+
+/* Writes text to a fresh temporary file named in path. */
+static const char *write_tmp(const char *text)
+{
+    snprintf(path, sizeof(path), "/tmp/imsgw-hss-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+/* Loads text; returns the result and leaves the error in err. */
+static int load(struct stub_hss *h, const char *text, char *err, size_t errlen)
+{
+    int rc = stub_hss_load(h, write_tmp(text), err, errlen);
+    unlink(path);
+    return rc;
+}
+
+static void test_good_file(void **state)
+{
+    struct stub_hss h;
+    char err[256];
+    assert_int_equal(load(&h,
+                          "[{\"impi\": \"alice@ims.test\", \"impu\": [\"sip:alice@ims.test\", "
+                          "\"tel:+15550100\"]},\n {\"impi\": \"bob@ims.test\", \"impu\": "
+                          "[\"sip:Bob@IMS.test;user=phone\"]}]",
+                          err, sizeof(err)),
+                     0);
+    assert_int_equal(h.n, 2);
+    const struct stub_hss_entry *a = stub_hss_find(&h, "alice@ims.test");
+    assert_non_null(a);
+    assert_int_equal(a->n_impu, 2);
+    assert_string_equal(a->impu[1], "tel:+15550100");
+    assert_int_equal(stub_hss_impu_index(a, "tel:+15550100"), 1);
+    assert_int_equal(stub_hss_impu_index(a, "sip:bob@ims.test"), -1);
+    /* IMPUs compare as AORs: host case and URI parameters do not matter, the user part does. */
+    const struct stub_hss_entry *b = stub_hss_find(&h, "bob@ims.test");
+    assert_string_equal(b->aor[0], "sip:Bob@ims.test");
+    assert_int_equal(stub_hss_impu_index(b, "sip:Bob@ims.test"), 0);
+    assert_int_equal(stub_hss_impu_index(b, "sip:bob@ims.test"), -1);
+    assert_null(stub_hss_find(&h, "carol@ims.test"));
+    stub_hss_free(&h);
+}
+
+static void test_demo_table(void **state)
+{
+    struct stub_hss h;
+    char err[256];
+    assert_int_equal(stub_hss_load(&h, "", err, sizeof(err)), 0);
+    assert_int_equal(h.n, 2);
+    assert_int_equal(stub_hss_impu_index(stub_hss_find(&h, "alice@ims.test"), "sip:alice@ims.test"),
+                     0);
+    assert_int_equal(stub_hss_impu_index(stub_hss_find(&h, "bob@ims.test"), "sip:bob@ims.test"), 0);
+    stub_hss_free(&h);
+    assert_int_equal(stub_hss_load(&h, NULL, err, sizeof(err)), 0);
+    stub_hss_free(&h);
+}
+
+static void test_syntax_error_position(void **state)
+{
+    struct stub_hss h;
+    char err[256];
+    assert_int_equal(load(&h,
+                          "[\n  {\"impi\": \"a@ims.test\", \"impu\": [\"sip:a@ims.test\"]}\n"
+                          "  {\"impi\": \"b\"}\n]\n",
+                          err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, ":3:3:"));
+    assert_null(strchr(err, '\n'));
+    assert_null(h.entries);
+    assert_int_equal(stub_hss_load(&h, "/nonexistent/hss.json", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "/nonexistent/hss.json"));
+}
+
+static void test_wrong_shapes(void **state)
+{
+    static const struct {
+        const char *json, *expect;
+    } cases[] = {
+        {"{\"impi\": \"a\"}", "top level"},
+        {"[]", "top level"},
+        {"[\"alice\"]", "entry 1: must be an object"},
+        {"[{\"impu\": [\"sip:a@x\"]}]", "entry 1: \"impi\""},
+        {"[{\"impi\": \"\", \"impu\": [\"sip:a@x\"]}]", "entry 1: \"impi\""},
+        {"[{\"impi\": 7, \"impu\": [\"sip:a@x\"]}]", "entry 1: \"impi\""},
+        {"[{\"impi\": \"a\"}]", "entry 1: \"impu\""},
+        {"[{\"impi\": \"a\", \"impu\": []}]", "entry 1: \"impu\""},
+        {"[{\"impi\": \"a\", \"impu\": \"sip:a@x\"}]", "entry 1: \"impu\""},
+        {"[{\"impi\": \"a\", \"impu\": [1]}]", "entry 1: \"impu\"[0]"},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"]}, {\"impi\": \"b\", \"impu\": [\"alice\"]}]",
+         "entry 2: impu \"alice\" is not"},
+        {"[{\"impi\": \"a\", \"impu\": [\"https://x\"]}]", "is not a sip:"},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x>\\r\\nX: 1\"]}]", "is not a sip:"},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"], \"pw\": \"x\"}]", "unknown key \"pw\""},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"]}, {\"impi\": \"a\", \"impu\": [\"sip:b@x\"]}]",
+         "entry 2: impi \"a\" is listed twice"},
+        {"[{\"impi\": \"a\", \"impi\": \"b\", \"impu\": [\"sip:a@x\"]}]", "duplicate"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct stub_hss h;
+        char err[256] = "";
+        assert_int_equal(load(&h, cases[i].json, err, sizeof(err)), -1);
+        if (!strstr(err, cases[i].expect))
+            fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].expect);
+        assert_non_null(strstr(err, path));
+        assert_null(h.entries);
+        assert_int_equal(h.n, 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_demo_table),
+        cmocka_unit_test(test_syntax_error_position),
+        cmocka_unit_test(test_wrong_shapes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,182 @@
+/* waf_keys: the key file is created under a temporary name with O_EXCL and mode 0600, then linked
+ * into place, so it is never readable by others, not even for a moment, and a daemon and a CLI
+ * starting together never read half a key: the first link wins and the other loads it. */
+#include "waf_keys.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include "b64url.h"
+#include "jwk.h"
+#include "log.h"
+#include "rnd.h"
+
+/* An encrypted key file would make OpenSSL prompt on the terminal; refuse it instead. */
+static int waf_keys_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    return -1;
+}
+
+static int waf_keys_is_p256(EVP_PKEY *key)
+{
+    char group[32];
+    return EVP_PKEY_is_a(key, "EC") &&
+           EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                          NULL) &&
+           strcmp(group, "prime256v1") == 0;
+}
+
+int waf_keys_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
+{
+    json_t *jwk = jwk_from_ec_key(key, "");
+    const char *x = json_string_value(json_object_get(jwk, "x"));
+    const char *y = json_string_value(json_object_get(jwk, "y"));
+    char canon[160];
+    int n = x && y ? snprintf(canon, sizeof(canon),
+                              "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y)
+                   : -1;
+    json_decref(jwk);
+    if (n < 0 || (size_t)n >= sizeof(canon))
+        return -1;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)canon, (size_t)n, digest);
+    b64url_encode(digest, sizeof(digest), out);
+    return 0;
+}
+
+static int waf_keys_load(const char *path, struct waf_signing_key *out, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open signing key %s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "signing key %s is not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(err, errlen,
+                 "signing key %s is accessible by group or others (mode %04o); run chmod 600 on it",
+                 path, (unsigned)(st.st_mode & 07777));
+        close(fd);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        snprintf(err, errlen, "cannot read signing key %s", path);
+        return -1;
+    }
+    EVP_PKEY *key = PEM_read_PrivateKey(f, NULL, waf_keys_no_passphrase, NULL);
+    fclose(f);
+    if (!key || !waf_keys_is_p256(key)) {
+        EVP_PKEY_free(key);
+        snprintf(err, errlen, "signing key %s is not an unencrypted EC P-256 private key", path);
+        return -1;
+    }
+    out->pkey = key;
+    if (waf_keys_thumbprint(key, out->kid) < 0) {
+        waf_keys_free(out);
+        snprintf(err, errlen, "cannot compute the kid of %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int waf_keys_write_all(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return fsync(fd);
+}
+
+/* Returns 1 when our new key is at path, 0 when a concurrent creator's is, -1 on error. */
+static int waf_keys_create(const char *dir, const char *path, char *err, size_t errlen)
+{
+    char tmp[4200], suffix[12];
+    rnd_token(suffix, 6);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.%s", dir, WAF_KEYS_FILE, suffix);
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    char *pem = key ? jwk_private_pem(key) : NULL;
+    EVP_PKEY_free(key);
+    if (!pem) {
+        snprintf(err, errlen, "cannot generate a P-256 signing key");
+        return -1;
+    }
+    int rc = -1;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+    } else if (waf_keys_write_all(fd, pem, strlen(pem)) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+    } else if (link(tmp, path) == 0) {
+        rc = 1;
+    } else if (errno == EEXIST) {
+        rc = 0;
+    } else {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    OPENSSL_cleanse(pem, strlen(pem));
+    free(pem);
+    return rc;
+}
+
+int waf_keys_load_or_create(const char *data_dir, struct waf_signing_key *out, char *err,
+                            size_t errlen)
+{
+    char path[4096];
+    memset(out, 0, sizeof(*out));
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", data_dir, WAF_KEYS_FILE) >= sizeof(path)) {
+        snprintf(err, errlen, "the data directory path is too long");
+        return -1;
+    }
+    if (access(path, F_OK) < 0) {
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "cannot access %s: %s", path, strerror(errno));
+            return -1;
+        }
+        int created = waf_keys_create(data_dir, path, err, errlen);
+        if (created < 0 || waf_keys_load(path, out, err, errlen) < 0)
+            return -1;
+        if (created)
+            log_info("created signing key %s (kid %s)", path, out->kid);
+        return 0;
+    }
+    return waf_keys_load(path, out, err, errlen);
+}
+
+json_t *waf_keys_jwks(const struct waf_signing_key *key)
+{
+    json_t *jwk = jwk_from_ec_key(key->pkey, key->kid);
+    return jwk ? json_pack("{s:[o]}", "keys", jwk) : NULL;
+}
+
+void waf_keys_free(struct waf_signing_key *key)
+{
+    EVP_PKEY_free(key->pkey);
+    key->pkey = NULL;
+}

@@ -1,0 +1,159 @@
+/* waf_settings: defaults < config file < flags (common/config.c), then the cross-checks here;
+ * a value that fails any check stops the daemon before it touches its data directory. */
+#include "waf_settings.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "waf_user.h"
+
+#define WAF_FIELD(name, type, member, min, max, help)                                              \
+    {                                                                                              \
+        name, type, offsetof(struct waf_settings, member), min, max, help                          \
+    }
+
+static const struct cfg_field waf_fields[] = {
+    WAF_FIELD("listen", CFG_STR, listen, 0, 0, "address to listen on (default 127.0.0.1)"),
+    WAF_FIELD("port", CFG_INT, port, 1, 65535, "HTTP port (default 9090)"),
+    WAF_FIELD("issuer", CFG_STR, issuer, 0, 0,
+              "issuer URL, https unless on loopback (default http://127.0.0.1:9090)"),
+    WAF_FIELD("data-dir", CFG_STR, data_dir, 0, 0,
+              "directory for the user database and signing key, created 0700 "
+              "(default imsgw-waf-data)"),
+    WAF_FIELD("audience", CFG_STR, audience, 0, 0, "aud of access tokens (default sip:ims.test)"),
+    WAF_FIELD("home-domain", CFG_STR, home_domain, 0, 0,
+              "IMS home domain, realm of default IMPIs (default ims.test)"),
+    WAF_FIELD("token-lifetime", CFG_INT, token_lifetime, 60, 86400,
+              "access token lifetime in seconds (default 900)"),
+    WAF_FIELD("argon2-t-cost", CFG_INT, argon2_t_cost, 1, 64,
+              "argon2id passes for password hashes (default 3)"),
+    WAF_FIELD("argon2-m-cost-kib", CFG_INT, argon2_m_cost_kib, 1024, 4194304,
+              "argon2id memory in KiB (default 65536)"),
+    WAF_FIELD("argon2-parallelism", CFG_INT, argon2_parallelism, 1, 16,
+              "argon2id lanes (default 1)"),
+    {NULL, 0, 0, 0, 0, NULL},
+};
+
+const struct cfg_program waf_program = {
+    "imsgw-waf",
+    "WebRTC Authorisation Function: OAuth 2.0 authorization server issuing IMS access tokens.",
+    waf_fields,
+};
+
+void waf_settings_defaults(struct waf_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    cfg_set_str(&s->listen, "127.0.0.1");
+    s->port = 9090;
+    cfg_set_str(&s->issuer, "http://127.0.0.1:9090");
+    cfg_set_str(&s->data_dir, "imsgw-waf-data");
+    cfg_set_str(&s->audience, "sip:ims.test");
+    cfg_set_str(&s->home_domain, "ims.test");
+    s->token_lifetime = 900;
+    s->argon2_t_cost = 3;
+    s->argon2_m_cost_kib = 65536;
+    s->argon2_parallelism = 1;
+}
+
+void waf_settings_free(struct waf_settings *s)
+{
+    cfg_free(&waf_program, s);
+}
+
+static int waf_issuer_fail(char *err, size_t errlen, const char *issuer, const char *why)
+{
+    snprintf(err, errlen, "issuer \"%.*s\" %s", WAF_ISSUER_MAX, issuer, why);
+    return -1;
+}
+
+/* host is loopback when it names this machine only: then plain http cannot cross a network. */
+static int waf_issuer_loopback(const char *host, size_t len)
+{
+    return (len == 9 && strncmp(host, "127.0.0.1", len) == 0) ||
+           (len == 9 && strncasecmp(host, "localhost", len) == 0) ||
+           (len == 5 && strncmp(host, "[::1]", len) == 0);
+}
+
+int waf_issuer_check(const char *issuer, char *err, size_t errlen)
+{
+    size_t n = strnlen(issuer, WAF_ISSUER_MAX + 1);
+    if (n == 0 || n > WAF_ISSUER_MAX)
+        return waf_issuer_fail(err, errlen, issuer, "must be 1 to 200 characters");
+    for (const unsigned char *c = (const unsigned char *)issuer; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7f)
+            return waf_issuer_fail(err, errlen, issuer, "has a space or control character");
+    if (strpbrk(issuer, "?#"))
+        return waf_issuer_fail(err, errlen, issuer, "must not have a query or fragment");
+
+    int secure = strncmp(issuer, "https://", 8) == 0;
+    if (!secure && strncmp(issuer, "http://", 7) != 0)
+        return waf_issuer_fail(err, errlen, issuer, "must be an https:// URL");
+    const char *authority = issuer + (secure ? 8 : 7);
+    size_t alen = strcspn(authority, "/");
+    const char *path = authority + alen;
+    if (memchr(authority, '@', alen))
+        return waf_issuer_fail(err, errlen, issuer, "must not have userinfo");
+
+    /* host, then an optional :port */
+    size_t hlen;
+    if (authority[0] == '[') {
+        const char *close = memchr(authority, ']', alen);
+        if (!close)
+            return waf_issuer_fail(err, errlen, issuer, "has an unterminated IPv6 address");
+        hlen = (size_t)(close - authority) + 1;
+        if (strspn(authority + 1, "0123456789abcdefABCDEF:.") != hlen - 2)
+            return waf_issuer_fail(err, errlen, issuer, "has a bad IPv6 address");
+    } else {
+        hlen = strcspn(authority, ":/");
+        if (strspn(authority, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") <
+            hlen)
+            return waf_issuer_fail(err, errlen, issuer, "has a bad host name");
+    }
+    if (hlen == 0)
+        return waf_issuer_fail(err, errlen, issuer, "has no host");
+    if (hlen < alen) {
+        const char *port = authority + hlen;
+        size_t plen = alen - hlen - 1;
+        if (port[0] != ':' || plen == 0 || plen > 5 || strspn(port + 1, "0123456789") < plen ||
+            atol(port + 1) < 1 || atol(port + 1) > 65535)
+            return waf_issuer_fail(err, errlen, issuer, "has a bad port");
+    }
+    if (path[0] && path[strlen(path) - 1] == '/')
+        return waf_issuer_fail(err, errlen, issuer, "must not end with '/'");
+    if (!secure && !waf_issuer_loopback(authority, hlen))
+        return waf_issuer_fail(err, errlen, issuer,
+                               "must use https (plain http only on 127.0.0.1, localhost or [::1])");
+    return 0;
+}
+
+static int waf_settings_text(const char *name, const char *value, size_t max, char *err,
+                             size_t errlen)
+{
+    if (!value)
+        value = "";
+    size_t n = strnlen(value, max + 1);
+    int ok = n > 0 && n <= max;
+    for (const unsigned char *c = (const unsigned char *)value; ok && *c; c++)
+        ok = *c > 0x20 && *c < 0x7f;
+    if (!ok)
+        snprintf(err, errlen, "\"%s\" must be 1 to %zu characters without spaces", name, max);
+    return ok ? 0 : -1;
+}
+
+int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
+{
+    if (waf_settings_text("listen", s->listen, 255, err, errlen) < 0 ||
+        waf_settings_text("audience", s->audience, WAF_URI_MAX, err, errlen) < 0)
+        return -1;
+    if (!s->data_dir || !s->data_dir[0] || strlen(s->data_dir) > 3000) {
+        snprintf(err, errlen, "\"data-dir\" must be a path of 1 to 3000 characters");
+        return -1;
+    }
+    if (!waf_user_domain_valid(s->home_domain)) {
+        snprintf(err, errlen, "\"home-domain\" must be a lowercase domain name");
+        return -1;
+    }
+    return waf_issuer_check(s->issuer, err, errlen);
+}

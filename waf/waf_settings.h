@@ -1,0 +1,37 @@
+/* waf_settings: every setting of imsgw-waf, described once in a cfg_field table (JSON key = flag
+ * name), plus the checks a per-field bound cannot express (issuer scheme, name syntax). */
+#ifndef IMSGW_WAF_SETTINGS_H
+#define IMSGW_WAF_SETTINGS_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define WAF_ISSUER_MAX 200 /* it is repeated in every token and in the metadata */
+
+struct waf_settings {
+    char *listen;
+    long port;
+    char *issuer;
+    char *data_dir;
+    char *audience;
+    char *home_domain;
+    long token_lifetime;
+    long argon2_t_cost;
+    long argon2_m_cost_kib;
+    long argon2_parallelism;
+};
+
+extern const struct cfg_program waf_program;
+
+/* Fills s with the demo defaults; the strings are owned and freed by waf_settings_free(). */
+void waf_settings_defaults(struct waf_settings *s);
+/* Checks what the table's bounds cannot; 0, or -1 with one line in err. */
+int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen);
+/* 0 if issuer is an https URL (plain http only on 127.0.0.1, localhost or [::1]) without query,
+ * fragment, userinfo or trailing slash; -1 with the reason in err. */
+int waf_issuer_check(const char *issuer, char *err, size_t errlen);
+/* Frees the strings of s. */
+void waf_settings_free(struct waf_settings *s);
+
+#endif

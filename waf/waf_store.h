@@ -1,0 +1,45 @@
+/* waf_store: the WAF's SQLite database (<data-dir>/waf.sqlite, WAL): users and their IMPUs.
+ * Every statement is prepared with bound parameters; the schema is migrated by user_version. */
+#ifndef IMSGW_WAF_STORE_H
+#define IMSGW_WAF_STORE_H
+
+#include <stddef.h>
+
+#include "waf_user.h"
+
+#define WAF_STORE_FILE "waf.sqlite"
+
+enum waf_store_rc {
+    WAF_STORE_OK = 0,
+    WAF_STORE_ERROR = -1,     /* SQLite failed; err says why */
+    WAF_STORE_EXISTS = -2,    /* a user with that name exists */
+    WAF_STORE_NOT_FOUND = -3, /* no user with that name */
+    WAF_STORE_INVALID = -4,   /* the input failed validation; err says why */
+};
+
+struct waf_store;
+/* Called once per user by waf_store_user_list(); a non-zero return stops the walk. */
+typedef int (*waf_store_user_fn)(const struct waf_user *u, void *arg);
+
+/* Opens (creating and migrating) <data_dir>/waf.sqlite; 0, or -1 with err. */
+int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen);
+/* Closes the database and frees st (NULL is fine). */
+void waf_store_close(struct waf_store *st);
+/* The schema version this build migrates to. */
+int waf_store_schema_version(void);
+/* Adds u (its id and created_at are assigned) with an argon2id hash, all or nothing. */
+int waf_store_user_add(struct waf_store *st, struct waf_user *u, const char *password_hash,
+                       char *err, size_t errlen);
+/* Loads the user called name with its IMPUs in order. */
+int waf_store_user_get(struct waf_store *st, const char *name, struct waf_user *out, char *err,
+                       size_t errlen);
+/* Copies the user's encoded password hash into out (for sign-in). */
+int waf_store_user_password(struct waf_store *st, const char *name, char *out, size_t outlen,
+                            char *err, size_t errlen);
+/* Calls fn for every user, ordered by name. */
+int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, char *err,
+                        size_t errlen);
+/* Deletes the user called name and its IMPUs. */
+int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t errlen);
+
+#endif
