@@ -15,6 +15,12 @@ struct cfg_field {
     const char *help; /* one line for --help */
 };
 
+/* One table row: CFG_FIELD(struct my_settings, "name", CFG_INT, member, min, max, "help"). */
+#define CFG_FIELD(settings_type, name, type, member, min, max, help)                               \
+    {                                                                                              \
+        name, type, offsetof(settings_type, member), min, max, help                                \
+    }
+
 /* Result of cfg_load_args(). */
 enum cfg_result { CFG_OK, CFG_EXIT_OK, CFG_ERROR };
 

@@ -1,13 +1,12 @@
 #include "gw_settings.h"
 
+#include "urlcheck.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define F(name, type, member, min, max, help)                                                      \
-    {                                                                                              \
-        name, type, offsetof(struct gw_settings, member), min, max, help                           \
-    }
+#define F(...) CFG_FIELD(struct gw_settings, __VA_ARGS__)
 
 static const struct cfg_field gw_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
@@ -69,32 +68,17 @@ void gw_settings_defaults(struct gw_settings *s)
     s->default_expires = 600;
 }
 
-static int gw_is_loopback_url(const char *url)
-{
-    const char *hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
-    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-        size_t n = strlen(hosts[i]);
-        if (strncmp(url, hosts[i], n) == 0 && (url[n] == ':' || url[n] == '/' || !url[n]))
-            return 1;
-    }
-    return 0;
-}
-
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
 {
-    if (strncmp(s->authz_server, "https://", 8) != 0 && !gw_is_loopback_url(s->authz_server)) {
-        snprintf(err, errlen, "authz-server must be an https URL (plain http only on loopback)");
+    if (url_check_https_or_loopback("authz-server", s->authz_server, err, errlen) < 0)
         return -1;
-    }
     if (!s->jwks_uri || !*s->jwks_uri) {
         char buf[512];
         snprintf(buf, sizeof(buf), "%s/jwks.json", s->authz_server);
         cfg_set_str(&s->jwks_uri, buf);
     }
-    if (strncmp(s->jwks_uri, "https://", 8) != 0 && !gw_is_loopback_url(s->jwks_uri)) {
-        snprintf(err, errlen, "jwks-uri must be an https URL (plain http only on loopback)");
+    if (url_check_https_or_loopback("jwks-uri", s->jwks_uri, err, errlen) < 0)
         return -1;
-    }
     if (strncmp(s->sip_listen, "sip:", 4) != 0 || strncmp(s->next_hop, "sip:", 4) != 0) {
         snprintf(err, errlen, "sip-listen and next-hop must be sip: URIs");
         return -1;

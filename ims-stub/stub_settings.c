@@ -11,10 +11,7 @@
 
 #include "stub_addr.h"
 
-#define F(name, type, member, min, max, help)                                                      \
-    {                                                                                              \
-        name, type, offsetof(struct stub_settings, member), min, max, help                         \
-    }
+#define F(...) CFG_FIELD(struct stub_settings, __VA_ARGS__)
 
 static const struct cfg_field stub_settings_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "SIP URI to listen on, UDP and TCP (sip:127.0.0.1:5060)"),

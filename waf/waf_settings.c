@@ -7,12 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "urlcheck.h"
 #include "waf_user.h"
 
-#define WAF_FIELD(name, type, member, min, max, help)                                              \
-    {                                                                                              \
-        name, type, offsetof(struct waf_settings, member), min, max, help                          \
-    }
+#define WAF_FIELD(...) CFG_FIELD(struct waf_settings, __VA_ARGS__)
 
 static const struct cfg_field waf_fields[] = {
     WAF_FIELD("listen", CFG_STR, listen, 0, 0, "address to listen on (default 127.0.0.1)"),
@@ -62,72 +60,6 @@ void waf_settings_free(struct waf_settings *s)
     cfg_free(&waf_program, s);
 }
 
-static int waf_issuer_fail(char *err, size_t errlen, const char *issuer, const char *why)
-{
-    snprintf(err, errlen, "issuer \"%.*s\" %s", WAF_ISSUER_MAX, issuer, why);
-    return -1;
-}
-
-/* host is loopback when it names this machine only: then plain http cannot cross a network. */
-static int waf_issuer_loopback(const char *host, size_t len)
-{
-    return (len == 9 && strncmp(host, "127.0.0.1", len) == 0) ||
-           (len == 9 && strncasecmp(host, "localhost", len) == 0) ||
-           (len == 5 && strncmp(host, "[::1]", len) == 0);
-}
-
-int waf_issuer_check(const char *issuer, char *err, size_t errlen)
-{
-    size_t n = strnlen(issuer, WAF_ISSUER_MAX + 1);
-    if (n == 0 || n > WAF_ISSUER_MAX)
-        return waf_issuer_fail(err, errlen, issuer, "must be 1 to 200 characters");
-    for (const unsigned char *c = (const unsigned char *)issuer; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            return waf_issuer_fail(err, errlen, issuer, "has a space or control character");
-    if (strpbrk(issuer, "?#"))
-        return waf_issuer_fail(err, errlen, issuer, "must not have a query or fragment");
-
-    int secure = strncmp(issuer, "https://", 8) == 0;
-    if (!secure && strncmp(issuer, "http://", 7) != 0)
-        return waf_issuer_fail(err, errlen, issuer, "must be an https:// URL");
-    const char *authority = issuer + (secure ? 8 : 7);
-    size_t alen = strcspn(authority, "/");
-    const char *path = authority + alen;
-    if (memchr(authority, '@', alen))
-        return waf_issuer_fail(err, errlen, issuer, "must not have userinfo");
-
-    /* host, then an optional :port */
-    size_t hlen;
-    if (authority[0] == '[') {
-        const char *close = memchr(authority, ']', alen);
-        if (!close)
-            return waf_issuer_fail(err, errlen, issuer, "has an unterminated IPv6 address");
-        hlen = (size_t)(close - authority) + 1;
-        if (strspn(authority + 1, "0123456789abcdefABCDEF:.") != hlen - 2)
-            return waf_issuer_fail(err, errlen, issuer, "has a bad IPv6 address");
-    } else {
-        hlen = strcspn(authority, ":/");
-        if (strspn(authority, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") <
-            hlen)
-            return waf_issuer_fail(err, errlen, issuer, "has a bad host name");
-    }
-    if (hlen == 0)
-        return waf_issuer_fail(err, errlen, issuer, "has no host");
-    if (hlen < alen) {
-        const char *port = authority + hlen;
-        size_t plen = alen - hlen - 1;
-        if (port[0] != ':' || plen == 0 || plen > 5 || strspn(port + 1, "0123456789") < plen ||
-            atol(port + 1) < 1 || atol(port + 1) > 65535)
-            return waf_issuer_fail(err, errlen, issuer, "has a bad port");
-    }
-    if (path[0] && path[strlen(path) - 1] == '/')
-        return waf_issuer_fail(err, errlen, issuer, "must not end with '/'");
-    if (!secure && !waf_issuer_loopback(authority, hlen))
-        return waf_issuer_fail(err, errlen, issuer,
-                               "must use https (plain http only on 127.0.0.1, localhost or [::1])");
-    return 0;
-}
-
 static int waf_settings_text(const char *name, const char *value, size_t max, char *err,
                              size_t errlen)
 {
@@ -155,5 +87,5 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "\"home-domain\" must be a lowercase domain name");
         return -1;
     }
-    return waf_issuer_check(s->issuer, err, errlen);
+    return url_check_https_or_loopback("issuer", s->issuer, err, errlen);
 }

@@ -6,8 +6,9 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "urlcheck.h"
 
-#define WAF_ISSUER_MAX 200 /* it is repeated in every token and in the metadata */
+#define WAF_ISSUER_MAX URL_CHECK_MAX
 
 struct waf_settings {
     char *listen;
@@ -28,9 +29,6 @@ extern const struct cfg_program waf_program;
 void waf_settings_defaults(struct waf_settings *s);
 /* Checks what the table's bounds cannot; 0, or -1 with one line in err. */
 int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen);
-/* 0 if issuer is an https URL (plain http only on 127.0.0.1, localhost or [::1]) without query,
- * fragment, userinfo or trailing slash; -1 with the reason in err. */
-int waf_issuer_check(const char *issuer, char *err, size_t errlen);
 /* Frees the strings of s. */
 void waf_settings_free(struct waf_settings *s);
 

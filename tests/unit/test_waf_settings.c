@@ -32,7 +32,7 @@ static void test_issuer_accepted(void **state)
                           "https://[2001:db8::1]"};
     char err[256];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (waf_issuer_check(good[i], err, sizeof(err)) != 0)
+        if (url_check_https_or_loopback("issuer", good[i], err, sizeof(err)) != 0)
             fail_msg("%s refused: %s", good[i], err);
     }
 }
@@ -61,9 +61,10 @@ static void test_issuer_refused(void **state)
                          "waf.example.net"};
     char err[256];
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (waf_issuer_check(bad[i], err, sizeof(err)) == 0)
+        if (url_check_https_or_loopback("issuer", bad[i], err, sizeof(err)) == 0)
             fail_msg("issuer \"%s\" accepted", bad[i]);
-    assert_int_equal(waf_issuer_check("http://waf.example.net", err, sizeof(err)), -1);
+    assert_int_equal(
+        url_check_https_or_loopback("issuer", "http://waf.example.net", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "https"));
 }
 
