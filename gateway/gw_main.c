@@ -14,9 +14,11 @@
 #include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/msg.h>
 
+#include "auth.h"
 #include "flow.h"
 #include "gw.h"
 #include "gw_http.h"
+#include "http_client.h"
 #include "jwks.h"
 #include "log.h"
 #include "rnd.h"
@@ -80,7 +82,7 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
     static struct lws_protocols list[4];
     list[0] = gw_http_protocol;
     list[1] = ws_sip_protocol;
-    list[2] = jwks_client_protocol;
+    list[2] = hc_protocol;
     memset(&list[3], 0, sizeof(list[3]));
     void *foreign[] = {loop};
     struct lws_context_creation_info info;
@@ -150,6 +152,11 @@ int main(int argc, char **argv)
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }
+    if (auth_init(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
@@ -164,6 +171,7 @@ out:
         nta_agent_destroy(gw->agent);
     su_root_destroy(gw->root);
     su_deinit();
+    auth_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
     g_main_loop_unref(gw->loop);

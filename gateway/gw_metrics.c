@@ -58,5 +58,16 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            "imsgw_jwks_fetch_total{result=\"ok\"} %" PRIu64 "\n"
            "imsgw_jwks_fetch_total{result=\"error\"} %" PRIu64 "\n",
            m->jwks_fetch_ok_total, m->jwks_fetch_fail_total);
+    gw_metric(&o, "imsgw_introspection_total", "counter",
+              "RFC 7662 introspection calls to the WAF.", m->introspection_total);
+    gw_metric(&o, "imsgw_introspection_failures_total", "counter",
+              "Introspection calls without a usable answer.", m->introspection_fail_total);
+    gw_put(&o,
+           "# HELP imsgw_introspection_seconds_total Time spent waiting for introspection "
+           "(divide by calls for the mean).\n# TYPE imsgw_introspection_seconds_total counter\n"
+           "imsgw_introspection_seconds_total %.3f\n",
+           (double)m->introspection_ms_total / 1000);
+    gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
+              "REGISTERs whose token was already validated.", m->token_cache_hits_total);
     return o.used;
 }

@@ -27,6 +27,10 @@ struct gw_metrics {
     uint64_t register_outcomes[REG_OUTCOME_COUNT];
     uint64_t jwks_fetch_ok_total;
     uint64_t jwks_fetch_fail_total;
+    uint64_t introspection_total;
+    uint64_t introspection_fail_total;
+    uint64_t introspection_ms_total; /* sum of latencies; / introspection_total = mean */
+    uint64_t token_cache_hits_total;
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

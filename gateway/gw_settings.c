@@ -35,6 +35,22 @@ static const struct cfg_field gw_fields[] = {
       "registration asked when the client names none, s (default 600)"),
     F("flow-key", CFG_STR, flow_key, 0, 0,
       "40 hex digits of flow-token HMAC key shared by workers (default random)"),
+    F("challenge", CFG_STR, challenge, 0, 0,
+      "bearer (401 + WWW-Authenticate: Bearer, default) or redirect (302 to the WAF)"),
+    F("authorization-endpoint", CFG_STR, authorization_endpoint, 0, 0,
+      "WAF authorization URL for the redirect challenge (default authz-server + /authorize)"),
+    F("token-endpoint", CFG_STR, token_endpoint, 0, 0,
+      "WAF token URL for codes carried in REGISTER (default authz-server + /token)"),
+    F("introspection-endpoint", CFG_STR, introspection_endpoint, 0, 0,
+      "WAF RFC 7662 URL for opaque tokens (default authz-server + /introspect)"),
+    F("waf-client-id", CFG_STR, waf_client_id, 0, 0,
+      "client id of the gateway at the WAF (default gateway)"),
+    F("waf-client-secret-file", CFG_STR, waf_client_secret_file, 0, 0,
+      "file holding the gateway's client secret at the WAF (none: no introspection)"),
+    F("introspection-cache-ttl", CFG_INT, introspection_cache_ttl, 0, 3600,
+      "seconds an introspection result is reused at most (default 60)"),
+    F("token-cache-size", CFG_INT, token_cache_size, 0, 1000000,
+      "validated tokens remembered until they expire (default 10000; 0 = off)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -66,19 +82,47 @@ void gw_settings_defaults(struct gw_settings *s)
     s->jwks_refetch_interval = 30;
     s->min_expires = 60;
     s->default_expires = 600;
+    cfg_set_str(&s->challenge, "bearer");
+    cfg_set_str(&s->waf_client_id, "gateway");
+    s->introspection_cache_ttl = 60;
+    s->token_cache_size = 10000;
+}
+
+/* An endpoint left empty is the authz server's URL plus path; either way it must be https
+ * (plain http on loopback only). */
+static int gw_endpoint(char **field, const char *name, const char *base, const char *path,
+                       char *err, size_t errlen)
+{
+    if (!*field || !**field) {
+        char buf[512];
+        snprintf(buf, sizeof(buf), "%s%s", base, path);
+        cfg_set_str(field, buf);
+    }
+    return url_check_https_or_loopback(name, *field, err, errlen);
 }
 
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
 {
     if (url_check_https_or_loopback("authz-server", s->authz_server, err, errlen) < 0)
         return -1;
-    if (!s->jwks_uri || !*s->jwks_uri) {
-        char buf[512];
-        snprintf(buf, sizeof(buf), "%s/jwks.json", s->authz_server);
-        cfg_set_str(&s->jwks_uri, buf);
-    }
-    if (url_check_https_or_loopback("jwks-uri", s->jwks_uri, err, errlen) < 0)
+    if (gw_endpoint(&s->jwks_uri, "jwks-uri", s->authz_server, "/jwks.json", err, errlen) < 0 ||
+        gw_endpoint(&s->authorization_endpoint, "authorization-endpoint", s->authz_server,
+                    "/authorize", err, errlen) < 0 ||
+        gw_endpoint(&s->token_endpoint, "token-endpoint", s->authz_server, "/token", err, errlen) <
+            0 ||
+        gw_endpoint(&s->introspection_endpoint, "introspection-endpoint", s->authz_server,
+                    "/introspect", err, errlen) < 0)
         return -1;
+    if (!s->register_scope[0] ||
+        strspn(s->register_scope, "abcdefghijklmnopqrstuvwxyz0123456789:._- ") !=
+            strlen(s->register_scope)) {
+        snprintf(err, errlen, "register-scope must be scope tokens of [a-z0-9:._-]");
+        return -1;
+    }
+    if (strcmp(s->challenge, "bearer") != 0 && strcmp(s->challenge, "redirect") != 0) {
+        snprintf(err, errlen, "challenge must be bearer or redirect");
+        return -1;
+    }
     if (strncmp(s->sip_listen, "sip:", 4) != 0 || strncmp(s->next_hop, "sip:", 4) != 0) {
         snprintf(err, errlen, "sip-listen and next-hop must be sip: URIs");
         return -1;

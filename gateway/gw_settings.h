@@ -26,7 +26,15 @@ struct gw_settings {
     long jwks_refetch_interval;
     long min_expires;
     long default_expires;
-    char *flow_key; /* 40 hex digits; random per start when empty */
+    char *flow_key;  /* 40 hex digits; random per start when empty */
+    char *challenge; /* "bearer" (RFC 8898 401) or "redirect" (302 to the WAF) */
+    char *authorization_endpoint;
+    char *token_endpoint;
+    char *introspection_endpoint;
+    char *waf_client_id; /* the gateway as a confidential client of the WAF */
+    char *waf_client_secret_file;
+    long introspection_cache_ttl;
+    long token_cache_size;
 };
 
 extern const struct cfg_program gw_program;

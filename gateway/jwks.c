@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <libwebsockets.h>
 
 #include "gw.h"
+#include "http_client.h"
 #include "jwk.h"
 #include "log.h"
 
@@ -34,11 +34,7 @@ struct jwks {
     size_t nkeys;
     /* fetch state */
     int in_flight;
-    int starting; /* inside lws_client_connect_via_info(): errors are reported by its result */
     int64_t last_ok_ms, last_try_ms;
-    char *body;
-    size_t body_len;
-    int status;
     struct jwks_waiter waiters[JWKS_MAX_WAITERS];
     size_t nwaiters;
 };
@@ -63,7 +59,6 @@ void jwks_free(struct jwks *j)
     if (!j)
         return;
     jwks_clear(j->keys, j->nkeys);
-    free(j->body);
     free(j->uri);
     free(j);
 }
@@ -121,9 +116,6 @@ EVP_PKEY *jwks_lookup(void *jv, const char *kid)
 static void jwks_finish(struct jwks *j, int ok)
 {
     j->in_flight = 0;
-    free(j->body);
-    j->body = NULL;
-    j->body_len = 0;
     if (ok)
         gw->metrics.jwks_fetch_ok_total++;
     else
@@ -138,38 +130,30 @@ static void jwks_finish(struct jwks *j, int ok)
     free(w);
 }
 
+static void jwks_on_response(void *arg, int status, const char *body, size_t len)
+{
+    struct jwks *j = arg;
+    char err[128];
+    int n = -1;
+    if (status == 200)
+        n = jwks_load(j, body, len, err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), status < 0 ? "no response" : "HTTP status %d", status);
+    if (n > 0) {
+        log_info("jwks: loaded %d key(s) from %s", n, j->uri);
+        j->last_ok_ms = j->last_try_ms;
+    } else {
+        log_warn("jwks: fetch of %s failed: %s", j->uri, err);
+    }
+    jwks_finish(j, n > 0);
+}
+
 static int jwks_start(struct jwks *j, struct lws_context *ctx)
 {
-    char buf[512];
-    const char *prot, *addr, *path;
-    int port;
-    snprintf(buf, sizeof(buf), "%s", j->uri);
-    if (lws_parse_uri(buf, &prot, &addr, &port, &path))
+    struct hc_request req = {.method = "GET", .url = j->uri};
+    if (hc_start(ctx, &req, jwks_on_response, j) < 0)
         return -1;
-    char fullpath[512];
-    snprintf(fullpath, sizeof(fullpath), "/%s", path);
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = ctx;
-    ci.address = addr;
-    ci.port = port;
-    ci.path = fullpath;
-    ci.host = addr;
-    ci.origin = addr;
-    ci.method = "GET";
-    ci.protocol = jwks_client_protocol.name;
-    ci.local_protocol_name = jwks_client_protocol.name;
-    ci.ssl_connection = strcmp(prot, "https") == 0 ? LCCSCF_USE_SSL : 0;
-    ci.opaque_user_data = j;
     j->in_flight = 1;
-    j->status = 0;
-    j->starting = 1;
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    j->starting = 0;
-    if (!wsi || !j->in_flight) {
-        j->in_flight = 0;
-        return -1;
-    }
     return 0;
 }
 
@@ -196,73 +180,3 @@ int jwks_refresh(struct jwks *j, struct lws_context *ctx, int64_t now_ms, jwks_d
     j->waiters[j->nwaiters++].arg = arg;
     return 0;
 }
-
-void jwks_cancel(struct jwks *j, void *arg)
-{
-    for (size_t i = 0; i < j->nwaiters; i++)
-        if (j->waiters[i].arg == arg)
-            j->waiters[i--] = j->waiters[--j->nwaiters];
-}
-
-static int jwks_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                         size_t len)
-{
-    struct jwks *j = lws_get_opaque_user_data(wsi);
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (j && j->starting) {
-            j->in_flight = 0;
-            return 0;
-        }
-        if (j && j->in_flight) {
-            log_warn("jwks: fetch of %s failed: %s", j->uri, in ? (const char *)in : "?");
-            jwks_finish(j, 0);
-        }
-        return 0;
-    case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-        j->status = (int)lws_http_client_http_response(wsi);
-        return 0;
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-        if (j->body_len + len > JWKS_MAX_BODY) {
-            log_warn("jwks: document from %s exceeds %d bytes", j->uri, JWKS_MAX_BODY);
-            j->status = -1;
-            return -1;
-        }
-        j->body = realloc(j->body, j->body_len + len + 1);
-        memcpy(j->body + j->body_len, in, len);
-        j->body_len += len;
-        return 0;
-    case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
-        char buffer[2048 + LWS_PRE], *px = buffer + LWS_PRE;
-        int lenx = sizeof(buffer) - LWS_PRE;
-        return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
-    }
-    case LWS_CALLBACK_COMPLETED_CLIENT_HTTP: {
-        char err[128] = "empty document";
-        int n = -1;
-        if (j->status == 200 && j->body)
-            n = jwks_load(j, j->body, j->body_len, err, sizeof(err));
-        else
-            snprintf(err, sizeof(err), "HTTP status %d", j->status);
-        if (n > 0) {
-            log_info("jwks: loaded %d key(s) from %s", n, j->uri);
-            j->last_ok_ms = j->last_try_ms;
-        } else {
-            log_warn("jwks: fetch of %s failed: %s", j->uri, err);
-        }
-        jwks_finish(j, n > 0);
-        return -1; /* one request per connection */
-    }
-    case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
-        if (j && j->in_flight) {
-            log_warn("jwks: connection to %s closed before the document arrived", j->uri);
-            jwks_finish(j, 0);
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-const struct lws_protocols jwks_client_protocol = {
-    "imsgw-jwks-client", jwks_callback, 0, 0, 0, NULL, 0};

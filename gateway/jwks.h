@@ -11,13 +11,11 @@
 
 struct jwks;
 struct lws_context;
-struct lws_protocols;
 
 /* Called once when a fetch ends; ok = 1 when new keys were loaded. */
 typedef void (*jwks_done_fn)(void *arg, int ok);
 
 #define JWKS_MAX_KEYS 16
-#define JWKS_MAX_BODY 65536
 
 struct jwks *jwks_new(const char *uri, long refetch_interval_s);
 void jwks_free(struct jwks *j);
@@ -30,9 +28,5 @@ EVP_PKEY *jwks_lookup(void *j, const char *kid);
  * interval forbids another fetch now or too many callers already wait. */
 int jwks_refresh(struct jwks *j, struct lws_context *ctx, int64_t now_ms, jwks_done_fn done,
                  void *arg);
-/* Forgets a waiter whose request went away before the fetch ended. */
-void jwks_cancel(struct jwks *j, void *arg);
-/* The libwebsockets client protocol that carries the fetch (add it to the vhost's list). */
-extern const struct lws_protocols jwks_client_protocol;
 
 #endif

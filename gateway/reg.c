@@ -17,7 +17,7 @@
 #include "flow.h"
 #include "gw.h"
 #include "gw_sip.h"
-#include "jwks.h"
+#include "auth.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tok.h"
@@ -46,11 +46,25 @@ static void reg_pending_free(struct reg_pending *p)
     free(p);
 }
 
-/* RFC 8898 §4 challenge; error is NULL for the first challenge. */
+/* RFC 8898 §4 challenge; error is NULL for the first challenge. With challenge "redirect", the
+ * first challenge is the seed's 302 to the WAF instead. register-scope is checked at start to
+ * hold only [a-z0-9:._- ], so it is safe in a quoted string and in a URL. */
 static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error)
 {
-    char hdr[768];
     const struct gw_settings *cfg = gw->cfg;
+    reg_count(!error                                ? REG_CHALLENGE
+              : strcmp(error, "invalid_scope") == 0 ? REG_INVALID_SCOPE
+                                                    : REG_INVALID_TOKEN);
+    if (!error && strcmp(cfg->challenge, "redirect") == 0) {
+        char contact[768];
+        snprintf(contact, sizeof(contact), "<%s?response_type=code&client_id=%s&scope=%s>",
+                 cfg->authorization_endpoint, cfg->waf_client_id, cfg->register_scope);
+        for (char *sp = strchr(contact, ' '); sp; sp = strchr(sp, ' '))
+            *sp = '+'; /* space-separated scopes, form-encoded */
+        gw_sip_reply(c, sip, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact), TAG_END());
+        return;
+    }
+    char hdr[768];
     if (error)
         snprintf(hdr, sizeof(hdr),
                  "Bearer realm=\"%s\", error=\"%s\", scope=\"%s\", authz_server=\"%s\"", cfg->realm,
@@ -58,9 +72,6 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
     else
         snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
                  cfg->realm, cfg->register_scope, cfg->authz_server);
-    reg_count(!error                                ? REG_CHALLENGE
-              : strcmp(error, "invalid_scope") == 0 ? REG_INVALID_SCOPE
-                                                    : REG_INVALID_TOKEN);
     gw_sip_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr), TAG_END());
 }
 
@@ -224,39 +235,11 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     return 0;
 }
 
-static void reg_continue(struct reg_pending *p, int may_refetch);
-
-static void reg_keys_ready(void *arg, int ok)
+/* Identity known: check it may register To, clamp Expires, send upstream. */
+static void reg_forward(struct gw_conn *c, struct reg_pending *p)
 {
-    reg_continue(arg, 0);
-}
-
-/* Validation and forwarding; runs again once if the token's kid needed a JWKS refresh. */
-static void reg_continue(struct reg_pending *p, int may_refetch)
-{
-    struct gw_conn *c = ws_find(p->conn_id);
-    if (!c) {
-        reg_pending_free(p);
-        return;
-    }
     sip_t const *sip = sip_object(p->req);
-    const char *tok = NULL;
-    size_t toklen = 0;
-    reg_find_bearer(sip, &tok, &toklen);
     const struct gw_settings *cfg = gw->cfg;
-    struct tok_policy pol = {cfg->authz_server, cfg->audience, cfg->register_scope,
-                             cfg->token_leeway};
-    char why[160] = "";
-    enum tok_result r = tok_validate(tok, toklen, &pol, jwks_lookup, gw->jwks, time_now_s(), &p->id,
-                                     why, sizeof(why));
-    if (r == TOK_UNKNOWN_KID && may_refetch &&
-        jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), reg_keys_ready, p) == 0)
-        return; /* resumes in reg_keys_ready() */
-    if (r != TOK_OK) {
-        log_info("reg: token refused on connection %llu: %s", (unsigned long long)c->id, why);
-        reg_challenge(c, sip, r == TOK_INVALID_SCOPE ? "invalid_scope" : "invalid_token");
-        goto done;
-    }
     char to[TOK_MAX_URI], from[TOK_MAX_URI];
     url_e(to, sizeof(to), sip->sip_to->a_url);
     url_e(from, sizeof(from), sip->sip_from->a_url);
@@ -271,7 +254,7 @@ static void reg_continue(struct reg_pending *p, int may_refetch)
     long expires = reg_requested_expires(sip);
     int64_t left = p->id.exp - time_now_s();
     if (expires > left)
-        expires = (long)left;
+        expires = left > 0 ? (long)left : 0;
     if (expires != 0 && expires < cfg->min_expires) {
         log_info("reg: connection %llu: token expires in %" PRId64 " s; refresh first",
                  (unsigned long long)c->id, left);
@@ -293,17 +276,72 @@ done:
     reg_pending_free(p);
 }
 
+static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity *id,
+                        const char *why)
+{
+    struct reg_pending *p = arg;
+    struct gw_conn *c = ws_find(p->conn_id);
+    if (!c) {
+        reg_pending_free(p);
+        return;
+    }
+    if (r != TOK_OK) {
+        log_info("reg: token refused on connection %llu: %s", (unsigned long long)c->id, why);
+        reg_challenge(c, sip_object(p->req),
+                      r == TOK_INVALID_SCOPE ? "invalid_scope" : "invalid_token");
+        reg_pending_free(p);
+        return;
+    }
+    p->id = *id;
+    reg_forward(c, p);
+}
+
+/* RFC 3261 §16.3 checks that apply to a REGISTER at the edge. Returns 0 or the status sent. */
+static int reg_validate(struct gw_conn *c, sip_t const *sip)
+{
+    if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+        gw_sip_reply(c, sip, 483, "Too Many Hops", TAG_END());
+        return 483;
+    }
+    if (sip->sip_proxy_require) {
+        /* We implement no option a client may demand of proxies. */
+        char *unsupported = sip_header_as_string(NULL, (sip_header_t *)sip->sip_proxy_require);
+        gw_sip_reply(c, sip, 420, "Bad Extension", SIPTAG_UNSUPPORTED_STR(unsupported), TAG_END());
+        su_free(NULL, unsupported);
+        return 420;
+    }
+    for (sip_via_t const *v = sip->sip_via; v; v = v->v_next) {
+        char sent_by[300];
+        snprintf(sent_by, sizeof(sent_by), "%s%s%s", v->v_host, v->v_port ? ":" : "",
+                 v->v_port ? v->v_port : "");
+        if (strcmp(sent_by, gw->cfg->sip_host) == 0) {
+            gw_sip_reply(c, sip, 482, "Loop Detected", TAG_END());
+            return 482;
+        }
+    }
+    if (!sip_has_supported(sip->sip_supported, "path")) {
+        gw_sip_reply(c, sip, 421, "Extension Required", SIPTAG_REQUIRE_STR("path"), TAG_END());
+        return 421;
+    }
+    return 0;
+}
+
+/* A de-REGISTER on the flow that registered this AOR needs no valid token: it only removes
+ * state (spec §7.1 step 10). */
+static int reg_is_own_deregister(struct gw_conn *c, sip_t const *sip)
+{
+    char to[TOK_MAX_URI];
+    if (!c->reg || reg_requested_expires(sip) != 0)
+        return 0;
+    url_e(to, sizeof(to), sip->sip_to->a_url);
+    return strcmp(to, c->reg->impu) == 0;
+}
+
 void reg_handle(struct gw_conn *c, msg_t *msg)
 {
     sip_t const *sip = sip_object(msg);
-    if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+    if (reg_validate(c, sip)) {
         reg_count(REG_BAD_REQUEST);
-        gw_sip_reply(c, sip, 483, "Too Many Hops", TAG_END());
-        goto drop;
-    }
-    if (!sip_has_supported(sip->sip_supported, "path")) {
-        reg_count(REG_BAD_REQUEST);
-        gw_sip_reply(c, sip, 421, "Extension Required", SIPTAG_REQUIRE_STR("path"), TAG_END());
         goto drop;
     }
     const char *tok;
@@ -315,14 +353,26 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
                      TAG_END());
         goto drop;
     }
+    struct reg_pending *p;
+    if (found == 0 && reg_is_own_deregister(c, sip)) {
+        p = calloc(1, sizeof(*p));
+        p->conn_id = c->id;
+        p->req = msg;
+        p->id.exp = time_now_s();
+        p->id.nimpu = 1;
+        snprintf(p->id.impu[0], sizeof(p->id.impu[0]), "%s", c->reg->impu);
+        snprintf(p->id.impi, sizeof(p->id.impi), "%s", c->reg->impi);
+        reg_forward(c, p);
+        return;
+    }
     if (found == 0) {
         reg_challenge(c, sip, NULL);
         goto drop;
     }
-    struct reg_pending *p = calloc(1, sizeof(*p));
+    p = calloc(1, sizeof(*p));
     p->conn_id = c->id;
     p->req = msg;
-    reg_continue(p, 1);
+    auth_token(tok, toklen, reg_on_auth, p); /* resumes in reg_on_auth() */
     return;
 drop:
     msg_destroy(msg);

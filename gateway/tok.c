@@ -53,10 +53,22 @@ int tok_from_bearer_params(const char *const *params, const char **tok, size_t *
     return 0;
 }
 
+/* Claims end up inside SIP headers (the IMPI in a quoted Digest username): only visible ASCII
+ * without quote or backslash is accepted. */
+static int tok_safe_text(const char *s, int spaces)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (*s == ' ' && !spaces) || (unsigned char)*s >= 0x7f ||
+            *s == '"' || *s == '\\')
+            return 0;
+    return 1;
+}
+
 static int tok_copy_str(json_t *claims, const char *name, char *out, size_t outlen)
 {
     const char *v = json_string_value(json_object_get(claims, name));
-    if (!v || !*v || strlen(v) >= outlen)
+    /* scope is space-delimited (RFC 6749 §3.3); nothing else may hold a space */
+    if (!v || !*v || strlen(v) >= outlen || !tok_safe_text(v, strcmp(name, "scope") == 0))
         return -1;
     memcpy(out, v, strlen(v) + 1);
     return 0;
@@ -86,17 +98,21 @@ static int tok_scope_has(const char *scope, const char *want)
 static int tok_add_impu(struct tok_identity *id, json_t *v)
 {
     const char *s = json_string_value(v);
-    if (!s || id->nimpu >= TOK_MAX_IMPU || strlen(s) >= TOK_MAX_URI ||
+    if (!s || id->nimpu >= TOK_MAX_IMPU || strlen(s) >= TOK_MAX_URI || !tok_safe_text(s, 0) ||
         (strncmp(s, "sip:", 4) != 0 && strncmp(s, "sips:", 5) != 0 && strncmp(s, "tel:", 4) != 0))
         return -1;
     memcpy(id->impu[id->nimpu++], s, strlen(s) + 1);
     return 0;
 }
 
-/* RFC 9068 §2.2 claims plus our IMS claims. */
-static enum tok_result tok_check_claims(json_t *c, const struct tok_policy *pol, int64_t now,
-                                        struct tok_identity *id, char *why, size_t whylen)
+enum tok_result tok_validate_claims(json_t *c, enum tok_source src, const struct tok_policy *pol,
+                                    int64_t now, struct tok_identity *id, char *why, size_t whylen)
 {
+    memset(id, 0, sizeof(*id));
+    if (src == TOK_FROM_INTROSPECTION && !json_is_true(json_object_get(c, "active"))) {
+        snprintf(why, whylen, "token is not active");
+        return TOK_INVALID;
+    }
     const char *iss = json_string_value(json_object_get(c, "iss"));
     json_t *exp = json_object_get(c, "exp"), *iat = json_object_get(c, "iat");
     json_t *nbf = json_object_get(c, "nbf"), *impu = json_object_get(c, "impu");
@@ -108,7 +124,10 @@ static enum tok_result tok_check_claims(json_t *c, const struct tok_policy *pol,
         snprintf(why, whylen, "aud does not name this gateway");
         return TOK_INVALID;
     }
-    if (!json_is_integer(exp) || !json_is_integer(iat) || (nbf && !json_is_integer(nbf))) {
+    /* RFC 9068 requires iat and jti in a JWT; RFC 7662 makes them optional. */
+    int jwt = src == TOK_FROM_JWT;
+    if (!json_is_integer(exp) || (iat && !json_is_integer(iat)) || (jwt && !iat) ||
+        (nbf && !json_is_integer(nbf))) {
         snprintf(why, whylen, "exp or iat missing or not an integer");
         return TOK_INVALID;
     }
@@ -116,7 +135,7 @@ static enum tok_result tok_check_claims(json_t *c, const struct tok_policy *pol,
         snprintf(why, whylen, "token expired");
         return TOK_INVALID;
     }
-    if (json_integer_value(iat) - pol->leeway > now ||
+    if ((iat && json_integer_value(iat) - pol->leeway > now) ||
         (nbf && json_integer_value(nbf) - pol->leeway > now)) {
         snprintf(why, whylen, "token not yet valid");
         return TOK_INVALID;
@@ -124,7 +143,7 @@ static enum tok_result tok_check_claims(json_t *c, const struct tok_policy *pol,
     id->exp = json_integer_value(exp);
     if (tok_copy_str(c, "sub", id->sub, sizeof(id->sub)) < 0 ||
         tok_copy_str(c, "client_id", id->client_id, sizeof(id->client_id)) < 0 ||
-        !json_is_string(json_object_get(c, "jti"))) {
+        (jwt && !json_is_string(json_object_get(c, "jti")))) {
         snprintf(why, whylen, "sub, client_id or jti missing");
         return TOK_INVALID;
     }
@@ -182,10 +201,18 @@ enum tok_result tok_validate(const char *token, size_t len, const struct tok_pol
     }
     if (jws_verify_es256(&p, key, why, whylen) < 0)
         goto out;
-    r = tok_check_claims(p.claims, policy, now, id, why, whylen);
+    r = tok_validate_claims(p.claims, TOK_FROM_JWT, policy, now, id, why, whylen);
 out:
     jws_parsed_free(&p);
     return r;
+}
+
+int tok_is_jws(const char *token, size_t len)
+{
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++)
+        dots += token[i] == '.';
+    return dots == 2 && len > 3 && memcmp(token, "eyJ", 3) == 0;
 }
 
 int tok_has_impu(const struct tok_identity *id, const char *uri)

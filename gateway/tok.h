@@ -6,9 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
-#define TOK_MAX_IMPU 16
+#define TOK_MAX_IMPU 8
 #define TOK_MAX_URI 256
 
 enum tok_result {
@@ -17,6 +18,9 @@ enum tok_result {
     TOK_UNKNOWN_KID,   /* the caller may refresh its keys once and try again */
     TOK_INVALID_SCOPE, /* → 401 error="invalid_scope" */
 };
+
+/* Where the claims come from: a verified JWT, or an RFC 7662 introspection response. */
+enum tok_source { TOK_FROM_JWT, TOK_FROM_INTROSPECTION };
 
 /* What the gateway checks a token against. */
 struct tok_policy {
@@ -49,6 +53,13 @@ int tok_from_bearer_params(const char *const *params, const char **tok, size_t *
 enum tok_result tok_validate(const char *token, size_t len, const struct tok_policy *policy,
                              tok_key_lookup lookup, void *lookup_ctx, int64_t now,
                              struct tok_identity *id, char *why, size_t whylen);
+/* Checks claims (a JWT payload or an introspection response): active (introspection), iss, aud,
+ * exp, nbf and iat with leeway, sub, client_id, jti (JWT), impi, impu, the required scope. */
+enum tok_result tok_validate_claims(json_t *claims, enum tok_source src,
+                                    const struct tok_policy *policy, int64_t now,
+                                    struct tok_identity *id, char *why, size_t whylen);
+/* 1 when the token has the shape of a JWS compact serialisation (else it is opaque). */
+int tok_is_jws(const char *token, size_t len);
 /* 1 when uri is one of the identities' IMPUs. */
 int tok_has_impu(const struct tok_identity *id, const char *uri);
 

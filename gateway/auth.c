@@ -1,0 +1,230 @@
+/* auth: a token is copied into its job, so the caller's message may go away while the job waits
+ * for the WAF. Introspection results are cached no longer than the token's exp and never longer
+ * than introspection-cache-ttl, so a revocation at the WAF takes effect within that TTL. */
+#include "auth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "gw.h"
+#include "http_client.h"
+#include "jwks.h"
+#include "log.h"
+#include "timeutil.h"
+#include "tok_cache.h"
+
+struct auth_job {
+    auth_done_fn done;
+    void *arg;
+    uint64_t started_ms;
+    size_t len;
+    char token[]; /* NUL-terminated copy */
+};
+
+static struct tok_cache *auth_cache;
+static char *auth_basic; /* "Basic base64(id:secret)" */
+
+static struct tok_policy auth_policy(void)
+{
+    const struct gw_settings *cfg = gw->cfg;
+    struct tok_policy p = {cfg->authz_server, cfg->audience, cfg->register_scope,
+                           cfg->token_leeway};
+    return p;
+}
+
+/* RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding. */
+static int auth_form_encode(const char *in, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)in; *c; c++) {
+        if (o + 4 >= outlen)
+            return -1;
+        if ((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+            *c == '-' || *c == '.' || *c == '_' || *c == '~')
+            out[o++] = (char)*c;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "%%%02X", *c);
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int auth_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "waf-client-secret-file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t n = fread(out, 1, outlen - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    if (!out[0]) {
+        snprintf(err, errlen, "waf-client-secret-file %s is empty", path);
+        return -1;
+    }
+    return 0;
+}
+
+int auth_init(char *err, size_t errlen)
+{
+    const struct gw_settings *cfg = gw->cfg;
+    auth_cache = tok_cache_new((size_t)cfg->token_cache_size);
+    if (!cfg->waf_client_secret_file || !cfg->waf_client_secret_file[0])
+        return 0;
+    char secret[256], id_enc[256], secret_enc[768], pair[1100];
+    unsigned char b64[1600];
+    if (auth_read_secret(cfg->waf_client_secret_file, secret, sizeof(secret), err, errlen) < 0)
+        return -1;
+    if (auth_form_encode(cfg->waf_client_id, id_enc, sizeof(id_enc)) < 0 ||
+        auth_form_encode(secret, secret_enc, sizeof(secret_enc)) < 0) {
+        snprintf(err, errlen, "waf-client-id or its secret is too long");
+        return -1;
+    }
+    int n = snprintf(pair, sizeof(pair), "%s:%s", id_enc, secret_enc);
+    EVP_EncodeBlock(b64, (unsigned char *)pair, n);
+    size_t len = strlen("Basic ") + strlen((char *)b64) + 1;
+    auth_basic = malloc(len);
+    snprintf(auth_basic, len, "Basic %s", b64);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    OPENSSL_cleanse(pair, sizeof(pair));
+    return 0;
+}
+
+void auth_shutdown(void)
+{
+    tok_cache_free(auth_cache);
+    auth_cache = NULL;
+    free(auth_basic);
+    auth_basic = NULL;
+}
+
+const char *auth_client_basic(void)
+{
+    return auth_basic;
+}
+
+static void auth_finish(struct auth_job *j, enum tok_result r, const struct tok_identity *id,
+                        const char *why)
+{
+    j->done(j->arg, r, id, why);
+    free(j);
+}
+
+static void auth_jwt(struct auth_job *j, int may_refetch);
+
+static void auth_keys_ready(void *arg, int ok)
+{
+    auth_jwt(arg, 0);
+}
+
+static void auth_jwt(struct auth_job *j, int may_refetch)
+{
+    struct tok_policy pol = auth_policy();
+    struct tok_identity id;
+    char why[160] = "";
+    enum tok_result r = tok_validate(j->token, j->len, &pol, jwks_lookup, gw->jwks, time_now_s(),
+                                     &id, why, sizeof(why));
+    if (r == TOK_UNKNOWN_KID && may_refetch &&
+        jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), auth_keys_ready, j) == 0)
+        return; /* resumes in auth_keys_ready() */
+    if (r == TOK_OK)
+        tok_cache_put(auth_cache, j->token, j->len, &id, id.exp + gw->cfg->token_leeway);
+    auth_finish(j, r == TOK_UNKNOWN_KID ? TOK_INVALID : r, &id, why);
+}
+
+static void auth_on_introspection(void *arg, int status, const char *body, size_t len)
+{
+    struct auth_job *j = arg;
+    gw->metrics.introspection_ms_total += time_mono_ms() - j->started_ms;
+    struct tok_identity id;
+    memset(&id, 0, sizeof(id));
+    if (status != 200) {
+        gw->metrics.introspection_fail_total++;
+        log_warn("auth: introspection failed (%s %d)", status < 0 ? "no response" : "HTTP", status);
+        /* The token may be fine; the WAF is not. Still fail closed. */
+        auth_finish(j, TOK_INVALID, &id, "introspection unavailable");
+        return;
+    }
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    char why[160] = "introspection response is not a JSON object";
+    enum tok_result r = TOK_INVALID;
+    if (json_is_object(doc)) {
+        struct tok_policy pol = auth_policy();
+        r = tok_validate_claims(doc, TOK_FROM_INTROSPECTION, &pol, time_now_s(), &id, why,
+                                sizeof(why));
+    }
+    json_decref(doc);
+    if (r == TOK_OK) {
+        int64_t until = time_now_s() + gw->cfg->introspection_cache_ttl;
+        tok_cache_put(auth_cache, j->token, j->len, &id, id.exp < until ? id.exp : until);
+    }
+    auth_finish(j, r, &id, why);
+}
+
+static void auth_introspect(struct auth_job *j)
+{
+    struct tok_identity none;
+    memset(&none, 0, sizeof(none));
+    if (!auth_basic) {
+        auth_finish(j, TOK_INVALID, &none, "opaque token but no WAF client credentials set");
+        return;
+    }
+    /* b64token characters are form-safe except '+', '/' and '=' */
+    static const char prefix[] = "token_type_hint=access_token&token=";
+    size_t cap = sizeof(prefix) + j->len * 3, o = sizeof(prefix) - 1;
+    char *full = malloc(cap);
+    memcpy(full, prefix, o);
+    for (size_t i = 0; i < j->len; i++) {
+        char c = j->token[i];
+        if (c == '+' || c == '/' || c == '=')
+            o += (size_t)snprintf(full + o, cap - o, "%%%02X", (unsigned char)c);
+        else
+            full[o++] = c;
+    }
+    full[o] = '\0';
+    struct hc_request req = {.method = "POST",
+                             .url = gw->cfg->introspection_endpoint,
+                             .content_type = "application/x-www-form-urlencoded",
+                             .body = full,
+                             .body_len = o,
+                             .authorization = auth_basic};
+    j->started_ms = time_mono_ms();
+    gw->metrics.introspection_total++;
+    int rc = hc_start(gw->lws, &req, auth_on_introspection, j);
+    OPENSSL_cleanse(full, o);
+    free(full);
+    if (rc < 0) {
+        gw->metrics.introspection_fail_total++;
+        auth_finish(j, TOK_INVALID, &none, "cannot reach the introspection endpoint");
+    }
+}
+
+void auth_token(const char *token, size_t len, auth_done_fn done, void *arg)
+{
+    const struct tok_identity *hit = tok_cache_get(auth_cache, token, len, time_now_s());
+    if (hit) {
+        gw->metrics.token_cache_hits_total++;
+        /* The cache holds validated identities; only the clock may have moved since. */
+        if (hit->exp + gw->cfg->token_leeway >= time_now_s()) {
+            done(arg, TOK_OK, hit, "");
+            return;
+        }
+    }
+    struct auth_job *j = malloc(sizeof(*j) + len + 1);
+    j->done = done;
+    j->arg = arg;
+    j->len = len;
+    memcpy(j->token, token, len);
+    j->token[len] = '\0';
+    if (tok_is_jws(token, len))
+        auth_jwt(j, 1);
+    else
+        auth_introspect(j);
+}
