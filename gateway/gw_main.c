@@ -97,6 +97,13 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
+    /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
+     * or a message) arrives within one more interval. */
+    static lws_retry_bo_t idle_policy;
+    idle_policy.secs_since_valid_ping = (uint16_t)gw->cfg->ws_ping_interval;
+    idle_policy.secs_since_valid_hangup = (uint16_t)(2 * gw->cfg->ws_ping_interval);
+    if (gw->cfg->ws_ping_interval)
+        info.retry_and_idle_policy = &idle_policy;
     info.max_http_header_data = 4096;
     return lws_create_context(&info);
 }
@@ -172,6 +179,7 @@ out:
     su_root_destroy(gw->root);
     su_deinit();
     auth_shutdown();
+    ws_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
     g_main_loop_unref(gw->loop);

@@ -51,6 +51,10 @@ static const struct cfg_field gw_fields[] = {
       "seconds an introspection result is reused at most (default 60)"),
     F("token-cache-size", CFG_INT, token_cache_size, 0, 1000000,
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
+    F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
+      "open WebSocket connections per source address (default 1000)"),
+    F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
+      "seconds between WebSocket pings on idle connections; no pong = closed (default 60)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -86,6 +90,8 @@ void gw_settings_defaults(struct gw_settings *s)
     cfg_set_str(&s->waf_client_id, "gateway");
     s->introspection_cache_ttl = 60;
     s->token_cache_size = 10000;
+    s->max_connections_per_source = 1000;
+    s->ws_ping_interval = 60;
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https

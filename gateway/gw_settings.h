@@ -35,6 +35,8 @@ struct gw_settings {
     char *waf_client_secret_file;
     long introspection_cache_ttl;
     long token_cache_size;
+    long max_connections_per_source;
+    long ws_ping_interval;
 };
 
 extern const struct cfg_program gw_program;

@@ -75,14 +75,13 @@ void gw_sip_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
 
 void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
 {
+    /* The P-headers are extensions sofia-sip's default parser does not type, so they all sit in
+     * the unknown-header list (walking the header chain would miss them in a msg_dup() copy). */
     const char *prefix = only_prefix ? only_prefix : "P-";
-    for (msg_header_t *h = *msg_chain_head(msg), *next; h; h = next) {
-        next = (msg_header_t *)h->sh_succ;
-        /* Extensions sofia-sip has no type for share one class; their name is per header. */
-        const char *name =
-            h->sh_class == sip_unknown_class ? h->sh_unknown->un_name : h->sh_class->hc_name;
-        if (name && strncasecmp(name, prefix, strlen(prefix)) == 0)
-            msg_header_remove(msg, (msg_pub_t *)sip, h);
+    for (sip_unknown_t *u = sip->sip_unknown, *next; u; u = next) {
+        next = u->un_next;
+        if (u->un_name && strncasecmp(u->un_name, prefix, strlen(prefix)) == 0)
+            msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
     }
 }
 

@@ -66,6 +66,32 @@ int ws_origin_allowed(const char *origin, char *const *allowed)
     return 0;
 }
 
+/* Open connections per source address, so one host cannot take every slot. */
+static GHashTable *ws_sources; /* peer string → count (GUINT_TO_POINTER) */
+
+static unsigned ws_per_source(const char *peer)
+{
+    return ws_sources ? GPOINTER_TO_UINT(g_hash_table_lookup(ws_sources, peer)) : 0;
+}
+
+static void ws_source_add(const char *peer, int delta)
+{
+    if (!ws_sources)
+        ws_sources = g_hash_table_new_full(g_str_hash, g_str_equal, free, NULL);
+    unsigned n = ws_per_source(peer) + (unsigned)delta;
+    if (n == 0)
+        g_hash_table_remove(ws_sources, peer);
+    else
+        g_hash_table_insert(ws_sources, strdup(peer), GUINT_TO_POINTER(n));
+}
+
+void ws_shutdown(void)
+{
+    if (ws_sources)
+        g_hash_table_destroy(ws_sources);
+    ws_sources = NULL;
+}
+
 /* Refuses the handshake unless it is for /sip, from an allowed Origin, within the limit. */
 static int ws_filter(struct lws *wsi)
 {
@@ -85,6 +111,16 @@ static int ws_filter(struct lws *wsi)
     }
     if (gw->metrics.ws_open >= (uint64_t)gw->cfg->max_connections) {
         log_warn("ws: handshake refused: %ld connections open", gw->cfg->max_connections);
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "Too many connections");
+        return -1;
+    }
+    char peer[64];
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (ws_per_source(peer) >= (unsigned)gw->cfg->max_connections_per_source) {
+        log_warn("ws: handshake refused: %s already has %ld connections", peer,
+                 gw->cfg->max_connections_per_source);
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                               "Too many connections from this address");
         return -1;
     }
     return 0;
@@ -97,6 +133,7 @@ static void ws_opened(struct lws *wsi, struct ws_pss *pss)
     c->wsi = wsi;
     lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
     pss->conn = c;
+    ws_source_add(c->peer, 1);
     g_hash_table_insert(gw->conns, &c->id, c);
     gw->metrics.ws_open++;
     gw->metrics.ws_accepted_total++;
@@ -110,6 +147,7 @@ static void ws_closed(struct ws_pss *pss)
         return;
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
     reg_flow_closed(c);
+    ws_source_add(c->peer, -1);
     g_hash_table_remove(gw->conns, &c->id);
     for (struct gw_out *o = c->out_head, *next; o; o = next) {
         next = o->next;

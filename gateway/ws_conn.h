@@ -35,6 +35,9 @@ struct gw_conn *ws_find(uint64_t id);
 /* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
 int ws_origin_allowed(const char *origin, char *const *allowed);
 
+/* Frees the per-source table at exit. */
+void ws_shutdown(void);
+
 extern const struct lws_protocols ws_sip_protocol;
 
 #endif
