@@ -31,6 +31,10 @@ test-release:
 test-asan:
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure
 
+# Every part's benchmark (bench/*-bench.sh), each bounded in time, on loopback.
+bench: build
+	@for b in bench/*-bench.sh; do "$$b" $(BUILD) || exit 1; done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -167,6 +167,8 @@ static void reg_state_free(struct reg_state *r)
 {
     if (!r)
         return;
+    free(r->impu);
+    free(r->impi);
     free(r->service_route);
     free(r->associated_uris);
     free(r);
@@ -184,8 +186,10 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         return;
     }
     struct reg_state *r = calloc(1, sizeof(*r));
-    url_e(r->impu, sizeof(r->impu), req->sip_to->a_url);
-    snprintf(r->impi, sizeof(r->impi), "%s", p->id.impi);
+    char impu[TOK_MAX_URI];
+    url_e(impu, sizeof(impu), req->sip_to->a_url);
+    r->impu = strdup(impu);
+    r->impi = strdup(p->id.impi);
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + reg_requested_expires(req);
     r->service_route = gw_sip_join_values((sip_header_t *)rs->sip_service_route, NULL);

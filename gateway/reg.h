@@ -11,8 +11,8 @@ struct gw_conn;
 
 /* What a flow holds once the core accepted its REGISTER. */
 struct reg_state {
-    char impu[256];
-    char impi[256];
+    char *impu; /* registered AOR (To) */
+    char *impi;
     int64_t expires_at; /* registration end, epoch seconds */
     int64_t token_exp;
     char *service_route;   /* as received in the 200, for originating requests */

@@ -13,9 +13,9 @@ struct tok_cache;
 
 struct tok_cache *tok_cache_new(size_t max_entries);
 void tok_cache_free(struct tok_cache *c);
-/* The identity cached for token, or NULL when absent or past its validity at now. */
-const struct tok_identity *tok_cache_get(struct tok_cache *c, const char *token, size_t len,
-                                         int64_t now);
+/* 1 with *id filled when token is cached and still valid at now; else 0. */
+int tok_cache_get(struct tok_cache *c, const char *token, size_t len, int64_t now,
+                  struct tok_identity *id);
 /* Remembers id for token until valid_until (epoch seconds); the oldest entry goes when full. */
 void tok_cache_put(struct tok_cache *c, const char *token, size_t len,
                    const struct tok_identity *id, int64_t valid_until);

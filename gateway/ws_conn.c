@@ -240,4 +240,6 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 const struct lws_protocols ws_sip_protocol = {
-    "sip", ws_callback, sizeof(struct ws_pss), 4096, 0, NULL, 0};
+    /* rx_buffer_size is allocated per connection for its whole life; messages longer than it
+     * arrive in pieces that ws_receive() joins, so a small one saves memory per idle flow. */
+    "sip", ws_callback, sizeof(struct ws_pss), 1024, 0, NULL, 0};

@@ -24,6 +24,24 @@ if [ ! -s "$creds" ]; then
   done
 fi
 
+# OAuth clients, once: the WIC (public, PKCE, JWT) and the gateway (confidential: introspection
+# and redeeming codes from REGISTER bodies). The gateway's secret goes to a 0600 file it reads.
+if ! "$waf" --data-dir "$data/waf" client list | grep -q '^wic	'; then
+  "$waf" --data-dir "$data/waf" client add wic --public \
+    --redirect-uri http://127.0.0.1:8080/ --redirect-uri http://localhost:8080/ \
+    --scope "ims:register ims:call ims:message" --token-format jwt
+fi
+if ! "$waf" --data-dir "$data/waf" client list | grep -q '^gateway	' || [ ! -s "$data/gateway-client-secret" ]; then
+  "$waf" --data-dir "$data/waf" client del gateway 2>/dev/null || true
+  "$waf" --data-dir "$data/waf" client add gateway --confidential \
+    --redirect-uri http://127.0.0.1:8080/ --secret-file "$data/gateway-client-secret"
+fi
+# Passed only when this gateway build knows the flags (the gateway side lands separately).
+gateway_args=()
+if "$gateway" --help 2>/dev/null | grep -q -- '--waf-client-secret-file'; then
+  gateway_args=(--waf-client-id gateway --waf-client-secret-file "$data/gateway-client-secret")
+fi
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -35,7 +53,7 @@ trap stop INT TERM EXIT
 
 "$waf" --data-dir "$data/waf" & pids+=($!)
 "$stub" & pids+=($!)
-"$gateway" & pids+=($!)
+"$gateway" "${gateway_args[@]}" & pids+=($!)
 
 sleep 1
 for pid in "${pids[@]}"; do
@@ -45,7 +63,7 @@ cat <<MSG
 
   imsgw demo is running.
   Open:      http://127.0.0.1:8080/
-  WAF:       http://127.0.0.1:9090/  (issuer)
+  WAF:       http://127.0.0.1:9090/  (issuer; phone codes at /code, devices at /device)
   IMS stub:  sip:127.0.0.1:5060 (UDP + TCP)
   Demo users (IMPU sip:NAME@ims.test):
 $(sed 's/^\([^ ]*\) \(.*\)$/    \1  password: \2/' "$creds")

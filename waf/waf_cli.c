@@ -10,28 +10,38 @@
 #include <openssl/crypto.h>
 
 #include "timeutil.h"
-#include "waf_keys.h"
+#include "waf_keyring.h"
 #include "waf_password.h"
 #include "waf_store.h"
 #include "waf_token.h"
 
 void waf_cli_usage(FILE *out)
 {
-    fprintf(out,
-            "\nCommands (daemon flags such as --data-dir go before the command):\n"
-            "  (none)                    serve HTTP\n"
-            "  user add NAME --impu URI [--impu URI ...] [--impi IMPI] [--password-stdin]\n"
-            "                            add a user; without --password-stdin a random password\n"
-            "                            is generated and printed once as \"NAME password: PW\"\n"
-            "  user list                 print NAME<TAB>IMPI<TAB>IMPU[ IMPU...] per user\n"
-            "  user del NAME             delete a user\n"
-            "  token NAME [--scope S] [--lifetime SEC] [--client-id ID] [--issued-at UNIX]\n"
-            "                            print a signed access token for NAME\n");
+    fprintf(
+        out,
+        "\nCommands (daemon flags such as --data-dir go before the command):\n"
+        "  (none)                    serve HTTP\n"
+        "  user add NAME --impu URI [--impu URI ...] [--impi IMPI] [--password-stdin]\n"
+        "                            add a user; without --password-stdin a random password\n"
+        "                            is generated and printed once as \"NAME password: PW\"\n"
+        "  user list                 print NAME<TAB>IMPI<TAB>IMPU[ IMPU...] per user\n"
+        "  user del NAME             delete a user (its tokens turn inactive)\n"
+        "  user passwd NAME [--password-stdin]\n"
+        "                            set a new password (generated and printed if not given)\n"
+        "  client add ID --public|--confidential [--redirect-uri URI ...] [--scope S]\n"
+        "             [--token-format jwt|opaque] [--secret-file PATH]\n"
+        "                            add an OAuth client; a confidential client's secret is\n"
+        "                            written to PATH (mode 0600) or printed \"ID secret: S\"\n"
+        "  client list               print ID<TAB>TYPE<TAB>FORMAT<TAB>SCOPE<TAB>URIS per client\n"
+        "  client del ID             delete a client (its tokens turn inactive)\n"
+        "  keys rotate [--alg ES256|RS256]\n"
+        "                            new signing key; the old one stays in the JWKS until\n"
+        "                            its tokens have expired\n"
+        "  token NAME [--scope S] [--lifetime SEC] [--client-id ID] [--issued-at UNIX]\n"
+        "                            print a signed access token for NAME\n");
 }
 
-static int waf_cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int waf_cli_fail(int status, const char *fmt, ...)
+int waf_cli_fail(int status, const char *fmt, ...)
 {
     char line[512];
     va_list ap;
@@ -42,7 +52,7 @@ static int waf_cli_fail(int status, const char *fmt, ...)
     return status;
 }
 
-static int waf_cli_store_status(int rc)
+int waf_cli_store_status(int rc)
 {
     return rc == WAF_STORE_INVALID ? WAF_EXIT_USAGE : WAF_EXIT_FAIL;
 }
@@ -130,6 +140,39 @@ static int waf_cli_user_add(const struct waf_settings *s, int argc, char **argv)
     return status;
 }
 
+static int waf_cli_user_passwd(const struct waf_settings *s, int argc, char **argv)
+{
+    int from_stdin = argc == 2 && strcmp(argv[1], "--password-stdin") == 0;
+    if (argc < 1 || argc > 2 || (argc == 2 && !from_stdin) || !waf_user_name_valid(argv[0]))
+        return waf_cli_fail(WAF_EXIT_USAGE, "usage: user passwd NAME [--password-stdin]");
+    char pw[WAF_PASSWORD_MAX + 2], hash[WAF_HASH_MAX], err[256];
+    if (from_stdin) {
+        if (waf_cli_read_password(pw, sizeof(pw)) < 0) {
+            OPENSSL_cleanse(pw, sizeof(pw));
+            return WAF_EXIT_USAGE;
+        }
+    } else {
+        waf_password_generate(pw);
+    }
+    struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
+                                (uint32_t)s->argon2_parallelism};
+    int status = WAF_EXIT_OK;
+    struct waf_store *st = NULL;
+    if (waf_password_hash(&params, pw, hash, sizeof(hash), err, sizeof(err)) < 0 ||
+        waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
+        status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
+    } else {
+        int rc = waf_store_user_set_password(st, argv[0], hash, err, sizeof(err));
+        if (rc < 0)
+            status = waf_cli_fail(waf_cli_store_status(rc), "%s", err);
+        else if (!from_stdin)
+            printf("%s password: %s\n", argv[0], pw);
+    }
+    waf_store_close(st);
+    OPENSSL_cleanse(pw, sizeof(pw));
+    return status;
+}
+
 static int waf_cli_print_user(const struct waf_user *u, void *arg)
 {
     printf("%s\t%s\t", u->name, u->impi);
@@ -144,10 +187,12 @@ static int waf_cli_user(const struct waf_settings *s, int argc, char **argv)
     const char *sub = argc > 0 ? argv[0] : "";
     if (strcmp(sub, "add") == 0)
         return waf_cli_user_add(s, argc - 1, argv + 1);
+    if (strcmp(sub, "passwd") == 0)
+        return waf_cli_user_passwd(s, argc - 1, argv + 1);
     int list = strcmp(sub, "list") == 0 && argc == 1;
     int del = strcmp(sub, "del") == 0 && argc == 2;
     if (!list && !del)
-        return waf_cli_fail(WAF_EXIT_USAGE, "usage: user add|list|del (see --help)");
+        return waf_cli_fail(WAF_EXIT_USAGE, "usage: user add|list|del|passwd (see --help)");
     struct waf_store *st;
     char err[256];
     if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
@@ -194,18 +239,21 @@ static int waf_cli_token(const struct waf_settings *s, int argc, char **argv)
 
     struct waf_store *st;
     struct waf_user u;
-    struct waf_signing_key key;
+    struct waf_keyring kr;
     char err[256];
     if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     int rc = waf_store_user_get(st, argv[0], &u, err, sizeof(err));
+    if (rc < 0) {
+        waf_store_close(st);
+        return waf_cli_fail(waf_cli_store_status(rc), "%s", err);
+    }
+    rc = waf_keyring_open(&kr, st, s->data_dir, s->token_alg, err, sizeof(err));
     waf_store_close(st);
     if (rc < 0)
-        return waf_cli_fail(waf_cli_store_status(rc), "%s", err);
-    if (waf_keys_load_or_create(s->data_dir, &key, err, sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
-    char *token = waf_token_issue(&key, &req, &u, err, sizeof(err));
-    waf_keys_free(&key);
+    char *token = waf_token_issue(waf_keyring_current(&kr), &req, &u, err, sizeof(err));
+    waf_keyring_free(&kr);
     if (!token)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     printf("%s\n", token);
@@ -224,5 +272,9 @@ int waf_cli_run(const struct waf_settings *s, int argc, char **argv)
         return waf_cli_user(s, argc - 1, argv + 1);
     if (strcmp(argv[0], "token") == 0)
         return waf_cli_token(s, argc - 1, argv + 1);
+    if (strcmp(argv[0], "client") == 0)
+        return waf_cli_client(s, argc - 1, argv + 1);
+    if (strcmp(argv[0], "keys") == 0)
+        return waf_cli_keys(s, argc - 1, argv + 1);
     return waf_cli_fail(WAF_EXIT_USAGE, "unknown command \"%s\" (see --help)", argv[0]);
 }

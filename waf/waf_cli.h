@@ -1,4 +1,5 @@
-/* waf_cli: the operator subcommands "user add|list|del" and "token". */
+/* waf_cli: the operator subcommands "user add|list|del|passwd", "token", "client add|list|del"
+ * and "keys rotate". */
 #ifndef IMSGW_WAF_CLI_H
 #define IMSGW_WAF_CLI_H
 
@@ -13,5 +14,13 @@ enum { WAF_EXIT_OK = 0, WAF_EXIT_FAIL = 1, WAF_EXIT_USAGE = 2 };
 int waf_cli_run(const struct waf_settings *s, int argc, char **argv);
 /* Prints the subcommands' usage to out. */
 void waf_cli_usage(FILE *out);
+/* Prints "imsgw-waf: <message>" on stderr and returns status. */
+int waf_cli_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The exit status for a waf_store_rc. */
+int waf_cli_store_status(int rc);
+/* "client add|list|del" (waf_cli_client.c). */
+int waf_cli_client(const struct waf_settings *s, int argc, char **argv);
+/* "keys rotate" (waf_cli_client.c). */
+int waf_cli_keys(const struct waf_settings *s, int argc, char **argv);
 
 #endif

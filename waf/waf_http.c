@@ -1,6 +1,7 @@
-/* waf_http: every response body is built once at start (the key and issuer do not change while
- * the daemon runs), so a request costs no allocation. Headers go out when the request is complete
- * and the body only from LWS_CALLBACK_HTTP_WRITEABLE, as the libwebsockets examples do it. */
+/* waf_http: a connection is a small state machine (enum waf_http_stage) moved only by
+ * waf_http_enter(). Request bodies are collected up to max-body; larger ones are refused from
+ * their Content-Length before a byte is read. Headers and body are written in two separate
+ * WRITEABLE callbacks, one lws_write() each, as the libwebsockets examples do. */
 #include "waf_http.h"
 
 #include <stdio.h>
@@ -10,76 +11,264 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "waf_authorize.h"
+#include "waf_client.h"
+#include "waf_grant.h"
 #include "waf_metadata.h"
 
-#define WAF_HTTP_BODY_MAX 4096   /* every body is a fixed document well below this */
 #define WAF_HTTP_HEADER_MAX 4096 /* request header bytes lws keeps; longer requests are refused */
 #define WAF_HTTP_TIMEOUT_S 10    /* a request must arrive whole within this */
 #define WAF_HTTP_KEEPALIVE_S 5   /* idle keep-alive connections are closed after this */
+#define WAF_HTTP_POOL_JOBS 64    /* sign-ins waiting for a worker; more get 503 */
 
-struct waf_http_response {
-    unsigned int status;
-    const char *content_type;
-    const char *cache_control;
-    char *body; /* malloc'ed */
-    size_t len;
+enum waf_http_stage {
+    WAF_ST_IDLE,    /* between requests */
+    WAF_ST_BODY,    /* collecting a request body */
+    WAF_ST_VERIFY,  /* waiting for the password pool */
+    WAF_ST_HEADERS, /* response ready, headers to write */
+    WAF_ST_PAYLOAD, /* headers written, body to write */
+};
+
+struct waf_http_session {
+    enum waf_http_stage stage;
+    struct waf_req req;
+    struct waf_resp resp;
+    char *body;
+    size_t body_len, body_cap;
+    int head_only, close_after, cors;
+    uint64_t job;
+    waf_resume_fn resume;
+    struct lws *wsi;
+    struct waf_http_session *next; /* in waf_http.verifying */
 };
 
 struct waf_http {
     struct lws_context *ctx;
-    struct waf_http_response jwks, metadata, healthz, not_found, not_allowed;
+    struct waf_app *app;
+    char *metadata;
     char metadata_alias[WAF_ISSUER_MAX + 64]; /* RFC 8414 §3.1 path form when issuer has a path */
+    struct waf_http_session *verifying;
+    uint64_t next_job;
 };
-
-/* Per connection, reset for each request. */
-struct waf_http_session {
-    const struct waf_http_response *resp; /* set while a response waits for its body */
-    unsigned char head_only;
-    unsigned char close_after;
-};
-
-enum waf_http_method { WAF_GET, WAF_HEAD, WAF_OTHER };
 
 static const struct {
     enum lws_token_indexes token;
-    const char *name;
+    enum waf_method method;
 } waf_http_methods[] = {
-    {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_HEAD_URI, "HEAD"},
-    {WSI_TOKEN_POST_URI, "POST"},       {WSI_TOKEN_PUT_URI, "PUT"},
-    {WSI_TOKEN_PATCH_URI, "PATCH"},     {WSI_TOKEN_DELETE_URI, "DELETE"},
-    {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+    {WSI_TOKEN_GET_URI, WAF_M_GET},      {WSI_TOKEN_HEAD_URI, WAF_M_HEAD},
+    {WSI_TOKEN_POST_URI, WAF_M_POST},    {WSI_TOKEN_OPTIONS_URI, WAF_M_OPTIONS},
+    {WSI_TOKEN_PUT_URI, WAF_M_OTHER},    {WSI_TOKEN_PATCH_URI, WAF_M_OTHER},
+    {WSI_TOKEN_DELETE_URI, WAF_M_OTHER},
 };
 
-static enum waf_http_method waf_http_method(struct lws *wsi, const char **name)
+static const char *const waf_http_method_names[] = {"GET", "HEAD", "POST", "OPTIONS", "OTHER"};
+
+static void waf_http_reset(struct waf_http_session *ss)
 {
+    waf_form_free(&ss->req.query);
+    waf_form_free(&ss->req.form);
+    free(ss->resp.body);
+    free(ss->body);
+    struct lws *wsi = ss->wsi;
+    memset(ss, 0, sizeof(*ss));
+    ss->wsi = wsi;
+}
+
+static void waf_http_unlink(struct waf_http *h, struct waf_http_session *ss)
+{
+    for (struct waf_http_session **p = &h->verifying; *p; p = &(*p)->next)
+        if (*p == ss) {
+            *p = ss->next;
+            return;
+        }
+}
+
+/* The one place a connection changes stage. */
+static void waf_http_enter(struct waf_http *h, struct waf_http_session *ss,
+                           enum waf_http_stage next)
+{
+    if (ss->stage == WAF_ST_VERIFY)
+        waf_http_unlink(h, ss);
+    ss->stage = next;
+    if (next == WAF_ST_VERIFY) {
+        ss->next = h->verifying;
+        h->verifying = ss;
+    }
+    if (next == WAF_ST_HEADERS || next == WAF_ST_PAYLOAD)
+        lws_callback_on_writable(ss->wsi);
+}
+
+static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_token_indexes tok)
+{
+    int n = lws_hdr_total_length(wsi, tok);
+    dst[0] = '\0';
+    if (n > 0 && (size_t)n < size)
+        lws_hdr_copy(wsi, dst, (int)size, tok);
+    else if (n > 0)
+        snprintf(dst, size, "!"); /* too long: no valid value of ours is this long */
+}
+
+static int waf_http_query(struct lws *wsi, struct waf_req *req)
+{
+    char frag[WAF_FORM_VALUE_MAX + 64];
+    for (int i = 0;; i++) {
+        int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (n < 0)
+            return 0;
+        char *eq = strchr(frag, '=');
+        if (eq)
+            *eq = '\0';
+        if (waf_form_add(&req->query, frag, eq ? eq + 1 : "") != WAF_FORM_OK)
+            return -1;
+    }
+}
+
+static int waf_http_cors_path(const char *path)
+{
+    return strcmp(path, WAF_PATH_TOKEN) == 0 || strcmp(path, WAF_PATH_REVOKE) == 0;
+}
+
+static void waf_http_text(struct waf_resp *resp, unsigned status, const char *type,
+                          const char *cache, char *body)
+{
+    free(resp->body);
+    resp->status = body ? status : 500;
+    resp->content_type = type;
+    resp->cache_control = cache;
+    resp->body = body;
+    resp->len = body ? strlen(body) : 0;
+}
+
+/* Routes a complete request; returns WAF_PENDING when a password check was queued. */
+static int waf_http_route(struct waf_http *h, struct waf_http_session *ss, struct waf_verify *v)
+{
+    struct waf_app *app = h->app;
+    struct waf_req *req = &ss->req;
+    struct waf_resp *resp = &ss->resp;
+    const char *p = req->path;
+    int get = req->method == WAF_M_GET || req->method == WAF_M_HEAD;
+    waf_app_tick(app);
+    if (req->method == WAF_M_OPTIONS && waf_http_cors_path(p)) {
+        waf_http_text(resp, ss->cors ? 204 : 403, "text/plain", "no-store", strdup(""));
+        return 0;
+    }
+    if (strcmp(p, WAF_PATH_AUTHORIZE) == 0)
+        return waf_authorize_page(app, req, resp, v);
+    if (strcmp(p, WAF_PATH_CODE) == 0)
+        return waf_authorize_code_page(app, req, resp, v);
+    if (strcmp(p, WAF_PATH_DEVICE) == 0)
+        return waf_authorize_device_page(app, req, resp, v);
+    if (strcmp(p, WAF_PATH_TOKEN) == 0)
+        waf_grant_token(app, req, resp);
+    else if (strcmp(p, WAF_PATH_INTROSPECT) == 0)
+        waf_grant_introspect(app, req, resp);
+    else if (strcmp(p, WAF_PATH_REVOKE) == 0)
+        waf_grant_revoke(app, req, resp);
+    else if (strcmp(p, WAF_PATH_DEVICE_AUTHZ) == 0)
+        waf_grant_device_authorization(app, req, resp);
+    else if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||
+                      strcmp(p, WAF_PATH_HEALTHZ) == 0 || strcmp(p, WAF_PATH_METRICS) == 0))
+        waf_http_text(resp, 405, "application/json", "no-store",
+                      strdup("{\"error\":\"method_not_allowed\"}"));
+    else if (strcmp(p, WAF_PATH_JWKS) == 0) {
+        json_t *jwks = waf_keyring_jwks(&app->keys);
+        /* Short cache: a rotation must reach verifiers well within a token lifetime. */
+        waf_http_text(resp, 200, "application/json", "public, max-age=60",
+                      jwks ? json_dumps(jwks, JSON_COMPACT) : NULL);
+        json_decref(jwks);
+    } else if (strcmp(p, WAF_PATH_METADATA) == 0 ||
+               (h->metadata_alias[0] && strcmp(p, h->metadata_alias) == 0))
+        waf_http_text(resp, 200, "application/json", "public, max-age=300", strdup(h->metadata));
+    else if (strcmp(p, WAF_PATH_HEALTHZ) == 0)
+        waf_http_text(resp, 200, "text/plain", "no-store", strdup("ok"));
+    else if (strcmp(p, WAF_PATH_METRICS) == 0)
+        waf_http_text(resp, 200, "text/plain; version=0.0.4", "no-store",
+                      waf_metrics_text(&app->metrics));
+    else
+        waf_http_text(resp, 404, "application/json", "no-store",
+                      strdup("{\"error\":\"not_found\"}"));
+    return 0;
+}
+
+static void waf_http_dispatch(struct waf_http *h, struct waf_http_session *ss)
+{
+    struct waf_verify v;
+    memset(&v, 0, sizeof(v));
+    h->app->metrics.requests++;
+    if (waf_http_route(h, ss, &v) == WAF_PENDING) {
+        ss->job = ++h->next_job;
+        ss->resume = v.resume;
+        if (waf_pool_submit(h->app->pool, ss->job, v.hash, v.password) == 0) {
+            waf_http_enter(h, ss, WAF_ST_VERIFY);
+            return;
+        }
+        log_warn("password pool full; sign-in refused with 503");
+        waf_resp_error(&ss->resp, 503, "temporarily_unavailable", "too many sign-ins at once");
+        ss->resp.retry_after = 2;
+    }
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
+}
+
+static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss,
+                            const char *path)
+{
+    waf_http_reset(ss);
+    ss->wsi = wsi;
+    struct waf_req *req = &ss->req;
+    req->method = WAF_M_OTHER;
     for (size_t i = 0; i < sizeof(waf_http_methods) / sizeof(waf_http_methods[0]); i++)
         if (lws_hdr_total_length(wsi, waf_http_methods[i].token) > 0) {
-            *name = waf_http_methods[i].name;
-            return i == 0 ? WAF_GET : i == 1 ? WAF_HEAD : WAF_OTHER;
+            req->method = waf_http_methods[i].method;
+            break;
         }
-    *name = "?";
-    return WAF_OTHER;
+    snprintf(req->path, sizeof(req->path), "%s", path);
+    waf_http_copy(wsi, req->content_type, sizeof(req->content_type), WSI_TOKEN_HTTP_CONTENT_TYPE);
+    waf_http_copy(wsi, req->authorization, sizeof(req->authorization),
+                  WSI_TOKEN_HTTP_AUTHORIZATION);
+    waf_http_copy(wsi, req->origin, sizeof(req->origin), WSI_TOKEN_ORIGIN);
+    waf_http_copy(wsi, req->cookie, sizeof(req->cookie), WSI_TOKEN_HTTP_COOKIE);
+    lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+    ss->head_only = req->method == WAF_M_HEAD;
+    ss->cors = req->origin[0] && waf_http_cors_path(path) &&
+               waf_client_origin_allowed(h->app->store, req->origin);
+
+    char cl[24];
+    waf_http_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    char *end;
+    unsigned long long length = cl[0] ? strtoull(cl, &end, 10) : 0;
+    if (waf_http_query(wsi, req) < 0) {
+        ss->close_after = cl[0] || chunked;
+        waf_resp_error(&ss->resp, 400, "invalid_request", "the query string is malformed");
+    } else if (req->method == WAF_M_POST && (chunked || !cl[0])) {
+        ss->close_after = 1;
+        waf_resp_error(&ss->resp, chunked ? 400 : 411, "invalid_request",
+                       "a request body needs a Content-Length");
+    } else if (cl[0] &&
+               (*end || cl[0] == '-' || length > (unsigned long long)h->app->s->max_body)) {
+        ss->close_after = 1;
+        waf_resp_error(&ss->resp, 413, "invalid_request", "the request body is too large");
+    } else if (req->method == WAF_M_POST && length > 0) {
+        ss->body_cap = (size_t)length;
+        ss->body = malloc(ss->body_cap + 1);
+        if (!ss->body)
+            return -1;
+        ss->stage = WAF_ST_BODY;
+        return 0;
+    } else {
+        ss->close_after = (cl[0] && length > 0) || chunked; /* a body we will not read */
+        waf_http_dispatch(h, ss);
+        return 0;
+    }
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
+    return 0;
 }
 
-static const struct waf_http_response *waf_http_route(const struct waf_http *h, const char *path)
+static void waf_http_body_done(struct waf_http *h, struct waf_http_session *ss)
 {
-    if (strcmp(path, WAF_PATH_JWKS) == 0)
-        return &h->jwks;
-    if (strcmp(path, WAF_PATH_METADATA) == 0 ||
-        (h->metadata_alias[0] && strcmp(path, h->metadata_alias) == 0))
-        return &h->metadata;
-    if (strcmp(path, WAF_PATH_HEALTHZ) == 0)
-        return &h->healthz;
-    return NULL;
-}
-
-/* The path as it may appear in a log line: printable, bounded. */
-static void waf_http_loggable(const char *path, char *out, size_t size)
-{
-    size_t i = 0;
-    for (; path[i] && i + 1 < size; i++)
-        out[i] = path[i] > 0x20 && path[i] < 0x7f ? path[i] : '?';
-    out[i] = '\0';
+    ss->body[ss->body_len] = '\0';
+    ss->req.form_rc = waf_form_parse(&ss->req.form, ss->body, ss->body_len);
+    waf_http_dispatch(h, ss);
 }
 
 static int waf_http_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
@@ -89,53 +278,106 @@ static int waf_http_header(struct lws *wsi, const char *name, const char *value,
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
-static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss,
-                            const char *path)
+static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
 {
-    const char *mname;
-    enum waf_http_method m = waf_http_method(wsi, &mname);
-    const struct waf_http_response *r = waf_http_route(h, path);
-    if (!r)
-        r = &h->not_found;
-    else if (m == WAF_OTHER)
-        r = &h->not_allowed;
-    ss->resp = r;
-    ss->head_only = m == WAF_HEAD;
-    /* No request body is read yet; one left unread would be parsed as the next request. */
-    ss->close_after = m == WAF_OTHER ||
-                      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
-                      lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-
-    char logpath[128];
-    waf_http_loggable(path, logpath, sizeof(logpath));
-    log_info("http %s %s %u", mname, logpath, r->status);
-
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+    struct waf_resp *r = &ss->resp;
+    char logpath[64], retry[16];
+    snprintf(logpath, sizeof(logpath), "%.63s", ss->req.path);
+    for (char *c = logpath; *c; c++)
+        if (*c <= 0x20 || *c >= 0x7f)
+            *c = '?';
+    log_info("http %s %s %u", waf_http_method_names[ss->req.method], logpath, r->status);
+    unsigned char buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *p = start,
                                        *end = buf + sizeof(buf) - 1;
-    if (lws_add_http_common_headers(wsi, r->status, r->content_type, r->len, &p, end) ||
-        waf_http_header(wsi, "cache-control:", r->cache_control, &p, end) ||
-        waf_http_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-        (r == &h->not_allowed && waf_http_header(wsi, "allow:", "GET, HEAD", &p, end)) ||
-        (ss->close_after && waf_http_header(wsi, "connection:", "close", &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+    int err =
+        lws_add_http_common_headers(
+            wsi, r->status, r->content_type ? r->content_type : "text/plain", r->len, &p, end) ||
+        waf_http_header(wsi, "cache-control:", r->cache_control ? r->cache_control : "no-store", &p,
+                        end) ||
+        waf_http_header(wsi, "x-content-type-options:", "nosniff", &p, end);
+    if (!err && r->cache_control && strcmp(r->cache_control, "no-store") == 0)
+        err = waf_http_header(wsi, "pragma:", "no-cache", &p, end);
+    if (!err && r->html)
+        err = waf_http_header(wsi, "x-frame-options:", "DENY", &p, end) ||
+              waf_http_header(wsi, "content-security-policy:",
+                              "default-src 'none'; style-src 'unsafe-inline'; "
+                              "frame-ancestors 'none'; base-uri 'none'",
+                              &p, end) ||
+              waf_http_header(wsi, "referrer-policy:", "no-referrer", &p, end);
+    if (!err && r->location[0])
+        err = waf_http_header(wsi, "location:", r->location, &p, end);
+    if (!err && r->set_cookie[0])
+        err = waf_http_header(wsi, "set-cookie:", r->set_cookie, &p, end);
+    if (!err && r->www_authenticate[0])
+        err = waf_http_header(wsi, "www-authenticate:", r->www_authenticate, &p, end);
+    if (!err && r->retry_after) {
+        snprintf(retry, sizeof(retry), "%d", r->retry_after);
+        err = waf_http_header(wsi, "retry-after:", retry, &p, end);
+    }
+    if (!err && ss->cors)
+        err = waf_http_header(wsi, "access-control-allow-origin:", ss->req.origin, &p, end) ||
+              waf_http_header(wsi, "vary:", "Origin", &p, end);
+    if (!err && ss->cors && ss->req.method == WAF_M_OPTIONS)
+        err = waf_http_header(wsi, "access-control-allow-methods:", "POST", &p, end) ||
+              waf_http_header(wsi, "access-control-allow-headers:", "Content-Type", &p, end) ||
+              waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
+    if (!err && r->status == 405)
+        err = waf_http_header(wsi, "allow:", r->allow ? r->allow : "GET, HEAD", &p, end);
+    if (!err && ss->close_after)
+        err = waf_http_header(wsi, "connection:", "close", &p, end);
+    if (err || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    lws_callback_on_writable(wsi);
     return 0;
 }
 
-static int waf_http_write_body(struct lws *wsi, struct waf_http_session *ss)
+/* After the last byte: keep the connection for the next request, or close it. */
+static int waf_http_finish(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss)
 {
-    const struct waf_http_response *r = ss->resp;
-    ss->resp = NULL;
-    if (!ss->head_only) {
-        unsigned char buf[LWS_PRE + WAF_HTTP_BODY_MAX];
-        memcpy(buf + LWS_PRE, r->body, r->len);
-        if (lws_write(wsi, buf + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL) != (int)r->len)
-            return -1;
-    }
-    if (ss->close_after)
+    int close = ss->close_after;
+    waf_http_enter(h, ss, WAF_ST_IDLE);
+    waf_http_reset(ss);
+    if (close)
         return -1; /* lws flushes what is still queued before it closes */
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int waf_http_writeable(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss)
+{
+    if (ss->stage == WAF_ST_HEADERS) {
+        if (waf_http_write_headers(wsi, ss) < 0)
+            return -1;
+        if (ss->head_only || ss->resp.len == 0)
+            return waf_http_finish(wsi, h, ss);
+        waf_http_enter(h, ss, WAF_ST_PAYLOAD);
+        return 0;
+    }
+    if (ss->stage != WAF_ST_PAYLOAD)
+        return 0;
+    unsigned char *buf = malloc(LWS_PRE + ss->resp.len);
+    if (!buf)
+        return -1;
+    memcpy(buf + LWS_PRE, ss->resp.body, ss->resp.len);
+    int n = lws_write(wsi, buf + LWS_PRE, ss->resp.len, LWS_WRITE_HTTP_FINAL);
+    free(buf);
+    if (n != (int)ss->resp.len)
+        return -1;
+    return waf_http_finish(wsi, h, ss);
+}
+
+/* Password results come back here, on the loop, after the pool's lws_cancel_service(). */
+static void waf_http_collect(struct waf_http *h)
+{
+    uint64_t id;
+    int ok;
+    while (waf_pool_take(h->app->pool, &id, &ok)) {
+        struct waf_http_session *ss = h->verifying;
+        while (ss && ss->job != id)
+            ss = ss->next;
+        if (!ss)
+            continue; /* the browser went away meanwhile */
+        ss->resume(h->app, &ss->req, ok, &ss->resp);
+        waf_http_enter(h, ss, WAF_ST_HEADERS);
+    }
 }
 
 static int waf_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -146,11 +388,30 @@ static int waf_http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return waf_http_request(wsi, h, ss, in ? (const char *)in : "");
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return ss && ss->resp ? waf_http_write_body(wsi, ss) : 0;
     case LWS_CALLBACK_HTTP_BODY:
+        if (ss->stage != WAF_ST_BODY)
+            return 0;
+        if (len > ss->body_cap - ss->body_len)
+            return -1; /* more than Content-Length announced */
+        memcpy(ss->body + ss->body_len, in, len);
+        ss->body_len += len;
+        return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        return 0; /* discarded: the response to a request with a body closes the connection */
+        if (ss->stage == WAF_ST_BODY)
+            waf_http_body_done(h, ss);
+        return 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return ss ? waf_http_writeable(wsi, h, ss) : 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (h && h->app->pool)
+            waf_http_collect(h);
+        return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (ss) {
+            waf_http_enter(h, ss, WAF_ST_IDLE);
+            waf_http_reset(ss);
+        }
+        return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         log_info("http upgrade refused");
         return -1; /* the WAF speaks plain HTTP only */
@@ -177,51 +438,30 @@ static void waf_http_lws_log(int level, const char *line)
         log_warn("lws: %s", buf);
 }
 
-static int waf_http_set(struct waf_http_response *r, unsigned int status, const char *type,
-                        const char *cache, char *body)
+static void waf_http_notify(void *arg)
 {
-    r->status = status;
-    r->content_type = type;
-    r->cache_control = cache;
-    r->body = body;
-    r->len = body ? strlen(body) : 0;
-    return body && r->len <= WAF_HTTP_BODY_MAX ? 0 : -1;
+    struct waf_http *h = arg;
+    lws_cancel_service(h->ctx);
 }
 
-static char *waf_http_json(json_t *doc)
+struct waf_http *waf_http_create(struct waf_app *app, char *err, size_t errlen)
 {
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    return text;
-}
-
-/* JWKS and metadata may be cached briefly; the gateway refetches on an unknown kid anyway. */
-static int waf_http_build(struct waf_http *h, const struct waf_settings *s,
-                          const struct waf_signing_key *key)
-{
-    static const char json[] = "application/json";
-    const char *path = strchr(strstr(s->issuer, "://") + 3, '/');
-    if (path)
-        snprintf(h->metadata_alias, sizeof(h->metadata_alias), "%s%s", WAF_PATH_METADATA, path);
-    return waf_http_set(&h->jwks, 200, json, "public, max-age=300",
-                        waf_http_json(waf_keys_jwks(key))) |
-           waf_http_set(&h->metadata, 200, json, "public, max-age=300",
-                        waf_http_json(waf_metadata_build(s->issuer))) |
-           waf_http_set(&h->healthz, 200, "text/plain", "no-store", strdup("ok")) |
-           waf_http_set(&h->not_found, 404, json, "no-store", strdup("{\"error\":\"not_found\"}")) |
-           waf_http_set(&h->not_allowed, 405, json, "no-store",
-                        strdup("{\"error\":\"method_not_allowed\"}"));
-}
-
-struct waf_http *waf_http_create(const struct waf_settings *s, const struct waf_signing_key *key,
-                                 char *err, size_t errlen)
-{
+    const struct waf_settings *s = app->s;
     struct waf_http *h = calloc(1, sizeof(*h));
-    if (!h || waf_http_build(h, s, key) < 0) {
+    json_t *meta = waf_metadata_build(s->issuer);
+    if (h) {
+        h->app = app;
+        h->metadata = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    }
+    json_decref(meta);
+    if (!h || !h->metadata) {
         snprintf(err, errlen, "cannot build the HTTP documents");
         waf_http_destroy(h);
         return NULL;
     }
+    const char *path = strchr(strstr(s->issuer, "://") + 3, '/');
+    if (path)
+        snprintf(h->metadata_alias, sizeof(h->metadata_alias), "%s%s", WAF_PATH_METADATA, path);
     lws_set_log_level(LLL_ERR | LLL_WARN, waf_http_lws_log);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -237,6 +477,12 @@ struct waf_http *waf_http_create(const struct waf_settings *s, const struct waf_
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         snprintf(err, errlen, "cannot listen on %s port %ld", s->listen, s->port);
+        waf_http_destroy(h);
+        return NULL;
+    }
+    app->pool = waf_pool_create((int)s->workers, WAF_HTTP_POOL_JOBS, waf_http_notify, h);
+    if (!app->pool) {
+        snprintf(err, errlen, "cannot start the password workers");
         waf_http_destroy(h);
         return NULL;
     }
@@ -262,11 +508,11 @@ void waf_http_destroy(struct waf_http *h)
 {
     if (!h)
         return;
+    /* The pool first: its threads call lws_cancel_service() on the context. */
+    waf_pool_destroy(h->app->pool);
+    h->app->pool = NULL;
     if (h->ctx)
         lws_context_destroy(h->ctx);
-    struct waf_http_response *all[] = {&h->jwks, &h->metadata, &h->healthz, &h->not_found,
-                                       &h->not_allowed};
-    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-        free(all[i]->body);
+    free(h->metadata);
     free(h);
 }

@@ -14,9 +14,11 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 
 #include "b64url.h"
+#include "jws.h"
 #include "jwk.h"
 #include "log.h"
 #include "rnd.h"
@@ -36,8 +38,49 @@ static int waf_keys_is_p256(EVP_PKEY *key)
            strcmp(group, "prime256v1") == 0;
 }
 
+static json_t *waf_keys_rsa_jwk(EVP_PKEY *key, const char *kid)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    json_t *jwk = NULL;
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) &&
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e)) {
+        int nl = BN_num_bytes(n), el = BN_num_bytes(e);
+        unsigned char nb[1024], eb[16];
+        char ns[1400], es[24];
+        if (nl <= (int)sizeof(nb) && el <= (int)sizeof(eb) && BN_bn2bin(n, nb) == nl &&
+            BN_bn2bin(e, eb) == el) {
+            b64url_encode(nb, (size_t)nl, ns);
+            b64url_encode(eb, (size_t)el, es);
+            jwk = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "RSA", "kid", kid, "use",
+                            "sig", "alg", "RS256", "n", ns, "e", es);
+        }
+    }
+    BN_free(n);
+    BN_free(e);
+    return jwk;
+}
+
+static int waf_keys_rsa_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
+{
+    json_t *jwk = waf_keys_rsa_jwk(key, "");
+    char canon[1500];
+    int n = jwk ? snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
+                           json_string_value(json_object_get(jwk, "e")),
+                           json_string_value(json_object_get(jwk, "n")))
+                : -1;
+    json_decref(jwk);
+    if (n < 0 || (size_t)n >= sizeof(canon))
+        return -1;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)canon, (size_t)n, digest);
+    b64url_encode(digest, sizeof(digest), out);
+    return 0;
+}
+
 int waf_keys_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
 {
+    if (EVP_PKEY_is_a(key, "RSA"))
+        return waf_keys_rsa_thumbprint(key, out);
     json_t *jwk = jwk_from_ec_key(key, "");
     const char *x = json_string_value(json_object_get(jwk, "x"));
     const char *y = json_string_value(json_object_get(jwk, "y"));
@@ -88,6 +131,7 @@ static int waf_keys_load(const char *path, struct waf_signing_key *out, char *er
         return -1;
     }
     out->pkey = key;
+    snprintf(out->alg, sizeof(out->alg), "ES256");
     if (waf_keys_thumbprint(key, out->kid) < 0) {
         waf_keys_free(out);
         snprintf(err, errlen, "cannot compute the kid of %s", path);
@@ -169,14 +213,117 @@ int waf_keys_load_or_create(const char *data_dir, struct waf_signing_key *out, c
     return waf_keys_load(path, out, err, errlen);
 }
 
+json_t *waf_keys_public_jwk(const struct waf_signing_key *key)
+{
+    return strcmp(key->alg, "RS256") == 0 ? waf_keys_rsa_jwk(key->pkey, key->kid)
+                                          : jwk_from_ec_key(key->pkey, key->kid);
+}
+
 json_t *waf_keys_jwks(const struct waf_signing_key *key)
 {
-    json_t *jwk = jwk_from_ec_key(key->pkey, key->kid);
+    json_t *jwk = waf_keys_public_jwk(key);
     return jwk ? json_pack("{s:[o]}", "keys", jwk) : NULL;
+}
+
+/* RS256 (RSASSA-PKCS1-v1_5 with SHA-256): common/jws.c only does ES256, which the gateway needs. */
+static char *waf_keys_sign_rs256(const struct waf_signing_key *key, const char *typ,
+                                 const json_t *claims)
+{
+    json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "RS256", "typ", typ, "kid", key->kid);
+    char *h = hdr ? json_dumps(hdr, JSON_COMPACT) : NULL;
+    char *c = json_dumps(claims, JSON_COMPACT);
+    json_decref(hdr);
+    char *out = NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (h && c && md) {
+        size_t hl = strlen(h), cl = strlen(c);
+        size_t cap = B64URL_ENCODED_LEN(hl) + B64URL_ENCODED_LEN(cl) + 2 + 700;
+        out = malloc(cap);
+        if (out) {
+            size_t n = b64url_encode((const uint8_t *)h, hl, out);
+            out[n++] = '.';
+            n += b64url_encode((const uint8_t *)c, cl, out + n);
+            unsigned char sig[512];
+            size_t sl = sizeof(sig);
+            if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+                EVP_DigestSign(md, sig, &sl, (const unsigned char *)out, n) == 1 &&
+                B64URL_ENCODED_LEN(sl) + n + 2 <= cap) {
+                out[n++] = '.';
+                b64url_encode(sig, sl, out + n);
+            } else {
+                free(out);
+                out = NULL;
+            }
+        }
+    }
+    EVP_MD_CTX_free(md);
+    free(h);
+    free(c);
+    return out;
+}
+
+char *waf_keys_sign(const struct waf_signing_key *key, const char *typ, const json_t *claims)
+{
+    if (strcmp(key->alg, "RS256") == 0)
+        return waf_keys_sign_rs256(key, typ, claims);
+    return jws_sign_es256(key->pkey, key->kid, typ, claims);
+}
+
+static int waf_keys_fits(EVP_PKEY *key, const char *alg)
+{
+    if (strcmp(alg, "RS256") == 0)
+        return EVP_PKEY_is_a(key, "RSA") && EVP_PKEY_get_bits(key) >= 2048;
+    return strcmp(alg, "ES256") == 0 && waf_keys_is_p256(key);
+}
+
+int waf_keys_from_pem(const char *pem, const char *alg, struct waf_signing_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *key = b ? PEM_read_bio_PrivateKey(b, NULL, waf_keys_no_passphrase, NULL) : NULL;
+    BIO_free(b);
+    if (!key || !waf_keys_fits(key, alg) || waf_keys_thumbprint(key, out->kid) < 0) {
+        EVP_PKEY_free(key);
+        return -1;
+    }
+    out->pkey = key;
+    snprintf(out->alg, sizeof(out->alg), "%s", alg);
+    return 0;
+}
+
+int waf_keys_generate(const char *alg, struct waf_signing_key *out, char **pem)
+{
+    memset(out, 0, sizeof(*out));
+    EVP_PKEY *key = strcmp(alg, "RS256") == 0 ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+    *pem = key ? jwk_private_pem(key) : NULL;
+    if (!*pem || waf_keys_thumbprint(key, out->kid) < 0) {
+        EVP_PKEY_free(key);
+        free(*pem);
+        *pem = NULL;
+        return -1;
+    }
+    out->pkey = key;
+    snprintf(out->alg, sizeof(out->alg), "%s", alg);
+    return 0;
 }
 
 void waf_keys_free(struct waf_signing_key *key)
 {
     EVP_PKEY_free(key->pkey);
     key->pkey = NULL;
+}
+
+int waf_keys_verify(const struct waf_signing_key *key, const struct jws_parsed *p)
+{
+    char err[128];
+    if (strcmp(p->alg, key->alg) != 0)
+        return -1;
+    if (strcmp(key->alg, "ES256") == 0)
+        return jws_verify_es256(p, key->pkey, err, sizeof(err));
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+             EVP_DigestVerify(md, p->sig, p->sig_len, (const unsigned char *)p->signing_input,
+                              p->signing_input_len) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
 }

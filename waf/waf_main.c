@@ -9,9 +9,7 @@
 #include "log.h"
 #include "waf_cli.h"
 #include "waf_http.h"
-#include "waf_keys.h"
 #include "waf_settings.h"
-#include "waf_store.h"
 
 static volatile sig_atomic_t waf_stop;
 static struct waf_http *waf_running;
@@ -65,14 +63,15 @@ static int waf_data_dir(const char *dir, char *err, size_t errlen)
 
 static int waf_serve(const struct waf_settings *s)
 {
-    struct waf_store *store = NULL;
-    struct waf_signing_key key = {0};
+    struct waf_app app;
     struct waf_http *h;
     char err[512];
     int status = WAF_EXIT_FAIL;
-    if (waf_store_open(&store, s->data_dir, err, sizeof(err)) < 0 ||
-        waf_keys_load_or_create(s->data_dir, &key, err, sizeof(err)) < 0 ||
-        !(waf_running = waf_http_create(s, &key, err, sizeof(err)))) {
+    if (waf_app_open(&app, s, err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-waf: %s\n", err);
+        return status;
+    }
+    if (!(waf_running = waf_http_create(&app, err, sizeof(err)))) {
         fprintf(stderr, "imsgw-waf: %s\n", err);
         goto out;
     }
@@ -84,7 +83,7 @@ static int waf_serve(const struct waf_settings *s)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     log_info("listening on %s port %d, issuer %s, kid %s", s->listen, waf_http_port(waf_running),
-             s->issuer, key.kid);
+             s->issuer, waf_keyring_current(&app.keys)->kid);
     while (!waf_stop && waf_http_service(waf_running) >= 0)
         ;
     log_info("stopping");
@@ -94,8 +93,7 @@ out:
     h = waf_running;
     waf_running = NULL;
     waf_http_destroy(h);
-    waf_keys_free(&key);
-    waf_store_close(store);
+    waf_app_close(&app);
     return status;
 }
 

@@ -25,19 +25,31 @@ json_t *waf_metadata_build(const char *issuer)
 {
     static const char *const response_types[] = {"code", NULL};
     static const char *const grant_types[] = {"authorization_code", "refresh_token",
-                                              "client_credentials", NULL};
+                                              "client_credentials",
+                                              "urn:ietf:params:oauth:grant-type:device_code", NULL};
     static const char *const pkce_methods[] = {"S256", NULL};
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none",
                                                NULL};
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "issuer", issuer,
-                     "authorization_endpoint", waf_metadata_url(issuer, WAF_PATH_AUTHORIZE),
-                     "token_endpoint", waf_metadata_url(issuer, WAF_PATH_TOKEN), "jwks_uri",
-                     waf_metadata_url(issuer, WAF_PATH_JWKS), "introspection_endpoint",
-                     waf_metadata_url(issuer, WAF_PATH_INTROSPECT), "revocation_endpoint",
-                     waf_metadata_url(issuer, WAF_PATH_REVOKE), "response_types_supported",
-                     waf_metadata_list(response_types), "grant_types_supported",
-                     waf_metadata_list(grant_types), "code_challenge_methods_supported",
-                     waf_metadata_list(pkce_methods), "token_endpoint_auth_methods_supported",
-                     waf_metadata_list(auth_methods), "scopes_supported",
-                     waf_metadata_list(waf_scopes_supported));
+    static const char *const confidential[] = {"client_secret_basic", "client_secret_post", NULL};
+    json_t *m = json_pack(
+        "{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "issuer", issuer,
+        "authorization_endpoint", waf_metadata_url(issuer, WAF_PATH_AUTHORIZE), "token_endpoint",
+        waf_metadata_url(issuer, WAF_PATH_TOKEN), "jwks_uri",
+        waf_metadata_url(issuer, WAF_PATH_JWKS), "introspection_endpoint",
+        waf_metadata_url(issuer, WAF_PATH_INTROSPECT), "revocation_endpoint",
+        waf_metadata_url(issuer, WAF_PATH_REVOKE), "response_types_supported",
+        waf_metadata_list(response_types), "grant_types_supported", waf_metadata_list(grant_types),
+        "code_challenge_methods_supported", waf_metadata_list(pkce_methods),
+        "token_endpoint_auth_methods_supported", waf_metadata_list(auth_methods),
+        "scopes_supported", waf_metadata_list(waf_scopes_supported));
+    if (m) {
+        json_object_set_new(m, "device_authorization_endpoint",
+                            waf_metadata_url(issuer, WAF_PATH_DEVICE_AUTHZ));
+        json_object_set_new(m, "authorization_response_iss_parameter_supported", json_true());
+        json_object_set_new(m, "revocation_endpoint_auth_methods_supported",
+                            waf_metadata_list(auth_methods));
+        json_object_set_new(m, "introspection_endpoint_auth_methods_supported",
+                            waf_metadata_list(confidential));
+    }
+    return m;
 }

@@ -11,6 +11,10 @@
 #define WAF_PATH_INTROSPECT "/introspect"
 #define WAF_PATH_REVOKE "/revoke"
 #define WAF_PATH_HEALTHZ "/healthz"
+#define WAF_PATH_METRICS "/metrics"
+#define WAF_PATH_DEVICE_AUTHZ "/device_authorization"
+#define WAF_PATH_DEVICE "/device"
+#define WAF_PATH_CODE "/code"
 
 /* The metadata of the WAF whose issuer identifier is issuer (a checked URL); NULL on error. */
 json_t *waf_metadata_build(const char *issuer);

@@ -31,6 +31,29 @@ static const struct cfg_field waf_fields[] = {
               "argon2id memory in KiB (default 65536)"),
     WAF_FIELD("argon2-parallelism", CFG_INT, argon2_parallelism, 1, 16,
               "argon2id lanes (default 1)"),
+    WAF_FIELD("token-alg", CFG_STR, token_alg, 0, 0,
+              "algorithm of new signing keys: ES256 or RS256 (default ES256)"),
+    WAF_FIELD("code-lifetime", CFG_INT, code_lifetime, 10, 600,
+              "authorization code lifetime in seconds (default 300)"),
+    WAF_FIELD("refresh-lifetime", CFG_INT, refresh_lifetime, 60, 31536000,
+              "refresh token lifetime in seconds (default 2592000)"),
+    WAF_FIELD("numeric-code-lifetime", CFG_INT, numeric_code_lifetime, 10, 300,
+              "lifetime of /code numeric codes in seconds (default 300)"),
+    WAF_FIELD("device-code-lifetime", CFG_INT, device_code_lifetime, 10, 600,
+              "RFC 8628 device code lifetime in seconds (default 600)"),
+    WAF_FIELD("device-interval", CFG_INT, device_interval, 5, 60,
+              "RFC 8628 polling interval in seconds (default 5)"),
+    WAF_FIELD("login-max-failures-user", CFG_INT, login_max_failures_user, 1, 1000,
+              "failed sign-ins per user within throttle-window before it is locked (default 5)"),
+    WAF_FIELD("login-max-failures-ip", CFG_INT, login_max_failures_ip, 1, 100000,
+              "failed attempts per source address within throttle-window (default 20)"),
+    WAF_FIELD("throttle-window", CFG_INT, throttle_window, 1, 86400,
+              "seconds a failed attempt counts (default 900)"),
+    WAF_FIELD("numeric-max-attempts", CFG_INT, numeric_max_attempts, 1, 20,
+              "failed numeric-code redemptions per IMPU before its code is locked (default 3)"),
+    WAF_FIELD("workers", CFG_INT, workers, 1, 8, "password-hashing threads (default 2)"),
+    WAF_FIELD("max-body", CFG_INT, max_body, 1024, 65536,
+              "largest accepted request body in bytes (default 8192)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -53,6 +76,18 @@ void waf_settings_defaults(struct waf_settings *s)
     s->argon2_t_cost = 3;
     s->argon2_m_cost_kib = 65536;
     s->argon2_parallelism = 1;
+    cfg_set_str(&s->token_alg, "ES256");
+    s->code_lifetime = 300;
+    s->refresh_lifetime = 2592000;
+    s->numeric_code_lifetime = 300;
+    s->device_code_lifetime = 600;
+    s->device_interval = 5;
+    s->login_max_failures_user = 5;
+    s->login_max_failures_ip = 20;
+    s->throttle_window = 900;
+    s->numeric_max_attempts = 3;
+    s->workers = 2;
+    s->max_body = 8192;
 }
 
 void waf_settings_free(struct waf_settings *s)
@@ -85,6 +120,10 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
     }
     if (!waf_user_domain_valid(s->home_domain)) {
         snprintf(err, errlen, "\"home-domain\" must be a lowercase domain name");
+        return -1;
+    }
+    if (!s->token_alg || (strcmp(s->token_alg, "ES256") && strcmp(s->token_alg, "RS256"))) {
+        snprintf(err, errlen, "\"token-alg\" must be ES256 or RS256");
         return -1;
     }
     return url_check_https_or_loopback("issuer", s->issuer, err, errlen);

@@ -21,6 +21,18 @@ struct waf_settings {
     long argon2_t_cost;
     long argon2_m_cost_kib;
     long argon2_parallelism;
+    char *token_alg;            /* ES256 or RS256: the algorithm of new signing keys */
+    long code_lifetime;         /* authorization codes, <= 600 s */
+    long refresh_lifetime;      /* refresh-token families */
+    long numeric_code_lifetime; /* /code page codes, <= 300 s */
+    long device_code_lifetime;  /* RFC 8628 device codes, <= 600 s */
+    long device_interval;       /* RFC 8628 polling interval, >= 5 s */
+    long login_max_failures_user;
+    long login_max_failures_ip;
+    long throttle_window;      /* seconds a failure counts against a user or an address */
+    long numeric_max_attempts; /* failed redemptions per IMPU before its code is locked */
+    long workers;              /* password-hashing threads */
+    long max_body;             /* request body bytes */
 };
 
 extern const struct cfg_program waf_program;

@@ -35,6 +35,82 @@ static const char *const waf_store_migrations[] = {
     " position INTEGER NOT NULL,"
     " PRIMARY KEY (user_id, position),"
     " UNIQUE (user_id, impu));",
+    /* 2: OAuth state. Every secret (code, token, device code) is stored as the hex SHA-256 of its
+     * value: the secrets have >= 128 bits, so a stolen file gives nothing usable. Deleting a user
+     * or a client cascades to everything issued for it, so its tokens turn inactive at once. */
+    "CREATE TABLE clients ("
+    " id TEXT PRIMARY KEY,"
+    " type TEXT NOT NULL CHECK (type IN ('public', 'confidential')),"
+    " secret_hash TEXT,"
+    " token_format TEXT NOT NULL CHECK (token_format IN ('jwt', 'opaque')),"
+    " scope TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE client_redirect_uris ("
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " uri TEXT NOT NULL,"
+    " PRIMARY KEY (client_id, uri));"
+    "CREATE TABLE client_origins ("
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " origin TEXT NOT NULL,"
+    " PRIMARY KEY (client_id, origin));"
+    "CREATE INDEX client_origins_origin ON client_origins(origin);"
+    "CREATE TABLE families ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE auth_codes ("
+    " hash TEXT PRIMARY KEY,"
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " redirect_uri TEXT NOT NULL,"
+    " scope TEXT NOT NULL,"
+    " challenge TEXT,"
+    " expires_at INTEGER NOT NULL,"
+    " used INTEGER NOT NULL DEFAULT 0,"
+    " family_id INTEGER REFERENCES families(id) ON DELETE SET NULL);"
+    "CREATE TABLE refresh_tokens ("
+    " hash TEXT PRIMARY KEY,"
+    " family_id INTEGER NOT NULL REFERENCES families(id) ON DELETE CASCADE,"
+    " used INTEGER NOT NULL DEFAULT 0,"
+    " expires_at INTEGER NOT NULL);"
+    "CREATE TABLE access_tokens ("
+    " jti TEXT PRIMARY KEY,"
+    " hash TEXT UNIQUE,"
+    " family_id INTEGER REFERENCES families(id) ON DELETE CASCADE,"
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " issued_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX access_tokens_family ON access_tokens(family_id);"
+    "CREATE TABLE device_codes ("
+    " hash TEXT PRIMARY KEY,"
+    " user_code TEXT NOT NULL UNIQUE,"
+    " client_id TEXT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,"
+    " scope TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " interval INTEGER NOT NULL,"
+    " last_poll INTEGER NOT NULL DEFAULT 0,"
+    " state INTEGER NOT NULL DEFAULT 0,"
+    " user_id INTEGER REFERENCES users(id) ON DELETE CASCADE);"
+    "CREATE TABLE numeric_codes ("
+    " impu TEXT PRIMARY KEY,"
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " hash TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE signing_keys ("
+    " kid TEXT PRIMARY KEY,"
+    " alg TEXT NOT NULL CHECK (alg IN ('ES256', 'RS256')),"
+    " private_pem TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " retired_at INTEGER,"
+    " public_until INTEGER);",
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))
@@ -55,9 +131,48 @@ static int waf_store_exec(struct waf_store *st, const char *sql)
     return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-static void waf_store_rollback(struct waf_store *st)
+void waf_store_rollback(struct waf_store *st)
 {
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+sqlite3 *waf_store_db(struct waf_store *st)
+{
+    return st->db;
+}
+
+int waf_store_begin(struct waf_store *st)
+{
+    return waf_store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int waf_store_commit(struct waf_store *st)
+{
+    if (waf_store_exec(st, "COMMIT") == 0)
+        return 0;
+    waf_store_rollback(st);
+    return -1;
+}
+
+void waf_store_gc(struct waf_store *st, int64_t now)
+{
+    static const char *const sql[] = {
+        "DELETE FROM auth_codes WHERE expires_at < ?1 - 600",
+        "DELETE FROM access_tokens WHERE expires_at < ?1",
+        "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+        "DELETE FROM families WHERE expires_at < ?1",
+        "DELETE FROM device_codes WHERE expires_at < ?1",
+        "DELETE FROM numeric_codes WHERE expires_at < ?1",
+        "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND public_until < ?1",
+    };
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        sqlite3_stmt *s;
+        if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+            continue;
+        sqlite3_bind_int64(s, 1, now);
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
 }
 
 static int waf_store_prepare(struct waf_store *st, const char *sql, sqlite3_stmt **stmt)
@@ -360,6 +475,45 @@ int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
         rc = waf_store_fail(st, "deleting the user", err, errlen);
+    else if (sqlite3_changes(st->db) == 0) {
+        snprintf(err, errlen, "no user \"%s\"", name);
+        rc = WAF_STORE_NOT_FOUND;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out)
+{
+    sqlite3_stmt *s;
+    if (waf_store_prepare(st, "SELECT id, name, impi, created_at FROM users WHERE id = ?1", &s) < 0)
+        return WAF_STORE_ERROR;
+    sqlite3_bind_int64(s, 1, id);
+    int step = sqlite3_step(s);
+    int rc = step == SQLITE_ROW    ? (waf_store_row_user(st, s, out) < 0 ? WAF_STORE_ERROR : 0)
+             : step == SQLITE_DONE ? WAF_STORE_NOT_FOUND
+                                   : WAF_STORE_ERROR;
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int waf_store_user_set_password(struct waf_store *st, const char *name, const char *password_hash,
+                                char *err, size_t errlen)
+{
+    int rc = waf_store_name_arg(name, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (!password_hash || strncmp(password_hash, "$argon2id$", 10) != 0) {
+        snprintf(err, errlen, "the password hash is not an argon2id hash");
+        return WAF_STORE_INVALID;
+    }
+    sqlite3_stmt *s;
+    if (waf_store_prepare(st, "UPDATE users SET password_hash = ?2 WHERE name = ?1", &s) < 0)
+        return waf_store_fail(st, "changing the password", err, errlen);
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, password_hash, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        rc = waf_store_fail(st, "changing the password", err, errlen);
     else if (sqlite3_changes(st->db) == 0) {
         snprintf(err, errlen, "no user \"%s\"", name);
         rc = WAF_STORE_NOT_FOUND;

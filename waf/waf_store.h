@@ -4,6 +4,9 @@
 #define IMSGW_WAF_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
 
 #include "waf_user.h"
 
@@ -39,7 +42,22 @@ int waf_store_user_password(struct waf_store *st, const char *name, char *out, s
 /* Calls fn for every user, ordered by name. */
 int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, char *err,
                         size_t errlen);
-/* Deletes the user called name and its IMPUs. */
+/* Deletes the user called name and its IMPUs (and, by cascade, everything issued to it). */
 int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t errlen);
+/* Loads the user with that id; 0, WAF_STORE_NOT_FOUND or WAF_STORE_ERROR. */
+int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out);
+/* Replaces the user's password hash. */
+int waf_store_user_set_password(struct waf_store *st, const char *name, const char *password_hash,
+                                char *err, size_t errlen);
+/* The connection, for the OAuth modules' own prepared statements (waf_oauth_store.c). */
+sqlite3 *waf_store_db(struct waf_store *st);
+/* BEGIN IMMEDIATE; 0 or -1. */
+int waf_store_begin(struct waf_store *st);
+/* COMMIT (rolls back when the commit fails); 0 or -1. */
+int waf_store_commit(struct waf_store *st);
+/* ROLLBACK of the open transaction. */
+void waf_store_rollback(struct waf_store *st);
+/* Deletes expired codes, tokens, families and retired keys past their overlap. */
+void waf_store_gc(struct waf_store *st, int64_t now);
 
 #endif

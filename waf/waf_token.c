@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jws.h"
 #include "rnd.h"
 
 const char *const waf_scopes_supported[] = {"ims:register", "ims:call", "ims:message", NULL};
@@ -49,11 +48,16 @@ int waf_token_client_id_valid(const char *client_id)
     return 1;
 }
 
-json_t *waf_token_claims(const struct waf_token_request *req, const struct waf_user *user)
+static json_t *waf_token_claims_jti(const struct waf_token_request *req,
+                                    const struct waf_user *user, const char *jti)
 {
-    char sub[32], jti[2 * WAF_JTI_BYTES];
+    char sub[32];
+    if (!user)
+        return json_pack(
+            "{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "iss", req->issuer, "sub", req->client_id,
+            "aud", req->audience, "client_id", req->client_id, "iat", (json_int_t)req->issued_at,
+            "exp", (json_int_t)(req->issued_at + req->lifetime), "jti", jti, "scope", req->scope);
     snprintf(sub, sizeof(sub), "user-%lld", (long long)user->id);
-    rnd_token(jti, WAF_JTI_BYTES);
     json_t *impu = json_array();
     for (size_t i = 0; impu && i < user->n_impu; i++)
         json_array_append_new(impu, json_string(user->impu[i]));
@@ -66,8 +70,23 @@ json_t *waf_token_claims(const struct waf_token_request *req, const struct waf_u
                      "impi", user->impi, "impu", impu);
 }
 
+json_t *waf_token_claims(const struct waf_token_request *req, const struct waf_user *user)
+{
+    char jti[2 * WAF_JTI_BYTES];
+    rnd_token(jti, WAF_JTI_BYTES);
+    return waf_token_claims_jti(req, user, jti);
+}
+
 char *waf_token_issue(const struct waf_signing_key *key, const struct waf_token_request *req,
                       const struct waf_user *user, char *err, size_t errlen)
+{
+    char jti[2 * WAF_JTI_BYTES];
+    rnd_token(jti, WAF_JTI_BYTES);
+    return waf_token_issue_jti(key, req, user, jti, err, errlen);
+}
+
+char *waf_token_issue_jti(const struct waf_signing_key *key, const struct waf_token_request *req,
+                          const struct waf_user *user, const char *jti, char *err, size_t errlen)
 {
     if (!waf_token_scope_valid(req->scope)) {
         snprintf(err, errlen,
@@ -79,8 +98,8 @@ char *waf_token_issue(const struct waf_signing_key *key, const struct waf_token_
                  WAF_CLIENT_ID_MAX);
         return NULL;
     }
-    json_t *claims = waf_token_claims(req, user);
-    char *token = claims ? jws_sign_es256(key->pkey, key->kid, "at+jwt", claims) : NULL;
+    json_t *claims = waf_token_claims_jti(req, user, jti);
+    char *token = claims ? waf_keys_sign(key, "at+jwt", claims) : NULL;
     json_decref(claims);
     if (!token)
         snprintf(err, errlen, "signing the token failed");

@@ -30,10 +30,15 @@ struct waf_token_request {
 int waf_token_scope_valid(const char *scope);
 /* 1 if client_id is 1..128 printable ASCII characters without spaces. */
 int waf_token_client_id_valid(const char *client_id);
-/* The claims of an access token for user: iss sub aud client_id iat exp jti scope impi impu. */
+/* The claims of an access token for user: iss sub aud client_id iat exp jti scope impi impu.
+ * user NULL (client_credentials): sub is the client id and there are no IMS claims. */
 json_t *waf_token_claims(const struct waf_token_request *req, const struct waf_user *user);
-/* Signs an access token for user; the malloc'ed compact JWS, or NULL with a reason in err. */
+/* Signs an access token for user (NULL: the client itself) with key's algorithm; the malloc'ed
+ * compact JWS, or NULL with a reason in err. */
 char *waf_token_issue(const struct waf_signing_key *key, const struct waf_token_request *req,
                       const struct waf_user *user, char *err, size_t errlen);
+/* The same with a given jti (the caller records it for introspection and revocation). */
+char *waf_token_issue_jti(const struct waf_signing_key *key, const struct waf_token_request *req,
+                          const struct waf_user *user, const char *jti, char *err, size_t errlen);
 
 #endif

@@ -26,7 +26,7 @@ void waf_test_rmtree(char *dir);
 struct fixture {
     char *dir;
     struct waf_settings s;
-    struct waf_signing_key key;
+    struct waf_app app;
     struct waf_http *h;
     int port;
 };
@@ -47,8 +47,11 @@ static int setup(void **state)
     waf_settings_defaults(&f->s);
     f->s.port = 0;
     cfg_set_str(&f->s.issuer, "https://waf.example.net");
-    if (waf_keys_load_or_create(f->dir, &f->key, err, sizeof(err)) < 0 ||
-        !(f->h = waf_http_create(&f->s, &f->key, err, sizeof(err)))) {
+    cfg_set_str(&f->s.data_dir, f->dir);
+    f->s.argon2_t_cost = 1;
+    f->s.argon2_m_cost_kib = 1024;
+    if (waf_app_open(&f->app, &f->s, err, sizeof(err)) < 0 ||
+        !(f->h = waf_http_create(&f->app, err, sizeof(err)))) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
@@ -61,7 +64,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     waf_http_destroy(f->h);
-    waf_keys_free(&f->key);
+    waf_app_close(&f->app);
     waf_settings_free(&f->s);
     waf_test_rmtree(f->dir);
     free(f);
@@ -182,7 +185,8 @@ static void test_jwks_verifies_issued_token(void **state)
     json_t *jwks = json_loads(r.body, 0, NULL);
     json_t *jwk = json_array_get(json_object_get(jwks, "keys"), 0);
     assert_null(json_object_get(jwk, "d"));
-    assert_string_equal(json_string_value(json_object_get(jwk, "kid")), f->key.kid);
+    assert_string_equal(json_string_value(json_object_get(jwk, "kid")),
+                        waf_keyring_current(&f->app.keys)->kid);
     EVP_PKEY *pub = jwk_to_ec_key(jwk, err, sizeof(err));
     assert_non_null(pub);
 
@@ -191,7 +195,7 @@ static void test_jwks_verifies_issued_token(void **state)
     assert_int_equal(waf_user_build(&u, "alice", NULL, "ims.test", impus, 1, err, sizeof(err)), 0);
     struct waf_token_request req = {f->s.issuer,       f->s.audience, "imsgw-cli",
                                     WAF_SCOPE_DEFAULT, 1767225600,    900};
-    char *tok = waf_token_issue(&f->key, &req, &u, err, sizeof(err));
+    char *tok = waf_token_issue(waf_keyring_current(&f->app.keys), &req, &u, err, sizeof(err));
     struct jws_parsed p;
     assert_int_equal(jws_parse(tok, strlen(tok), &p, err, sizeof(err)), 0);
     assert_int_equal(jws_verify_es256(&p, pub, err, sizeof(err)), 0);
@@ -206,14 +210,16 @@ static void test_errors_and_methods(void **state)
     struct fixture *f = *state;
     struct reply r;
     get(f, "GET /token HTTP/1.1\r\nHost: x\r\n\r\n", &r);
+    assert_int_equal(r.status, 405);
+    assert_header(&r, "allow", "POST");
+    get(f, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", &r);
     assert_int_equal(r.status, 404);
     assert_string_equal(r.body, "{\"error\":\"not_found\"}");
     assert_header(&r, "content-type", "application/json");
 
     get(f, "POST /jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na=b", &r);
     assert_int_equal(r.status, 405);
-    assert_header(&r, "allow", "GET, HEAD");
-    assert_header(&r, "connection", "close");
+    assert_header(&r, "allow", "GET, HEAD"); /* the body was read: the connection may stay */
     assert_string_equal(r.body, "{\"error\":\"method_not_allowed\"}");
 
     get(f, "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r);

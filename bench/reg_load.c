@@ -1,0 +1,275 @@
+/* reg_load: a REGISTER load client over SIP WebSocket (RFC 7118) for `make bench`.
+ *
+ *   reg_load --url ws://127.0.0.1:8080/sip --tokens FILE --connections N
+ *            [--duration S] [--mode rate|idle]
+ *
+ * rate: every connection REGISTERs, waits for the final response, and REGISTERs again on the
+ *       same Call-ID (a closed loop); after a one-second warm-up it counts responses for S
+ *       seconds and prints REGISTER/s and latency percentiles.
+ * idle: every connection registers once, then stays open and silent; prints "registered N"
+ *       and keeps the connections until S seconds pass (the caller measures the gateway).
+ * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
+ * bounded in connections and time; one lws event loop, no threads. */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#define REG_MAX_CONN 20000
+#define REG_MAX_SAMPLES 4000000
+
+struct reg_conn {
+    struct lws *wsi;
+    int idx;
+    unsigned cseq;
+    uint64_t sent_ns;
+    int waiting; /* a REGISTER is out */
+    int registered;
+    char *rx;
+    size_t rx_len;
+};
+
+static struct reg_conn conns[REG_MAX_CONN];
+static char **tokens;
+static int ntokens, nconn = 10, duration = 5, idle_mode;
+static const char *url = "ws://127.0.0.1:8080/sip";
+static char host[128], path[128];
+static int port;
+static uint64_t *samples;
+static size_t nsamples;
+static uint64_t t_start_ns, t_measure_ns, t_end_ns, ok_count, fail_count;
+static int nregistered, nclosed;
+static volatile sig_atomic_t stop;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int reg_send(struct reg_conn *c)
+{
+    char msg[LWS_PRE + 4096];
+    char *p = msg + LWS_PRE;
+    int n = snprintf(p, sizeof(msg) - LWS_PRE,
+                     "REGISTER sip:ims.test SIP/2.0\r\n"
+                     "Via: SIP/2.0/WS b%d.invalid;branch=z9hG4bK-b%d-%u\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:bench%d@ims.test>;tag=t%d\r\n"
+                     "To: <sip:bench%d@ims.test>\r\n"
+                     "Call-ID: bench-%d-%d\r\n"
+                     "CSeq: %u REGISTER\r\n"
+                     "Contact: <sip:b%d@b%d.invalid;transport=ws>;+sip.instance=\"<urn:uuid:"
+                     "00000000-0000-4000-8000-%012d>\";reg-id=1\r\n"
+                     "Supported: path, outbound, gruu\r\n"
+                     "Authorization: Bearer %s\r\n"
+                     "Expires: 600\r\n\r\n",
+                     c->idx, c->idx, c->cseq, c->idx, c->idx, c->idx, c->idx, (int)getpid(), c->cseq, c->idx,
+                     c->idx, c->idx, tokens[c->idx % ntokens]);
+    c->cseq++;
+    c->sent_ns = now_ns();
+    c->waiting = 1;
+    return lws_write(c->wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
+}
+
+static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
+{
+    if (len < 12 || strncmp(text, "SIP/2.0 ", 8) != 0)
+        return;
+    int status = atoi(text + 8);
+    if (status < 200)
+        return;
+    uint64_t t = now_ns();
+    c->waiting = 0;
+    if (status == 200) {
+        if (!c->registered) {
+            c->registered = 1;
+            nregistered++;
+        }
+        if (t >= t_measure_ns && (!t_end_ns || t < t_end_ns)) {
+            ok_count++;
+            if (nsamples < REG_MAX_SAMPLES)
+                samples[nsamples++] = t - c->sent_ns;
+        }
+    } else {
+        fail_count++;
+        if (fail_count <= 3)
+            fprintf(stderr, "reg_load: connection %d got %d\n", c->idx, status);
+    }
+    if (!idle_mode && !stop)
+        lws_callback_on_writable(c->wsi);
+}
+
+static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                        size_t len)
+{
+    struct reg_conn *c = lws_get_opaque_user_data(wsi);
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        lws_callback_on_writable(wsi);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        if (c && !c->waiting && !stop && (!idle_mode || !c->registered))
+            return reg_send(c);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        c->rx = realloc(c->rx, c->rx_len + len + 1);
+        memcpy(c->rx + c->rx_len, in, len);
+        c->rx_len += len;
+        if (lws_is_final_fragment(wsi)) {
+            c->rx[c->rx_len] = '\0';
+            reg_on_response(c, c->rx, c->rx_len);
+            c->rx_len = 0;
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        fprintf(stderr, "reg_load: connection %d failed: %s\n", c ? c->idx : -1,
+                in ? (char *)in : "");
+        nclosed++;
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        nclosed++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static const struct lws_protocols reg_protocols[] = {
+    {"sip", reg_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static int reg_connect(struct lws_context *ctx, int i)
+{
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = ctx;
+    ci.address = host;
+    ci.port = port;
+    ci.path = path;
+    ci.host = host;
+    ci.origin = NULL;
+    ci.protocol = "sip";
+    ci.opaque_user_data = &conns[i];
+    ci.pwsi = &conns[i].wsi;
+    conns[i].idx = i;
+    conns[i].cseq = 1;
+    return lws_client_connect_via_info(&ci) ? 0 : -1;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void on_signal(int sig)
+{
+    stop = 1;
+}
+
+static int load_tokens(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f)
+        return -1;
+    char line[8192];
+    int cap = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (ntokens == cap) {
+            cap = cap ? cap * 2 : 1024;
+            tokens = realloc(tokens, (size_t)cap * sizeof(*tokens));
+        }
+        tokens[ntokens++] = strdup(line);
+    }
+    fclose(f);
+    return ntokens ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *token_file = NULL;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--url"))
+            url = argv[i + 1];
+        else if (!strcmp(argv[i], "--tokens"))
+            token_file = argv[i + 1];
+        else if (!strcmp(argv[i], "--connections"))
+            nconn = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--duration"))
+            duration = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--mode"))
+            idle_mode = !strcmp(argv[i + 1], "idle");
+    }
+    if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
+        duration < 1 || duration > 600) {
+        fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
+                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle]\n");
+        return 2;
+    }
+    char buf[256];
+    const char *prot, *a, *p;
+    snprintf(buf, sizeof(buf), "%s", url);
+    if (lws_parse_uri(buf, &prot, &a, &port, &p) || strncmp(a, "127.", 4) != 0) {
+        fprintf(stderr, "reg_load: only ws://127.x.x.x URLs (loopback) are allowed\n");
+        return 2;
+    }
+    snprintf(host, sizeof(host), "%s", a);
+    snprintf(path, sizeof(path), "/%s", p);
+    samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    lws_set_log_level(LLL_ERR, NULL);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = reg_protocols;
+    info.fd_limit_per_thread = REG_MAX_CONN + 64;
+    info.timeout_secs = 30;
+    struct lws_context *ctx = lws_create_context(&info);
+    if (!ctx)
+        return 1;
+    t_start_ns = now_ns();
+    int opened = 0;
+    uint64_t deadline = t_start_ns + (uint64_t)(duration + 60) * 1000000000ull;
+    /* Open connections in batches so the accept queue does not overflow. */
+    while (!stop && now_ns() < deadline) {
+        for (int b = 0; b < 200 && opened < nconn; b++)
+            if (reg_connect(ctx, opened++) < 0)
+                nclosed++;
+        lws_service(ctx, 0);
+        if (opened == nconn && nregistered + nclosed >= nconn)
+            break;
+    }
+    if (idle_mode) {
+        printf("registered %d of %d\n", nregistered, nconn);
+        fflush(stdout);
+        uint64_t until = now_ns() + (uint64_t)duration * 1000000000ull;
+        while (!stop && now_ns() < until)
+            lws_service(ctx, 100);
+    } else {
+        t_measure_ns = now_ns() + 1000000000ull;
+        t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
+        while (!stop && now_ns() < t_end_ns)
+            lws_service(ctx, 0);
+        qsort(samples, nsamples, sizeof(*samples), cmp_u64);
+#define PCT(q) (nsamples ? (double)samples[(size_t)((double)(nsamples - 1) * (q))] / 1e6 : 0.0)
+        printf("connections=%d registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
+               "max_ms=%.2f failures=%llu\n",
+               nconn, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
+               (unsigned long long)fail_count);
+    }
+    lws_context_destroy(ctx);
+    return 0;
+}

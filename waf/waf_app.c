@@ -1,0 +1,85 @@
+/* waf_app: the state the handlers share, opened once by the daemon (and by unit tests). */
+#include "waf_app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "rnd.h"
+#include "timeutil.h"
+
+#define WAF_APP_GC_MS 60000
+
+int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, size_t errlen)
+{
+    memset(app, 0, sizeof(*app));
+    app->s = s;
+    rnd_bytes(app->csrf_key, sizeof(app->csrf_key));
+    char pw[WAF_PASSWORD_GEN_SIZE];
+    waf_password_generate(pw);
+    struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
+                                (uint32_t)s->argon2_parallelism};
+    if (waf_password_hash(&params, pw, app->dummy_hash, sizeof(app->dummy_hash), err, errlen) < 0 ||
+        waf_store_open(&app->store, s->data_dir, err, errlen) < 0 ||
+        waf_keyring_open(&app->keys, app->store, s->data_dir, s->token_alg, err, errlen) < 0)
+        goto fail;
+    if (!(app->throttle = waf_throttle_create(s->throttle_window))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    app->gc_ms = time_mono_ms();
+    return 0;
+fail:
+    waf_app_close(app);
+    return -1;
+}
+
+void waf_app_close(struct waf_app *app)
+{
+    waf_keyring_free(&app->keys);
+    waf_store_close(app->store);
+    app->store = NULL;
+    waf_throttle_destroy(app->throttle);
+    app->throttle = NULL;
+}
+
+void waf_app_tick(struct waf_app *app)
+{
+    uint64_t now = time_mono_ms();
+    if (now - app->gc_ms >= WAF_APP_GC_MS) {
+        app->gc_ms = now;
+        waf_store_gc(app->store, time_now_s());
+    }
+    waf_keyring_refresh(&app->keys, app->store);
+}
+
+void waf_resp_json(struct waf_resp *resp, unsigned status, char *body)
+{
+    free(resp->body);
+    resp->status = body ? status : 500;
+    resp->content_type = "application/json";
+    resp->cache_control = "no-store";
+    resp->body = body ? body : strdup("{\"error\":\"server_error\"}");
+    resp->len = resp->body ? strlen(resp->body) : 0;
+}
+
+void waf_resp_error(struct waf_resp *resp, unsigned status, const char *error, const char *desc)
+{
+    json_t *e = desc ? json_pack("{s:s, s:s}", "error", error, "error_description", desc)
+                     : json_pack("{s:s}", "error", error);
+    waf_resp_json(resp, status, e ? json_dumps(e, JSON_COMPACT) : NULL);
+    json_decref(e);
+}
+
+void waf_resp_html(struct waf_resp *resp, unsigned status, char *body)
+{
+    free(resp->body);
+    resp->status = body ? status : 500;
+    resp->content_type = "text/html; charset=utf-8";
+    resp->cache_control = "no-store";
+    resp->html = 1;
+    resp->body = body ? body : strdup("<!DOCTYPE html><p>Internal error</p>");
+    resp->len = resp->body ? strlen(resp->body) : 0;
+}

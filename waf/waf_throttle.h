@@ -1,0 +1,23 @@
+/* waf_throttle: failed-attempt counters per key ("user:alice", "ip:127.0.0.1", "impu:…") in a
+ * fixed-size table; a key over its limit is refused until its window has passed. */
+#ifndef IMSGW_WAF_THROTTLE_H
+#define IMSGW_WAF_THROTTLE_H
+
+#include <stdint.h>
+
+#define WAF_THROTTLE_SLOTS 4096
+
+struct waf_throttle;
+
+/* A table whose entries count failures for window seconds. NULL on error. */
+struct waf_throttle *waf_throttle_create(long window);
+/* 1 if key has reached limit failures within the window (the caller refuses the attempt). */
+int waf_throttle_blocked(struct waf_throttle *t, const char *key, long limit, int64_t now);
+/* Counts one failure for key. */
+void waf_throttle_fail(struct waf_throttle *t, const char *key, int64_t now);
+/* Forgets key (after a success). */
+void waf_throttle_clear(struct waf_throttle *t, const char *key);
+/* Frees t. */
+void waf_throttle_destroy(struct waf_throttle *t);
+
+#endif
