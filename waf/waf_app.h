@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "waf_form.h"
+#include "form.h"
 #include "waf_keyring.h"
 #include "waf_metrics.h"
 #include "waf_password.h"
@@ -32,9 +32,9 @@ enum waf_method { WAF_M_GET, WAF_M_HEAD, WAF_M_POST, WAF_M_OPTIONS, WAF_M_OTHER 
 struct waf_req {
     enum waf_method method;
     char path[256];
-    struct waf_form query;
-    struct waf_form form; /* the urlencoded body of a POST */
-    int form_rc;          /* WAF_FORM_OK or why the body did not parse */
+    struct form query;
+    struct form form; /* the urlencoded body of a POST */
+    int form_rc;          /* FORM_OK or why the body did not parse */
     char content_type[128];
     char authorization[1024];
     char origin[256];

@@ -74,7 +74,7 @@ static void waf_csrf_issue(struct waf_app *app, const struct waf_req *req, struc
 static int waf_csrf_ok(struct waf_app *app, const struct waf_req *req)
 {
     char cookie[WAF_SECRET_LEN], want[WAF_SECRET_LEN];
-    const char *got = waf_form_get(&req->form, "csrf");
+    const char *got = form_get(&req->form, "csrf");
     if (!got || waf_csrf_cookie(req, cookie) < 0)
         return 0;
     waf_csrf_field(app, cookie, want);
@@ -92,17 +92,17 @@ static int waf_authz_message(struct waf_resp *resp, unsigned status, const char 
 static int waf_authz_redirect(struct waf_app *app, struct waf_resp *resp, const char *redirect,
                               const char *code, const char *error, const char *state)
 {
-    struct waf_buf b = {0};
-    waf_buf_printf(&b, "%s", strchr(redirect, '?') ? "&" : "?");
-    waf_buf_printf(&b, "%s=", code ? "code" : "error");
-    waf_buf_url(&b, code ? code : error);
+    struct form_buf b = {0};
+    form_buf_printf(&b, "%s", strchr(redirect, '?') ? "&" : "?");
+    form_buf_printf(&b, "%s=", code ? "code" : "error");
+    form_buf_url(&b, code ? code : error);
     if (state) {
-        waf_buf_printf(&b, "&state=");
-        waf_buf_url(&b, state);
+        form_buf_printf(&b, "&state=");
+        form_buf_url(&b, state);
     }
-    waf_buf_printf(&b, "&iss=");
-    waf_buf_url(&b, app->s->issuer);
-    char *tail = waf_buf_take(&b, NULL);
+    form_buf_printf(&b, "&iss=");
+    form_buf_url(&b, app->s->issuer);
+    char *tail = form_buf_take(&b, NULL);
     if (!tail || strlen(redirect) + strlen(tail) >= sizeof(resp->location)) {
         free(tail);
         return waf_authz_message(resp, 400, "Request refused", "The request is too long.");
@@ -118,17 +118,17 @@ static int waf_authz_redirect(struct waf_app *app, struct waf_resp *resp, const 
 
 /* Validates an authorization request from f. 1: valid; 0: resp holds the error (a page when the
  * client or redirect URI cannot be trusted, else a redirect with the error). */
-static int waf_authz_check(struct waf_app *app, const struct waf_form *f, struct waf_authz *a,
+static int waf_authz_check(struct waf_app *app, const struct form *f, struct waf_authz *a,
                            struct waf_resp *resp)
 {
-    const char *id = waf_form_get(f, "client_id");
-    const char *type = waf_form_get(f, "response_type");
-    const char *scope = waf_form_get(f, "scope");
-    const char *method = waf_form_get(f, "code_challenge_method");
+    const char *id = form_get(f, "client_id");
+    const char *type = form_get(f, "response_type");
+    const char *scope = form_get(f, "scope");
+    const char *method = form_get(f, "code_challenge_method");
     memset(a, 0, sizeof(*a));
-    a->redirect = waf_form_get(f, "redirect_uri");
-    a->state = waf_form_get(f, "state");
-    a->challenge = waf_form_get(f, "code_challenge");
+    a->redirect = form_get(f, "redirect_uri");
+    a->state = form_get(f, "state");
+    a->challenge = form_get(f, "code_challenge");
     /* Without a trusted redirect URI there is nobody to tell: show the error here
      * (RFC 6749 §4.1.2.1), never redirect to an unregistered address. */
     if (!id || waf_client_get(app->store, id, &a->client) != 0)
@@ -159,9 +159,9 @@ static int waf_authz_check(struct waf_app *app, const struct waf_form *f, struct
 
 /* The form again (after a GET or a failed attempt), carrying the request's parameters. */
 static int waf_authz_form(struct waf_app *app, struct waf_req *req, struct waf_resp *resp,
-                          unsigned status, const char *message, const struct waf_form *src)
+                          unsigned status, const char *message, const struct form *src)
 {
-    struct waf_form hidden = {0};
+    struct form hidden = {0};
     char csrf[WAF_SECRET_LEN];
     const char *title = "Sign in", *action = "/authorize", *user_code = NULL;
     int deny = 0;
@@ -169,20 +169,19 @@ static int waf_authz_form(struct waf_app *app, struct waf_req *req, struct waf_r
         title = "Get a phone code", action = "/code";
     } else if (strcmp(req->path, "/device") == 0) {
         title = "Connect a device", action = "/device", deny = 1;
-        user_code = waf_form_get(src, "user_code");
+        user_code = form_get(src, "user_code");
         if (!user_code)
             user_code = "";
     } else {
         for (const char *const *p = waf_authz_params; *p; p++)
-            if (waf_form_get(src, *p))
-                waf_form_add(&hidden, *p, waf_form_get(src, *p));
+            if (form_get(src, *p))
+                form_add(&hidden, *p, form_get(src, *p));
     }
     waf_csrf_issue(app, req, resp, csrf);
-    struct waf_login_page page = {title,     action, message,
-                                  &hidden,   csrf,   waf_form_get(&req->form, "username"),
-                                  user_code, deny};
+    struct waf_login_page page = {
+        title, action, message, &hidden, csrf, form_get(&req->form, "username"), user_code, deny};
     waf_resp_html(resp, status, waf_pages_login(&page));
-    waf_form_free(&hidden);
+    form_free(&hidden);
     return 0;
 }
 
@@ -193,10 +192,10 @@ static void waf_login_key(char *out, size_t size, const char *kind, const char *
 
 /* Checks CSRF and throttling, then hands the password to the pool. */
 static int waf_login_start(struct waf_app *app, struct waf_req *req, struct waf_resp *resp,
-                           struct waf_verify *v, waf_resume_fn resume, const struct waf_form *src)
+                           struct waf_verify *v, waf_resume_fn resume, const struct form *src)
 {
-    const char *user = waf_form_get(&req->form, "username");
-    const char *pw = waf_form_get(&req->form, "password");
+    const char *user = form_get(&req->form, "username");
+    const char *pw = form_get(&req->form, "password");
     char ukey[96], ikey[96];
     int64_t now = time_now_s();
     if (!waf_csrf_ok(app, req))
@@ -230,9 +229,9 @@ static int waf_login_start(struct waf_app *app, struct waf_req *req, struct waf_
 
 /* After the pool answered: 1 with the user loaded, or 0 with the failure page in resp. */
 static int waf_login_finish(struct waf_app *app, struct waf_req *req, int ok, struct waf_resp *resp,
-                            struct waf_user *u, const struct waf_form *src)
+                            struct waf_user *u, const struct form *src)
 {
-    const char *user = waf_form_get(&req->form, "username");
+    const char *user = form_get(&req->form, "username");
     char ukey[96], ikey[96], err[128];
     int64_t now = time_now_s();
     waf_login_key(ukey, sizeof(ukey), "user", user);
@@ -271,13 +270,13 @@ int waf_authorize_page(struct waf_app *app, struct waf_req *req, struct waf_resp
                        struct waf_verify *v)
 {
     struct waf_authz a;
-    const struct waf_form *src = req->method == WAF_M_POST ? &req->form : &req->query;
+    const struct form *src = req->method == WAF_M_POST ? &req->form : &req->query;
     if (req->method != WAF_M_GET && req->method != WAF_M_HEAD && req->method != WAF_M_POST) {
         waf_authz_message(resp, 405, "Method not allowed", "Use GET or POST.");
         resp->allow = "GET, HEAD, POST";
         return 0;
     }
-    if (req->method == WAF_M_POST && req->form_rc != WAF_FORM_OK)
+    if (req->method == WAF_M_POST && req->form_rc != FORM_OK)
         return waf_authz_message(resp, 400, "Request refused", "The form is malformed.");
     if (req->query.n && req->method == WAF_M_POST)
         return waf_authz_message(resp, 400, "Request refused", "Send the form in the body.");
@@ -309,7 +308,7 @@ int waf_authorize_code_page(struct waf_app *app, struct waf_req *req, struct waf
                             struct waf_verify *v)
 {
     if (req->method == WAF_M_POST) {
-        if (req->form_rc != WAF_FORM_OK)
+        if (req->form_rc != FORM_OK)
             return waf_authz_message(resp, 400, "Request refused", "The form is malformed.");
         return waf_login_start(app, req, resp, v, waf_code_resume, &req->form);
     }
@@ -328,9 +327,9 @@ static void waf_device_resume(struct waf_app *app, struct waf_req *req, int ok,
     char code[WAF_USER_CODE_LEN + 1], ikey[96];
     if (!waf_login_finish(app, req, ok, resp, &u, &req->form))
         return;
-    const char *action = waf_form_get(&req->form, "action");
+    const char *action = form_get(&req->form, "action");
     int approve = !action || strcmp(action, "deny") != 0;
-    if (waf_secret_user_code_norm(waf_form_get(&req->form, "user_code"), code) < 0 ||
+    if (waf_secret_user_code_norm(form_get(&req->form, "user_code"), code) < 0 ||
         waf_codes_device_decide(app, code, u.id, approve) < 0) {
         waf_login_key(ikey, sizeof(ikey), "ip", req->peer);
         waf_throttle_fail(app->throttle, ikey, time_now_s());
@@ -347,8 +346,8 @@ int waf_authorize_device_page(struct waf_app *app, struct waf_req *req, struct w
 {
     char code[WAF_USER_CODE_LEN + 1];
     if (req->method == WAF_M_POST) {
-        const char *typed = waf_form_get(&req->form, "user_code");
-        if (req->form_rc != WAF_FORM_OK)
+        const char *typed = form_get(&req->form, "user_code");
+        if (req->form_rc != FORM_OK)
             return waf_authz_message(resp, 400, "Request refused", "The form is malformed.");
         if (!typed || waf_secret_user_code_norm(typed, code) < 0)
             return waf_authz_form(app, req, resp, 400, "Enter the 8-letter code your device shows.",

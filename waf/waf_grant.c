@@ -40,8 +40,8 @@ static int waf_grant_basic(const char *auth, char **id, char **secret)
     char *colon = strchr((char *)raw, ':');
     if (!colon)
         return -1;
-    *id = waf_form_decode((char *)raw, (size_t)(colon - (char *)raw));
-    *secret = waf_form_decode(colon + 1, strlen(colon + 1));
+    *id = form_decode((char *)raw, (size_t)(colon - (char *)raw));
+    *secret = form_decode(colon + 1, strlen(colon + 1));
     if (!*id || !*secret) {
         free(*id);
         free(*secret);
@@ -64,8 +64,8 @@ static int waf_grant_client(struct waf_app *app, struct waf_req *req, struct waf
                             struct waf_resp *resp)
 {
     char *bid = NULL, *bsecret = NULL;
-    const char *fid = waf_form_get(&req->form, "client_id");
-    const char *fsecret = waf_form_get(&req->form, "client_secret");
+    const char *fid = form_get(&req->form, "client_id");
+    const char *fsecret = form_get(&req->form, "client_secret");
     int b = waf_grant_basic(req->authorization, &bid, &bsecret);
     int rc = -1;
     if (b < 0) {
@@ -102,10 +102,10 @@ static int waf_grant_form_ok(struct waf_req *req, struct waf_resp *resp)
                        "the body must be application/x-www-form-urlencoded");
         return -1;
     }
-    if (req->form_rc != WAF_FORM_OK) {
+    if (req->form_rc != FORM_OK) {
         waf_resp_error(resp, 400, "invalid_request",
-                       req->form_rc == WAF_FORM_DUPLICATE ? "a parameter is repeated"
-                                                          : "the form is malformed");
+                       req->form_rc == FORM_DUPLICATE ? "a parameter is repeated"
+                                                      : "the form is malformed");
         return -1;
     }
     return 0;
@@ -170,8 +170,8 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
         return;
     }
     sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-    const char *redirect = waf_form_get(&req->form, "redirect_uri");
-    const char *verifier = waf_form_get(&req->form, "code_verifier");
+    const char *redirect = form_get(&req->form, "redirect_uri");
+    const char *verifier = form_get(&req->form, "code_verifier");
     const char *err = NULL, *desc = NULL;
     if (sqlite3_step(s) != SQLITE_ROW) {
         err = "invalid_grant", desc = "unknown authorization code";
@@ -225,7 +225,7 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
 static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const struct waf_client *c,
                               const char *code, struct waf_resp *resp)
 {
-    const char *impu = waf_form_get(&req->form, "impu");
+    const char *impu = form_get(&req->form, "impu");
     if (c->type != WAF_CLIENT_CONFIDENTIAL) {
         waf_grant_fail(app, resp, "unauthorized_client",
                        "only a confidential client may redeem numeric codes");
@@ -284,8 +284,8 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
 static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const struct waf_client *c,
                               struct waf_resp *resp)
 {
-    const char *token = waf_form_get(&req->form, "refresh_token");
-    const char *want = waf_form_get(&req->form, "scope");
+    const char *token = form_get(&req->form, "refresh_token");
+    const char *want = form_get(&req->form, "scope");
     if (!token) {
         waf_grant_fail(app, resp, "invalid_request", "refresh_token is missing");
         return;
@@ -354,7 +354,7 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
 static void waf_grant_client_credentials(struct waf_app *app, struct waf_req *req,
                                          const struct waf_client *c, struct waf_resp *resp)
 {
-    const char *want = waf_form_get(&req->form, "scope");
+    const char *want = form_get(&req->form, "scope");
     if (c->type != WAF_CLIENT_CONFIDENTIAL) {
         waf_grant_fail(app, resp, "unauthorized_client", "public clients cannot use this grant");
         return;
@@ -370,7 +370,7 @@ static void waf_grant_client_credentials(struct waf_app *app, struct waf_req *re
 static void waf_grant_device(struct waf_app *app, struct waf_req *req, const struct waf_client *c,
                              struct waf_resp *resp)
 {
-    const char *code = waf_form_get(&req->form, "device_code");
+    const char *code = form_get(&req->form, "device_code");
     if (!code) {
         waf_grant_fail(app, resp, "invalid_request", "device_code is missing");
         return;
@@ -430,8 +430,8 @@ void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *
         app->metrics.token_errors++;
         return;
     }
-    const char *grant = waf_form_get(&req->form, "grant_type");
-    const char *code = waf_form_get(&req->form, "code");
+    const char *grant = form_get(&req->form, "grant_type");
+    const char *code = form_get(&req->form, "code");
     if (!grant) {
         waf_resp_error(resp, 400, "invalid_request", "grant_type is missing");
     } else if (strcmp(grant, "authorization_code") != 0 && strcmp(grant, "refresh_token") != 0 &&
@@ -467,7 +467,7 @@ void waf_grant_introspect(struct waf_app *app, struct waf_req *req, struct waf_r
         waf_grant_invalid_client(resp, 0, "introspection needs a confidential client");
         return;
     }
-    const char *token = waf_form_get(&req->form, "token");
+    const char *token = form_get(&req->form, "token");
     if (!token) {
         waf_resp_error(resp, 400, "invalid_request", "token is missing");
         return;
@@ -482,8 +482,8 @@ void waf_grant_revoke(struct waf_app *app, struct waf_req *req, struct waf_resp 
     struct waf_client c;
     if (waf_grant_form_ok(req, resp) < 0 || waf_grant_client(app, req, &c, resp) < 0)
         return;
-    const char *token = waf_form_get(&req->form, "token");
-    const char *hint = waf_form_get(&req->form, "token_type_hint");
+    const char *token = form_get(&req->form, "token");
+    const char *hint = form_get(&req->form, "token_type_hint");
     if (!token) {
         waf_resp_error(resp, 400, "invalid_request", "token is missing");
         return;
@@ -502,7 +502,7 @@ void waf_grant_device_authorization(struct waf_app *app, struct waf_req *req, st
     struct waf_client c;
     if (waf_grant_form_ok(req, resp) < 0 || waf_grant_client(app, req, &c, resp) < 0)
         return;
-    const char *want = waf_form_get(&req->form, "scope");
+    const char *want = form_get(&req->form, "scope");
     if (want && (!waf_token_scope_valid(want) || !waf_client_scope_ok(&c, want))) {
         waf_resp_error(resp, 400, "invalid_scope", NULL);
         return;

@@ -65,8 +65,8 @@ static const char *const waf_http_method_names[] = {"GET", "HEAD", "POST", "OPTI
 
 static void waf_http_reset(struct waf_http_session *ss)
 {
-    waf_form_free(&ss->req.query);
-    waf_form_free(&ss->req.form);
+    form_free(&ss->req.query);
+    form_free(&ss->req.form);
     free(ss->resp.body);
     free(ss->body);
     struct lws *wsi = ss->wsi;
@@ -110,7 +110,7 @@ static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_toke
 
 static int waf_http_query(struct lws *wsi, struct waf_req *req)
 {
-    char frag[WAF_FORM_VALUE_MAX + 64];
+    char frag[FORM_VALUE_MAX + 64];
     for (int i = 0;; i++) {
         int n = lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
         if (n < 0)
@@ -118,7 +118,7 @@ static int waf_http_query(struct lws *wsi, struct waf_req *req)
         char *eq = strchr(frag, '=');
         if (eq)
             *eq = '\0';
-        if (waf_form_add(&req->query, frag, eq ? eq + 1 : "") != WAF_FORM_OK)
+        if (form_add(&req->query, frag, eq ? eq + 1 : "") != FORM_OK)
             return -1;
     }
 }
@@ -267,7 +267,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
 static void waf_http_body_done(struct waf_http *h, struct waf_http_session *ss)
 {
     ss->body[ss->body_len] = '\0';
-    ss->req.form_rc = waf_form_parse(&ss->req.form, ss->body, ss->body_len);
+    ss->req.form_rc = form_parse(&ss->req.form, ss->body, ss->body_len);
     waf_http_dispatch(h, ss);
 }
 

@@ -3,35 +3,35 @@
 
 #include <inttypes.h>
 
-#include "waf_form.h"
+#include "form.h"
 
 char *waf_metrics_text(const struct waf_metrics *m)
 {
     static const char *const grants[WAF_GRANT_KINDS] = {
         "authorization_code", "refresh_token", "client_credentials", "device_code", "numeric_code"};
-    struct waf_buf b = {0};
-    waf_buf_printf(&b,
-                   "# TYPE imsgw_waf_requests_total counter\n"
-                   "imsgw_waf_requests_total %" PRIu64 "\n",
-                   m->requests);
-    waf_buf_printf(&b,
-                   "# TYPE imsgw_waf_logins_total counter\n"
-                   "imsgw_waf_logins_total{result=\"ok\"} %" PRIu64 "\n"
-                   "imsgw_waf_logins_total{result=\"failed\"} %" PRIu64 "\n",
-                   m->logins_ok, m->logins_failed);
-    waf_buf_printf(&b, "# TYPE imsgw_waf_tokens_issued_total counter\n");
+    struct form_buf b = {0};
+    form_buf_printf(&b,
+                    "# TYPE imsgw_waf_requests_total counter\n"
+                    "imsgw_waf_requests_total %" PRIu64 "\n",
+                    m->requests);
+    form_buf_printf(&b,
+                    "# TYPE imsgw_waf_logins_total counter\n"
+                    "imsgw_waf_logins_total{result=\"ok\"} %" PRIu64 "\n"
+                    "imsgw_waf_logins_total{result=\"failed\"} %" PRIu64 "\n",
+                    m->logins_ok, m->logins_failed);
+    form_buf_printf(&b, "# TYPE imsgw_waf_tokens_issued_total counter\n");
     for (int i = 0; i < WAF_GRANT_KINDS; i++)
-        waf_buf_printf(&b, "imsgw_waf_tokens_issued_total{grant=\"%s\"} %" PRIu64 "\n", grants[i],
-                       m->tokens_issued[i]);
-    waf_buf_printf(&b,
-                   "# TYPE imsgw_waf_token_errors_total counter\n"
-                   "imsgw_waf_token_errors_total %" PRIu64 "\n"
-                   "# TYPE imsgw_waf_numeric_code_failures_total counter\n"
-                   "imsgw_waf_numeric_code_failures_total %" PRIu64 "\n"
-                   "# TYPE imsgw_waf_throttled_total counter\n"
-                   "imsgw_waf_throttled_total %" PRIu64 "\n"
-                   "# TYPE imsgw_waf_refresh_reuse_total counter\n"
-                   "imsgw_waf_refresh_reuse_total %" PRIu64 "\n",
-                   m->token_errors, m->numeric_failures, m->throttled, m->refresh_reuse);
-    return waf_buf_take(&b, NULL);
+        form_buf_printf(&b, "imsgw_waf_tokens_issued_total{grant=\"%s\"} %" PRIu64 "\n", grants[i],
+                        m->tokens_issued[i]);
+    form_buf_printf(&b,
+                    "# TYPE imsgw_waf_token_errors_total counter\n"
+                    "imsgw_waf_token_errors_total %" PRIu64 "\n"
+                    "# TYPE imsgw_waf_numeric_code_failures_total counter\n"
+                    "imsgw_waf_numeric_code_failures_total %" PRIu64 "\n"
+                    "# TYPE imsgw_waf_throttled_total counter\n"
+                    "imsgw_waf_throttled_total %" PRIu64 "\n"
+                    "# TYPE imsgw_waf_refresh_reuse_total counter\n"
+                    "imsgw_waf_refresh_reuse_total %" PRIu64 "\n",
+                    m->token_errors, m->numeric_failures, m->throttled, m->refresh_reuse);
+    return form_buf_take(&b, NULL);
 }

@@ -3,50 +3,50 @@
 
 #include <string.h>
 
-static void waf_pages_head(struct waf_buf *b, const char *title)
+static void waf_pages_head(struct form_buf *b, const char *title)
 {
-    waf_buf_printf(&*b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                        "<meta name=\"viewport\" content=\"width=device-width\"><title>");
-    waf_buf_html(b, title);
-    waf_buf_printf(b, "</title><style>body{font-family:sans-serif;max-width:26em;margin:3em auto}"
-                      "label,input,button{display:block;margin:.4em 0;width:100%%}"
-                      ".msg{color:#a00}.big{font-size:2.5em;letter-spacing:.1em}</style>"
-                      "</head><body><h1>");
-    waf_buf_html(b, title);
-    waf_buf_printf(b, "</h1>\n");
+    form_buf_printf(&*b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                         "<meta name=\"viewport\" content=\"width=device-width\"><title>");
+    form_buf_html(b, title);
+    form_buf_printf(b, "</title><style>body{font-family:sans-serif;max-width:26em;margin:3em auto}"
+                       "label,input,button{display:block;margin:.4em 0;width:100%%}"
+                       ".msg{color:#a00}.big{font-size:2.5em;letter-spacing:.1em}</style>"
+                       "</head><body><h1>");
+    form_buf_html(b, title);
+    form_buf_printf(b, "</h1>\n");
 }
 
-static void waf_pages_field(struct waf_buf *b, const char *label, const char *name,
+static void waf_pages_field(struct form_buf *b, const char *label, const char *name,
                             const char *type, const char *value, const char *extra)
 {
-    waf_buf_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" type=\"%s\" %s",
-                   name, label, name, name, type, extra);
+    form_buf_printf(b, "<label for=\"%s\">%s</label><input id=\"%s\" name=\"%s\" type=\"%s\" %s",
+                    name, label, name, name, type, extra);
     if (value) {
-        waf_buf_printf(b, " value=\"");
-        waf_buf_html(b, value);
-        waf_buf_printf(b, "\"");
+        form_buf_printf(b, " value=\"");
+        form_buf_html(b, value);
+        form_buf_printf(b, "\"");
     }
-    waf_buf_printf(b, ">\n");
+    form_buf_printf(b, ">\n");
 }
 
 char *waf_pages_login(const struct waf_login_page *p)
 {
-    struct waf_buf b = {0};
+    struct form_buf b = {0};
     waf_pages_head(&b, p->title);
     if (p->message) {
-        waf_buf_printf(&b, "<p class=\"msg\" role=\"alert\">");
-        waf_buf_html(&b, p->message);
-        waf_buf_printf(&b, "</p>\n");
+        form_buf_printf(&b, "<p class=\"msg\" role=\"alert\">");
+        form_buf_html(&b, p->message);
+        form_buf_printf(&b, "</p>\n");
     }
-    waf_buf_printf(&b, "<form method=\"post\" action=\"%s\">\n", p->action);
+    form_buf_printf(&b, "<form method=\"post\" action=\"%s\">\n", p->action);
     for (size_t i = 0; p->hidden && i < p->hidden->n; i++) {
-        waf_buf_printf(&b, "<input type=\"hidden\" name=\"");
-        waf_buf_html(&b, p->hidden->name[i]);
-        waf_buf_printf(&b, "\" value=\"");
-        waf_buf_html(&b, p->hidden->value[i]);
-        waf_buf_printf(&b, "\">\n");
+        form_buf_printf(&b, "<input type=\"hidden\" name=\"");
+        form_buf_html(&b, p->hidden->name[i]);
+        form_buf_printf(&b, "\" value=\"");
+        form_buf_html(&b, p->hidden->value[i]);
+        form_buf_printf(&b, "\">\n");
     }
-    waf_buf_printf(&b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n", p->csrf);
+    form_buf_printf(&b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n", p->csrf);
     if (p->user_code)
         waf_pages_field(&b, "Code shown on your device", "user_code", "text", p->user_code,
                         "autocomplete=\"off\" required");
@@ -54,27 +54,27 @@ char *waf_pages_login(const struct waf_login_page *p)
                     "autocomplete=\"username\" required");
     waf_pages_field(&b, "Password", "password", "password", NULL,
                     "autocomplete=\"current-password\" required");
-    waf_buf_printf(&b, "<button type=\"submit\" name=\"action\" value=\"allow\">%s</button>\n",
-                   p->deny ? "Allow" : "Sign in");
+    form_buf_printf(&b, "<button type=\"submit\" name=\"action\" value=\"allow\">%s</button>\n",
+                    p->deny ? "Allow" : "Sign in");
     if (p->deny)
-        waf_buf_printf(&b,
-                       "<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n");
-    waf_buf_printf(&b, "</form></body></html>\n");
-    return waf_buf_take(&b, NULL);
+        form_buf_printf(&b,
+                        "<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n");
+    form_buf_printf(&b, "</form></body></html>\n");
+    return form_buf_take(&b, NULL);
 }
 
 char *waf_pages_message(const char *title, const char *text, const char *big)
 {
-    struct waf_buf b = {0};
+    struct form_buf b = {0};
     waf_pages_head(&b, title);
-    waf_buf_printf(&b, "<p>");
-    waf_buf_html(&b, text);
-    waf_buf_printf(&b, "</p>\n");
+    form_buf_printf(&b, "<p>");
+    form_buf_html(&b, text);
+    form_buf_printf(&b, "</p>\n");
     if (big) {
-        waf_buf_printf(&b, "<p class=\"big\" data-testid=\"code\">");
-        waf_buf_html(&b, big);
-        waf_buf_printf(&b, "</p>\n");
+        form_buf_printf(&b, "<p class=\"big\" data-testid=\"code\">");
+        form_buf_html(&b, big);
+        form_buf_printf(&b, "</p>\n");
     }
-    waf_buf_printf(&b, "</body></html>\n");
-    return waf_buf_take(&b, NULL);
+    form_buf_printf(&b, "</body></html>\n");
+    return form_buf_take(&b, NULL);
 }

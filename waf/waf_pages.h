@@ -2,13 +2,13 @@
 #ifndef IMSGW_WAF_PAGES_H
 #define IMSGW_WAF_PAGES_H
 
-#include "waf_form.h"
+#include "form.h"
 
 struct waf_login_page {
     const char *title;             /* e.g. "Sign in" */
     const char *action;            /* the form's path */
     const char *message;           /* an error or hint shown above the form, or NULL */
-    const struct waf_form *hidden; /* request parameters carried through the form, or NULL */
+    const struct form *hidden; /* request parameters carried through the form, or NULL */
     const char *csrf;              /* the form's anti-CSRF value */
     const char *username;          /* prefilled user name, or NULL */
     const char *user_code;         /* non-NULL: show the device user-code field prefilled with it */

@@ -13,7 +13,7 @@
 #include "waf_app.h"
 #include "waf_client.h"
 #include "waf_codes.h"
-#include "waf_form.h"
+#include "form.h"
 #include "waf_grant.h"
 #include "waf_oauth.h"
 #include "waf_secret.h"
@@ -37,33 +37,33 @@ static void test_pkce_t20(void **state)
 
 static void test_form(void **state)
 {
-    struct waf_form f = {0};
+    struct form f = {0};
     const char *body = "a=1&b=x%20y+z&c=&d&e=%3D%26";
-    assert_int_equal(waf_form_parse(&f, body, strlen(body)), WAF_FORM_OK);
-    assert_string_equal(waf_form_get(&f, "b"), "x y z");
-    assert_string_equal(waf_form_get(&f, "c"), "");
-    assert_string_equal(waf_form_get(&f, "d"), "");
-    assert_string_equal(waf_form_get(&f, "e"), "=&");
-    assert_null(waf_form_get(&f, "z"));
-    waf_form_free(&f);
-    assert_int_equal(waf_form_parse(&f, "a=1&a=2", 7), WAF_FORM_DUPLICATE);
-    waf_form_free(&f);
-    assert_int_equal(waf_form_parse(&f, "a=%zz", 5), WAF_FORM_MALFORMED);
-    waf_form_free(&f);
-    assert_int_equal(waf_form_parse(&f, "a=%0a", 5), WAF_FORM_MALFORMED);
-    waf_form_free(&f);
-    assert_int_equal(waf_form_parse(&f, "a=%4", 4), WAF_FORM_MALFORMED);
-    waf_form_free(&f);
+    assert_int_equal(form_parse(&f, body, strlen(body)), FORM_OK);
+    assert_string_equal(form_get(&f, "b"), "x y z");
+    assert_string_equal(form_get(&f, "c"), "");
+    assert_string_equal(form_get(&f, "d"), "");
+    assert_string_equal(form_get(&f, "e"), "=&");
+    assert_null(form_get(&f, "z"));
+    form_free(&f);
+    assert_int_equal(form_parse(&f, "a=1&a=2", 7), FORM_DUPLICATE);
+    form_free(&f);
+    assert_int_equal(form_parse(&f, "a=%zz", 5), FORM_MALFORMED);
+    form_free(&f);
+    assert_int_equal(form_parse(&f, "a=%0a", 5), FORM_MALFORMED);
+    form_free(&f);
+    assert_int_equal(form_parse(&f, "a=%4", 4), FORM_MALFORMED);
+    form_free(&f);
     char many[400] = "";
     for (int i = 0; i < 40; i++)
         snprintf(many + strlen(many), sizeof(many) - strlen(many), "k%d=v&", i);
-    assert_int_equal(waf_form_parse(&f, many, strlen(many)), WAF_FORM_MALFORMED);
-    waf_form_free(&f);
+    assert_int_equal(form_parse(&f, many, strlen(many)), FORM_MALFORMED);
+    form_free(&f);
 
-    struct waf_buf b = {0};
-    waf_buf_html(&b, "<a href=\"x\">&'");
-    waf_buf_url(&b, " /?");
-    char *t = waf_buf_take(&b, NULL);
+    struct form_buf b = {0};
+    form_buf_html(&b, "<a href=\"x\">&'");
+    form_buf_url(&b, " /?");
+    char *t = form_buf_take(&b, NULL);
     assert_string_equal(t, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;%20%2F%3F");
     free(t);
 }
@@ -184,13 +184,13 @@ static json_t *token_call(struct fixture *f, const char *body, unsigned *status)
     memset(&resp, 0, sizeof(resp));
     req.method = WAF_M_POST;
     snprintf(req.content_type, sizeof(req.content_type), "application/x-www-form-urlencoded");
-    req.form_rc = waf_form_parse(&req.form, body, strlen(body));
+    req.form_rc = form_parse(&req.form, body, strlen(body));
     waf_grant_token(&f->app, &req, &resp);
     *status = resp.status;
     assert_string_equal(resp.cache_control, "no-store");
     json_t *j = json_loads(resp.body, 0, NULL);
     free(resp.body);
-    waf_form_free(&req.form);
+    form_free(&req.form);
     return j;
 }
 
