@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "form.h"
 #include "gw.h"
 #include "http_client.h"
 #include "jwks.h"
@@ -176,19 +177,16 @@ static void auth_introspect(struct auth_job *j)
         auth_finish(j, TOK_INVALID, &none, "opaque token but no WAF client credentials set");
         return;
     }
-    /* b64token characters are form-safe except '+', '/' and '=' */
-    static const char prefix[] = "token_type_hint=access_token&token=";
-    size_t cap = sizeof(prefix) + j->len * 3, o = sizeof(prefix) - 1;
-    char *full = malloc(cap);
-    memcpy(full, prefix, o);
-    for (size_t i = 0; i < j->len; i++) {
-        char c = j->token[i];
-        if (c == '+' || c == '/' || c == '=')
-            o += (size_t)snprintf(full + o, cap - o, "%%%02X", (unsigned char)c);
-        else
-            full[o++] = c;
+    struct form_buf b;
+    memset(&b, 0, sizeof(b));
+    form_buf_printf(&b, "token_type_hint=access_token&token=");
+    form_buf_url(&b, j->token);
+    size_t o = 0;
+    char *full = form_buf_take(&b, &o);
+    if (!full) {
+        auth_finish(j, TOK_INVALID, &none, "token too large to introspect");
+        return;
     }
-    full[o] = '\0';
     struct hc_request req = {.method = "POST",
                              .url = gw->cfg->introspection_endpoint,
                              .content_type = "application/x-www-form-urlencoded",

@@ -13,11 +13,13 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/sip_util.h>
+#include <openssl/crypto.h>
 
 #include "flow.h"
 #include "gw.h"
 #include "gw_sip.h"
 #include "auth.h"
+#include "code_grant.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tok.h"
@@ -29,6 +31,9 @@ struct reg_pending {
     msg_t *req; /* as received from the client */
     struct tok_identity id;
     nta_outgoing_t *orq;
+    char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
+    char *held_refresh;
+    int64_t held_access_exp;
 };
 
 static uint64_t reg_icid_counter;
@@ -38,10 +43,20 @@ static void reg_count(enum gw_reg_outcome o)
     gw->metrics.register_outcomes[o]++;
 }
 
+static void reg_secret_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
 static void reg_pending_free(struct reg_pending *p)
 {
     if (p->orq)
         nta_outgoing_destroy(p->orq);
+    reg_secret_free(p->held_access);
+    reg_secret_free(p->held_refresh);
     msg_destroy(p->req);
     free(p);
 }
@@ -169,6 +184,8 @@ static void reg_state_free(struct reg_state *r)
         return;
     free(r->impu);
     free(r->impi);
+    reg_secret_free(r->held_access);
+    reg_secret_free(r->held_refresh);
     free(r->service_route);
     free(r->associated_uris);
     free(r);
@@ -194,6 +211,19 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     r->expires_at = time_now_s() + reg_requested_expires(req);
     r->service_route = gw_sip_join_values((sip_header_t *)rs->sip_service_route, NULL);
     r->associated_uris = gw_sip_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
+    /* Tokens the gateway holds for this flow stay with it; a plain Bearer REGISTER keeps any
+     * held earlier, since it proves nothing about them. */
+    if (p->held_access) {
+        r->held_access = p->held_access;
+        r->held_refresh = p->held_refresh;
+        r->held_access_exp = p->held_access_exp;
+        p->held_access = p->held_refresh = NULL;
+    } else if (c->reg) {
+        r->held_access = c->reg->held_access;
+        r->held_refresh = c->reg->held_refresh;
+        r->held_access_exp = c->reg->held_access_exp;
+        c->reg->held_access = c->reg->held_refresh = NULL;
+    }
     if (!c->reg)
         gw->metrics.registrations++;
     reg_state_free(c->reg);
@@ -300,6 +330,53 @@ static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity 
     reg_forward(c, p);
 }
 
+/* The WAF answered a code or refresh grant: keep the tokens and validate the access token like
+ * any Bearer credential. */
+static void reg_on_grant(void *arg, const struct grant_result *g)
+{
+    struct reg_pending *p = arg;
+    struct gw_conn *c = ws_find(p->conn_id);
+    if (!c) {
+        reg_pending_free(p);
+        return;
+    }
+    if (!g->ok) {
+        log_info("reg: connection %llu: code or refresh grant refused: %s",
+                 (unsigned long long)c->id, g->why);
+        reg_count(REG_INVALID_TOKEN);
+        gw_sip_reply(c, sip_object(p->req), 403, "Forbidden (authorization code refused)",
+                     TAG_END());
+        reg_pending_free(p);
+        return;
+    }
+    reg_secret_free(p->held_access);
+    reg_secret_free(p->held_refresh);
+    p->held_access = strdup(g->access_token);
+    p->held_refresh = g->refresh_token ? strdup(g->refresh_token) : NULL;
+    p->held_access_exp = time_now_s() + g->expires_in;
+    auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
+}
+
+/* A REGISTER without credentials on a flow whose tokens the gateway holds: use them, refreshing
+ * the access token first when it would not cover a registration of min-expires. */
+static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
+{
+    struct reg_state *r = c->reg;
+    if (r->held_access_exp - time_now_s() > gw->cfg->min_expires) {
+        p->held_access = strdup(r->held_access);
+        p->held_refresh = r->held_refresh ? strdup(r->held_refresh) : NULL;
+        p->held_access_exp = r->held_access_exp;
+        auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
+        return;
+    }
+    if (!r->held_refresh) {
+        reg_challenge(c, sip_object(p->req), "invalid_token");
+        reg_pending_free(p);
+        return;
+    }
+    grant_refresh(r->held_refresh, reg_on_grant, p);
+}
+
 /* RFC 3261 §16.3 checks that apply to a REGISTER at the edge. Returns 0 or the status sent. */
 static int reg_validate(struct gw_conn *c, sip_t const *sip)
 {
@@ -369,11 +446,31 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
         reg_forward(c, p);
         return;
     }
-    if (found == 0) {
+    int code = found == 0 ? grant_body_is_code(sip) : 0;
+    if (code < 0) {
+        reg_count(REG_BAD_REQUEST);
+        gw_sip_reply(c, sip, 400, "Bad Request (malformed code request in body)", TAG_END());
+        goto drop;
+    }
+    char to[TOK_MAX_URI];
+    url_e(to, sizeof(to), sip->sip_to->a_url);
+    int held =
+        found == 0 && !code && c->reg && c->reg->held_access && strcmp(to, c->reg->impu) == 0;
+    if (found == 0 && !code && !held) {
         reg_challenge(c, sip, NULL);
         goto drop;
     }
     p = calloc(1, sizeof(*p));
+    p->conn_id = c->id;
+    p->req = msg;
+    if (code) {
+        grant_redeem(sip, to, reg_on_grant, p); /* resumes in reg_on_grant() */
+        return;
+    }
+    if (held) {
+        reg_use_held(c, p);
+        return;
+    }
     p->conn_id = c->id;
     p->req = msg;
     auth_token(tok, toklen, reg_on_auth, p); /* resumes in reg_on_auth() */

@@ -17,6 +17,10 @@ struct reg_state {
     int64_t token_exp;
     char *service_route;   /* as received in the 200, for originating requests */
     char *associated_uris; /* P-Associated-URI of the 200 */
+    /* Tokens the gateway redeemed for this flow (flows 2 and 3), else NULL. */
+    char *held_access;
+    char *held_refresh;
+    int64_t held_access_exp;
 };
 
 /* Handles one REGISTER received on c; takes ownership of msg. */

@@ -89,6 +89,15 @@ export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } 
     stack.passwords[u] = `pw-${u}-0123456789`;
     wafCli(stack, ['user', 'add', u, '--impu', `sip:${u}@ims.test`, '--password-stdin'], `${stack.passwords[u]}\n`);
   }
+  // OAuth clients as make run provisions them: the WIC (public), the gateway (confidential, for
+  // introspection and codes carried in REGISTER), and a confidential UA with opaque tokens.
+  wafCli(stack, ['client', 'add', 'wic', '--public', '--redirect-uri', 'http://127.0.0.1:8080/',
+    '--redirect-uri', 'http://localhost:8080/']);
+  stack.gatewaySecretFile = path.join(dir, 'gateway-secret');
+  wafCli(stack, ['client', 'add', 'gateway', '--confidential', '--redirect-uri', 'http://127.0.0.1:8080/cb',
+    '--secret-file', stack.gatewaySecretFile]);
+  stack.uaSecret = wafCli(stack, ['client', 'add', 'phone', '--confidential', '--token-format', 'opaque',
+    '--redirect-uri', 'https://phone.example/cb']).trim().split(' ').pop();
   stack.waf = new Daemon('imsgw-waf', stack.wafArgs);
   stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
     '--hss-file', path.join(dir, 'hss.json')]);
@@ -97,7 +106,8 @@ export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } 
   stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
     '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
     '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
-    '--authz-server', issuer, ...gatewayArgs]);
+    '--authz-server', issuer, '--waf-client-id', 'gateway',
+    '--waf-client-secret-file', stack.gatewaySecretFile, ...gatewayArgs]);
   await waitFor(async () => (await fetch(`${stack.httpUrl}/healthz`).catch(() => null))?.ok, 'the gateway');
   stack.stop = async () => {
     const results = {};
