@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
-import { startStack, wafCli, SipWs, registerMsg } from './harness.mjs';
+import { startStack, SipWs, registerMsg } from './harness.mjs';
 import { startWaf, pkce, basic, post, openForm, signIn, authorizeUrl, wicTokens, WIC_REDIRECT } from './waf-helpers.mjs';
 
 let waf;
@@ -375,7 +375,7 @@ test('CLI: user passwd, client del, keys rotate (old key stays in the JWKS), RS2
 test('the gateway accepts a WAF access token from the code flow', async () => {
   const stack = await startStack();
   try {
-    wafCli(stack, ['client', 'add', 'wic', '--public', '--redirect-uri', WIC_REDIRECT]);
+    // startStack provisions the wic client as make run does
     const w = { issuer: stack.issuer, passwords: stack.passwords };
     const t = await wicTokens(w);
     assert.equal(t.status, 200, t.text);
