@@ -21,6 +21,7 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "ws_conn.h"
@@ -159,6 +160,10 @@ int main(int argc, char **argv)
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }
+    if (proxy_start() < 0) {
+        log_error("cannot start the SIP proxy");
+        goto out;
+    }
     if (auth_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "imsgw-gateway: %s\n", err);
         rc = 2;
@@ -174,6 +179,7 @@ int main(int argc, char **argv)
 out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    proxy_stop();
     if (gw->agent)
         nta_agent_destroy(gw->agent);
     su_root_destroy(gw->root);

@@ -1,5 +1,7 @@
 #include "gw_metrics.h"
 
+#include "proxy.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,6 +69,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            "(divide by calls for the mean).\n# TYPE imsgw_introspection_seconds_total counter\n"
            "imsgw_introspection_seconds_total %.3f\n",
            (double)m->introspection_ms_total / 1000);
+    gw_metric(&o, "imsgw_proxy_transactions", "gauge",
+              "Proxy transactions in flight (calls and messages, both directions).",
+              proxy_active());
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
     return o.used;

@@ -14,6 +14,7 @@
 
 #include "gw.h"
 #include "log.h"
+#include "proxy.h"
 #include "reg.h"
 #include "rnd.h"
 #include "ws_conn.h"
@@ -85,6 +86,14 @@ void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
     }
 }
 
+const sip_header_t *gw_sip_find_unknown(sip_t const *sip, const char *name)
+{
+    for (sip_unknown_t const *u = sip->sip_unknown; u; u = u->un_next)
+        if (u->un_name && strcasecmp(u->un_name, name) == 0)
+            return (const sip_header_t *)u;
+    return NULL;
+}
+
 char *gw_sip_join_values(const sip_header_t *h, const char *unknown_name)
 {
     char buf[2048];
@@ -125,7 +134,7 @@ static int gw_sip_framing_ok(sip_t const *sip)
 static int gw_sip_on_request(struct gw_conn *c, msg_t *msg, sip_t *sip)
 {
     if (msg_has_error(msg) || sip->sip_error || !sip->sip_via || !sip->sip_from || !sip->sip_to ||
-        !sip->sip_call_id || !sip->sip_cseq || !gw_sip_framing_ok(sip) ||
+        !sip->sip_call_id || !sip->sip_cseq || !gw_sip_framing_ok(sip) || !sip->sip_via->v_branch ||
         sip->sip_cseq->cs_method != sip->sip_request->rq_method) {
         log_info("sip: %s from connection %llu is malformed; 400", sip->sip_request->rq_method_name,
                  (unsigned long long)c->id);
@@ -133,20 +142,10 @@ static int gw_sip_on_request(struct gw_conn *c, msg_t *msg, sip_t *sip)
         msg_destroy(msg);
         return 0;
     }
-    switch (sip->sip_request->rq_method) {
-    case sip_method_register:
+    if (sip->sip_request->rq_method == sip_method_register)
         reg_handle(c, msg); /* takes msg */
-        return 0;
-    case sip_method_ack:
-        break; /* nothing to answer */
-    default:
-        if (!c->reg)
-            gw_sip_reply(c, sip, 403, "Forbidden (not registered)", TAG_END());
-        else
-            gw_sip_reply(c, sip, 501, "Not Implemented", TAG_END());
-        break;
-    }
-    msg_destroy(msg);
+    else
+        proxy_out_request(c, msg); /* takes msg */
     return 0;
 }
 
@@ -167,9 +166,11 @@ int gw_sip_on_ws_message(struct gw_conn *c, const char *data, size_t len)
     }
     if (sip->sip_request)
         return gw_sip_on_request(c, msg, sip);
-    /* Responses from the browser belong to requests we forward to it (a later step). */
-    log_debug("sip: response %d from connection %llu ignored", sip->sip_status->st_status,
-              (unsigned long long)c->id);
-    msg_destroy(msg);
+    if (msg_has_error(msg) || sip->sip_error || !sip->sip_via || !sip->sip_cseq) {
+        log_info("sip: malformed response from connection %llu dropped", (unsigned long long)c->id);
+        msg_destroy(msg);
+        return 0;
+    }
+    proxy_in_response(c, msg); /* takes msg */
     return 0;
 }

@@ -22,6 +22,8 @@ void gw_sip_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
 /* Removes every header whose name starts with "P-" (untrusted at the trust-domain edge). */
 void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix);
 
+/* The first header of an extension sofia-sip has no type for (P-Preferred-Identity…), or NULL. */
+const sip_header_t *gw_sip_find_unknown(sip_t const *sip, const char *name);
 /* The values of every header in the chain starting at h, joined with ", " and malloc'ed (NULL when
  * none or too long). With unknown_name, h is sip->sip_unknown and only headers of that name
  * count (for extensions sofia-sip has no type for, such as P-Associated-URI). */

@@ -184,6 +184,7 @@ static void reg_state_free(struct reg_state *r)
         return;
     free(r->impu);
     free(r->impi);
+    free(r->scope);
     reg_secret_free(r->held_access);
     reg_secret_free(r->held_refresh);
     free(r->service_route);
@@ -207,6 +208,9 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     url_e(impu, sizeof(impu), req->sip_to->a_url);
     r->impu = strdup(impu);
     r->impi = strdup(p->id.impi);
+    /* A token-less de-REGISTER keeps nothing; a held-token or Bearer REGISTER brings its scope. */
+    r->scope =
+        strdup(p->id.scope[0] ? p->id.scope : (c->reg && c->reg->scope ? c->reg->scope : ""));
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + reg_requested_expires(req);
     r->service_route = gw_sip_join_values((sip_header_t *)rs->sip_service_route, NULL);

@@ -13,6 +13,7 @@ struct gw_conn;
 struct reg_state {
     char *impu; /* registered AOR (To) */
     char *impi;
+    char *scope;        /* of the token that registered: what the flow may do (ims:call, …) */
     int64_t expires_at; /* registration end, epoch seconds */
     int64_t token_exp;
     char *service_route;   /* as received in the 200, for originating requests */

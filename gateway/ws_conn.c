@@ -9,6 +9,7 @@
 #include "gw.h"
 #include "gw_sip.h"
 #include "log.h"
+#include "proxy.h"
 #include "reg.h"
 
 struct gw_out {
@@ -147,6 +148,7 @@ static void ws_closed(struct ws_pss *pss)
         return;
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
     reg_flow_closed(c);
+    proxy_flow_closed(c);
     ws_source_add(c->peer, -1);
     g_hash_table_remove(gw->conns, &c->id);
     for (struct gw_out *o = c->out_head, *next; o; o = next) {

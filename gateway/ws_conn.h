@@ -24,6 +24,7 @@ struct gw_conn {
     unsigned out_count;
     int close_code;        /* non-zero: close with this code once the queue is written */
     struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
+    unsigned ntx;          /* proxy transactions in flight on this flow */
 };
 
 /* Queues one WebSocket text message; drops the connection if its queue is full. */

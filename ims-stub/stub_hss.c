@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <sofia-sip/su_alloc.h>
 
 #include "stub_addr.h"
@@ -20,6 +21,10 @@ static void stub_hss_entry_free(struct stub_hss_entry *e)
     free(e->impu);
     free(e->aor);
     free(e->impi);
+    if (e->password) {
+        OPENSSL_cleanse(e->password, strlen(e->password));
+        free(e->password);
+    }
 }
 
 void stub_hss_free(struct stub_hss *h)
@@ -32,8 +37,9 @@ void stub_hss_free(struct stub_hss *h)
 }
 
 /* Adds one entry; the caller has checked the shapes. -1 with err when an IMPU is not a URI. */
-static int stub_hss_add(struct stub_hss *h, const char *impi, const char *const *impu, size_t n,
-                        const char *where, size_t index, char *err, size_t errlen)
+static int stub_hss_add(struct stub_hss *h, const char *impi, const char *password,
+                        const char *const *impu, size_t n, const char *where, size_t index,
+                        char *err, size_t errlen)
 {
     if (stub_hss_find(h, impi)) {
         snprintf(err, errlen, "%s: entry %zu: impi \"%s\" is listed twice", where, index, impi);
@@ -44,9 +50,10 @@ static int stub_hss_add(struct stub_hss *h, const char *impi, const char *const 
     int rc = -1;
     memset(e, 0, sizeof(*e));
     e->impi = strdup(impi);
+    e->password = password ? strdup(password) : NULL;
     e->impu = calloc(n, sizeof(char *));
     e->aor = calloc(n, sizeof(char *));
-    if (!e->impi || !e->impu || !e->aor)
+    if (!e->impi || !e->impu || !e->aor || (password && !e->password))
         goto nomem;
     for (size_t i = 0; i < n; i++) {
         char *aor = stub_aor_text(home, impu[i]);
@@ -82,8 +89,8 @@ static int stub_hss_load_demo(struct stub_hss *h, char *err, size_t errlen)
         snprintf(err, errlen, "demo HSS: out of memory");
         return -1;
     }
-    if (stub_hss_add(h, "alice@ims.test", alice, 1, "demo HSS", 1, err, errlen) < 0 ||
-        stub_hss_add(h, "bob@ims.test", bob, 1, "demo HSS", 2, err, errlen) < 0) {
+    if (stub_hss_add(h, "alice@ims.test", NULL, alice, 1, "demo HSS", 1, err, errlen) < 0 ||
+        stub_hss_add(h, "bob@ims.test", NULL, bob, 1, "demo HSS", 2, err, errlen) < 0) {
         stub_hss_free(h);
         return -1;
     }
@@ -103,13 +110,21 @@ static int stub_hss_load_entry(struct stub_hss *h, json_t *item, const char *pat
     json_t *v;
     json_object_foreach(item, key, v)
     {
-        if (strcmp(key, "impi") && strcmp(key, "impu")) {
+        if (strcmp(key, "impi") && strcmp(key, "impu") && strcmp(key, "password")) {
             snprintf(err, errlen, "%s: entry %zu: unknown key \"%s\"", path, index, key);
             return -1;
         }
     }
     json_t *impi = json_object_get(item, "impi");
     json_t *impu = json_object_get(item, "impu");
+    json_t *password = json_object_get(item, "password");
+    if (password && (!json_is_string(password) || json_string_length(password) == 0 ||
+                     json_string_length(password) > STUB_HSS_MAX_LEN ||
+                     strlen(json_string_value(password)) != json_string_length(password))) {
+        snprintf(err, errlen, "%s: entry %zu: \"password\" must be a non-empty string", path,
+                 index);
+        return -1;
+    }
     if (!json_is_string(impi) || json_string_length(impi) == 0 ||
         json_string_length(impi) > STUB_HSS_MAX_LEN) {
         snprintf(err, errlen, "%s: entry %zu: \"impi\" must be a non-empty string", path, index);
@@ -131,7 +146,8 @@ static int stub_hss_load_entry(struct stub_hss *h, json_t *item, const char *pat
         }
         uris[i] = json_string_value(u);
     }
-    return stub_hss_add(h, json_string_value(impi), uris, n, path, index, err, errlen);
+    return stub_hss_add(h, json_string_value(impi), password ? json_string_value(password) : NULL,
+                        uris, n, path, index, err, errlen);
 }
 
 int stub_hss_load(struct stub_hss *h, const char *path, char *err, size_t errlen)

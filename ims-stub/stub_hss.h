@@ -11,8 +11,9 @@
 
 struct stub_hss_entry {
     char *impi;
-    char **impu; /* as configured, first = default IMPU */
-    char **aor;  /* canonical form of each impu (stub_aor), for comparisons */
+    char *password; /* Digest password of a native client, NULL when the user has none */
+    char **impu;    /* as configured, first = default IMPU */
+    char **aor;     /* canonical form of each impu (stub_aor), for comparisons */
     size_t n_impu;
 };
 
@@ -21,7 +22,8 @@ struct stub_hss {
     size_t n;
 };
 
-/* Loads path, or the demo table (alice@ims.test, bob@ims.test) when path is NULL or "".
+/* Loads path (entries {"impi":…, "impu":[…], "password":…} with password optional), or the
+ * demo table (alice@ims.test, bob@ims.test) when path is NULL or "".
  * On error: -1, h left empty, err names the file and the position or entry. */
 int stub_hss_load(struct stub_hss *h, const char *path, char *err, size_t errlen);
 /* The entry of impi, or NULL. */

@@ -15,6 +15,7 @@
 #include <sofia-sip/su_wait.h>
 
 #include "log.h"
+#include "stub_digest.h"
 #include "stub_hss.h"
 #include "stub_server.h"
 #include "stub_settings.h"
@@ -126,9 +127,21 @@ int main(int argc, char **argv)
         goto out;
     }
     su_log_redirect(NULL, stub_sofia_log, NULL);
-    struct stub_registrar reg = {&set, &hss, store};
+    /* The nonce table exists only when Digest is on, so tna-only mode cannot be made to
+     * issue challenges at all. */
+    struct stub_digest *digest =
+        set.auth_digest ? stub_digest_new(STUB_DIGEST_NONCES, STUB_DIGEST_TTL_S) : NULL;
+    if (set.auth_digest && !digest) {
+        fprintf(stderr, "imsgw-ims-stub: out of memory\n");
+        su_deinit();
+        stub_bindings_free(store);
+        rc = 1;
+        goto out;
+    }
+    struct stub_registrar reg = {&set, &hss, store, digest};
     rc = stub_run(&reg, set.listen);
     su_deinit();
+    stub_digest_free(digest);
     stub_bindings_free(store);
     log_info("stopped");
 out:

@@ -15,8 +15,8 @@
 #include <sofia-sip/su_alloc.h>
 
 #include "log.h"
-#include "rnd.h"
 #include "stub_addr.h"
+#include "stub_route.h"
 
 /* One Contact of the request, checked and resolved against the store. */
 struct stub_contact {
@@ -80,38 +80,115 @@ static int stub_check_require(struct stub_req *q, struct stub_reply *r)
     return stub_answer(r, 420, "Bad Extension", "unsupported-require");
 }
 
-/* 33.203 Annex U: a trusted node marks the REGISTER integrity-protected="auth-done" and the
- * S-CSCF skips its challenge. Any other value is treated as no authentication at all, and a
- * Bearer credential here means the gateway forgot to remove the UA's token. */
-static int stub_check_auth(struct stub_req *q, struct stub_reply *r, const char **impi)
+/* Appends a fresh Digest challenge and answers 401. */
+static int stub_challenge(struct stub_req *q, struct stub_reply *r, int stale, const char *reason)
 {
-    const sip_authorization_t *done = NULL;
+    char value[256];
+    if (!q->reg->digest || stub_digest_challenge(q->reg->digest, q->reg->set->home_domain, stale,
+                                                 q->now, value, sizeof(value)) < 0)
+        return stub_answer(r, 403, "Forbidden", "not-authenticated");
+    fprintf(q->hdr, "WWW-Authenticate: %s\r\n", value);
+    return stub_answer(r, 401, "Unauthorized", reason);
+}
+
+/* RFC 2617 §3.2.2.5: the digest-uri names the Request-URI, else the response proves nothing
+ * about this request. The registrar's own address counts as the same resource: some clients
+ * (SIPp among them) put the address they sent to there. */
+static int stub_digest_uri_ok(struct stub_req *q, const sip_authorization_t *au)
+{
+    char *uri = stub_param(q->home, au->au_params, "uri=");
+    url_t *u = uri ? url_make(q->home, uri) : NULL;
+    if (!u || !q->sip->sip_request)
+        return 0;
+    if (url_cmp(u, q->sip->sip_request->rq_url) == 0)
+        return 1;
+    url_t *self = url_make(q->home, q->reg->set->listen);
+    return self && stub_route_is_self(self, u) && !u->url_user;
+}
+
+/* A native client's MD5 Digest answer (RFC 3261 §22.4). The IMPI is the username. */
+static int stub_check_digest(struct stub_req *q, struct stub_reply *r,
+                             const sip_authorization_t *au, const char **impi)
+{
+    *impi = stub_param(q->home, au->au_params, "username=");
+    const struct stub_hss_entry *e = *impi ? stub_hss_find(q->reg->hss, *impi) : NULL;
+    if (!e)
+        return stub_answer(r, 403, "Forbidden", "unknown-impi");
+    if (!e->password)
+        return stub_answer(r, 403, "Forbidden", "no-password");
+    if (!stub_digest_uri_ok(q, au))
+        return stub_answer(r, 403, "Forbidden", "digest-uri-mismatch");
+    switch (stub_digest_verify(q->reg->digest, au->au_params, "REGISTER", q->reg->set->home_domain,
+                               e->password, q->now)) {
+    case STUB_DIGEST_OK:
+        return 0;
+    case STUB_DIGEST_STALE:
+        return stub_challenge(q, r, 1, "stale-nonce");
+    case STUB_DIGEST_REPLAY:
+        /* A reused nonce count: a fresh nonce lets an honest client (one that keeps nc=1 per
+         * challenge, like SIPp) go on, and gives a replaying attacker nothing. */
+        return stub_challenge(q, r, 1, "digest-replay");
+    default:
+        return stub_answer(r, 403, "Forbidden", "bad-digest");
+    }
+}
+
+/* 33.203 Annex U: a trusted node marks the REGISTER integrity-protected="auth-done" and the
+ * S-CSCF skips its challenge; only a configured trusted peer may do that. Any other REGISTER
+ * is refused in tna-only mode, and in digest mode must answer an MD5 challenge (from any
+ * address: that is how a native IMS client reaches us). A Bearer credential here means the
+ * gateway forgot to remove the UA's token. */
+static int stub_check_auth(struct stub_req *q, struct stub_reply *r, const char *src_ip,
+                           const char **impi)
+{
+    const sip_authorization_t *done = NULL, *digest = NULL;
     for (const sip_authorization_t *au = q->sip->sip_authorization; au; au = au->au_next) {
         if (au->au_scheme && strcasecmp(au->au_scheme, "Bearer") == 0)
             return stub_answer(r, 403, "Forbidden", "bearer-credential");
-        if (!done && au->au_scheme && strcasecmp(au->au_scheme, "Digest") == 0) {
-            const char *ip = stub_param(q->home, au->au_params, "integrity-protected=");
-            if (ip && strcmp(ip, "auth-done") == 0)
+        if (!au->au_scheme || strcasecmp(au->au_scheme, "Digest") != 0)
+            continue;
+        const char *ip = stub_param(q->home, au->au_params, "integrity-protected=");
+        const char *resp = stub_param(q->home, au->au_params, "response=");
+        if (ip && strcmp(ip, "auth-done") == 0) {
+            if (!done)
                 done = au;
+        } else if (!digest && resp && *resp) {
+            digest = au;
         }
     }
-    if (!done) {
-        if (!q->reg->set->auth_digest)
+    int trusted = stub_ip_in_list(src_ip, q->reg->set->trusted_peers);
+    if (done || !q->reg->set->auth_digest) {
+        if (!trusted)
+            return stub_answer(r, 403, "Forbidden", "untrusted-peer");
+        if (!done)
             return stub_answer(r, 403, "Forbidden", "not-authenticated");
-        /* The stub holds no passwords: the challenge lets tests see the digest-mode answer, but
-         * a Digest response to it cannot succeed. */
-        char nonce[32];
-        rnd_token(nonce, 16);
-        fprintf(q->hdr,
-                "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, "
-                "qop=\"auth\"\r\n",
-                q->reg->set->home_domain, nonce);
-        return stub_answer(r, 401, "Unauthorized", "challenge");
+        *impi = stub_param(q->home, done->au_params, "username=");
+        if (!*impi || !**impi)
+            return stub_answer(r, 403, "Forbidden", "no-username");
+        return 0;
     }
-    *impi = stub_param(q->home, done->au_params, "username=");
-    if (!*impi || !**impi)
-        return stub_answer(r, 403, "Forbidden", "no-username");
-    return 0;
+    if (!digest)
+        return stub_challenge(q, r, 0, "challenge");
+    return stub_check_digest(q, r, digest, impi);
+}
+
+/* RFC 3261 §10.3 step 1: we are the registrar of the home domain only. Our own address is
+ * accepted too, since a native client may name the registrar by the address it was given. */
+static int stub_check_domain(struct stub_req *q, struct stub_reply *r)
+{
+    const url_t *u = q->sip->sip_request ? q->sip->sip_request->rq_url : NULL;
+    const struct stub_settings *set = q->reg->set;
+    if (u && (u->url_type == url_sip || u->url_type == url_sips) && u->url_host && !u->url_user) {
+        if (strcasecmp(u->url_host, set->home_domain) == 0 && !u->url_port)
+            return 0;
+        url_t *self = url_make(q->home, set->listen);
+        const char *port = u->url_port ? u->url_port : "5060";
+        const char *self_port = self && self->url_port ? self->url_port : "5060";
+        if (self && self->url_host && strcasecmp(u->url_host, self->url_host) == 0 &&
+            strcmp(port, self_port) == 0)
+            return 0;
+    }
+    return stub_answer(r, 404, "Not Found", "foreign-domain");
 }
 
 /* 24.229 §5.4.1: the user is the pair (Authorization username = IMPI, To = IMPU). */
@@ -317,12 +394,8 @@ static void stub_decide(struct stub_req *q, const char *src_ip, struct stub_repl
         stub_answer(r, 400, "Missing Header", "missing-header");
         return;
     }
-    if (!stub_ip_in_list(src_ip, q->reg->set->trusted_peers)) {
-        stub_answer(r, 403, "Forbidden", "untrusted-peer");
-        return;
-    }
-    if (stub_check_require(q, r) < 0 || stub_check_auth(q, r, &impi) < 0 ||
-        stub_check_identity(q, r, impi) < 0)
+    if (stub_check_domain(q, r) < 0 || stub_check_require(q, r) < 0 ||
+        stub_check_auth(q, r, src_ip, &impi) < 0 || stub_check_identity(q, r, impi) < 0)
         return;
     if (sip->sip_path && !(q->path = stub_path_value(q->home, sip->sip_path))) {
         stub_answer(r, 500, "Server Internal Error", "out-of-memory");

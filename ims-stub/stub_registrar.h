@@ -9,6 +9,7 @@
 #include <sofia-sip/sip.h>
 
 #include "stub_bindings.h"
+#include "stub_digest.h"
 #include "stub_hss.h"
 #include "stub_settings.h"
 
@@ -19,6 +20,7 @@ struct stub_registrar {
     const struct stub_settings *set;
     const struct stub_hss *hss;
     struct stub_bindings *store;
+    struct stub_digest *digest; /* nonces of Digest challenges; NULL = no Digest at all */
 };
 
 struct stub_reply {
@@ -28,8 +30,9 @@ struct stub_reply {
     char *headers;      /* header lines to add, each ending in CRLF (malloc'd), or NULL */
 };
 
-/* Decides the answer to one REGISTER, updates reg->store when it is accepted, fills r and logs
- * "register aor=<AOR> from=<src_ip> status=<code>[ reason=<word>]". */
+/* Decides the answer to one REGISTER (src_ip: where it came from; TNA only from a trusted
+ * peer, Digest from anywhere when auth-mode is digest), updates reg->store when it is accepted,
+ * fills r and logs "register aor=<AOR> from=<src_ip> status=<code>[ reason=<word>]". */
 void stub_register(const struct stub_registrar *reg, const sip_t *sip, const char *src_ip,
                    int64_t now, struct stub_reply *r);
 /* Frees r->headers. */

@@ -1,6 +1,6 @@
 /* stub_server: nta does the transaction layer (retransmissions, To tags, Via matching); this
- * file only routes each new request to the module that owns its method. Call routing (a home
- * proxy module using the binding store) plugs into stub_server_request() later. */
+ * file only hands each new request to the module that owns it: REGISTER to the registrar,
+ * OPTIONS addressed to the stub answered here, everything else to the home proxy. */
 #define NTA_LEG_MAGIC_T struct stub_server
 #define NTA_AGENT_MAGIC_T struct stub_server
 #define SU_TIMER_ARG_T struct stub_server
@@ -18,26 +18,37 @@
 #include <sofia-sip/su.h>
 
 #include "log.h"
+#include "stub_proxy.h"
 #include "timeutil.h"
 
 /* Largest SIP message accepted; a REGISTER from the gateway is far below this. */
 #define STUB_MAX_MESSAGE 65536
 /* How often expired bindings are dropped between REGISTERs (milliseconds). */
 #define STUB_SWEEP_MS 10000
-#define STUB_ALLOW "REGISTER, OPTIONS"
+#define STUB_ALLOW                                                                                 \
+    "REGISTER, OPTIONS, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, PRACK, MESSAGE, SUBSCRIBE, "       \
+    "NOTIFY, REFER"
+/* nta's own Timer C (it ends an INVITE branch without waiting for the 487) stays behind
+ * ours and behind our cleanup bound (stub_proxy), which end every branch first. */
+#define STUB_NTA_TIMER_C_EXTRA_MS 50000
 
 struct stub_server {
     const struct stub_registrar *reg;
     nta_agent_t *agent;
     nta_leg_t *leg;
     su_timer_t *sweep;
+    struct stub_proxy *proxy;
+    size_t last_active, last_bindings; /* what the last stats line said */
 };
 
-/* Messages no leg takes (stray responses): nothing to do with them. */
+/* Messages no transaction takes: 2xx retransmissions go on statelessly, the rest is dropped. */
 static int stub_server_stray(struct stub_server *srv, nta_agent_t *agent, msg_t *msg, sip_t *sip)
 {
-    nta_msg_discard(agent, msg);
-    return 0;
+    if (!srv->proxy) {
+        nta_msg_discard(agent, msg);
+        return 0;
+    }
+    return stub_proxy_stray(srv->proxy, msg, sip);
 }
 
 /* The peer's IP address as text; "-" when unknown. */
@@ -56,6 +67,7 @@ static int stub_server_register(struct stub_server *srv, nta_incoming_t *irq, co
     char peer[64];
     struct stub_reply r;
     stub_server_peer(irq, peer, sizeof(peer));
+    nta_incoming_tag(irq, NULL);
     stub_register(srv->reg, sip, peer, time_now_s(), &r);
     nta_incoming_treply(irq, r.status, r.phrase, TAG_IF(r.headers, SIPTAG_HEADER_STR(r.headers)),
                         TAG_END());
@@ -67,19 +79,36 @@ static int stub_server_register(struct stub_server *srv, nta_incoming_t *irq, co
 static int stub_server_request(struct stub_server *srv, nta_leg_t *leg, nta_incoming_t *irq,
                                const sip_t *sip)
 {
-    if (!irq) /* an ACK outside any transaction */
+    if (!irq)
         return 0;
-    nta_incoming_tag(irq, NULL);
-    switch (sip->sip_request->rq_method) {
-    case sip_method_register:
+    sip_method_t method = sip->sip_request->rq_method;
+    if (method == sip_method_register)
         return stub_server_register(srv, irq, sip);
-    case sip_method_options:
+    if (!stub_proxy_for_me(srv->proxy, sip) || method == sip_method_ack ||
+        method == sip_method_cancel)
+        return stub_proxy_request(srv->proxy, irq, sip);
+    /* Addressed to the stub itself: an OPTIONS ping gets 200, anything else 405. */
+    nta_incoming_tag(irq, NULL);
+    if (method == sip_method_options) {
         nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(STUB_ALLOW), TAG_END());
         return 200;
-    default:
-        nta_incoming_treply(irq, SIP_501_NOT_IMPLEMENTED, SIPTAG_ALLOW_STR(STUB_ALLOW), TAG_END());
-        return 501;
     }
+    nta_incoming_treply(irq, SIP_405_METHOD_NOT_ALLOWED, SIPTAG_ALLOW_STR("REGISTER, OPTIONS"),
+                        TAG_END());
+    return 405;
+}
+
+/* The counters tests and operators read: one line whenever they changed since the last one
+ * (checked at each sweep), and always at stop. */
+static void stub_server_stats(struct stub_server *srv, int force)
+{
+    size_t active = srv->proxy ? stub_proxy_active(srv->proxy) : 0;
+    size_t bindings = stub_bindings_count(srv->reg->store);
+    if (!force && active == srv->last_active && bindings == srv->last_bindings)
+        return;
+    srv->last_active = active;
+    srv->last_bindings = bindings;
+    log_info("stats transactions=%zu bindings=%zu", active, bindings);
 }
 
 static void stub_server_sweep(su_root_magic_t *magic, su_timer_t *t, struct stub_server *srv)
@@ -87,6 +116,7 @@ static void stub_server_sweep(su_root_magic_t *magic, su_timer_t *t, struct stub
     size_t n = stub_bindings_expire(srv->reg->store, NULL, time_now_s());
     if (n)
         log_debug("bindings: %zu expired, %zu left", n, stub_bindings_count(srv->reg->store));
+    stub_server_stats(srv, 0);
 }
 
 struct stub_server *stub_server_create(su_root_t *root, const struct stub_registrar *reg,
@@ -98,9 +128,10 @@ struct stub_server *stub_server_create(su_root_t *root, const struct stub_regist
         return NULL;
     }
     srv->reg = reg;
-    srv->agent = nta_agent_create(root, URL_STRING_MAKE(listen), stub_server_stray, srv,
-                                  NTATAG_MAXSIZE(STUB_MAX_MESSAGE), NTATAG_UA(0),
-                                  NTATAG_SERVER_RPORT(1), TAG_END());
+    srv->agent = nta_agent_create(
+        root, URL_STRING_MAKE(listen), stub_server_stray, srv, NTATAG_MAXSIZE(STUB_MAX_MESSAGE),
+        NTATAG_UA(0), NTATAG_SERVER_RPORT(1),
+        NTATAG_TIMER_C((unsigned)reg->set->timer_c_ms + STUB_NTA_TIMER_C_EXTRA_MS), TAG_END());
     if (!srv->agent) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", listen);
         goto fail;
@@ -109,7 +140,8 @@ struct stub_server *stub_server_create(su_root_t *root, const struct stub_regist
     srv->leg =
         nta_leg_tcreate(srv->agent, stub_server_request, srv, NTATAG_NO_DIALOG(1), TAG_END());
     srv->sweep = su_timer_create(su_root_task(root), STUB_SWEEP_MS);
-    if (!srv->leg || !srv->sweep ||
+    srv->proxy = stub_proxy_create(srv->agent, root, reg);
+    if (!srv->leg || !srv->sweep || !srv->proxy ||
         su_timer_set_interval(srv->sweep, stub_server_sweep, srv, STUB_SWEEP_MS) < 0) {
         snprintf(err, errlen, "cannot set up the SIP agent");
         goto fail;
@@ -125,6 +157,10 @@ void stub_server_destroy(struct stub_server *srv)
     if (!srv)
         return;
     su_timer_destroy(srv->sweep);
+    if (srv->proxy) {
+        stub_server_stats(srv, 1);
+        stub_proxy_destroy(srv->proxy);
+    }
     if (srv->leg)
         nta_leg_destroy(srv->leg);
     if (srv->agent)

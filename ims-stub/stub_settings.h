@@ -12,9 +12,13 @@ struct stub_settings {
     char *service_route;  /* URI returned in Service-Route */
     char **trusted_peers; /* IP addresses allowed to send REGISTER */
     char *hss_file;       /* JSON IMPI→IMPU table; "" = built-in demo table */
-    char *auth_mode;      /* "tna-only" or "digest" */
+    char *auth_mode;      /* "tna-only" or "digest" (TNA from trusted peers, Digest for anyone) */
+    char *record_route;   /* URI the home proxy puts in Record-Route; "" = from listen */
     long min_expires, max_expires, default_expires, max_bindings;
-    int auth_digest; /* derived from auth_mode by stub_settings_check() */
+    long timer_c_ms;       /* INVITE without a final answer this long after the last 1xx */
+    long max_transactions; /* proxied requests in progress at once; more get 503 */
+    long max_branches;     /* contacts one request forks to at most */
+    int auth_digest;       /* derived from auth_mode by stub_settings_check() */
 };
 
 extern const struct cfg_program stub_settings_program;

@@ -1,5 +1,6 @@
 # unit tests of the stub part (imsgw_unit_test(name extra_sources...) + target_link_libraries)
-foreach(t test_stub_settings test_stub_hss test_stub_registrar)
+foreach(t test_stub_settings test_stub_hss test_stub_registrar test_stub_route test_stub_fwd
+          test_stub_digest)
   imsgw_unit_test(${t})
   target_link_libraries(${t} PRIVATE imsgw_stub_lib)
 endforeach()

@@ -39,7 +39,7 @@ static void test_good_file(void **state)
     assert_int_equal(load(&h,
                           "[{\"impi\": \"alice@ims.test\", \"impu\": [\"sip:alice@ims.test\", "
                           "\"tel:+15550100\"]},\n {\"impi\": \"bob@ims.test\", \"impu\": "
-                          "[\"sip:Bob@IMS.test;user=phone\"]}]",
+                          "[\"sip:Bob@IMS.test;user=phone\"], \"password\": \"pw-1\"}]",
                           err, sizeof(err)),
                      0);
     assert_int_equal(h.n, 2);
@@ -55,6 +55,9 @@ static void test_good_file(void **state)
     assert_int_equal(stub_hss_impu_index(b, "sip:Bob@ims.test"), 0);
     assert_int_equal(stub_hss_impu_index(b, "sip:bob@ims.test"), -1);
     assert_null(stub_hss_find(&h, "carol@ims.test"));
+    /* A password is optional: only users with one can use Digest. */
+    assert_null(a->password);
+    assert_string_equal(b->password, "pw-1");
     stub_hss_free(&h);
 }
 
@@ -104,6 +107,9 @@ static void test_wrong_shapes(void **state)
         {"[{\"impi\": \"a\", \"impu\": []}]", "entry 1: \"impu\""},
         {"[{\"impi\": \"a\", \"impu\": \"sip:a@x\"}]", "entry 1: \"impu\""},
         {"[{\"impi\": \"a\", \"impu\": [1]}]", "entry 1: \"impu\"[0]"},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"], \"password\": 7}]", "entry 1: \"password\""},
+        {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"], \"password\": \"\"}]",
+         "entry 1: \"password\""},
         {"[{\"impi\": \"a\", \"impu\": [\"sip:a@x\"]}, {\"impi\": \"b\", \"impu\": [\"alice\"]}]",
          "entry 2: impu \"alice\" is not"},
         {"[{\"impi\": \"a\", \"impu\": [\"https://x\"]}]", "is not a sip:"},

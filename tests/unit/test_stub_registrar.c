@@ -58,7 +58,9 @@ static int setup(void **state)
     char path[] = "/tmp/imsgw-hss-XXXXXX", err[256];
     const char *json = "[{\"impi\":\"alice_private@ims.test\","
                        "\"impu\":[\"tel:+15550100\",\"sip:alice@ims.test\"]},"
-                       "{\"impi\":\"bob@ims.test\",\"impu\":[\"sip:bob@ims.test\"]}]";
+                       "{\"impi\":\"bob@ims.test\",\"impu\":[\"sip:bob@ims.test\"]},"
+                       "{\"impi\":\"carol@ims.test\",\"impu\":[\"sip:carol@ims.test\"],"
+                       "\"password\":\"carol-pw\"}]";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
@@ -70,6 +72,7 @@ static int setup(void **state)
     f->reg.set = &f->set;
     f->reg.hss = &f->hss;
     f->reg.store = stub_bindings_new(100);
+    f->reg.digest = stub_digest_new(64, 300);
     *state = f;
     return 0;
 }
@@ -81,6 +84,7 @@ static int teardown(void **state)
     if (f->msg)
         msg_destroy(f->msg);
     stub_bindings_free(f->reg.store);
+    stub_digest_free(f->reg.digest);
     stub_hss_free(&f->hss);
     stub_settings_free(&f->set);
     free(f);
@@ -224,6 +228,124 @@ static void test_digest_mode_challenges(void **state)
     /* A Bearer credential is still a 403, and auth-done still needs no challenge. */
     assert_int_equal(run(f, EDITS("Authorization: Bearer x")), 403);
     assert_int_equal(run(f, NULL), 200);
+}
+
+/* The nonce of the last 401's WWW-Authenticate. */
+static void last_nonce(const struct fixture *f, char *out, size_t len)
+{
+    const char *p = f->r.headers ? strstr(f->r.headers, "nonce=\"") : NULL;
+    assert_non_null(p);
+    p += 7;
+    size_t n = strcspn(p, "\"");
+    assert_true(n < len);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* An Authorization header answering nonce as user with password. */
+static const char *digest_auth(const char *user, const char *password, const char *nonce,
+                               const char *nc)
+{
+    static char line[512];
+    char resp[33];
+    assert_int_equal(stub_digest_response(user, "ims.test", password, "REGISTER", "sip:ims.test",
+                                          nonce, nc, "0a4f113b", resp),
+                     0);
+    snprintf(line, sizeof(line),
+             "Authorization: Digest username=\"%s\", realm=\"ims.test\", nonce=\"%s\", "
+             "uri=\"sip:ims.test\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, "
+             "cnonce=\"0a4f113b\"",
+             user, nonce, resp, nc);
+    return line;
+}
+
+/* A native client (carol, password in the HSS) registering from an address that is not a
+ * trusted peer: challenged, accepted with the right response, a replayed count gets a fresh
+ * challenge, a wrong password 403, and TNA from that address is still refused. */
+static void test_native_digest(void **state)
+{
+    struct fixture *f = *state;
+    char nonce[64];
+    const char *carol[] = {"To: <sip:carol@ims.test>",
+                           "From: <sip:carol@ims.test>;tag=c1",
+                           "Contact: <sip:carol@192.0.2.9:5060>",
+                           "Path:",
+                           "Authorization:",
+                           NULL};
+    f->set.auth_digest = 1;
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, carol), 401);
+    assert_string_equal(f->r.reason, "challenge");
+    assert_true(has(f, "algorithm=MD5, qop=\"auth\"\r\n"));
+    last_nonce(f, nonce, sizeof(nonce));
+    const char *ok[] = {carol[0],
+                        carol[1],
+                        carol[2],
+                        carol[3],
+                        digest_auth("carol@ims.test", "carol-pw", nonce, "00000001"),
+                        NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, ok), 200);
+    assert_true(has(f, "Contact: <sip:carol@192.0.2.9:5060>;expires=600\r\n"));
+    assert_int_equal(stub_bindings_count(f->reg.store), 1);
+    /* The same nonce count again: a replay, answered with a fresh nonce (stale=true). */
+    const char *again[] = {carol[0], carol[1], carol[2], carol[3], ok[4], "CSeq: 3 REGISTER", NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, again), 401);
+    assert_string_equal(f->r.reason, "digest-replay");
+    assert_true(has(f, "stale=true"));
+    last_nonce(f, nonce, sizeof(nonce));
+    const char *wrong[] = {carol[0],
+                           carol[1],
+                           carol[2],
+                           carol[3],
+                           digest_auth("carol@ims.test", "guess", nonce, "00000001"),
+                           "CSeq: 4 REGISTER",
+                           NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, wrong), 403);
+    assert_string_equal(f->r.reason, "bad-digest");
+    /* A right answer for carol does not register someone else's IMPU. */
+    const char *other[] = {"To: <sip:alice@ims.test>",
+                           carol[1],
+                           carol[2],
+                           carol[3],
+                           digest_auth("carol@ims.test", "carol-pw", nonce, "00000002"),
+                           "CSeq: 5 REGISTER",
+                           NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, other), 403);
+    assert_string_equal(f->r.reason, "impu-not-associated");
+    /* A user without a password cannot use Digest; TNA stays trusted-peer only. */
+    const char *bob[] = {"To: <sip:bob@ims.test>",
+                         "From: <sip:bob@ims.test>;tag=b",
+                         carol[2],
+                         carol[3],
+                         digest_auth("bob@ims.test", "x", nonce, "00000003"),
+                         NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, bob), 403);
+    assert_string_equal(f->r.reason, "no-password");
+    assert_int_equal(run_at(f, "192.0.2.9", NOW, NULL), 403);
+    assert_string_equal(f->r.reason, "untrusted-peer");
+    /* An expired nonce is stale. */
+    const char *late[] = {carol[0],
+                          carol[1],
+                          carol[2],
+                          carol[3],
+                          digest_auth("carol@ims.test", "carol-pw", nonce, "00000004"),
+                          "CSeq: 6 REGISTER",
+                          NULL};
+    assert_int_equal(run_at(f, "192.0.2.9", NOW + STUB_DIGEST_TTL_S + 1, late), 401);
+    assert_string_equal(f->r.reason, "stale-nonce");
+    assert_int_equal(stub_bindings_count(f->reg.store), 1);
+}
+
+/* RFC 3261 §10.3 step 1: only the home domain (or the stub's own address) is registered. */
+static void test_request_uri_domain(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(run(f, EDITS("REGISTER sip:other.test SIP/2.0")), 404);
+    assert_string_equal(f->r.reason, "foreign-domain");
+    assert_int_equal(run(f, EDITS("REGISTER sip:alice@ims.test SIP/2.0")), 404);
+    assert_int_equal(run(f, EDITS("REGISTER sip:ims.test:5070 SIP/2.0")), 404);
+    assert_int_equal(stub_bindings_count(f->reg.store), 0);
+    assert_int_equal(run(f, EDITS("REGISTER sip:127.0.0.1:5060 SIP/2.0")), 200);
+    assert_int_equal(run(f, EDITS("REGISTER sip:IMS.TEST SIP/2.0", "CSeq: 3 REGISTER")), 200);
 }
 
 static void test_identity_pair(void **state)
@@ -398,6 +520,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bearer_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_integrity_protected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_digest_mode_challenges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_native_digest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_uri_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_identity_pair, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wildcard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),

@@ -32,6 +32,10 @@ static void test_defaults(void **state)
     assert_string_equal(s.listen, "sip:127.0.0.1:5060");
     assert_string_equal(s.home_domain, "ims.test");
     assert_string_equal(s.service_route, "sip:orig@127.0.0.1:5060;lr");
+    assert_string_equal(s.record_route, "sip:127.0.0.1:5060;transport=tcp;lr");
+    assert_int_equal(s.timer_c_ms, 180000);
+    assert_int_equal(s.max_transactions, 10000);
+    assert_int_equal(s.max_branches, 8);
     assert_string_equal(s.trusted_peers[0], "127.0.0.1");
     assert_null(s.trusted_peers[1]);
     assert_string_equal(s.hss_file, "");
@@ -40,6 +44,28 @@ static void test_defaults(void **state)
     assert_int_equal(s.max_expires, 3600);
     assert_int_equal(s.default_expires, 3600);
     assert_int_equal(s.max_bindings, 10000);
+    stub_settings_free(&s);
+}
+
+/* The URIs that name the stub follow --listen unless set. */
+static void test_derived_uris(void **state)
+{
+    struct stub_settings s;
+    char err[256];
+    char *flags[] = {"--listen", "sip:127.0.0.1:5999"};
+    assert_int_equal(load(&s, flags, 2, err), CFG_OK);
+    assert_string_equal(s.service_route, "sip:orig@127.0.0.1:5999;lr");
+    assert_string_equal(s.record_route, "sip:127.0.0.1:5999;transport=tcp;lr");
+    stub_settings_free(&s);
+    char *set[] = {"--listen",       "sip:127.0.0.1:5999",
+                   "--record-route", "sip:stub.invalid:5999;lr",
+                   "--timer-c",      "2000"};
+    assert_int_equal(load(&s, set, 6, err), CFG_OK);
+    assert_string_equal(s.record_route, "sip:stub.invalid:5999;lr");
+    assert_int_equal(s.timer_c_ms, 2000);
+    stub_settings_free(&s);
+    char *bad[] = {"--record-route", "sip:x>\r\nX: 1"};
+    assert_int_equal(load(&s, bad, 2, err), CFG_ERROR);
     stub_settings_free(&s);
 }
 
@@ -123,7 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_file_and_flags),
         cmocka_unit_test(test_bad_settings), cmocka_unit_test(test_aor),
-        cmocka_unit_test(test_ip),
+        cmocka_unit_test(test_ip),           cmocka_unit_test(test_derived_uris),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

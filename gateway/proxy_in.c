@@ -1,0 +1,185 @@
+/* proxy_in: requests from the IMS core towards a WebSocket flow. They reach us only through our
+ * own URIs (the Path of the registration, or our Record-Route in a dialog), whose flow token
+ * names the connection: tampered → 403, connection gone → 430 Flow Failed (RFC 5626 §5.3). */
+#include "proxy.h"
+#include "proxy_tx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+
+#include "gw.h"
+#include "gw_sip.h"
+#include "log.h"
+#include "reg.h"
+#include "rnd.h"
+#include "route.h"
+#include "ws_conn.h"
+
+static nta_leg_t *proxy_leg;
+
+/* A CANCEL for an INVITE we forwarded to the flow (nta answered the CANCEL itself). */
+static int in_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t const *sip)
+{
+    struct proxy_tx *tx = (struct proxy_tx *)magic;
+    if (!sip || sip->sip_request->rq_method != sip_method_cancel || tx->final)
+        return 0;
+    struct gw_conn *c = ws_find(tx->conn_id);
+    sip_t const *inv = sip_object(tx->req);
+    if (!c)
+        return 0;
+    char buf[4096];
+    char ruri[1024], from[1024], to[1024];
+    url_e(ruri, sizeof(ruri), inv->sip_request->rq_url);
+    sip_header_e(from, sizeof(from), (sip_header_t const *)inv->sip_from, 0);
+    sip_header_e(to, sizeof(to), (sip_header_t const *)inv->sip_to, 0);
+    int n = snprintf(buf, sizeof(buf),
+                     "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
+                     "%s%sCall-ID: %s\r\nCSeq: %u CANCEL\r\nContent-Length: 0\r\n\r\n",
+                     ruri, gw->cfg->sip_host, tx->branch, from, to, inv->sip_call_id->i_id,
+                     inv->sip_cseq->cs_seq);
+    if (n > 0 && (size_t)n < sizeof(buf))
+        ws_send(c, buf, (size_t)n);
+    return 0;
+}
+
+/* Timer C for INVITEs towards a browser that never answers finally. */
+static gboolean in_timer_c(gpointer arg)
+{
+    struct proxy_tx *tx = arg;
+    tx->timer_c = 0;
+    if (!tx->final) {
+        nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
+        tx->final = 1;
+        proxy_tx_free(tx);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
+                         sip_t const *sip)
+{
+    sip_method_t method = sip->sip_request->rq_method;
+    if (method == sip_method_cancel)
+        return 481; /* nta matches CANCELs to live transactions itself */
+    msg_t *orig = nta_incoming_getrequest(irq);
+    msg_t *fwd = msg_dup(orig);
+    msg_destroy(orig);
+    sip_t *fs = sip_object(fwd);
+    struct flow_ref ref;
+    enum route_flow found = route_pop_ours(fwd, fs, &ref);
+    struct gw_conn *c =
+        found == ROUTE_TOKEN_OK && ref.worker == gw->worker ? ws_find(ref.conn_id) : NULL;
+    int status = 0;
+    if (found == ROUTE_TOKEN_BAD)
+        status = 403; /* tampered flow token */
+    else if (found == ROUTE_NO_TOKEN)
+        status = method == sip_method_options ? 200 : 404;
+    else if (!c)
+        status = 430; /* the flow is gone */
+    else if (fs->sip_max_forwards && fs->sip_max_forwards->mf_count == 0)
+        status = 483;
+    else if (c->ntx >= PROXY_MAX_TX_PER_FLOW && method != sip_method_ack)
+        status = 503;
+    if (status) {
+        msg_destroy(fwd);
+        if (method == sip_method_ack)
+            return 0;
+        log_info("proxy: %s from the IMS side answered %d", sip->sip_request->rq_method_name,
+                 status);
+        if (status == 430)
+            nta_incoming_treply(irq, 430, "Flow Failed", TAG_END());
+        else
+            nta_incoming_treply(irq, status, NULL, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
+    if (fs->sip_max_forwards)
+        fs->sip_max_forwards->mf_count--;
+    char branch[64], via[400];
+    char rnd[24];
+    rnd_token(rnd, 12);
+    snprintf(branch, sizeof(branch), "z9hG4bK-%s", rnd);
+    snprintf(via, sizeof(via), "SIP/2.0/WS %s;branch=%s", gw->cfg->sip_host, branch);
+    int ok = sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
+    if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
+        ok = route_record_route(fwd, fs, c->id, 1) == 0;
+    if (!ok) {
+        msg_destroy(fwd);
+        nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
+    gw_sip_send(c, fwd);
+    if (method == sip_method_ack) {
+        msg_destroy(fwd);
+        nta_incoming_destroy(irq);
+        return 0;
+    }
+    struct proxy_tx *tx = proxy_tx_add_in(c, irq, branch, fwd, method == sip_method_invite);
+    nta_incoming_bind(irq, in_on_cancel, (nta_incoming_magic_t *)tx);
+    if (tx->invite) {
+        nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
+        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, in_timer_c, tx);
+    }
+    return 0;
+}
+
+void proxy_in_response(struct gw_conn *c, msg_t *msg)
+{
+    sip_t *sip = sip_object(msg);
+    struct proxy_tx *tx = sip->sip_via ? proxy_tx_find_in(sip->sip_via->v_branch) : NULL;
+    if (!tx || tx->conn_id != c->id || tx->final) {
+        msg_destroy(msg); /* stray or late: nothing waits for it */
+        return;
+    }
+    int status = sip->sip_status->st_status;
+    sip_header_remove(msg, sip, (sip_header_t *)sip->sip_via);
+    if (status == 100) {
+        msg_destroy(msg);
+        return;
+    }
+    nta_incoming_mreply(tx->irq, msg);
+    if (status >= 200) {
+        tx->final = 1;
+        proxy_tx_free(tx);
+    }
+}
+
+int proxy_start(void)
+{
+    proxy_leg = nta_leg_tcreate(gw->agent, in_on_request, NULL, NTATAG_NO_DIALOG(1), TAG_END());
+    return proxy_leg ? 0 : -1;
+}
+
+static void proxy_end_tx(struct proxy_tx *tx)
+{
+    if (tx->out) {
+        /* Responses will find no flow; an INVITE still ringing is cancelled upstream. */
+        if (tx->invite && !tx->final)
+            proxy_tx_cancel_out(tx);
+        return;
+    }
+    tx->final = 1;
+    nta_incoming_treply(tx->irq, 430, "Flow Failed", TAG_END());
+    proxy_tx_free(tx);
+}
+
+void proxy_flow_closed(struct gw_conn *c)
+{
+    proxy_tx_foreach_conn(c->id, proxy_end_tx);
+}
+
+void proxy_stop(void)
+{
+    proxy_tx_clear();
+    if (proxy_leg)
+        nta_leg_destroy(proxy_leg);
+    proxy_leg = NULL;
+}

@@ -1,0 +1,244 @@
+/* proxy_tx: every transaction is counted on its flow (bounded by PROXY_MAX_TX_PER_FLOW) and in
+ * the gateway (a gauge on /metrics), so a test can check that nothing outlives its purpose. */
+#include "proxy_tx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+
+#include "gw.h"
+#include "gw_sip.h"
+#include "log.h"
+#include "proxy.h"
+#include "ws_conn.h"
+
+static GHashTable *proxy_txs; /* key → struct proxy_tx */
+
+static GHashTable *proxy_table(void)
+{
+    if (!proxy_txs)
+        proxy_txs = g_hash_table_new(g_str_hash, g_str_equal);
+    return proxy_txs;
+}
+
+unsigned proxy_active(void)
+{
+    return proxy_txs ? g_hash_table_size(proxy_txs) : 0;
+}
+
+struct proxy_tx *proxy_tx_find_out(uint64_t conn_id, const char *branch)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "o/%llu/%.96s", (unsigned long long)conn_id, branch ? branch : "");
+    return g_hash_table_lookup(proxy_table(), key);
+}
+
+struct proxy_tx *proxy_tx_find_in(const char *branch)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "i/%.96s", branch ? branch : "");
+    return g_hash_table_lookup(proxy_table(), key);
+}
+
+static void proxy_tx_insert(struct gw_conn *c, struct proxy_tx *tx)
+{
+    g_hash_table_insert(proxy_table(), tx->key, tx);
+    c->ntx++;
+}
+
+void proxy_tx_free(struct proxy_tx *tx)
+{
+    g_hash_table_remove(proxy_table(), tx->key);
+    struct gw_conn *c = ws_find(tx->conn_id);
+    if (c && c->ntx)
+        c->ntx--;
+    if (tx->timer_c)
+        g_source_remove(tx->timer_c);
+    if (tx->corq)
+        nta_outgoing_destroy(tx->corq);
+    if (tx->orq)
+        nta_outgoing_destroy(tx->orq);
+    if (tx->irq)
+        nta_incoming_destroy(tx->irq);
+    if (tx->req)
+        msg_destroy(tx->req);
+    free(tx);
+}
+
+/* Responses from the IMS side: our Via off, charging headers off, to the flow. */
+static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
+{
+    struct proxy_tx *tx = (struct proxy_tx *)magic;
+    int status = nta_outgoing_status(orq);
+    struct gw_conn *c = ws_find(tx->conn_id);
+    if (status == 100)
+        return 0; /* the client already had our own 100 */
+    if (c && sip) {
+        msg_t *rsp = nta_outgoing_getresponse(orq);
+        sip_t *rs = sip_object(rsp);
+        sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
+        gw_sip_strip_p_headers(rsp, rs, "P-Charging-");
+        gw_sip_send(c, rsp);
+        msg_destroy(rsp);
+    } else if (c && status >= 200) {
+        /* nta's own timeout or transport error: answer from the request we kept */
+        gw_sip_reply(c, sip_object(tx->req), status, NULL, TAG_END());
+    }
+    if (status >= 200) {
+        tx->final = 1;
+        proxy_tx_free(tx);
+    }
+    return 0;
+}
+
+static int proxy_cancel_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
+                                    sip_t const *sip)
+{
+    struct proxy_tx *tx = (struct proxy_tx *)magic;
+    if (nta_outgoing_status(orq) >= 200 && tx->corq == orq) {
+        nta_outgoing_destroy(orq);
+        tx->corq = NULL;
+    }
+    return 0;
+}
+
+/* CANCEL built here rather than with nta_outgoing_cancel(), which on a reliable transport ends
+ * the INVITE client transaction at once: the callee's 487 would then never reach the caller
+ * (nor be acknowledged). Same Request-URI, top Via (branch), From, To, Call-ID and Route as the
+ * INVITE (RFC 3261 §9.1); the INVITE transaction stays and receives the 487. */
+void proxy_tx_cancel_out(struct proxy_tx *tx)
+{
+    if (tx->corq || tx->final || !tx->orq)
+        return;
+    msg_t *inv = nta_outgoing_getrequest(tx->orq);
+    sip_t const *is = inv ? sip_object(inv) : NULL;
+    if (!is || !is->sip_via) {
+        if (inv)
+            msg_destroy(inv);
+        return;
+    }
+    msg_t *cm = nta_msg_create(gw->agent, 0);
+    sip_t *cs = sip_object(cm);
+    su_home_t *home = msg_home(cm);
+    char *via = sip_header_as_string(home, (sip_header_t const *)is->sip_via);
+    int ok =
+        via &&
+        sip_add_tl(cm, cs,
+                   SIPTAG_REQUEST(sip_request_create(
+                       home, SIP_METHOD_CANCEL, (url_string_t *)is->sip_request->rq_url, NULL)),
+                   SIPTAG_VIA_STR(via), SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_FROM(is->sip_from),
+                   SIPTAG_TO(is->sip_to), SIPTAG_CALL_ID(is->sip_call_id),
+                   SIPTAG_CSEQ(sip_cseq_create(home, is->sip_cseq->cs_seq, SIP_METHOD_CANCEL)),
+                   SIPTAG_ROUTE(is->sip_route), TAG_END()) >= 0;
+    msg_destroy(inv);
+    tx->corq =
+        ok ? nta_outgoing_mcreate(gw->agent, proxy_cancel_on_response, (nta_outgoing_magic_t *)tx,
+                                  tx->next, cm, NTATAG_USER_VIA(1), TAG_END())
+           : NULL;
+    if (!tx->corq) {
+        log_warn("proxy: could not send CANCEL upstream");
+        if (!ok)
+            msg_destroy(cm);
+    }
+}
+
+/* Timer C (RFC 3261 §16.6 step 11): an INVITE that got no final answer is cancelled. */
+static gboolean proxy_out_timer_c(gpointer arg)
+{
+    struct proxy_tx *tx = arg;
+    tx->timer_c = 0;
+    if (!tx->final) {
+        log_info("proxy: Timer C fired for an INVITE on flow %llu; cancelling",
+                 (unsigned long long)tx->conn_id);
+        proxy_tx_cancel_out(tx);
+    }
+    return G_SOURCE_REMOVE;
+}
+
+void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t const *next)
+{
+    sip_t const *sip = sip_object(req);
+    if (sip->sip_request->rq_method == sip_method_ack) {
+        /* ACK for a 2xx is its own end-to-end request: sent, never answered. */
+        nta_outgoing_t *orq =
+            nta_outgoing_mcreate(gw->agent, NULL, NULL, next, fwd, NTATAG_STATELESS(1), TAG_END());
+        if (!orq)
+            msg_destroy(fwd);
+        else if (orq != (nta_outgoing_t *)-1)
+            nta_outgoing_destroy(orq);
+        msg_destroy(req);
+        return;
+    }
+    struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    tx->out = 1;
+    tx->conn_id = c->id;
+    tx->req = req;
+    tx->invite = sip->sip_request->rq_method == sip_method_invite;
+    snprintf(tx->branch, sizeof(tx->branch), "%s", sip->sip_via->v_branch);
+    snprintf(tx->key, sizeof(tx->key), "o/%llu/%.96s", (unsigned long long)c->id, tx->branch);
+    if (g_hash_table_contains(proxy_table(), tx->key)) {
+        /* A retransmission or a reused branch: reliable transport, so never a new request. */
+        msg_destroy(fwd);
+        msg_destroy(req);
+        free(tx);
+        return;
+    }
+    tx->next = next;
+    tx->orq = nta_outgoing_mcreate(gw->agent, proxy_out_on_response, (nta_outgoing_magic_t *)tx,
+                                   next, fwd, TAG_END());
+    if (!tx->orq) {
+        log_warn("proxy: could not send %s upstream", sip->sip_request->rq_method_name);
+        gw_sip_reply(c, sip, 500, "Server Internal Error", TAG_END());
+        msg_destroy(req);
+        free(tx);
+        return;
+    }
+    proxy_tx_insert(c, tx);
+    if (tx->invite)
+        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, proxy_out_timer_c, tx);
+}
+
+struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const char *branch,
+                                 msg_t *sent, int invite)
+{
+    struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    tx->conn_id = c->id;
+    tx->irq = irq;
+    tx->req = sent;
+    tx->invite = invite;
+    snprintf(tx->branch, sizeof(tx->branch), "%s", branch);
+    snprintf(tx->key, sizeof(tx->key), "i/%.96s", branch);
+    proxy_tx_insert(c, tx);
+    return tx;
+}
+
+void proxy_tx_foreach_conn(uint64_t conn_id, void (*fn)(struct proxy_tx *tx))
+{
+    GPtrArray *hits = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, proxy_table());
+    while (g_hash_table_iter_next(&it, &k, &v))
+        if (((struct proxy_tx *)v)->conn_id == conn_id)
+            g_ptr_array_add(hits, v);
+    for (guint i = 0; i < hits->len; i++)
+        fn(g_ptr_array_index(hits, i));
+    g_ptr_array_free(hits, TRUE);
+}
+
+void proxy_tx_clear(void)
+{
+    if (!proxy_txs)
+        return;
+    GList *all = g_hash_table_get_values(proxy_txs);
+    for (GList *l = all; l; l = l->next)
+        proxy_tx_free(l->data);
+    g_list_free(all);
+    g_hash_table_destroy(proxy_txs);
+    proxy_txs = NULL;
+}
