@@ -2,7 +2,7 @@
 // stub. The gateway runs with challenge "redirect" (the seed's 302 variant).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, SipWs, registerMsg, stubRegisterCount } from './harness.mjs';
+import { startStack, SipWs, registerMsg, stubRegisterCount, stubRegistersReach } from './harness.mjs';
 import { signIn, pkce, post, basic } from './waf-helpers.mjs';
 
 let stack;
@@ -53,7 +53,7 @@ test('flow 2 — rich UI: 302 to the WAF, code in the REGISTER body, the gateway
   const rsp = await c.request(registerWithBody({ user: 'bob', callId: 'flow2', cseq: 2 },
     { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:8080/cb' }));
   assert.equal(rsp.status, 200, rsp.text);
-  assert.equal(stubRegisterCount(stack), before + 1);
+  assert.equal(await stubRegistersReach(stack, before + 1), before + 1);
   // re-REGISTER without credentials: the gateway uses the tokens it holds for this flow
   const again = await c.request(registerMsg({ user: 'bob', callId: 'flow2', cseq: 3 }));
   assert.equal(again.status, 200, again.text);

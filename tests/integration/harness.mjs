@@ -123,8 +123,20 @@ export function token(stack, user, extra = []) {
   return wafCli(stack, ['token', user, ...extra]).trim();
 }
 
-/** Number of REGISTERs the stub logged so far. */
+/** Number of REGISTERs the stub logged so far. Its log line can arrive just after the response
+ * it describes, so tests compare with stubRegistersReach() / stubRegisterCountSettled(). */
 export const stubRegisterCount = (stack) => (stack.stub.log.match(/register aor=/g) || []).length;
+/** Waits (bounded) until the stub has logged at least n REGISTERs; returns the count. */
+export async function stubRegistersReach(stack, n, timeoutMs = 3000) {
+  const until = Date.now() + timeoutMs;
+  while (stubRegisterCount(stack) < n && Date.now() < until) await sleep(20);
+  return stubRegisterCount(stack);
+}
+/** The count once late log lines had time to arrive (for "nothing reached the stub"). */
+export async function stubRegisterCountSettled(stack) {
+  await sleep(200);
+  return stubRegisterCount(stack);
+}
 
 /** A SIP-over-WebSocket client with a queue of received messages. */
 export class SipWs {
