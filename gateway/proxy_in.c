@@ -14,6 +14,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 
+#include "dialog.h"
 #include "gw.h"
 #include "gw_sip.h"
 #include "log.h"
@@ -68,6 +69,8 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     sip_method_t method = sip->sip_request->rq_method;
     if (method == sip_method_cancel)
         return 481; /* nta matches CANCELs to live transactions itself */
+    if (method == sip_method_bye)
+        dialog_ended(sip);
     msg_t *orig = nta_incoming_getrequest(irq);
     msg_t *fwd = msg_dup(orig);
     msg_destroy(orig);
@@ -135,11 +138,17 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
 {
     sip_t *sip = sip_object(msg);
     struct proxy_tx *tx = sip->sip_via ? proxy_tx_find_in(sip->sip_via->v_branch) : NULL;
-    if (!tx || tx->conn_id != c->id || tx->final) {
-        msg_destroy(msg); /* stray or late: nothing waits for it */
+    sip_t const *sent = tx ? sip_object(tx->req) : NULL;
+    /* The answer to our CANCEL shares the INVITE's branch; nta already answered the core's
+     * CANCEL, so it is dropped here like any stray or late response. */
+    if (!tx || tx->conn_id != c->id || tx->final ||
+        sip->sip_cseq->cs_method != sent->sip_cseq->cs_method) {
+        msg_destroy(msg);
         return;
     }
     int status = sip->sip_status->st_status;
+    if (tx->invite && status >= 200 && status < 300 && !sent->sip_to->a_tag)
+        dialog_confirmed(c->id, 0, sent, sip);
     sip_header_remove(msg, sip, (sip_header_t *)sip->sip_via);
     if (status == 100) {
         msg_destroy(msg);
@@ -174,11 +183,13 @@ static void proxy_end_tx(struct proxy_tx *tx)
 void proxy_flow_closed(struct gw_conn *c)
 {
     proxy_tx_foreach_conn(c->id, proxy_end_tx);
+    dialog_flow_closed(c->id);
 }
 
 void proxy_stop(void)
 {
     proxy_tx_clear();
+    dialog_clear();
     if (proxy_leg)
         nta_leg_destroy(proxy_leg);
     proxy_leg = NULL;

@@ -14,6 +14,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 
+#include "dialog.h"
 #include "gw.h"
 #include "gw_sip.h"
 #include "log.h"
@@ -168,6 +169,10 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         msg_destroy(msg);
         return;
     }
+    if (sip->sip_to->a_tag)
+        dialog_seen_cseq(sip);
+    if (method == sip_method_bye)
+        dialog_ended(sip);
     if (method == sip_method_invite)
         gw_sip_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
     proxy_tx_send_out(c, msg, fwd, next);

@@ -12,6 +12,7 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
+#include "dialog.h"
 #include "gw_sip.h"
 #include "log.h"
 #include "proxy.h"
@@ -81,6 +82,9 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     if (c && sip) {
         msg_t *rsp = nta_outgoing_getresponse(orq);
         sip_t *rs = sip_object(rsp);
+        sip_t const *req = sip_object(tx->req);
+        if (tx->invite && status >= 200 && status < 300 && !req->sip_to->a_tag)
+            dialog_confirmed(tx->conn_id, 1, NULL, rs);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
         gw_sip_strip_p_headers(rsp, rs, "P-Charging-");
         gw_sip_send(c, rsp);

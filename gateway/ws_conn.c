@@ -31,7 +31,7 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
 {
     if (c->close_code)
         return;
-    if (c->out_count >= WS_MAX_QUEUED) {
+    if (c->out_count >= WS_MAX_QUEUED || c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
         log_warn("ws: connection %llu from %s does not read; closing", (unsigned long long)c->id,
                  c->peer);
         ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
@@ -47,6 +47,7 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
         c->out_head = o;
     c->out_tail = o;
     c->out_count++;
+    c->out_bytes += len;
     lws_callback_on_writable(c->wsi);
 }
 
@@ -206,6 +207,7 @@ static int ws_writeable(struct lws *wsi, struct gw_conn *c)
     if (!c->out_head)
         c->out_tail = NULL;
     c->out_count--;
+    c->out_bytes -= o->len;
     int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
     free(o);
     if (n < 0)

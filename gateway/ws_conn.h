@@ -9,7 +9,9 @@
 #include <libwebsockets.h>
 
 #define WS_SIP_PATH "/sip"
-#define WS_MAX_QUEUED 64 /* messages waiting to be written; more means a stuck peer */
+/* Messages waiting to be written to one connection; more means a peer that does not read. */
+#define WS_MAX_QUEUED 4096
+#define WS_MAX_QUEUED_BYTES (1024 * 1024)
 
 struct gw_out;
 struct reg_state;
@@ -22,6 +24,7 @@ struct gw_conn {
     size_t rx_len;
     struct gw_out *out_head, *out_tail;
     unsigned out_count;
+    size_t out_bytes;
     int close_code;        /* non-zero: close with this code once the queue is written */
     struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
     unsigned ntx;          /* proxy transactions in flight on this flow */

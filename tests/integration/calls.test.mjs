@@ -117,3 +117,107 @@ test('callee WebSocket closed: the core gets 430 and the caller a final failure'
   const fail = await alice.waitResponse((r) => r.status >= 400, 10000);
   assert.ok([430, 480].includes(fail.status), `final ${fail.status}`);
 });
+
+/** alice calls bob; both sides get their dialog. */
+async function establish(caller, callee, sdp = SDP(caller.user)) {
+  const tx = caller.request('INVITE', callee.aor, { body: sdp });
+  const inv = await callee.waitRequest('INVITE');
+  const calleeDialog = callee.respond(inv, 200, 'OK', { body: SDP(callee.user) });
+  const ok = await caller.waitStatus(200, 'INVITE');
+  const callerDialog = caller.dialogFrom(tx, ok);
+  caller.inDialog(callerDialog, 'ACK');
+  await callee.waitRequest('ACK');
+  return { callerDialog, calleeDialog, inv };
+}
+
+test('re-INVITE and UPDATE in dialog, then BYE from the caller', async () => {
+  const { callerDialog, calleeDialog } = await establish(alice, bob);
+  alice.inDialog(callerDialog, 'UPDATE', { body: SDP('alice-2') });
+  const upd = await bob.waitRequest('UPDATE');
+  assert.equal(upd.body, SDP('alice-2'));
+  bob.respond(upd, 200, 'OK', { toTag: calleeDialog.localTag, body: SDP('bob-2') });
+  await alice.waitStatus(200, 'UPDATE');
+  bob.inDialog(calleeDialog, 'INVITE', { body: SDP('bob-3') });
+  const reinv = await alice.waitRequest('INVITE');
+  alice.respond(reinv, 200, 'OK', { toTag: callerDialog.localTag, body: SDP('alice-3') });
+  await bob.waitStatus(200, 'INVITE');
+  bob.inDialog(calleeDialog, 'ACK', { cseq: calleeDialog.cseq });
+  await alice.waitRequest('ACK');
+  alice.inDialog(callerDialog, 'BYE');
+  const bye = await bob.waitRequest('BYE');
+  bob.respond(bye, 200, 'OK', { toTag: calleeDialog.localTag });
+  await alice.waitStatus(200, 'BYE');
+  await sleep(100);
+  assert.equal(await metric('imsgw_dialogs'), 0);
+});
+
+test('the caller\'s WebSocket closes mid-call: the callee receives BYE', async () => {
+  const carol = await Ua.register(stack, 'carol');
+  await establish(carol, bob);
+  assert.equal(await metric('imsgw_dialogs'), 2, 'both legs of the call are tracked');
+  carol.close();
+  const bye = await bob.waitRequest('BYE', 5000);
+  assert.match(bye.headers.from[0], /carol/);
+  bob.respond(bye, 200, 'OK');
+  await sleep(200);
+  assert.equal(await metric('imsgw_dialogs'), 0);
+  assert.equal(await metric('imsgw_proxy_transactions'), 0);
+});
+
+test('the callee\'s WebSocket closes mid-call: the caller receives BYE', async () => {
+  const carol = await Ua.register(stack, 'carol');
+  await establish(alice, carol);
+  carol.close();
+  const bye = await alice.waitRequest('BYE', 5000);
+  alice.respond(bye, 200, 'OK');
+  await sleep(200);
+  assert.equal(await metric('imsgw_dialogs'), 0);
+});
+
+test('bad input: forged Route token → 403, CANCEL for nothing → 481, Max-Forwards 0 → 483, garbage SDP passes and calls go on', async () => {
+  const { callerDialog, calleeDialog } = await establish(alice, bob);
+  const forged = { ...callerDialog, routes: callerDialog.routes.map((r) => r.replace(/sip:([A-Za-z0-9_-]{6})/, 'sip:AAAAAA')) };
+  alice.inDialog(forged, 'INFO');
+  assert.equal((await alice.waitResponse((r) => r.headers.cseq[0].endsWith('INFO'))).status, 403);
+  alice.send(['CANCEL sip:bob@ims.test SIP/2.0', `Via: SIP/2.0/WSS ${alice.host};branch=z9hG4bK-nothing`, 'Max-Forwards: 70',
+    `From: <${alice.aor}>;tag=x`, 'To: <sip:bob@ims.test>', 'Call-ID: nothing', 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'));
+  assert.equal((await alice.waitResponse((r) => r.headers['call-id'][0] === 'nothing')).status, 481);
+  alice.request('MESSAGE', bob.aor, { body: 'x', contentType: 'text/plain', extra: [] });
+  const m = await bob.waitRequest('MESSAGE');
+  bob.respond(m, 200, 'OK');
+  await alice.waitStatus(200, 'MESSAGE');
+  const garbage = 'this is not SDP \u0001\u0002';
+  alice.request('INVITE', bob.aor, { body: garbage });
+  const inv = await bob.waitRequest('INVITE');
+  assert.equal(inv.body, garbage, 'the gateway does not touch bodies');
+  bob.respond(inv, 488, 'Not Acceptable Here');
+  assert.equal((await alice.waitResponse((r) => r.status === 488)).status, 488);
+  // the established call is unaffected
+  alice.inDialog(callerDialog, 'BYE');
+  const bye = await bob.waitRequest('BYE');
+  bob.respond(bye, 200, 'OK', { toTag: calleeDialog.localTag });
+  await alice.waitStatus(200, 'BYE');
+});
+
+test('500 INVITEs at once from one flow: bounded per flow with 503 + Retry-After', async () => {
+  const txs = [];
+  for (let i = 0; i < 500; i++) txs.push(alice.request('INVITE', bob.aor, { body: SDP('alice') }));
+  let busy = 0;
+  for (let i = 0; i < 500; i++) {
+    const r = await alice.waitResponse((x) => x.status >= 200 || x.status === 503, 10000).catch(() => null);
+    if (!r) break;
+    if (r.status === 503) { busy++; assert.ok(r.headers['retry-after'], 'Retry-After'); }
+    if (busy + 32 >= 500) break;
+  }
+  assert.ok(busy >= 500 - 32, `refused ${busy}`);
+  // the callee declines what got through; everything is cleaned up
+  for (let i = 0; i < 32; i++) {
+    const inv = await bob.waitRequest('INVITE', 5000).catch(() => null);
+    if (!inv) break;
+    bob.respond(inv, 486, 'Busy Here');
+  }
+  for (let i = 0; i < 200 && (await metric('imsgw_proxy_transactions')) > 0; i++) await sleep(25);
+  assert.equal(await metric('imsgw_proxy_transactions'), 0);
+  alice.responses.length = 0;
+  bob.requests.length = 0;
+});
