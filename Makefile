@@ -11,10 +11,12 @@ deps:
 	@scripts/deps.sh
 
 build: deps
+	@node scripts/build-wic.mjs
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 build-asan: deps
+	@node scripts/build-wic.mjs
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIMSGW_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j$(JOBS)
 

@@ -124,7 +124,9 @@ static void reg_set_expires(msg_t *msg, sip_t *sip, long expires)
         if (m->m_expires) {
             char param[48];
             snprintf(param, sizeof(param), "expires=%ld", expires);
-            msg_header_replace_param(msg_home(msg), m->m_common, param);
+            /* sofia keeps the pointer, not a copy: the parameter must live in the message */
+            msg_header_replace_param(msg_home(msg), m->m_common, su_strdup(msg_home(msg), param));
+            msg_fragment_clear(m->m_common);
         }
     sip_add_tl(msg, sip, SIPTAG_EXPIRES_STR(buf), TAG_END());
 }

@@ -6,14 +6,29 @@
 static void waf_pages_head(struct form_buf *b, const char *title)
 {
     form_buf_printf(&*b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                         "<meta name=\"viewport\" content=\"width=device-width\"><title>");
+                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
     form_buf_html(b, title);
-    form_buf_printf(b, "</title><style>body{font-family:sans-serif;max-width:26em;margin:3em auto}"
-                       "label,input,button{display:block;margin:.4em 0;width:100%%}"
-                       ".msg{color:#a00}.big{font-size:2.5em;letter-spacing:.1em}</style>"
-                       "</head><body><h1>");
+    /* The web phone's look (wwsf-static/style.css): blue bar, white card, large controls. */
+    form_buf_printf(b, "</title><style>*{box-sizing:border-box}"
+                       "body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1b1f24;"
+                       "background:#f4f6f8}"
+                       "header{background:#0b5cad;color:#fff;padding:.75rem 1rem}"
+                       "h1{margin:0;font-size:1.25rem}"
+                       "main{max-width:26rem;margin:1rem auto;padding:1rem;background:#fff;"
+                       "border:1px solid #d0d7de;border-radius:.5rem}"
+                       "label{display:block;font-weight:600;margin:.5rem 0 .25rem}"
+                       "input,button{display:block;width:100%%;font:inherit;padding:.5rem;"
+                       "border-radius:.25rem;border:1px solid #57606a;margin:.25rem 0}"
+                       "button{background:#0b5cad;border-color:#0b5cad;color:#fff;"
+                       "min-height:2.75rem;margin-top:.75rem;cursor:pointer}"
+                       "button[value=deny]{background:#fff;color:#1b1f24;border-color:#57606a}"
+                       ":focus-visible{outline:3px solid #f0b400;outline-offset:2px}"
+                       ".msg{background:#fdecea;border:1px solid #b42318;color:#b42318;"
+                       "padding:.75rem;border-radius:.25rem}"
+                       ".big{font-size:2.5em;letter-spacing:.1em}</style>"
+                       "</head><body><header><h1>");
     form_buf_html(b, title);
-    form_buf_printf(b, "</h1>\n");
+    form_buf_printf(b, "</h1></header><main>\n");
 }
 
 static void waf_pages_field(struct form_buf *b, const char *label, const char *name,
@@ -59,7 +74,7 @@ char *waf_pages_login(const struct waf_login_page *p)
     if (p->deny)
         form_buf_printf(&b,
                         "<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n");
-    form_buf_printf(&b, "</form></body></html>\n");
+    form_buf_printf(&b, "</form></main></body></html>\n");
     return form_buf_take(&b, NULL);
 }
 
@@ -75,6 +90,6 @@ char *waf_pages_message(const char *title, const char *text, const char *big)
         form_buf_html(&b, big);
         form_buf_printf(&b, "</p>\n");
     }
-    form_buf_printf(&b, "</body></html>\n");
+    form_buf_printf(&b, "</main></body></html>\n");
     return form_buf_take(&b, NULL);
 }

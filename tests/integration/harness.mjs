@@ -51,7 +51,12 @@ class Daemon {
     this.proc = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => {
+      // A daemon that dies on a signal leaves its last words in the test output.
+      if (sig && sig !== 'SIGTERM' && sig !== 'SIGKILL')
+        process.stderr.write(`\n${name} died on ${sig}; its last log lines:\n${this.log.split('\n').slice(-25).join('\n')}\n`);
+      resolve({ code, sig });
+    }));
   }
   async stop() {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
@@ -70,7 +75,14 @@ export function wafCli(stack, args, input) {
   });
 }
 
-export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } = {}) {
+/**
+ * Starts WAF, IMS stub and gateway. gatewayArgs: extra gateway flags, or a function of the stack
+ * returning them (for flags naming the free ports, e.g. the page's own origin). wafArgs: extra
+ * flags for the WAF daemon only (e.g. --token-lifetime). The public client `wic` may also redirect
+ * to the gateway's own page (httpUrl + '/'), as the web client served there does.
+ */
+export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
+  wafArgs = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
   const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${wafPort}`;
@@ -83,7 +95,9 @@ export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } 
       '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024'],
     passwords: {},
   };
-  const hss = users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] }));
+  // nativeUsers register directly at the stub with Digest (IMS-native clients, e.g. SIPp)
+  const hss = [...users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] })),
+    ...nativeUsers.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`], password: `native-${u}-pw` }))];
   fs.writeFileSync(path.join(dir, 'hss.json'), JSON.stringify(hss));
   for (const u of users) {
     stack.passwords[u] = `pw-${u}-0123456789`;
@@ -92,23 +106,33 @@ export async function startStack({ gatewayArgs = [], users = ['alice', 'bob'] } 
   // OAuth clients as make run provisions them: the WIC (public), the gateway (confidential, for
   // introspection and codes carried in REGISTER), and a confidential UA with opaque tokens.
   wafCli(stack, ['client', 'add', 'wic', '--public', '--redirect-uri', 'http://127.0.0.1:8080/',
-    '--redirect-uri', 'http://localhost:8080/']);
+    '--redirect-uri', 'http://localhost:8080/', '--redirect-uri', `${stack.httpUrl}/`]);
   stack.gatewaySecretFile = path.join(dir, 'gateway-secret');
   wafCli(stack, ['client', 'add', 'gateway', '--confidential', '--redirect-uri', 'http://127.0.0.1:8080/cb',
     '--secret-file', stack.gatewaySecretFile]);
   stack.uaSecret = wafCli(stack, ['client', 'add', 'phone', '--confidential', '--token-format', 'opaque',
     '--redirect-uri', 'https://phone.example/cb']).trim().split(' ').pop();
-  stack.waf = new Daemon('imsgw-waf', stack.wafArgs);
+  stack.waf = new Daemon('imsgw-waf', [...stack.wafArgs, ...wafArgs]);
   stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
-    '--hss-file', path.join(dir, 'hss.json')]);
+    '--hss-file', path.join(dir, 'hss.json'), ...stubArgs]);
   await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
   await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
-  stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
-    '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
-    '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
-    '--authz-server', issuer, '--waf-client-id', 'gateway',
-    '--waf-client-secret-file', stack.gatewaySecretFile, ...gatewayArgs]);
-  await waitFor(async () => (await fetch(`${stack.httpUrl}/healthz`).catch(() => null))?.ok, 'the gateway');
+  const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
+  stack.startGateway = async () => {
+    stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
+      '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
+      '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
+      '--authz-server', issuer, '--waf-client-id', 'gateway',
+      '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs]);
+    await waitFor(async () => (await fetch(`${stack.httpUrl}/healthz`).catch(() => null))?.ok, 'the gateway');
+  };
+  /** Stops the gateway (returns its exit) and starts it again on the same ports. */
+  stack.restartGateway = async () => {
+    const exit = await stack.gateway.stop();
+    await stack.startGateway();
+    return exit;
+  };
+  await stack.startGateway();
   stack.stop = async () => {
     const results = {};
     for (const d of [stack.gateway, stack.stub, stack.waf]) results[d.name] = await d.stop();

@@ -191,3 +191,15 @@ test('T11/T12 and bad Bearer syntax: 421, 483, 400', async () => {
   assert.equal((await c.request(registerMsg({ callId: 'b3', auth: `Bearer ${'A'.repeat(9000)}` }))).status, 401);
   c.close();
 });
+
+test('a Contact expires parameter (as JsSIP sends it) is clamped, not corrupted', async () => {
+  const c = await SipWs.open(stack.wsUrl);
+  const now = Math.floor(Date.now() / 1000);
+  const t300 = token(stack, 'alice', ['--issued-at', String(now - 600), '--lifetime', '900']);
+  const msg = registerMsg({ callId: 'cexp', auth: `Bearer ${t300}` }).replace('reg-id=1', 'reg-id=1;expires=600');
+  const rsp = await c.request(msg);
+  assert.equal(rsp.status, 200, rsp.text);
+  const granted = Number(/expires=(\d+)/.exec(rsp.headers.contact.join(','))[1]);
+  assert.ok(granted <= 300 && granted > 250, `granted ${granted}`);
+  c.close();
+});

@@ -1,0 +1,180 @@
+// The SIP side, on JsSIP: one UA per sign-in that registers with the access token, keeps the
+// registration alive across token renewals and lost connections, and runs calls and messages.
+// Events go to the `on` callbacks; nothing here touches the DOM.
+import JsSIP from './vendor/jssip.js';
+import { backoffSeconds } from './backoff.js';
+import { parseBearerChallenge } from './oauth.js';
+
+const INSTANCE_KEY = 'imsgw.sip.instance';
+
+/** The RFC 5626 instance id, kept across reloads: it names this browser, it is not a secret. */
+function instanceId() {
+  let id = localStorage.getItem(INSTANCE_KEY);
+  if (!id || !/^[0-9a-f-]{36}$/.test(id)) {
+    id = crypto.randomUUID();
+    localStorage.setItem(INSTANCE_KEY, id);
+  }
+  return id;
+}
+
+/** A user name or SIP URI as typed → a SIP URI string, or null when it is not usable. */
+export function toSipUri(text, domain) {
+  const t = (text || '').trim();
+  if (!t) return null;
+  const uri = /^sips?:/i.test(t) ? t : t.includes('@') ? `sip:${t}` : `sip:${t}@${domain}`;
+  return JsSIP.URI.parse(uri) ? uri : null;
+}
+
+export class Phone {
+  /**
+   * cfg: loaded config; impu: the user's IMPU; token: access token;
+   * on: { registration(state, detail), challenge(params) → Promise<bool>, incoming(session),
+   *       session(event, detail), message(dir, peer, text), error(text) }
+   */
+  constructor(cfg, impu, token, expiresIn, on) {
+    this.cfg = cfg;
+    this.on = on;
+    this.failures = 0;
+    this.session = null;
+    const socket = new JsSIP.WebSocketInterface(cfg.wsUrl);
+    this.ua = new JsSIP.UA({
+      sockets: [socket],
+      uri: impu,
+      authorization_jwt: `Bearer ${token}`,
+      instance_id: instanceId(),
+      // RFC 8898 / standards §7.3: the registration must not outlive the token.
+      register_expires: Math.max(30, Math.min(cfg.registerExpires, Math.floor(expiresIn))),
+      session_timers: false,
+      user_agent: 'imsgw-wic',
+    });
+    this.wire();
+  }
+
+  start() { this.on.registration('connecting'); this.ua.start(); }
+
+  /** A renewed token: used from now on, and the binding is refreshed with it at once. */
+  renew(token) {
+    this.ua.set('authorization_jwt', `Bearer ${token}`);
+    if (this.ua.isConnected()) this.ua.register();
+  }
+
+  /** De-registers (expires=0) and closes the WebSocket; bounded so sign-out never hangs. */
+  stop() {
+    return new Promise((resolve) => {
+      if (this.session && !this.session.isEnded()) this.session.terminate();
+      const done = () => { clearTimeout(t); resolve(); };
+      const t = setTimeout(done, 3000);
+      this.ua.once('unregistered', () => setTimeout(done, 0));
+      this.ua.once('disconnected', done);
+      this.stopped = true;
+      this.ua.stop(); // sends REGISTER with expires=0 when registered, then closes
+      if (!this.ua.isRegistered()) setTimeout(done, 300);
+    });
+  }
+
+  wire() {
+    const { ua, on } = this;
+    ua.on('connected', () => on.registration('registering'));
+    ua.on('disconnected', () => {
+      if (this.stopped) return;
+      // JsSIP's own recovery is random in [1, 2^n] s; use the RFC 5626 §4.5 schedule instead by
+      // pinning JsSIP's next delay to ours (it clamps its draw to [min, max]).
+      const delay = backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);
+      ua.transport.recovery_options = { min_interval: delay, max_interval: delay };
+      on.registration('reconnecting', Math.ceil(delay));
+    });
+    ua.on('registered', (e) => {
+      this.failures = 0;
+      const pau = e.response.getHeader('P-Associated-URI') || '';
+      const first = /<([^>]+)>/.exec(pau);
+      on.registration('registered', first ? first[1] : null);
+    });
+    ua.on('unregistered', () => { if (!this.stopped) on.registration('unregistered'); });
+    ua.on('registrationFailed', (e) => this.registrationFailed(e));
+    ua.on('newRTCSession', (e) => this.newSession(e));
+    ua.on('newMessage', (e) => {
+      if (e.originator !== 'remote') return;
+      on.message('in', e.request.from.uri.toString(), e.request.body || '');
+    });
+  }
+
+  async registrationFailed(e) {
+    const res = e.response;
+    if (res && res.status_code === 401) {
+      // RFC 8898: follow a Bearer challenge only to an authorization server we trust.
+      const ch = parseBearerChallenge(res.getHeader('WWW-Authenticate'));
+      const server = ch && ch.authz_server ? ch.authz_server.replace(/\/+$/, '') : null;
+      if (!server || !this.cfg.trustedAuthzServers.includes(server)) {
+        this.on.registration('failed');
+        this.on.error(`The network asked to sign in at ${server ? `an unknown server (${server})` : 'an unnamed server'}; for your safety this was not followed.`);
+        return;
+      }
+      // A renewed token, then the same Registrator re-sends (same Call-ID, CSeq + 1).
+      if (!this.challengeRetried && (await this.on.challenge(ch))) {
+        this.challengeRetried = true;
+        setTimeout(() => { this.challengeRetried = false; }, 30000);
+        return;
+      }
+      this.on.registration('failed');
+      this.on.error('The network did not accept your sign-in. Please sign in again.');
+      return;
+    }
+    if (e.cause === JsSIP.C.causes.CONNECTION_ERROR || e.cause === JsSIP.C.causes.REQUEST_TIMEOUT) return; // reconnect handles it
+    this.on.registration('failed');
+    this.on.error(`Registration failed (${res ? `${res.status_code} ${res.reason_phrase}` : e.cause}).`);
+  }
+
+  call(target) {
+    const uri = toSipUri(target, this.cfg.sipDomain);
+    if (!uri) throw new Error(`"${target}" is not a user name or SIP address that can be called.`);
+    if (this.session) throw new Error('There is already a call. Hang up first.');
+    this.ua.call(uri, this.mediaOptions());
+  }
+
+  answer() { if (this.session) this.session.answer(this.mediaOptions()); }
+  reject() { if (this.session) this.session.terminate({ status_code: 603, reason_phrase: 'Decline' }); }
+  hangup() { if (this.session) this.session.terminate(); }
+
+  mediaOptions() {
+    return { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: this.cfg.iceServers } };
+  }
+
+  newSession({ session, originator, request }) {
+    if (this.session) { // one call at a time: busy for a second caller
+      if (originator === 'remote') session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
+      return;
+    }
+    this.session = session;
+    const peer = (originator === 'remote' ? request.from : request.to).uri.toString();
+    const emit = (event, detail) => this.on.session(event, { peer, originator, ...detail });
+    const attachAudio = (pc) => pc.addEventListener('track', (ev) => emit('track', { stream: ev.streams[0] }));
+    if (session.connection) attachAudio(session.connection);
+    else session.on('peerconnection', (ev) => attachAudio(ev.peerconnection));
+    session.on('progress', () => emit('ringing'));
+    session.on('accepted', () => emit('connected'));
+    session.on('confirmed', () => emit('connected'));
+    const finish = (event) => (ev) => {
+      this.session = null;
+      emit(event, { cause: ev.cause, originatorOfEnd: ev.originator });
+    };
+    session.on('ended', finish('ended'));
+    session.on('failed', finish('failed'));
+    emit(originator === 'remote' ? 'incoming' : 'calling');
+  }
+
+  sendMessage(target, text) {
+    const uri = toSipUri(target, this.cfg.sipDomain);
+    if (!uri) throw new Error(`"${target}" is not a user name or SIP address.`);
+    return new Promise((resolve, reject) => {
+      this.ua.sendMessage(uri, text, {
+        eventHandlers: {
+          succeeded: () => resolve(uri),
+          failed: (e) => reject(Object.assign(new Error(e.cause), { uri, cause: e.cause, response: e.response })),
+        },
+      });
+    });
+  }
+
+  /** The current call's peer connection (tests read its statistics). */
+  get peerConnection() { return this.session ? this.session.connection : null; }
+}
