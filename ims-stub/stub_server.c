@@ -22,7 +22,9 @@
 #include "timeutil.h"
 
 /* Largest SIP message accepted; a REGISTER from the gateway is far below this. */
-#define STUB_MAX_MESSAGE 65536
+/* sofia applies this to what one stream connection has buffered, not to one message: a trunk
+ * from the gateway that pipelines a thousand REGISTERs needs room beyond 64 KiB. */
+#define STUB_MAX_MESSAGE (4 * 1024 * 1024)
 /* How often expired bindings are dropped between REGISTERs (milliseconds). */
 #define STUB_SWEEP_MS 10000
 #define STUB_ALLOW                                                                                 \
