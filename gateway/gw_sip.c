@@ -20,6 +20,7 @@
 #include "ws_conn.h"
 
 #define WS_CLOSE_INVALID_DATA 1007
+#define GW_SIP_MAX_HEADERS 128 /* a SIP request needs a dozen; more is an attack */
 
 int gw_sip_send(struct gw_conn *c, msg_t *msg)
 {
@@ -115,6 +116,20 @@ char *gw_sip_join_values(const sip_header_t *h, const char *unknown_name)
     return used ? strdup(buf) : NULL;
 }
 
+/* Header lines before the blank line; bounded work, since len is bounded by max-message-size. */
+static int gw_sip_header_lines(const char *data, size_t len)
+{
+    int lines = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (data[i] != '\r' || data[i + 1] != '\n')
+            continue;
+        if (i + 3 < len && data[i + 2] == '\r' && data[i + 3] == '\n')
+            break;
+        lines++;
+    }
+    return lines;
+}
+
 /* RFC 5626 §4.4.1 keepalive: a message of only CRLFCRLF is answered with one CRLF. */
 static int gw_sip_is_keepalive(const char *data, size_t len)
 {
@@ -156,6 +171,15 @@ int gw_sip_on_ws_message(struct gw_conn *c, const char *data, size_t len)
         return 0;
     }
     msg_t *msg = msg_make(sip_default_mclass(), 0, data, (ssize_t)len);
+    if (msg && gw_sip_header_lines(data, len) > GW_SIP_MAX_HEADERS) {
+        sip_t *big = sip_object(msg);
+        log_info("sip: message from connection %llu has more than %d headers",
+                 (unsigned long long)c->id, GW_SIP_MAX_HEADERS);
+        if (big && big->sip_request)
+            gw_sip_reply(c, big, 400, "Bad Request (too many headers)", TAG_END());
+        msg_destroy(msg);
+        return big && big->sip_request ? 0 : -WS_CLOSE_INVALID_DATA;
+    }
     sip_t *sip = msg ? sip_object(msg) : NULL;
     if (!sip || (!sip->sip_request && !sip->sip_status)) {
         log_info("ws: connection %llu sent a message that is not SIP; closing",

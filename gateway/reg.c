@@ -410,6 +410,21 @@ static int reg_validate(struct gw_conn *c, sip_t const *sip)
         gw_sip_reply(c, sip, 421, "Extension Required", SIPTAG_REQUIRE_STR("path"), TAG_END());
         return 421;
     }
+    /* Contact rules the registrar would refuse anyway (RFC 3261 §10.3 step 6, RFC 5626 §6):
+     * refused here so that nothing malformed reaches the core. */
+    int regids = 0, contacts = 0, star = 0;
+    for (sip_contact_t const *m = sip->sip_contact; m; m = m->m_next) {
+        contacts++;
+        star |= m->m_url->url_type == url_any;
+        regids += msg_params_find(m->m_params, "reg-id=") != NULL;
+    }
+    if ((star && (contacts > 1 || reg_requested_expires(sip) != 0)) || regids > 1) {
+        gw_sip_reply(c, sip, 400,
+                     star ? "Bad Request (Contact: * needs Expires: 0 and no other Contact)"
+                          : "Bad Request (more than one Contact with reg-id)",
+                     TAG_END());
+        return 400;
+    }
     return 0;
 }
 

@@ -203,3 +203,34 @@ test('a Contact expires parameter (as JsSIP sends it) is clamped, not corrupted'
   assert.ok(granted <= 300 && granted > 250, `granted ${granted}`);
   c.close();
 });
+
+test('bad input: 64 KiB token, 1,000 headers, two reg-id Contacts, Contact * with expiry, half-sent frame', async () => {
+  const before = stubRegisterCount(stack);
+  const c = await SipWs.open(stack.wsUrl);
+  const big = await SipWs.open(stack.wsUrl);
+  big.send(registerMsg({ callId: 'big', auth: `Bearer ${'A'.repeat(64 * 1024)}` }));
+  assert.equal(await big.closed, 1009, 'a 64 KiB token makes the message too big');
+  const many = registerMsg({ callId: 'many' }).replace('Max-Forwards: 70',
+    `Max-Forwards: 70\r\n${Array.from({ length: 1000 }, (_, i) => `X-H${i}: v`).join('\r\n')}`);
+  const r1 = await c.request(many);
+  assert.equal(r1.status, 400);
+  assert.match(r1.start, /too many headers/);
+  const tok = token(stack, 'alice');
+  const two = registerMsg({ callId: 'two-regid', auth: `Bearer ${tok}` }).replace('Expires: 600',
+    'Contact: <sip:other@q7k2m9x4.invalid;transport=ws>;+sip.instance="<urn:uuid:5f0c9a7e-3b1d-4c2e-9a51-0e8f6b2d7c12>";reg-id=2\r\nExpires: 600');
+  assert.equal((await c.request(two)).status, 400, 'two Contacts with reg-id (RFC 5626 §6)');
+  const star = registerMsg({ callId: 'star', auth: `Bearer ${tok}` }).replace(/Contact: [^\r]*/, 'Contact: *');
+  assert.equal((await c.request(star)).status, 400, 'Contact: * with a non-zero Expires');
+  // half a frame, then the TCP connection goes away: the gateway just drops it
+  const sock = (await import('node:net')).connect(stack.gwPort, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  sock.write(`GET /sip HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n`);
+  await sleep(100);
+  sock.write(Buffer.from([0x81, 0xfe, 0x01, 0x00, 1, 2, 3, 4, 0x41]));
+  sock.destroy();
+  await sleep(100);
+  const ok = await c.request(registerMsg({ callId: 'after', auth: `Bearer ${tok}` }));
+  assert.equal(ok.status, 200, 'others are unaffected');
+  assert.equal(await stubRegistersReach(stack, before + 1), before + 1, 'only the good REGISTER reached the stub');
+  c.close();
+});
