@@ -70,8 +70,8 @@ static int reg_send(struct reg_conn *c)
                      "Supported: path, outbound, gruu\r\n"
                      "Authorization: Bearer %s\r\n"
                      "Expires: 600\r\n\r\n",
-                     c->idx, c->idx, c->cseq, c->idx, c->idx, c->idx, c->idx, (int)getpid(), c->cseq, c->idx,
-                     c->idx, c->idx, tokens[c->idx % ntokens]);
+                     c->idx, c->idx, c->cseq, c->idx, c->idx, c->idx, c->idx, (int)getpid(),
+                     c->cseq, c->idx, c->idx, c->idx, tokens[c->idx % ntokens]);
     c->cseq++;
     c->sent_ns = now_ns();
     c->waiting = 1;

@@ -34,7 +34,7 @@ struct waf_req {
     char path[256];
     struct form query;
     struct form form; /* the urlencoded body of a POST */
-    int form_rc;          /* FORM_OK or why the body did not parse */
+    int form_rc;      /* FORM_OK or why the body did not parse */
     char content_type[128];
     char authorization[1024];
     char origin[256];

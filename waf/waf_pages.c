@@ -5,8 +5,9 @@
 
 static void waf_pages_head(struct form_buf *b, const char *title)
 {
-    form_buf_printf(&*b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
+    form_buf_printf(
+        &*b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
     form_buf_html(b, title);
     /* The web phone's look (wwsf-static/style.css): blue bar, white card, large controls. */
     form_buf_printf(b, "</title><style>*{box-sizing:border-box}"

@@ -5,14 +5,14 @@
 #include "form.h"
 
 struct waf_login_page {
-    const char *title;             /* e.g. "Sign in" */
-    const char *action;            /* the form's path */
-    const char *message;           /* an error or hint shown above the form, or NULL */
+    const char *title;         /* e.g. "Sign in" */
+    const char *action;        /* the form's path */
+    const char *message;       /* an error or hint shown above the form, or NULL */
     const struct form *hidden; /* request parameters carried through the form, or NULL */
-    const char *csrf;              /* the form's anti-CSRF value */
-    const char *username;          /* prefilled user name, or NULL */
-    const char *user_code;         /* non-NULL: show the device user-code field prefilled with it */
-    int deny;                      /* show a "Deny" button (device page) */
+    const char *csrf;          /* the form's anti-CSRF value */
+    const char *username;      /* prefilled user name, or NULL */
+    const char *user_code;     /* non-NULL: show the device user-code field prefilled with it */
+    int deny;                  /* show a "Deny" button (device page) */
 };
 
 /* The sign-in form (name="username", name="password"); malloc'ed HTML or NULL. */
