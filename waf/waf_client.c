@@ -6,16 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int waf_client_printable(const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-    if (n == 0 || n > max)
-        return 0;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            return 0;
-    return 1;
-}
+#include "text.h"
 
 int waf_client_origin_of(const char *uri, char *out, size_t size)
 {
@@ -33,7 +24,7 @@ int waf_client_origin_of(const char *uri, char *out, size_t size)
 int waf_client_redirect_valid(const char *uri)
 {
     static const char *const loopback[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
-    if (!waf_client_printable(uri, WAF_URI_MAX) || strchr(uri, '#'))
+    if (!text_visible(uri, WAF_URI_MAX) || strchr(uri, '#'))
         return 0;
     if (strncmp(uri, "https://", 8) == 0)
         return uri[8] != '\0' && uri[8] != '/';

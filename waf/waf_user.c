@@ -5,16 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int waf_user_printable(const char *s, size_t max)
-{
-    size_t n = strnlen(s, max + 1);
-    if (n == 0 || n > max)
-        return 0;
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-        if (*c <= 0x20 || *c >= 0x7f)
-            return 0;
-    return 1;
-}
+#include "text.h"
 
 int waf_user_name_valid(const char *name)
 {
@@ -28,12 +19,12 @@ int waf_user_impu_valid(const char *impu)
 {
     if (strncmp(impu, "sip:", 4) != 0 && strncmp(impu, "tel:", 4) != 0)
         return 0;
-    return waf_user_printable(impu, WAF_URI_MAX) && impu[4] != '\0';
+    return text_visible(impu, WAF_URI_MAX) && impu[4] != '\0';
 }
 
 int waf_user_impi_valid(const char *impi)
 {
-    if (!waf_user_printable(impi, WAF_URI_MAX))
+    if (!text_visible(impi, WAF_URI_MAX))
         return 0;
     const char *at = strrchr(impi, '@');
     return at && at != impi && at[1] != '\0';
