@@ -85,9 +85,9 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         gw->metrics.ws_refused_total++;
         return -1;
     case LWS_CALLBACK_HTTP:
-        return gw_http_request(wsi, pss);
+        return pss ? gw_http_request(wsi, pss) : -1;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
-        if (!pss->body)
+        if (!pss || !pss->body)
             return 0;
         int n =
             lws_write(wsi, (unsigned char *)pss->body + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
@@ -98,8 +98,11 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return 0;
     }
     case LWS_CALLBACK_CLOSED_HTTP:
-        free(pss->body);
-        pss->body = NULL;
+        /* also sent for connections that never had per-session data (pss == NULL) */
+        if (pss) {
+            free(pss->body);
+            pss->body = NULL;
+        }
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);
