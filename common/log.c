@@ -156,6 +156,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
     for (char *c = line; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = ' ';
+        else if (log_json && (unsigned char)*c >= 0x80)
+            *c = '?'; /* jansson refuses invalid UTF-8: the line would vanish */
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

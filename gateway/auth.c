@@ -115,6 +115,7 @@ static void auth_finish(struct auth_job *j, enum tok_result r, const struct tok_
                         const char *why)
 {
     j->done(j->arg, r, id, why);
+    OPENSSL_cleanse(j->token, j->len);
     free(j);
 }
 

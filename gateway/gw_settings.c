@@ -51,6 +51,8 @@ static const struct cfg_field gw_fields[] = {
       "seconds an introspection result is reused at most (default 60)"),
     F("token-cache-size", CFG_INT, token_cache_size, 0, 1000000,
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
+    F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
+      "IP addresses of the IMS core allowed to send requests here (default: next-hop's host)"),
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
       "open WebSocket connections per source address (default 1000)"),
     F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
@@ -138,6 +140,14 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(s->sip_listen + 4, ";>"),
                  s->sip_listen + 4);
         cfg_set_str(&s->sip_host, buf);
+    }
+    if (!s->ims_peers || !s->ims_peers[0]) {
+        /* The core's entry point is the one peer we know; a name (not an IP) must be listed. */
+        char host[256];
+        snprintf(host, sizeof(host), "%.*s", (int)strcspn(s->next_hop + 4, ":;>"), s->next_hop + 4);
+        free(s->ims_peers);
+        s->ims_peers = calloc(2, sizeof(char *));
+        s->ims_peers[0] = strdup(host);
     }
     if (s->flow_key && *s->flow_key && strlen(s->flow_key) != 40) {
         snprintf(err, errlen, "flow-key must be 40 hex digits");

@@ -36,6 +36,7 @@ struct gw_settings {
     long introspection_cache_ttl;
     long token_cache_size;
     long max_connections_per_source;
+    char **ims_peers; /* addresses allowed to send requests on the IMS side */
     long ws_ping_interval;
 };
 

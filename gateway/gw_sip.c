@@ -87,6 +87,28 @@ void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
     }
 }
 
+int gw_sip_url(char *buf, size_t len, const url_t *u)
+{
+    issize_t n = u ? url_e(buf, (isize_t)len, u) : -1;
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+int gw_sip_header_text(char *buf, size_t len, const sip_header_t *h)
+{
+    issize_t n = h ? sip_header_e(buf, (isize_t)len, h, 0) : -1;
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
 const sip_header_t *gw_sip_find_unknown(sip_t const *sip, const char *name)
 {
     for (sip_unknown_t const *u = sip->sip_unknown; u; u = u->un_next)
@@ -175,10 +197,11 @@ int gw_sip_on_ws_message(struct gw_conn *c, const char *data, size_t len)
         sip_t *big = sip_object(msg);
         log_info("sip: message from connection %llu has more than %d headers",
                  (unsigned long long)c->id, GW_SIP_MAX_HEADERS);
-        if (big && big->sip_request)
+        int is_request = big && big->sip_request;
+        if (is_request)
             gw_sip_reply(c, big, 400, "Bad Request (too many headers)", TAG_END());
         msg_destroy(msg);
-        return big && big->sip_request ? 0 : -WS_CLOSE_INVALID_DATA;
+        return is_request ? 0 : -WS_CLOSE_INVALID_DATA;
     }
     sip_t *sip = msg ? sip_object(msg) : NULL;
     if (!sip || (!sip->sip_request && !sip->sip_status)) {

@@ -22,6 +22,10 @@ void gw_sip_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
 /* Removes every header whose name starts with "P-" (untrusted at the trust-domain edge). */
 void gw_sip_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix);
 
+/* url_e() / sip_header_e() that refuse (-1, empty string) instead of truncating: a cut URI
+ * would otherwise carry stack bytes into comparisons, logs and messages. */
+int gw_sip_url(char *buf, size_t len, const url_t *u);
+int gw_sip_header_text(char *buf, size_t len, const sip_header_t *h);
 /* The first header of an extension sofia-sip has no type for (P-Preferred-Identity…), or NULL. */
 const sip_header_t *gw_sip_find_unknown(sip_t const *sip, const char *name);
 /* The values of every header in the chain starting at h, joined with ", " and malloc'ed (NULL when

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 
@@ -41,8 +42,14 @@ static void hc_finish(struct hc_call *c, int status)
     c->done(c->arg, status, c->rsp ? c->rsp : "", c->rsp_len);
 }
 
+/* Bodies carry codes, refresh tokens and client credentials: wiped before they are freed. */
 static void hc_free(struct hc_call *c)
 {
+    if (c->body)
+        OPENSSL_cleanse(c->body, LWS_PRE + c->body_len);
+    if (c->rsp)
+        OPENSSL_cleanse(c->rsp, c->rsp_len);
+    OPENSSL_cleanse(c->authorization, sizeof(c->authorization));
     free(c->body);
     free(c->rsp);
     free(c);
@@ -54,7 +61,9 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
     char url[1024];
     const char *prot, *addr, *path;
     int port;
-    if (hc_count >= HC_MAX_INFLIGHT || strlen(req->url) >= sizeof(url))
+    if (hc_count >= HC_MAX_INFLIGHT || strlen(req->url) >= sizeof(url) ||
+        (req->authorization &&
+         strlen(req->authorization) >= sizeof(((struct hc_call *)0)->authorization)))
         return -1;
     snprintf(url, sizeof(url), "%s", req->url);
     if (lws_parse_uri(url, &prot, &addr, &port, &path) ||

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/su.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/sip_status.h>
@@ -37,9 +40,10 @@ static int in_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t 
         return 0;
     char buf[4096];
     char ruri[1024], from[1024], to[1024];
-    url_e(ruri, sizeof(ruri), inv->sip_request->rq_url);
-    sip_header_e(from, sizeof(from), (sip_header_t const *)inv->sip_from, 0);
-    sip_header_e(to, sizeof(to), (sip_header_t const *)inv->sip_to, 0);
+    if (gw_sip_url(ruri, sizeof(ruri), inv->sip_request->rq_url) < 0 ||
+        gw_sip_header_text(from, sizeof(from), (sip_header_t const *)inv->sip_from) < 0 ||
+        gw_sip_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
+        return 0; /* cannot be expressed: the browser's INVITE will meet Timer C */
     int n = snprintf(buf, sizeof(buf),
                      "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
                      "%s%sCall-ID: %s\r\nCSeq: %u CANCEL\r\nContent-Length: 0\r\n\r\n",
@@ -63,6 +67,25 @@ static gboolean in_timer_c(gpointer arg)
     return G_SOURCE_REMOVE;
 }
 
+/* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity included):
+ * a party that learned our Record-Route must not reach a browser around the S-CSCF. */
+static int in_from_core(msg_t *msg)
+{
+    su_addrinfo_t *ai = msg_addrinfo(msg);
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (!ai || !ai->ai_addr)
+        return 0;
+    su_sockaddr_t const *sa = (su_sockaddr_t const *)ai->ai_addr;
+    if (sa->su_family == AF_INET)
+        inet_ntop(AF_INET, &sa->su_sin.sin_addr, ip, sizeof(ip));
+    else if (sa->su_family == AF_INET6)
+        inet_ntop(AF_INET6, &sa->su_sin6.sin6_addr, ip, sizeof(ip));
+    for (char *const *p = gw->cfg->ims_peers; p && *p; p++)
+        if (strcmp(*p, ip) == 0)
+            return 1;
+    return 0;
+}
+
 static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
                          sip_t const *sip)
 {
@@ -72,6 +95,18 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     if (method == sip_method_bye)
         dialog_ended(sip);
     msg_t *orig = nta_incoming_getrequest(irq);
+    if (!in_from_core(orig)) {
+        msg_destroy(orig);
+        log_info("proxy: %s from an address that is not the IMS core refused",
+                 sip->sip_request->rq_method_name);
+        if (method == sip_method_ack) {
+            nta_incoming_destroy(irq);
+            return 0;
+        }
+        nta_incoming_treply(irq, SIP_403_FORBIDDEN, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
     msg_t *fwd = msg_dup(orig);
     msg_destroy(orig);
     sip_t *fs = sip_object(fwd);
@@ -92,8 +127,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         status = 503;
     if (status) {
         msg_destroy(fwd);
-        if (method == sip_method_ack)
+        if (method == sip_method_ack) {
+            nta_incoming_destroy(irq); /* else the ACK transaction is never freed */
             return 0;
+        }
         log_info("proxy: %s from the IMS side answered %d", sip->sip_request->rq_method_name,
                  status);
         if (status == 430)

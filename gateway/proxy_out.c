@@ -118,11 +118,19 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         out_cancel(c, msg, sip);
         return;
     }
-    /* ACK of a non-2xx final answer is hop-by-hop: nta already acknowledged it upstream. */
-    if (method == sip_method_ack && proxy_tx_find_out(c->id, sip->sip_via->v_branch)) {
+    /* ACK of a non-2xx final answer is hop-by-hop: nta already acknowledged it upstream, and
+     * the INVITE transaction waited for it (RFC 3261 §16.7: a proxy absorbs it). */
+    struct proxy_tx *inv =
+        method == sip_method_ack ? proxy_tx_find_out(c->id, sip->sip_via->v_branch) : NULL;
+    if (inv) {
+        if (inv->final)
+            proxy_tx_free(inv);
         msg_destroy(msg);
         return;
     }
+    /* A registration (and the token under it) that lapsed authorises nothing any more. */
+    if (c->reg && time_now_s() >= c->reg->expires_at)
+        reg_flow_closed(c);
     const char *scope = out_needed_scope(sip);
     int status = 0;
     const char *phrase = NULL;
@@ -153,14 +161,17 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         ok = ok && out_prepare_initial(c, fwd, fs) == 0;
     } else {
         struct flow_ref ref;
-        /* In dialog: our own Record-Route entries come first; then the route set decides. */
-        if (route_pop_ours(fwd, fs, &ref) == ROUTE_TOKEN_BAD) {
-            gw_sip_reply(c, sip, 403, "Forbidden (bad flow token)", TAG_END());
+        /* In dialog: the route set must start with our own Record-Route entry for this very
+         * flow; anything else would let a client send from our trusted address to any host. */
+        if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
+            ref.worker != gw->worker) {
+            if (method != sip_method_ack)
+                gw_sip_reply(c, sip, 403, "Forbidden (not a dialog of this connection)", TAG_END());
             msg_destroy(fwd);
             msg_destroy(msg);
             return;
         }
-        gw_sip_strip_p_headers(fwd, fs, "P-Asserted-");
+        gw_sip_strip_p_headers(fwd, fs, NULL);
         next = fs->sip_route ? NULL : gw->next_hop;
     }
     if (!ok) {

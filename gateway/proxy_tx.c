@@ -60,6 +60,8 @@ void proxy_tx_free(struct proxy_tx *tx)
         c->ntx--;
     if (tx->timer_c)
         g_source_remove(tx->timer_c);
+    if (tx->linger)
+        g_source_remove(tx->linger);
     if (tx->corq)
         nta_outgoing_destroy(tx->corq);
     if (tx->orq)
@@ -69,6 +71,14 @@ void proxy_tx_free(struct proxy_tx *tx)
     if (tx->req)
         msg_destroy(tx->req);
     free(tx);
+}
+
+static gboolean proxy_tx_linger_done(gpointer arg)
+{
+    struct proxy_tx *tx = arg;
+    tx->linger = 0;
+    proxy_tx_free(tx);
+    return G_SOURCE_REMOVE;
 }
 
 /* Responses from the IMS side: our Via off, charging headers off, to the flow. */
@@ -95,7 +105,11 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     }
     if (status >= 200) {
         tx->final = 1;
-        proxy_tx_free(tx);
+        /* A failed INVITE waits briefly for the client's ACK, which it then absorbs. */
+        if (tx->invite && status >= 300 && c)
+            tx->linger = g_timeout_add(PROXY_ACK_WAIT_MS, proxy_tx_linger_done, tx);
+        else
+            proxy_tx_free(tx);
     }
     return 0;
 }
@@ -146,8 +160,7 @@ void proxy_tx_cancel_out(struct proxy_tx *tx)
            : NULL;
     if (!tx->corq) {
         log_warn("proxy: could not send CANCEL upstream");
-        if (!ok)
-            msg_destroy(cm);
+        msg_destroy(cm);
     }
 }
 
@@ -196,6 +209,7 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
     tx->orq = nta_outgoing_mcreate(gw->agent, proxy_out_on_response, (nta_outgoing_magic_t *)tx,
                                    next, fwd, TAG_END());
     if (!tx->orq) {
+        msg_destroy(fwd); /* nta leaves it to us when it fails */
         log_warn("proxy: could not send %s upstream", sip->sip_request->rq_method_name);
         gw_sip_reply(c, sip, 500, "Server Internal Error", TAG_END());
         msg_destroy(req);

@@ -24,7 +24,10 @@ struct proxy_tx {
     int invite;
     int final;
     guint timer_c;
+    guint linger; /* a failed INVITE waiting for its ACK */
 };
+
+#define PROXY_ACK_WAIT_MS 4000 /* reliable transports: the ACK follows at once */
 
 struct proxy_tx *proxy_tx_find_out(uint64_t conn_id, const char *branch);
 struct proxy_tx *proxy_tx_find_in(const char *branch);

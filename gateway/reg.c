@@ -31,6 +31,7 @@ struct reg_pending {
     msg_t *req; /* as received from the client */
     struct tok_identity id;
     nta_outgoing_t *orq;
+    long expires;      /* as sent upstream, after the clamp to the token's lifetime */
     char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
     char *held_refresh;
     int64_t held_access_exp;
@@ -207,14 +208,14 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     }
     struct reg_state *r = calloc(1, sizeof(*r));
     char impu[TOK_MAX_URI];
-    url_e(impu, sizeof(impu), req->sip_to->a_url);
+    gw_sip_url(impu, sizeof(impu), req->sip_to->a_url); /* checked in reg_validate() */
     r->impu = strdup(impu);
     r->impi = strdup(p->id.impi);
     /* A token-less de-REGISTER keeps nothing; a held-token or Bearer REGISTER brings its scope. */
     r->scope =
         strdup(p->id.scope[0] ? p->id.scope : (c->reg && c->reg->scope ? c->reg->scope : ""));
     r->token_exp = p->id.exp;
-    r->expires_at = time_now_s() + reg_requested_expires(req);
+    r->expires_at = time_now_s() + p->expires;
     r->service_route = gw_sip_join_values((sip_header_t *)rs->sip_service_route, NULL);
     r->associated_uris = gw_sip_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
     /* Tokens the gateway holds for this flow stay with it; a plain Bearer REGISTER keeps any
@@ -281,8 +282,8 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     sip_t const *sip = sip_object(p->req);
     const struct gw_settings *cfg = gw->cfg;
     char to[TOK_MAX_URI], from[TOK_MAX_URI];
-    url_e(to, sizeof(to), sip->sip_to->a_url);
-    url_e(from, sizeof(from), sip->sip_from->a_url);
+    gw_sip_url(to, sizeof(to), sip->sip_to->a_url); /* lengths checked in reg_validate() */
+    gw_sip_url(from, sizeof(from), sip->sip_from->a_url);
     if (!tok_has_impu(&p->id, to) || strcmp(to, from) != 0) {
         log_info("reg: connection %llu: To %s is not an identity of the token, or From != To",
                  (unsigned long long)c->id, to);
@@ -293,18 +294,25 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     /* The registration must never outlive the token (spec §7.1 step 7). */
     long expires = reg_requested_expires(sip);
     int64_t left = p->id.exp - time_now_s();
+    if (expires > 0 && left <= 0) { /* expired, only inside the leeway: not a de-REGISTER */
+        reg_challenge(c, sip, "invalid_token");
+        goto done;
+    }
     if (expires > left)
-        expires = left > 0 ? (long)left : 0;
+        expires = (long)left;
     if (expires != 0 && expires < cfg->min_expires) {
         log_info("reg: connection %llu: token expires in %" PRId64 " s; refresh first",
                  (unsigned long long)c->id, left);
         reg_challenge(c, sip, "invalid_token");
         goto done;
     }
+    p->expires = expires;
     msg_t *fwd = reg_build_upstream(c, p, expires);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
                  : NULL;
+    if (!p->orq && fwd)
+        msg_destroy(fwd); /* nta leaves it to us when it fails */
     if (!p->orq) {
         log_error("reg: could not send the REGISTER to %s", cfg->next_hop);
         reg_count(REG_UPSTREAM_ERROR);
@@ -360,6 +368,14 @@ static void reg_on_grant(void *arg, const struct grant_result *g)
     p->held_access = strdup(g->access_token);
     p->held_refresh = g->refresh_token ? strdup(g->refresh_token) : NULL;
     p->held_access_exp = time_now_s() + g->expires_in;
+    if (c->reg && c->reg->held_refresh) {
+        /* The WAF rotated the refresh token: the old one is dead whatever happens next. */
+        reg_secret_free(c->reg->held_access);
+        reg_secret_free(c->reg->held_refresh);
+        c->reg->held_access = strdup(p->held_access);
+        c->reg->held_refresh = p->held_refresh ? strdup(p->held_refresh) : NULL;
+        c->reg->held_access_exp = p->held_access_exp;
+    }
     auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
 }
 
@@ -386,6 +402,12 @@ static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
 /* RFC 3261 §16.3 checks that apply to a REGISTER at the edge. Returns 0 or the status sent. */
 static int reg_validate(struct gw_conn *c, sip_t const *sip)
 {
+    char uri[TOK_MAX_URI];
+    if (gw_sip_url(uri, sizeof(uri), sip->sip_to->a_url) < 0 ||
+        gw_sip_url(uri, sizeof(uri), sip->sip_from->a_url) < 0) {
+        gw_sip_reply(c, sip, 400, "Bad Request (To or From too long)", TAG_END());
+        return 400;
+    }
     if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
         gw_sip_reply(c, sip, 483, "Too Many Hops", TAG_END());
         return 483;
@@ -435,7 +457,7 @@ static int reg_is_own_deregister(struct gw_conn *c, sip_t const *sip)
     char to[TOK_MAX_URI];
     if (!c->reg || reg_requested_expires(sip) != 0)
         return 0;
-    url_e(to, sizeof(to), sip->sip_to->a_url);
+    gw_sip_url(to, sizeof(to), sip->sip_to->a_url);
     return strcmp(to, c->reg->impu) == 0;
 }
 
@@ -474,7 +496,7 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
         goto drop;
     }
     char to[TOK_MAX_URI];
-    url_e(to, sizeof(to), sip->sip_to->a_url);
+    gw_sip_url(to, sizeof(to), sip->sip_to->a_url);
     int held =
         found == 0 && !code && c->reg && c->reg->held_access && strcmp(to, c->reg->impu) == 0;
     if (found == 0 && !code && !held) {

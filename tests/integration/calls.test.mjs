@@ -76,6 +76,9 @@ test('CANCEL before answer: 487 to the caller, CANCEL reaches the callee', async
   bob.respond(cancel, 200, 'OK');
   bob.respond(inv, 487, 'Request Terminated');
   await alice.waitStatus(487, 'INVITE');
+  // alice's ACK for the 487 is absorbed by the gateway, which then closes the transaction
+  for (let i = 0; i < 40 && (await metric('imsgw_proxy_transactions')) > 0; i++) await sleep(25);
+  assert.equal(await metric('imsgw_proxy_transactions'), 0, 'closed by the ACK, not by a timer');
 });
 
 test('forged P-Asserted-Identity and spoofed From: the asserted identity is the registered one (T17)', async () => {
@@ -179,6 +182,10 @@ test('bad input: forged Route token → 403, CANCEL for nothing → 481, Max-For
   const forged = { ...callerDialog, routes: callerDialog.routes.map((r) => r.replace(/sip:([A-Za-z0-9_-]{6})/, 'sip:AAAAAA')) };
   alice.inDialog(forged, 'INFO');
   assert.equal((await alice.waitResponse((r) => r.headers.cseq[0].endsWith('INFO'))).status, 403);
+  // a To-tag and a Route of the client's choosing do not make a dialog (no open relay)
+  const fake = { ...callerDialog, remoteTag: 'x', routes: ['<sip:127.0.0.99:5999;lr>'] };
+  alice.inDialog(fake, 'MESSAGE');
+  assert.equal((await alice.waitResponse((r) => r.headers.cseq[0].endsWith('MESSAGE'))).status, 403);
   alice.send(['CANCEL sip:bob@ims.test SIP/2.0', `Via: SIP/2.0/WSS ${alice.host};branch=z9hG4bK-nothing`, 'Max-Forwards: 70',
     `From: <${alice.aor}>;tag=x`, 'To: <sip:bob@ims.test>', 'Call-ID: nothing', 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'));
   assert.equal((await alice.waitResponse((r) => r.headers['call-id'][0] === 'nothing')).status, 481);
@@ -216,7 +223,7 @@ test('500 INVITEs at once from one flow: bounded per flow with 503 + Retry-After
     if (!inv) break;
     bob.respond(inv, 486, 'Busy Here');
   }
-  for (let i = 0; i < 200 && (await metric('imsgw_proxy_transactions')) > 0; i++) await sleep(25);
+  for (let i = 0; i < 400 && (await metric("imsgw_proxy_transactions")) > 0; i++) await sleep(25);
   assert.equal(await metric('imsgw_proxy_transactions'), 0);
   alice.responses.length = 0;
   bob.requests.length = 0;

@@ -211,7 +211,8 @@ export function parseSip(text) {
     (headers[name] ||= []).push(l.slice(i + 1).trim());
   }
   const m = /^SIP\/2\.0 (\d{3})/.exec(lines[0]);
-  return { text, start: lines[0], status: m ? Number(m[1]) : null, headers, body: rest.join('\r\n\r\n') };
+  const branch = (/;branch=([^;\s]+)/.exec(headers.via?.[0] || '') || [])[1];
+  return { text, start: lines[0], status: m ? Number(m[1]) : null, headers, branch, body: rest.join('\r\n\r\n') };
 }
 
 let branchSeq = 0;

@@ -49,6 +49,15 @@ export class Ua {
   onMessage(text) {
     if (text === '\r\n') return;
     const m = parseSip(text);
+    // Like every UA (RFC 3261 §17.1.1.3): a non-2xx final answer to INVITE is acknowledged with
+    // the INVITE's branch, so the proxies can close their transactions.
+    if (m.status >= 300 && / INVITE$/.test(m.headers.cseq[0]) && this.sent?.[m.branch]) {
+      const tx = this.sent[m.branch];
+      this.ws.send([`ACK ${tx.target} SIP/2.0`, `Via: ${m.headers.via[0]}`, 'Max-Forwards: 70',
+        `From: ${m.headers.from[0]}`, `To: ${m.headers.to[0]}`, `Call-ID: ${m.headers['call-id'][0]}`,
+        `CSeq: ${parseInt(m.headers.cseq[0], 10)} ACK`, ...this.serviceRoute.map((r) => `Route: ${r}`),
+        'Content-Length: 0', '', ''].join('\r\n'));
+    }
     (m.status ? this.responses : this.requests).push(m);
     this.waiters = this.waiters.filter((w) => !w());
   }
@@ -87,6 +96,7 @@ export class Ua {
     lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
     this.ws.send(lines.join('\r\n') + '\r\n\r\n' + body);
     tx.method = method;
+    (this.sent ||= {})[tx.branch] = tx;
     return tx;
   }
   send(text) { this.ws.send(text); }
