@@ -93,6 +93,55 @@ EVP_PKEY *jwk_to_ec_key(const json_t *jwk, char *err, size_t errlen)
     return key;
 }
 
+#define JWK_RSA_MIN_BITS 2048
+#define JWK_RSA_MAX_BYTES 1024 /* 8192-bit modulus */
+
+static BIGNUM *jwk_get_bn(const json_t *jwk, const char *name)
+{
+    const char *s = json_string_value(json_object_get(jwk, name));
+    unsigned char raw[JWK_RSA_MAX_BYTES];
+    ssize_t n = s ? b64url_decode(s, strlen(s), raw, sizeof(raw)) : -1;
+    return n > 0 ? BN_bin2bn(raw, (int)n, NULL) : NULL;
+}
+
+static EVP_PKEY *jwk_to_rsa_key(const json_t *jwk, char *err, size_t errlen)
+{
+    const json_t *alg = json_object_get(jwk, "alg");
+    if (alg && (!json_is_string(alg) || strcmp(json_string_value(alg), "RS256") != 0)) {
+        snprintf(err, errlen, "RSA key is bound to another algorithm");
+        return NULL;
+    }
+    BIGNUM *n = jwk_get_bn(jwk, "n"), *e = jwk_get_bn(jwk, "e");
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (!n || !e || BN_num_bits(n) < JWK_RSA_MIN_BITS) {
+        snprintf(err, errlen, "RSA n or e missing, or modulus under %d bits", JWK_RSA_MIN_BITS);
+    } else if (!bld || !ctx || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+               !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+               !(params = OSSL_PARAM_BLD_to_param(bld)) || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+               EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        snprintf(err, errlen, "not a usable RSA public key");
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    BN_free(n);
+    BN_free(e);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
+
+EVP_PKEY *jwk_to_public_key(const json_t *jwk, char *err, size_t errlen)
+{
+    const char *kty = json_string_value(json_object_get(jwk, "kty"));
+    if (kty && strcmp(kty, "RSA") == 0)
+        return jwk_to_rsa_key(jwk, err, errlen);
+    return jwk_to_ec_key(jwk, err, errlen);
+}
+
 static char *jwk_bio_text(BIO *bio)
 {
     char *data;

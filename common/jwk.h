@@ -12,6 +12,9 @@ json_t *jwk_from_ec_key(EVP_PKEY *key, const char *kid);
 /* Parses one EC P-256 public JWK (requires kty=EC, crv=P-256, 32-byte x and y on the curve, and
  * alg ES256 if alg is present). Returns the key or NULL with a reason in err. */
 EVP_PKEY *jwk_to_ec_key(const json_t *jwk, char *err, size_t errlen);
+/* Parses one public JWK of a kind the gateway verifies: EC P-256 (ES256) or RSA of at least
+ * 2048 bits (RS256; alg must be RS256 if present). NULL with a reason for anything else. */
+EVP_PKEY *jwk_to_public_key(const json_t *jwk, char *err, size_t errlen);
 /* PEM text (SubjectPublicKeyInfo) of a public key, malloc'ed; NULL on error. */
 char *jwk_public_pem(EVP_PKEY *key);
 /* PEM text (PKCS#8) of a private key, malloc'ed; NULL on error. */

@@ -140,6 +140,26 @@ int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_
     return 0;
 }
 
+int jws_verify(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen)
+{
+    if (EVP_PKEY_is_a(key, "EC"))
+        return jws_verify_es256(p, key, err, errlen);
+    if (!EVP_PKEY_is_a(key, "RSA") || strcmp(p->alg, "RS256") != 0) {
+        snprintf(err, errlen, "alg %.16s does not match the key", p->alg);
+        return -1;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestVerify(md, p->sig, p->sig_len, (const unsigned char *)p->signing_input,
+                              p->signing_input_len) == 1;
+    EVP_MD_CTX_free(md);
+    if (!ok) {
+        snprintf(err, errlen, "signature does not verify");
+        return -1;
+    }
+    return 0;
+}
+
 static char *jws_b64_json(const json_t *o)
 {
     char *txt = json_dumps(o, JSON_COMPACT);

@@ -32,6 +32,9 @@ int jws_parse(const char *token, size_t len, struct jws_parsed *out, char *err, 
 /* Verifies the signature with key, which must be an EC P-256 key: the header alg must be ES256
  * (the algorithm is pinned by the key type, never chosen by the token). Returns 0 or -1. */
 int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen);
+/* Verifies with key, whose type pins the algorithm: an EC P-256 key needs header alg ES256, an
+ * RSA key RS256 (PKCS#1 v1.5, SHA-256). Anything else fails. Returns 0 or -1. */
+int jws_verify(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen);
 /* Frees what jws_parse() allocated. */
 void jws_parsed_free(struct jws_parsed *p);
 /* Signs claims as {"alg":"ES256","typ":typ,"kid":kid}; returns the malloc'ed compact token. */

@@ -83,7 +83,7 @@ int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t er
         char why[128];
         if (!kid || strlen(kid) >= sizeof(fresh[0].kid) || (use && strcmp(use, "sig") != 0))
             continue;
-        EVP_PKEY *key = jwk_to_ec_key(k, why, sizeof(why));
+        EVP_PKEY *key = jwk_to_public_key(k, why, sizeof(why));
         if (!key) /* unknown kty/alg: skipped, as RFC 7517 §5 asks */
             continue;
         if (n == JWKS_MAX_KEYS) {
@@ -95,7 +95,7 @@ int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t er
     }
     json_decref(doc);
     if (n == 0) {
-        snprintf(err, errlen, "JWKS has no usable ES256 signing key");
+        snprintf(err, errlen, "JWKS has no usable ES256 or RS256 signing key");
         return -1;
     }
     jwks_clear(j->keys, j->nkeys);

@@ -191,6 +191,10 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
         msg_destroy(msg);
         return;
     }
+    if (status < 200 && tx->timer_c) { /* a provisional resets Timer C */
+        g_source_remove(tx->timer_c);
+        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, in_timer_c, tx);
+    }
     nta_incoming_mreply(tx->irq, msg);
     if (status >= 200) {
         tx->final = 1;

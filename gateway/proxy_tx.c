@@ -73,6 +73,8 @@ void proxy_tx_free(struct proxy_tx *tx)
     free(tx);
 }
 
+static gboolean proxy_out_timer_c(gpointer arg);
+
 static gboolean proxy_tx_linger_done(gpointer arg)
 {
     struct proxy_tx *tx = arg;
@@ -89,6 +91,10 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     struct gw_conn *c = ws_find(tx->conn_id);
     if (status == 100)
         return 0; /* the client already had our own 100 */
+    if (status < 200 && tx->timer_c) { /* RFC 3261 §16.7 step 2: a provisional resets Timer C */
+        g_source_remove(tx->timer_c);
+        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, proxy_out_timer_c, tx);
+    }
     if (c && sip) {
         msg_t *rsp = nta_outgoing_getresponse(orq);
         sip_t *rs = sip_object(rsp);

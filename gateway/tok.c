@@ -1,5 +1,5 @@
-/* tok: every check fails closed. The algorithm comes from the key (ES256 keys only), never from
- * the token header, so alg:none and HMAC-with-a-public-key tokens cannot verify (RFC 8725). */
+/* tok: every check fails closed. The algorithm comes from the key (EC → ES256, RSA → RS256), never
+ * from the token header, so alg:none and HMAC-with-a-public-key tokens cannot verify (RFC 8725). */
 #include "tok.h"
 
 #include <stdio.h>
@@ -185,7 +185,7 @@ enum tok_result tok_validate(const char *token, size_t len, const struct tok_pol
         snprintf(why, whylen, "typ is not at+jwt");
         goto out;
     }
-    if (strcmp(p.alg, "ES256") != 0) {
+    if (strcmp(p.alg, "ES256") != 0 && strcmp(p.alg, "RS256") != 0) {
         snprintf(why, whylen, "algorithm not allowed");
         goto out;
     }
@@ -199,7 +199,7 @@ enum tok_result tok_validate(const char *token, size_t len, const struct tok_pol
         r = TOK_UNKNOWN_KID;
         goto out;
     }
-    if (jws_verify_es256(&p, key, why, whylen) < 0)
+    if (jws_verify(&p, key, why, whylen) < 0)
         goto out;
     r = tok_validate_claims(p.claims, TOK_FROM_JWT, policy, now, id, why, whylen);
 out:

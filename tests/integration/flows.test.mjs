@@ -2,11 +2,11 @@
 // stub. The gateway runs with challenge "redirect" (the seed's 302 variant).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, SipWs, registerMsg, stubRegisterCount, stubRegistersReach } from './harness.mjs';
+import { startStack, SipWs, registerMsg, stubRegisterCount, stubRegistersReach, token, wafCli, sleep } from './harness.mjs';
 import { signIn, pkce, post, basic } from './waf-helpers.mjs';
 
 let stack;
-before(async () => { stack = await startStack({ gatewayArgs: ['--challenge', 'redirect'] }); });
+before(async () => { stack = await startStack({ gatewayArgs: ['--challenge', 'redirect', '--jwks-refetch-interval', '1'] }); });
 after(async () => {
   const results = await stack.stop();
   for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
@@ -104,5 +104,20 @@ test('flow 4 — confidential UA with an opaque token: introspection by the gate
   const bogus = await c.request(registerMsg({ callId: 'flow4', cseq: 2, auth: 'Bearer notAValidOpaqueToken123' }));
   assert.equal(bogus.status, 401);
   assert.match(bogus.headers['www-authenticate'][0], /invalid_token/);
+  c.close();
+});
+
+test('after the WAF rotates to an RS256 key the gateway fetches it and accepts its tokens', async () => {
+  wafCli(stack, ['keys', 'rotate', '--alg', 'RS256']);
+  await sleep(2500); // the WAF picks up a rotation within 2 s
+  const tok = token(stack, 'alice');
+  assert.equal(JSON.parse(Buffer.from(tok.split('.')[0], 'base64url')).alg, 'RS256');
+  const c = await SipWs.open(stack.wsUrl);
+  const rsp = await c.request(registerMsg({ callId: 'rs256', auth: `Bearer ${tok}` }));
+  assert.equal(rsp.status, 200, rsp.text);
+  // an RS256 token whose signature is altered is still refused
+  const bad = tok.slice(0, -4) + (tok.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+  const r401 = await c.request(registerMsg({ callId: 'rs256', cseq: 2, auth: `Bearer ${bad}` }));
+  assert.equal(r401.status, 401);
   c.close();
 });

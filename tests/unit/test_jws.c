@@ -7,6 +7,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <openssl/bn.h>
+#include <openssl/rsa.h>
+
 #include "b64url.h"
 #include "jwk.h"
 #include "jws.h"
@@ -20,6 +23,17 @@ static int verify(const char *token, EVP_PKEY *key)
     if (jws_parse(token, strlen(token), &p, err, sizeof(err)) < 0)
         return -1;
     int rc = jws_verify_es256(&p, key, err, sizeof(err));
+    jws_parsed_free(&p);
+    return rc;
+}
+
+static int verify_with(const char *token, EVP_PKEY *key)
+{
+    struct jws_parsed p;
+    char err[128];
+    if (jws_parse(token, strlen(token), &p, err, sizeof(err)) < 0)
+        return -1;
+    int rc = jws_verify(&p, key, err, sizeof(err));
     jws_parsed_free(&p);
     return rc;
 }
@@ -113,6 +127,74 @@ static void test_jwk_roundtrip_and_bad_points(void **state)
     EVP_PKEY_free(k);
 }
 
+/* An RS256 token signed here with a fresh RSA key, and that key as a JWK. */
+static char *rs256_token(EVP_PKEY *key, const char *alg_in_header)
+{
+    char hdr[128], *input = NULL, *tok = NULL;
+    snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"at+jwt\",\"kid\":\"rsa-1\"}",
+             alg_in_header);
+    char h64[256], p64[64];
+    b64url_encode((const unsigned char *)hdr, strlen(hdr), h64);
+    b64url_encode((const unsigned char *)"{\"sub\":\"x\"}", 11, p64);
+    size_t inlen = strlen(h64) + 1 + strlen(p64);
+    input = malloc(inlen + 1);
+    snprintf(input, inlen + 1, "%s.%s", h64, p64);
+    unsigned char sig[512];
+    size_t siglen = sizeof(sig);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &siglen, (unsigned char *)input, inlen), 1);
+    EVP_MD_CTX_free(md);
+    tok = malloc(inlen + 2 + B64URL_ENCODED_LEN(siglen) + 1);
+    memcpy(tok, input, inlen);
+    tok[inlen] = '.';
+    b64url_encode(sig, siglen, tok + inlen + 1);
+    free(input);
+    return tok;
+}
+
+static json_t *rsa_jwk(EVP_PKEY *key)
+{
+    BIGNUM *n = NULL, *e = NULL;
+    assert_true(EVP_PKEY_get_bn_param(key, "n", &n));
+    assert_true(EVP_PKEY_get_bn_param(key, "e", &e));
+    unsigned char nb[1024], eb[8];
+    int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
+    char n64[1400], e64[16];
+    b64url_encode(nb, (size_t)nl, n64);
+    b64url_encode(eb, (size_t)el, e64);
+    BN_free(n);
+    BN_free(e);
+    return json_pack("{s:s, s:s, s:s, s:s}", "kty", "RSA", "alg", "RS256", "n", n64, "e", e64);
+}
+
+static void test_rs256_pinned_by_rsa_key(void **state)
+{
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    json_t *jwk = rsa_jwk(rsa);
+    char err[128];
+    EVP_PKEY *pub = jwk_to_public_key(jwk, err, sizeof(err));
+    assert_non_null(pub);
+    char *tok = rs256_token(rsa, "RS256");
+    assert_int_equal(verify_with(tok, pub), 0);
+    char *lie = rs256_token(rsa, "ES256"); /* RSA signature, header claims ES256 */
+    assert_int_equal(verify_with(lie, pub), -1);
+    EVP_PKEY *ec = t19_public_key();
+    assert_int_equal(verify_with(tok, ec), -1); /* RS256 token against an EC key */
+    EVP_PKEY_free(ec);
+    /* a 1024-bit modulus is refused */
+    EVP_PKEY *weak = EVP_RSA_gen(1024);
+    json_t *weak_jwk = rsa_jwk(weak);
+    assert_null(jwk_to_public_key(weak_jwk, err, sizeof(err)));
+    json_decref(weak_jwk);
+    EVP_PKEY_free(weak);
+    free(tok);
+    free(lie);
+    json_decref(jwk);
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(rsa);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -123,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_malformed_refused),
         cmocka_unit_test(test_sign_roundtrip_with_t19_key),
         cmocka_unit_test(test_jwk_roundtrip_and_bad_points),
+        cmocka_unit_test(test_rs256_pinned_by_rsa_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
