@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_pkgs=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config curl
   libwebsockets-dev libwebsockets-evlib-glib libglib2.0-dev
   libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev

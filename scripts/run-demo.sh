@@ -36,11 +36,7 @@ if ! "$waf" --data-dir "$data/waf" client list | grep -q '^gateway	' || [ ! -s "
   "$waf" --data-dir "$data/waf" client add gateway --confidential \
     --redirect-uri http://127.0.0.1:8080/ --secret-file "$data/gateway-client-secret"
 fi
-# Passed only when this gateway build knows the flags (the gateway side lands separately).
-gateway_args=()
-if "$gateway" --help 2>/dev/null | grep -q -- '--waf-client-secret-file'; then
-  gateway_args=(--waf-client-id gateway --waf-client-secret-file "$data/gateway-client-secret")
-fi
+gateway_args=(--waf-client-id gateway --waf-client-secret-file "$data/gateway-client-secret")
 
 pids=()
 stop() {
@@ -53,6 +49,8 @@ trap stop INT TERM EXIT
 
 "$waf" --data-dir "$data/waf" & pids+=($!)
 "$stub" & pids+=($!)
+# The gateway fetches the WAF's keys at start: let the WAF come up first (bounded wait).
+for _ in $(seq 50); do curl -sf http://127.0.0.1:9090/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 "$gateway" "${gateway_args[@]}" & pids+=($!)
 
 sleep 1
