@@ -1,5 +1,6 @@
 #include "gw_settings.h"
 
+#include "proxy.h"
 #include "urlcheck.h"
 
 #include <stdio.h>
@@ -53,6 +54,8 @@ static const struct cfg_field gw_fields[] = {
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
     F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
       "IP addresses of the IMS core allowed to send requests here (default: next-hop's host)"),
+    F("timer-c", CFG_INT, timer_c, 1, 3600,
+      "seconds an INVITE may wait for a final answer before it is cancelled (default 181)"),
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
       "open WebSocket connections per source address (default 1000)"),
     F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
@@ -94,6 +97,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->token_cache_size = 10000;
     s->max_connections_per_source = 1000;
     s->ws_ping_interval = 60;
+    s->timer_c = PROXY_TIMER_C_S;
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https

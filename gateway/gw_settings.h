@@ -38,6 +38,7 @@ struct gw_settings {
     long max_connections_per_source;
     char **ims_peers; /* addresses allowed to send requests on the IMS side */
     long ws_ping_interval;
+    long timer_c; /* seconds an INVITE may stay without a final answer (RFC 3261: > 180) */
 };
 
 extern const struct cfg_program gw_program;

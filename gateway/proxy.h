@@ -9,7 +9,7 @@
 struct gw_conn;
 
 #define PROXY_MAX_TX_PER_FLOW 32 /* concurrent requests one flow may have in flight */
-#define PROXY_TIMER_C_S 181      /* > 3 min (RFC 3261 §16.6 step 11) */
+#define PROXY_TIMER_C_S 181      /* default timer-c: > 3 min (RFC 3261 §16.6 step 11) */
 
 /* Starts receiving requests from the IMS side (a default nta leg). Returns 0 or -1. */
 int proxy_start(void);

@@ -28,22 +28,20 @@
 
 static nta_leg_t *proxy_leg;
 
-/* A CANCEL for an INVITE we forwarded to the flow (nta answered the CANCEL itself). */
-static int in_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t const *sip)
+/* Cancels, on the WebSocket, the INVITE we forwarded there (same Request-URI, Via branch, From,
+ * To, Call-ID and CSeq number: RFC 3261 §9.1). */
+static void in_send_cancel(struct proxy_tx *tx)
 {
-    struct proxy_tx *tx = (struct proxy_tx *)magic;
-    if (!sip || sip->sip_request->rq_method != sip_method_cancel || tx->final)
-        return 0;
     struct gw_conn *c = ws_find(tx->conn_id);
     sip_t const *inv = sip_object(tx->req);
     if (!c)
-        return 0;
+        return;
     char buf[4096];
     char ruri[1024], from[1024], to[1024];
     if (gw_sip_url(ruri, sizeof(ruri), inv->sip_request->rq_url) < 0 ||
         gw_sip_header_text(from, sizeof(from), (sip_header_t const *)inv->sip_from) < 0 ||
         gw_sip_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
-        return 0; /* cannot be expressed: the browser's INVITE will meet Timer C */
+        return; /* cannot be expressed; the browser's own timers end its branch */
     int n = snprintf(buf, sizeof(buf),
                      "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
                      "%s%sCall-ID: %s\r\nCSeq: %u CANCEL\r\nContent-Length: 0\r\n\r\n",
@@ -51,6 +49,14 @@ static int in_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t 
                      inv->sip_cseq->cs_seq);
     if (n > 0 && (size_t)n < sizeof(buf))
         ws_send(c, buf, (size_t)n);
+}
+
+/* A CANCEL for an INVITE we forwarded to the flow (nta answered the CANCEL itself). */
+static int in_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t const *sip)
+{
+    struct proxy_tx *tx = (struct proxy_tx *)magic;
+    if (sip && sip->sip_request->rq_method == sip_method_cancel && !tx->final)
+        in_send_cancel(tx);
     return 0;
 }
 
@@ -60,6 +66,7 @@ static gboolean in_timer_c(gpointer arg)
     struct proxy_tx *tx = arg;
     tx->timer_c = 0;
     if (!tx->final) {
+        in_send_cancel(tx); /* the browser stops ringing */
         nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
         tx->final = 1;
         proxy_tx_free(tx);
@@ -166,7 +173,7 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     nta_incoming_bind(irq, in_on_cancel, (nta_incoming_magic_t *)tx);
     if (tx->invite) {
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
-        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, in_timer_c, tx);
+        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
     }
     return 0;
 }
@@ -193,7 +200,7 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
     }
     if (status < 200 && tx->timer_c) { /* a provisional resets Timer C */
         g_source_remove(tx->timer_c);
-        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, in_timer_c, tx);
+        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
     }
     nta_incoming_mreply(tx->irq, msg);
     if (status >= 200) {

@@ -90,10 +90,10 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     int status = nta_outgoing_status(orq);
     struct gw_conn *c = ws_find(tx->conn_id);
     if (status == 100)
-        return 0; /* the client already had our own 100 */
+        return 0;                      /* the client already had our own 100 */
     if (status < 200 && tx->timer_c) { /* RFC 3261 §16.7 step 2: a provisional resets Timer C */
         g_source_remove(tx->timer_c);
-        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, proxy_out_timer_c, tx);
+        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
     }
     if (c && sip) {
         msg_t *rsp = nta_outgoing_getresponse(orq);
@@ -224,7 +224,7 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
     }
     proxy_tx_insert(c, tx);
     if (tx->invite)
-        tx->timer_c = g_timeout_add_seconds(PROXY_TIMER_C_S, proxy_out_timer_c, tx);
+        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
 }
 
 struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const char *branch,
