@@ -86,6 +86,29 @@ static int waf_cli_read_password(char *pw, size_t size)
     return 0;
 }
 
+/* The password for user add/passwd: one line from stdin, or a generated one; then its argon2id
+ * hash. Returns WAF_EXIT_OK, or the exit status after reporting the problem. */
+static int waf_cli_new_password(const struct waf_settings *s, int from_stdin, char *pw,
+                                size_t pwlen, char *hash, size_t hashlen)
+{
+    char err[256];
+    if (from_stdin) {
+        if (waf_cli_read_password(pw, pwlen) < 0) {
+            OPENSSL_cleanse(pw, pwlen);
+            return WAF_EXIT_USAGE;
+        }
+    } else {
+        waf_password_generate(pw);
+    }
+    struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
+                                (uint32_t)s->argon2_parallelism};
+    if (waf_password_hash(&params, pw, hash, hashlen, err, sizeof(err)) < 0) {
+        OPENSSL_cleanse(pw, pwlen);
+        return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
+    }
+    return WAF_EXIT_OK;
+}
+
 static int waf_cli_user_add(const struct waf_settings *s, int argc, char **argv)
 {
     const char *impus[WAF_IMPUS_MAX] = {0}, *impi = NULL;
@@ -112,20 +135,10 @@ static int waf_cli_user_add(const struct waf_settings *s, int argc, char **argv)
         return waf_cli_fail(WAF_EXIT_USAGE, "user add: %s", err);
 
     char pw[WAF_PASSWORD_MAX + 2], hash[WAF_HASH_MAX];
-    if (from_stdin) {
-        if (waf_cli_read_password(pw, sizeof(pw)) < 0) {
-            OPENSSL_cleanse(pw, sizeof(pw));
-            return WAF_EXIT_USAGE;
-        }
-    } else {
-        waf_password_generate(pw);
-    }
-    struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
-                                (uint32_t)s->argon2_parallelism};
-    int status = WAF_EXIT_OK;
+    int status = waf_cli_new_password(s, from_stdin, pw, sizeof(pw), hash, sizeof(hash));
     struct waf_store *st = NULL;
-    if (waf_password_hash(&params, pw, hash, sizeof(hash), err, sizeof(err)) < 0) {
-        status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
+    if (status != WAF_EXIT_OK) {
+        /* reported */
     } else if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
         status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     } else {
@@ -146,20 +159,11 @@ static int waf_cli_user_passwd(const struct waf_settings *s, int argc, char **ar
     if (argc < 1 || argc > 2 || (argc == 2 && !from_stdin) || !waf_user_name_valid(argv[0]))
         return waf_cli_fail(WAF_EXIT_USAGE, "usage: user passwd NAME [--password-stdin]");
     char pw[WAF_PASSWORD_MAX + 2], hash[WAF_HASH_MAX], err[256];
-    if (from_stdin) {
-        if (waf_cli_read_password(pw, sizeof(pw)) < 0) {
-            OPENSSL_cleanse(pw, sizeof(pw));
-            return WAF_EXIT_USAGE;
-        }
-    } else {
-        waf_password_generate(pw);
-    }
-    struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
-                                (uint32_t)s->argon2_parallelism};
-    int status = WAF_EXIT_OK;
+    int status = waf_cli_new_password(s, from_stdin, pw, sizeof(pw), hash, sizeof(hash));
     struct waf_store *st = NULL;
-    if (waf_password_hash(&params, pw, hash, sizeof(hash), err, sizeof(err)) < 0 ||
-        waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
+    if (status != WAF_EXIT_OK) {
+        /* reported */
+    } else if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
         status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     } else {
         int rc = waf_store_user_set_password(st, argv[0], hash, err, sizeof(err));
