@@ -15,6 +15,7 @@
 #include <sofia-sip/msg.h>
 
 #include "auth.h"
+#include "dereg.h"
 #include "flow.h"
 #include "gw.h"
 #include "gw_http.h"
@@ -180,6 +181,7 @@ out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
     proxy_stop();
+    dereg_clear();
     if (gw->agent)
         nta_agent_destroy(gw->agent);
     su_root_destroy(gw->root);

@@ -54,6 +54,8 @@ static const struct cfg_field gw_fields[] = {
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
     F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
       "IP addresses of the IMS core allowed to send requests here (default: next-hop's host)"),
+    F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
+      "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
       "seconds an INVITE may wait for a final answer before it is cancelled (default 181)"),
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,

@@ -38,7 +38,13 @@ struct gw_settings {
     long max_connections_per_source;
     char **ims_peers; /* addresses allowed to send requests on the IMS side */
     long ws_ping_interval;
-    long timer_c; /* seconds an INVITE may stay without a final answer (RFC 3261: > 180) */
+    long timer_c;
+    long dereg_grace;
+        /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
+                                                                                    INVITE may stay
+                                                                                    without a final
+                                                                                    answer (RFC
+                                                                                    3261: > 180) */
 };
 
 extern const struct cfg_program gw_program;

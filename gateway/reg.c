@@ -20,6 +20,7 @@
 #include "gw_sip.h"
 #include "auth.h"
 #include "code_grant.h"
+#include "dereg.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tok.h"
@@ -32,6 +33,7 @@ struct reg_pending {
     struct tok_identity id;
     nta_outgoing_t *orq;
     long expires;      /* as sent upstream, after the clamp to the token's lifetime */
+    msg_t *sent;       /* a copy of the REGISTER sent upstream (only when dereg-grace is set) */
     char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
     char *held_refresh;
     int64_t held_access_exp;
@@ -58,6 +60,8 @@ static void reg_pending_free(struct reg_pending *p)
         nta_outgoing_destroy(p->orq);
     reg_secret_free(p->held_access);
     reg_secret_free(p->held_refresh);
+    if (p->sent)
+        msg_destroy(p->sent);
     msg_destroy(p->req);
     free(p);
 }
@@ -185,6 +189,8 @@ static void reg_state_free(struct reg_state *r)
 {
     if (!r)
         return;
+    if (r->upstream)
+        msg_destroy(r->upstream);
     free(r->impu);
     free(r->impi);
     free(r->scope);
@@ -231,6 +237,11 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         r->held_access_exp = c->reg->held_access_exp;
         c->reg->held_access = c->reg->held_refresh = NULL;
     }
+    char key[DEREG_KEY_MAX];
+    if (dereg_key(req, key) == 0)
+        dereg_cancel(key); /* registered again: a pending de-REGISTER would remove this binding */
+    r->upstream = p->sent;
+    p->sent = NULL;
     if (!c->reg)
         gw->metrics.registrations++;
     reg_state_free(c->reg);
@@ -308,6 +319,8 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     }
     p->expires = expires;
     msg_t *fwd = reg_build_upstream(c, p, expires);
+    if (fwd && cfg->dereg_grace > 0 && expires > 0)
+        p->sent = msg_dup(fwd);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
                  : NULL;
@@ -520,6 +533,16 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     return;
 drop:
     msg_destroy(msg);
+}
+
+void reg_flow_gone(struct gw_conn *c)
+{
+    char key[DEREG_KEY_MAX];
+    if (c->reg && c->reg->upstream && dereg_key(sip_object(c->reg->upstream), key) == 0) {
+        dereg_schedule(c->reg->upstream, key);
+        c->reg->upstream = NULL;
+    }
+    reg_flow_closed(c);
 }
 
 void reg_flow_closed(struct gw_conn *c)

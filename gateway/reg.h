@@ -22,11 +22,14 @@ struct reg_state {
     char *held_access;
     char *held_refresh;
     int64_t held_access_exp;
+    msg_t *upstream; /* the REGISTER as last forwarded, for a de-REGISTER when the flow dies */
 };
 
 /* Handles one REGISTER received on c; takes ownership of msg. */
 void reg_handle(struct gw_conn *c, msg_t *msg);
-/* The WebSocket of c closed: forget its registration state. */
+/* The registration of c lapsed or was removed: forget its state. */
 void reg_flow_closed(struct gw_conn *c);
+/* The WebSocket of c closed: de-register upstream after dereg-grace (if set), forget the state. */
+void reg_flow_gone(struct gw_conn *c);
 
 #endif

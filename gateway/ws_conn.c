@@ -148,7 +148,7 @@ static void ws_closed(struct ws_pss *pss)
     if (!c)
         return;
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
-    reg_flow_closed(c);
+    reg_flow_gone(c);
     proxy_flow_closed(c);
     ws_source_add(c->peer, -1);
     g_hash_table_remove(gw->conns, &c->id);

@@ -1,0 +1,132 @@
+/* dereg: the de-REGISTER is the last forwarded REGISTER with CSeq + 1, Expires 0 and a new Via
+ * (nta's), so the registrar matches it to the binding by Call-ID, CSeq order and Contact. */
+#include "dereg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_protos.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+
+#include "gw.h"
+#include "gw_sip.h"
+#include "log.h"
+
+struct dereg_job {
+    char key[DEREG_KEY_MAX];
+    msg_t *msg;
+    guint timer;
+};
+
+static GList *dereg_jobs;
+
+unsigned dereg_pending(void)
+{
+    return g_list_length(dereg_jobs);
+}
+
+int dereg_key(sip_t const *sip, char key[DEREG_KEY_MAX])
+{
+    char aor[256], contact[300];
+    if (!sip->sip_to || !sip->sip_contact || gw_sip_url(aor, sizeof(aor), sip->sip_to->a_url) < 0)
+        return -1;
+    const char *inst = msg_params_find(sip->sip_contact->m_params, "+sip.instance=");
+    if (!inst && gw_sip_url(contact, sizeof(contact), sip->sip_contact->m_url) < 0)
+        return -1;
+    int n = snprintf(key, DEREG_KEY_MAX, "%s|%s", aor, inst ? inst : contact);
+    return n > 0 && n < DEREG_KEY_MAX ? 0 : -1;
+}
+
+static void dereg_free(struct dereg_job *j)
+{
+    if (j->timer)
+        g_source_remove(j->timer);
+    msg_destroy(j->msg);
+    free(j);
+}
+
+static int dereg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
+{
+    int status = nta_outgoing_status(orq);
+    if (status >= 200) {
+        log_info("dereg: the IMS core answered %d", status);
+        nta_outgoing_destroy(orq);
+    }
+    return 0;
+}
+
+/* Turns the stored REGISTER into its de-REGISTER. */
+static int dereg_rewrite(msg_t *m, sip_t *s)
+{
+    su_home_t *home = msg_home(m);
+    while (s->sip_via)
+        sip_header_remove(m, s, (sip_header_t *)s->sip_via);
+    uint32_t seq = s->sip_cseq->cs_seq + 1;
+    sip_header_remove(m, s, (sip_header_t *)s->sip_cseq);
+    if (s->sip_expires)
+        sip_header_remove(m, s, (sip_header_t *)s->sip_expires);
+    for (sip_contact_t *c = s->sip_contact; c; c = c->m_next)
+        if (c->m_expires) {
+            msg_header_replace_param(home, c->m_common, su_strdup(home, "expires=0"));
+            msg_fragment_clear(c->m_common);
+        }
+    return sip_add_tl(m, s, SIPTAG_CSEQ(sip_cseq_create(home, seq, SIP_METHOD_REGISTER)),
+                      SIPTAG_EXPIRES_STR("0"), TAG_END());
+}
+
+static gboolean dereg_fire(gpointer arg)
+{
+    struct dereg_job *j = arg;
+    j->timer = 0;
+    dereg_jobs = g_list_remove(dereg_jobs, j);
+    msg_t *m = j->msg;
+    j->msg = NULL;
+    sip_t *s = sip_object(m);
+    nta_outgoing_t *orq = NULL;
+    if (s && s->sip_cseq && dereg_rewrite(m, s) >= 0)
+        orq = nta_outgoing_mcreate(gw->agent, dereg_on_response, NULL, gw->next_hop, m, TAG_END());
+    if (orq)
+        log_info("dereg: flow closed %ld s ago; de-REGISTER sent for %.200s", gw->cfg->dereg_grace,
+                 j->key);
+    else
+        msg_destroy(m);
+    free(j);
+    return G_SOURCE_REMOVE;
+}
+
+void dereg_cancel(const char *key)
+{
+    for (GList *l = dereg_jobs, *next; l; l = next) {
+        next = l->next;
+        struct dereg_job *j = l->data;
+        if (strcmp(j->key, key) == 0) {
+            dereg_jobs = g_list_delete_link(dereg_jobs, l);
+            dereg_free(j);
+        }
+    }
+}
+
+void dereg_schedule(msg_t *last, const char *key)
+{
+    if (gw->cfg->dereg_grace <= 0) {
+        msg_destroy(last);
+        return;
+    }
+    dereg_cancel(key); /* one pending de-REGISTER per binding */
+    struct dereg_job *j = calloc(1, sizeof(*j));
+    snprintf(j->key, sizeof(j->key), "%s", key);
+    j->msg = last;
+    j->timer = g_timeout_add_seconds((guint)gw->cfg->dereg_grace, dereg_fire, j);
+    dereg_jobs = g_list_prepend(dereg_jobs, j);
+}
+
+void dereg_clear(void)
+{
+    g_list_free_full(dereg_jobs, (GDestroyNotify)dereg_free);
+    dereg_jobs = NULL;
+}
