@@ -2,7 +2,7 @@
 // stub. The gateway runs with challenge "redirect" (the seed's 302 variant).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, SipWs, registerMsg, stubRegisterCount, stubRegistersReach, token, wafCli, sleep } from './harness.mjs';
+import { startStack, SipWs, registerMsg, stubRegisterCount, stubRegisterCountSettled, stubRegistersReach, token, wafCli, sleep } from './harness.mjs';
 import { signIn, pkce, post, basic } from './waf-helpers.mjs';
 
 let stack;
@@ -49,7 +49,7 @@ test('flow 2 — rich UI: 302 to the WAF, code in the REGISTER body, the gateway
     'bob', stack.passwords.bob);
   assert.equal(login.status, 303, login.text.slice(0, 300));
   const code = new URL(login.res.headers.get('location')).searchParams.get('code');
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const rsp = await c.request(registerWithBody({ user: 'bob', callId: 'flow2', cseq: 2 },
     { grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:8080/cb' }));
   assert.equal(rsp.status, 200, rsp.text);

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { startStack, token, SipWs, registerMsg, stubRegisterCount, stubRegistersReach, sleep } from './harness.mjs';
+import { startStack, token, SipWs, registerMsg, stubRegisterCount, stubRegisterCountSettled, stubRegistersReach, sleep } from './harness.mjs';
 
 let stack;
 before(async () => { stack = await startStack(); });
@@ -135,7 +135,7 @@ test('T16: de-REGISTER on the registering flow needs no token; elsewhere it is c
   const other = await SipWs.open(stack.wsUrl);
   assert.equal((await other.request(registerMsg({ cseq: 5, callId: 'dereg-other', expires: 0 }))).status, 401);
   other.close();
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const rsp = await c.request(registerMsg({ cseq: 2, callId: 'dereg', expires: 0 }));
   assert.equal(rsp.status, 200, rsp.text);
   assert.equal(await stubRegistersReach(stack, before + 1), before + 1);
@@ -205,7 +205,7 @@ test('a Contact expires parameter (as JsSIP sends it) is clamped, not corrupted'
 });
 
 test('bad input: 64 KiB token, 1,000 headers, two reg-id Contacts, Contact * with expiry, half-sent frame', async () => {
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const c = await SipWs.open(stack.wsUrl);
   const big = await SipWs.open(stack.wsUrl);
   big.send(registerMsg({ callId: 'big', auth: `Bearer ${'A'.repeat(64 * 1024)}` }));

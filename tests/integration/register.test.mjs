@@ -33,7 +33,7 @@ test('handshake without the sip subprotocol is refused', async () => {
 });
 
 test('REGISTER without credentials gets the RFC 8898 Bearer challenge', async () => {
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const c = await SipWs.open(stack.wsUrl);
   const rsp = await c.request(registerMsg());
   assert.equal(rsp.status, 401);
@@ -46,7 +46,7 @@ test('REGISTER without credentials gets the RFC 8898 Bearer challenge', async ()
 });
 
 test('a WAF-issued token registers through the stub: 200 with Service-Route', async () => {
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const c = await SipWs.open(stack.wsUrl);
   const first = await c.request(registerMsg({ cseq: 1, callId: 'ok-1' }));
   assert.equal(first.status, 401);
@@ -87,7 +87,7 @@ test('bad tokens get 401 invalid_token and nothing reaches the stub', async (t) 
     'expired': token(stack, 'alice', ['--issued-at', String(now - 2000), '--lifetime', '900']),
     'payload swapped (bob claims under alice signature)': `${h}.${token(stack, 'bob').split('.')[1]}.${s}`,
   };
-  const before = stubRegisterCount(stack);
+  const before = await stubRegisterCountSettled(stack); // earlier lines may trail their 200
   const c = await SipWs.open(stack.wsUrl);
   let cseq = 1;
   for (const [name, tok] of Object.entries(cases)) {
