@@ -40,11 +40,11 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
-        /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
-                                                                                    INVITE may stay
-                                                                                    without a final
-                                                                                    answer (RFC
-                                                                                    3261: > 180) */
+    /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
+                                                                                INVITE may stay
+                                                                                without a final
+                                                                                answer (RFC
+                                                                                3261: > 180) */
 };
 
 extern const struct cfg_program gw_program;
