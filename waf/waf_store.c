@@ -464,23 +464,35 @@ int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, c
     return rc;
 }
 
-int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t errlen)
+/* Runs one UPDATE/DELETE of the user called name (?1, with ?2 = arg2 when given); a user that
+ * does not exist is WAF_STORE_NOT_FOUND. */
+static int waf_store_change_user(struct waf_store *st, const char *sql, const char *name,
+                                 const char *arg2, const char *what, char *err, size_t errlen)
 {
-    int rc = waf_store_name_arg(name, err, errlen);
-    if (rc < 0)
-        return rc;
     sqlite3_stmt *s;
-    if (waf_store_prepare(st, "DELETE FROM users WHERE name = ?1", &s) < 0)
-        return waf_store_fail(st, "deleting the user", err, errlen);
+    int rc = WAF_STORE_OK;
+    if (waf_store_prepare(st, sql, &s) < 0)
+        return waf_store_fail(st, what, err, errlen);
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    if (arg2)
+        sqlite3_bind_text(s, 2, arg2, -1, SQLITE_STATIC);
     if (sqlite3_step(s) != SQLITE_DONE)
-        rc = waf_store_fail(st, "deleting the user", err, errlen);
+        rc = waf_store_fail(st, what, err, errlen);
     else if (sqlite3_changes(st->db) == 0) {
         snprintf(err, errlen, "no user \"%s\"", name);
         rc = WAF_STORE_NOT_FOUND;
     }
     sqlite3_finalize(s);
     return rc;
+}
+
+int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t errlen)
+{
+    int rc = waf_store_name_arg(name, err, errlen);
+    if (rc < 0)
+        return rc;
+    return waf_store_change_user(st, "DELETE FROM users WHERE name = ?1", name, NULL,
+                                 "deleting the user", err, errlen);
 }
 
 int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out)
@@ -507,17 +519,6 @@ int waf_store_user_set_password(struct waf_store *st, const char *name, const ch
         snprintf(err, errlen, "the password hash is not an argon2id hash");
         return WAF_STORE_INVALID;
     }
-    sqlite3_stmt *s;
-    if (waf_store_prepare(st, "UPDATE users SET password_hash = ?2 WHERE name = ?1", &s) < 0)
-        return waf_store_fail(st, "changing the password", err, errlen);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, password_hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        rc = waf_store_fail(st, "changing the password", err, errlen);
-    else if (sqlite3_changes(st->db) == 0) {
-        snprintf(err, errlen, "no user \"%s\"", name);
-        rc = WAF_STORE_NOT_FOUND;
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return waf_store_change_user(st, "UPDATE users SET password_hash = ?2 WHERE name = ?1", name,
+                                 password_hash, "changing the password", err, errlen);
 }
