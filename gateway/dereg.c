@@ -14,7 +14,7 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "log.h"
 
 struct dereg_job {
@@ -33,10 +33,10 @@ unsigned dereg_pending(void)
 int dereg_key(sip_t const *sip, char key[DEREG_KEY_MAX])
 {
     char aor[256], contact[300];
-    if (!sip->sip_to || !sip->sip_contact || gw_sip_url(aor, sizeof(aor), sip->sip_to->a_url) < 0)
+    if (!sip->sip_to || !sip->sip_contact || sipmsg_url(aor, sizeof(aor), sip->sip_to->a_url) < 0)
         return -1;
     const char *inst = msg_params_find(sip->sip_contact->m_params, "+sip.instance=");
-    if (!inst && gw_sip_url(contact, sizeof(contact), sip->sip_contact->m_url) < 0)
+    if (!inst && sipmsg_url(contact, sizeof(contact), sip->sip_contact->m_url) < 0)
         return -1;
     int n = snprintf(key, DEREG_KEY_MAX, "%s|%s", aor, inst ? inst : contact);
     return n > 0 && n < DEREG_KEY_MAX ? 0 : -1;

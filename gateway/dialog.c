@@ -13,7 +13,7 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "log.h"
 #include "route.h"
 
@@ -49,7 +49,7 @@ static void dialog_free(struct dialog *d)
 static char *dialog_url(url_t const *u)
 {
     char buf[512];
-    gw_sip_url(buf, sizeof(buf), u); /* empty when too long: the BYE then fails cleanly */
+    sipmsg_url(buf, sizeof(buf), u); /* empty when too long: the BYE then fails cleanly */
     return strdup(buf);
 }
 
@@ -60,7 +60,7 @@ static void dialog_add_route(struct dialog *d, url_t const *u)
     char buf[512];
     if (!d->route->len && route_is_ours(u))
         return;
-    if (gw_sip_url(buf, sizeof(buf), u) < 0)
+    if (sipmsg_url(buf, sizeof(buf), u) < 0)
         return;
     g_string_append_printf(d->route, "%s<%s>", d->route->len ? ", " : "", buf);
 }

@@ -25,6 +25,7 @@
 #include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
+#include "gw_sip.h"
 #include "ws_conn.h"
 
 struct gw *gw;
@@ -156,6 +157,8 @@ int main(int argc, char **argv)
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
     }
+    static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
+    ws_set_hooks(&sip_hooks);
     gw->lws = gw_lws_start(gw->loop);
     if (!gw->lws) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);

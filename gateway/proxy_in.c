@@ -19,7 +19,7 @@
 
 #include "dialog.h"
 #include "gw.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "log.h"
 #include "reg.h"
 #include "rnd.h"
@@ -38,9 +38,9 @@ static void in_send_cancel(struct proxy_tx *tx)
         return;
     char buf[4096];
     char ruri[1024], from[1024], to[1024];
-    if (gw_sip_url(ruri, sizeof(ruri), inv->sip_request->rq_url) < 0 ||
-        gw_sip_header_text(from, sizeof(from), (sip_header_t const *)inv->sip_from) < 0 ||
-        gw_sip_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
+    if (sipmsg_url(ruri, sizeof(ruri), inv->sip_request->rq_url) < 0 ||
+        sipmsg_header_text(from, sizeof(from), (sip_header_t const *)inv->sip_from) < 0 ||
+        sipmsg_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
         return; /* cannot be expressed; the browser's own timers end its branch */
     int n = snprintf(buf, sizeof(buf),
                      "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
@@ -163,7 +163,7 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
-    gw_sip_send(c, fwd);
+    sipmsg_send(c, fwd);
     if (method == sip_method_ack) {
         msg_destroy(fwd);
         nta_incoming_destroy(irq);

@@ -16,7 +16,7 @@
 
 #include "dialog.h"
 #include "gw.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "log.h"
 #include "reg.h"
 #include "route.h"
@@ -48,7 +48,7 @@ static int out_scope_has(const char *scope, const char *want)
 static void out_asserted_identity(const struct reg_state *r, sip_t const *sip, char *out,
                                   size_t outlen)
 {
-    const sip_header_t *ppi = gw_sip_find_unknown(sip, "P-Preferred-Identity");
+    const sip_header_t *ppi = sipmsg_find_unknown(sip, "P-Preferred-Identity");
     const char *assoc = r->associated_uris ? r->associated_uris : "";
     if (ppi) {
         char want[300];
@@ -72,7 +72,7 @@ static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
 {
     char pai[400], pcv[400];
     out_asserted_identity(c->reg, fs, pai, sizeof(pai));
-    gw_sip_strip_p_headers(fwd, fs, NULL);
+    sipmsg_strip_p_headers(fwd, fs, NULL);
     while (fs->sip_route)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_route);
     if (c->reg->service_route &&
@@ -102,9 +102,9 @@ static void out_cancel(struct gw_conn *c, msg_t *msg, sip_t const *sip)
 {
     struct proxy_tx *tx = proxy_tx_find_out(c->id, sip->sip_via->v_branch);
     if (!tx || !tx->invite || tx->final) {
-        gw_sip_reply(c, sip, 481, "Call/Transaction Does Not Exist", TAG_END());
+        sipmsg_reply(c, sip, 481, "Call/Transaction Does Not Exist", TAG_END());
     } else {
-        gw_sip_reply(c, sip, 200, "OK", TAG_END());
+        sipmsg_reply(c, sip, 200, "OK", TAG_END());
         proxy_tx_cancel_out(tx);
     }
     msg_destroy(msg);
@@ -147,7 +147,7 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     }
     if (status) {
         if (method != sip_method_ack)
-            gw_sip_reply(c, sip, status, phrase, TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR("5")),
+            sipmsg_reply(c, sip, status, phrase, TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR("5")),
                          TAG_END());
         msg_destroy(msg);
         return;
@@ -166,16 +166,16 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
             ref.worker != gw->worker) {
             if (method != sip_method_ack)
-                gw_sip_reply(c, sip, 403, "Forbidden (not a dialog of this connection)", TAG_END());
+                sipmsg_reply(c, sip, 403, "Forbidden (not a dialog of this connection)", TAG_END());
             msg_destroy(fwd);
             msg_destroy(msg);
             return;
         }
-        gw_sip_strip_p_headers(fwd, fs, NULL);
+        sipmsg_strip_p_headers(fwd, fs, NULL);
         next = fs->sip_route ? NULL : gw->next_hop;
     }
     if (!ok) {
-        gw_sip_reply(c, sip, 500, "Server Internal Error", TAG_END());
+        sipmsg_reply(c, sip, 500, "Server Internal Error", TAG_END());
         msg_destroy(fwd);
         msg_destroy(msg);
         return;
@@ -185,6 +185,6 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     if (method == sip_method_bye)
         dialog_ended(sip);
     if (method == sip_method_invite)
-        gw_sip_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
+        sipmsg_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
     proxy_tx_send_out(c, msg, fwd, next);
 }

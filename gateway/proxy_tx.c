@@ -13,7 +13,7 @@
 
 #include "gw.h"
 #include "dialog.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "log.h"
 #include "proxy.h"
 #include "ws_conn.h"
@@ -102,12 +102,12 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         if (tx->invite && status >= 200 && status < 300 && !req->sip_to->a_tag)
             dialog_confirmed(tx->conn_id, 1, NULL, rs);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
-        gw_sip_strip_p_headers(rsp, rs, "P-Charging-");
-        gw_sip_send(c, rsp);
+        sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
+        sipmsg_send(c, rsp);
         msg_destroy(rsp);
     } else if (c && status >= 200) {
         /* nta's own timeout or transport error: answer from the request we kept */
-        gw_sip_reply(c, sip_object(tx->req), status, NULL, TAG_END());
+        sipmsg_reply(c, sip_object(tx->req), status, NULL, TAG_END());
     }
     if (status >= 200) {
         tx->final = 1;
@@ -217,7 +217,7 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
     if (!tx->orq) {
         msg_destroy(fwd); /* nta leaves it to us when it fails */
         log_warn("proxy: could not send %s upstream", sip->sip_request->rq_method_name);
-        gw_sip_reply(c, sip, 500, "Server Internal Error", TAG_END());
+        sipmsg_reply(c, sip, 500, "Server Internal Error", TAG_END());
         msg_destroy(req);
         free(tx);
         return;

@@ -17,7 +17,7 @@
 
 #include "flow.h"
 #include "gw.h"
-#include "gw_sip.h"
+#include "sipmsg.h"
 #include "auth.h"
 #include "code_grant.h"
 #include "dereg.h"
@@ -81,7 +81,7 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
                  cfg->authorization_endpoint, cfg->waf_client_id, cfg->register_scope);
         for (char *sp = strchr(contact, ' '); sp; sp = strchr(sp, ' '))
             *sp = '+'; /* space-separated scopes, form-encoded */
-        gw_sip_reply(c, sip, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact), TAG_END());
+        sipmsg_reply(c, sip, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact), TAG_END());
         return;
     }
     char hdr[768];
@@ -92,7 +92,7 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
     else
         snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
                  cfg->realm, cfg->register_scope, cfg->authz_server);
-    gw_sip_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr), TAG_END());
+    sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr), TAG_END());
 }
 
 /* Finds the one Bearer credential among Authorization and Proxy-Authorization.
@@ -154,7 +154,7 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_authorization);
     while (fs->sip_proxy_authorization)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_proxy_authorization);
-    gw_sip_strip_p_headers(fwd, fs, NULL);
+    sipmsg_strip_p_headers(fwd, fs, NULL);
     if (fs->sip_max_forwards)
         fs->sip_max_forwards->mf_count--;
     else
@@ -214,7 +214,7 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     }
     struct reg_state *r = calloc(1, sizeof(*r));
     char impu[TOK_MAX_URI];
-    gw_sip_url(impu, sizeof(impu), req->sip_to->a_url); /* checked in reg_validate() */
+    sipmsg_url(impu, sizeof(impu), req->sip_to->a_url); /* checked in reg_validate() */
     r->impu = strdup(impu);
     r->impi = strdup(p->id.impi);
     /* A token-less de-REGISTER keeps nothing; a held-token or Bearer REGISTER brings its scope. */
@@ -222,8 +222,8 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         strdup(p->id.scope[0] ? p->id.scope : (c->reg && c->reg->scope ? c->reg->scope : ""));
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + p->expires;
-    r->service_route = gw_sip_join_values((sip_header_t *)rs->sip_service_route, NULL);
-    r->associated_uris = gw_sip_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
+    r->service_route = sipmsg_join_values((sip_header_t *)rs->sip_service_route, NULL);
+    r->associated_uris = sipmsg_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
     /* Tokens the gateway holds for this flow stay with it; a plain Bearer REGISTER keeps any
      * held earlier, since it proves nothing about them. */
     if (p->held_access) {
@@ -263,23 +263,23 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         log_warn("reg: no response from the IMS core (%d); 504 to connection %llu", status,
                  (unsigned long long)c->id);
         reg_count(REG_UPSTREAM_ERROR);
-        gw_sip_reply(c, req, status == 503 ? 503 : 504, NULL, TAG_END());
+        sipmsg_reply(c, req, status == 503 ? 503 : 504, NULL, TAG_END());
     } else if (status == 401 || status == 407) {
         /* A token client cannot answer a Digest challenge (spec §7.1 step 9). */
         log_warn("reg: the IMS core challenged a trusted-node REGISTER for %s (%d); "
                  "answering 500 - check that it trusts this gateway",
                  p->id.impi, status);
         reg_count(REG_UPSTREAM_ERROR);
-        gw_sip_reply(c, req, 500, "Server Internal Error (core refused trusted node)", TAG_END());
+        sipmsg_reply(c, req, 500, "Server Internal Error (core refused trusted node)", TAG_END());
     } else {
         sip_t *rs = sip_object(rsp);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via); /* ours */
-        gw_sip_strip_p_headers(rsp, rs, "P-Charging-");
+        sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
         if (status < 300)
             reg_store(c, p, rs);
         reg_count(status < 300 ? REG_OK : REG_UPSTREAM_ERROR);
         log_info("reg: %s on connection %llu -> %d", p->id.impi, (unsigned long long)c->id, status);
-        gw_sip_send(c, rsp);
+        sipmsg_send(c, rsp);
     }
     if (rsp)
         msg_destroy(rsp);
@@ -293,13 +293,13 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     sip_t const *sip = sip_object(p->req);
     const struct gw_settings *cfg = gw->cfg;
     char to[TOK_MAX_URI], from[TOK_MAX_URI];
-    gw_sip_url(to, sizeof(to), sip->sip_to->a_url); /* lengths checked in reg_validate() */
-    gw_sip_url(from, sizeof(from), sip->sip_from->a_url);
+    sipmsg_url(to, sizeof(to), sip->sip_to->a_url); /* lengths checked in reg_validate() */
+    sipmsg_url(from, sizeof(from), sip->sip_from->a_url);
     if (!tok_has_impu(&p->id, to) || strcmp(to, from) != 0) {
         log_info("reg: connection %llu: To %s is not an identity of the token, or From != To",
                  (unsigned long long)c->id, to);
         reg_count(REG_FORBIDDEN_IDENTITY);
-        gw_sip_reply(c, sip, 403, "Forbidden (identity not authorized by the token)", TAG_END());
+        sipmsg_reply(c, sip, 403, "Forbidden (identity not authorized by the token)", TAG_END());
         goto done;
     }
     /* The registration must never outlive the token (spec §7.1 step 7). */
@@ -329,7 +329,7 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     if (!p->orq) {
         log_error("reg: could not send the REGISTER to %s", cfg->next_hop);
         reg_count(REG_UPSTREAM_ERROR);
-        gw_sip_reply(c, sip, 500, NULL, TAG_END());
+        sipmsg_reply(c, sip, 500, NULL, TAG_END());
         goto done;
     }
     return; /* resumes in reg_on_response() */
@@ -371,7 +371,7 @@ static void reg_on_grant(void *arg, const struct grant_result *g)
         log_info("reg: connection %llu: code or refresh grant refused: %s",
                  (unsigned long long)c->id, g->why);
         reg_count(REG_INVALID_TOKEN);
-        gw_sip_reply(c, sip_object(p->req), 403, "Forbidden (authorization code refused)",
+        sipmsg_reply(c, sip_object(p->req), 403, "Forbidden (authorization code refused)",
                      TAG_END());
         reg_pending_free(p);
         return;
@@ -416,19 +416,19 @@ static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
 static int reg_validate(struct gw_conn *c, sip_t const *sip)
 {
     char uri[TOK_MAX_URI];
-    if (gw_sip_url(uri, sizeof(uri), sip->sip_to->a_url) < 0 ||
-        gw_sip_url(uri, sizeof(uri), sip->sip_from->a_url) < 0) {
-        gw_sip_reply(c, sip, 400, "Bad Request (To or From too long)", TAG_END());
+    if (sipmsg_url(uri, sizeof(uri), sip->sip_to->a_url) < 0 ||
+        sipmsg_url(uri, sizeof(uri), sip->sip_from->a_url) < 0) {
+        sipmsg_reply(c, sip, 400, "Bad Request (To or From too long)", TAG_END());
         return 400;
     }
     if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
-        gw_sip_reply(c, sip, 483, "Too Many Hops", TAG_END());
+        sipmsg_reply(c, sip, 483, "Too Many Hops", TAG_END());
         return 483;
     }
     if (sip->sip_proxy_require) {
         /* We implement no option a client may demand of proxies. */
         char *unsupported = sip_header_as_string(NULL, (sip_header_t *)sip->sip_proxy_require);
-        gw_sip_reply(c, sip, 420, "Bad Extension", SIPTAG_UNSUPPORTED_STR(unsupported), TAG_END());
+        sipmsg_reply(c, sip, 420, "Bad Extension", SIPTAG_UNSUPPORTED_STR(unsupported), TAG_END());
         su_free(NULL, unsupported);
         return 420;
     }
@@ -437,12 +437,12 @@ static int reg_validate(struct gw_conn *c, sip_t const *sip)
         snprintf(sent_by, sizeof(sent_by), "%s%s%s", v->v_host, v->v_port ? ":" : "",
                  v->v_port ? v->v_port : "");
         if (strcmp(sent_by, gw->cfg->sip_host) == 0) {
-            gw_sip_reply(c, sip, 482, "Loop Detected", TAG_END());
+            sipmsg_reply(c, sip, 482, "Loop Detected", TAG_END());
             return 482;
         }
     }
     if (!sip_has_supported(sip->sip_supported, "path")) {
-        gw_sip_reply(c, sip, 421, "Extension Required", SIPTAG_REQUIRE_STR("path"), TAG_END());
+        sipmsg_reply(c, sip, 421, "Extension Required", SIPTAG_REQUIRE_STR("path"), TAG_END());
         return 421;
     }
     /* Contact rules the registrar would refuse anyway (RFC 3261 §10.3 step 6, RFC 5626 §6):
@@ -454,7 +454,7 @@ static int reg_validate(struct gw_conn *c, sip_t const *sip)
         regids += msg_params_find(m->m_params, "reg-id=") != NULL;
     }
     if ((star && (contacts > 1 || reg_requested_expires(sip) != 0)) || regids > 1) {
-        gw_sip_reply(c, sip, 400,
+        sipmsg_reply(c, sip, 400,
                      star ? "Bad Request (Contact: * needs Expires: 0 and no other Contact)"
                           : "Bad Request (more than one Contact with reg-id)",
                      TAG_END());
@@ -470,7 +470,7 @@ static int reg_is_own_deregister(struct gw_conn *c, sip_t const *sip)
     char to[TOK_MAX_URI];
     if (!c->reg || reg_requested_expires(sip) != 0)
         return 0;
-    gw_sip_url(to, sizeof(to), sip->sip_to->a_url);
+    sipmsg_url(to, sizeof(to), sip->sip_to->a_url);
     return strcmp(to, c->reg->impu) == 0;
 }
 
@@ -486,7 +486,7 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     int found = reg_find_bearer(sip, &tok, &toklen);
     if (found < 0) {
         reg_count(REG_BAD_REQUEST);
-        gw_sip_reply(c, sip, 400, "Bad Request (malformed or repeated Bearer credentials)",
+        sipmsg_reply(c, sip, 400, "Bad Request (malformed or repeated Bearer credentials)",
                      TAG_END());
         goto drop;
     }
@@ -505,11 +505,11 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     int code = found == 0 ? grant_body_is_code(sip) : 0;
     if (code < 0) {
         reg_count(REG_BAD_REQUEST);
-        gw_sip_reply(c, sip, 400, "Bad Request (malformed code request in body)", TAG_END());
+        sipmsg_reply(c, sip, 400, "Bad Request (malformed code request in body)", TAG_END());
         goto drop;
     }
     char to[TOK_MAX_URI];
-    gw_sip_url(to, sizeof(to), sip->sip_to->a_url);
+    sipmsg_url(to, sizeof(to), sip->sip_to->a_url);
     int held =
         found == 0 && !code && c->reg && c->reg->held_access && strcmp(to, c->reg->impu) == 0;
     if (found == 0 && !code && !held) {

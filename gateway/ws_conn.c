@@ -7,10 +7,7 @@
 #include <string.h>
 
 #include "gw.h"
-#include "gw_sip.h"
 #include "log.h"
-#include "proxy.h"
-#include "reg.h"
 
 struct gw_out {
     struct gw_out *next;
@@ -21,6 +18,15 @@ struct gw_out {
 struct ws_pss {
     struct gw_conn *conn;
 };
+
+/* The SIP layer above, set once at start: ws_conn calls up only through these, so it stays a
+ * leaf module that the SIP modules can use without an include circle. */
+static struct ws_hooks ws_hooks;
+
+void ws_set_hooks(const struct ws_hooks *hooks)
+{
+    ws_hooks = *hooks;
+}
 
 struct gw_conn *ws_find(uint64_t id)
 {
@@ -148,8 +154,8 @@ static void ws_closed(struct ws_pss *pss)
     if (!c)
         return;
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
-    reg_flow_gone(c);
-    proxy_flow_closed(c);
+    if (ws_hooks.on_closed)
+        ws_hooks.on_closed(c);
     ws_source_add(c->peer, -1);
     g_hash_table_remove(gw->conns, &c->id);
     for (struct gw_out *o = c->out_head, *next; o; o = next) {
@@ -183,7 +189,7 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
     c->rx = NULL;
     c->rx_len = 0;
     gw->metrics.ws_messages_total++;
-    int rc = gw_sip_on_ws_message(c, (const char *)msg, n);
+    int rc = ws_hooks.on_message ? ws_hooks.on_message(c, (const char *)msg, n) : 0;
     free(msg);
     if (rc < 0) {
         gw->metrics.ws_bad_messages_total++;

@@ -39,6 +39,14 @@ struct gw_conn *ws_find(uint64_t id);
 /* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
 int ws_origin_allowed(const char *origin, char *const *allowed);
 
+/* What the SIP layer does with a whole WebSocket message (0, or -(close code)) and with a flow
+ * that closed (end its registration state and transactions). */
+struct ws_hooks {
+    int (*on_message)(struct gw_conn *c, const char *data, size_t len);
+    void (*on_closed)(struct gw_conn *c);
+};
+void ws_set_hooks(const struct ws_hooks *hooks);
+
 /* Frees the per-source table at exit. */
 void ws_shutdown(void);
 

@@ -1,0 +1,33 @@
+/* sipmsg: helpers to build, send and inspect SIP messages on the WebSocket side (a leaf module:
+ * it calls only sofia-sip and ws_send). */
+#ifndef IMSGW_SIPMSG_H
+#define IMSGW_SIPMSG_H
+
+#include <stddef.h>
+
+#include <sofia-sip/msg.h>
+#include <sofia-sip/sip.h>
+#include <sofia-sip/su_tag.h>
+
+struct gw_conn;
+
+/* Serialises msg and queues it on c. Returns 0 or -1. */
+int sipmsg_send(struct gw_conn *c, msg_t *msg);
+/* Answers req on c with status (adds a To-tag to final responses) and the tagged headers. */
+void sipmsg_reply(struct gw_conn *c, sip_t const *req, int status, char const *phrase,
+                  tag_type_t tag, tag_value_t value, ...);
+/* Removes every header whose name starts with "P-" (untrusted at the trust-domain edge). */
+void sipmsg_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix);
+
+/* url_e() / sip_header_e() that refuse (-1, empty string) instead of truncating: a cut URI
+ * would otherwise carry stack bytes into comparisons, logs and messages. */
+int sipmsg_url(char *buf, size_t len, const url_t *u);
+int sipmsg_header_text(char *buf, size_t len, const sip_header_t *h);
+/* The first header of an extension sofia-sip has no type for (P-Preferred-Identity…), or NULL. */
+const sip_header_t *sipmsg_find_unknown(sip_t const *sip, const char *name);
+/* The values of every header in the chain starting at h, joined with ", " and malloc'ed (NULL when
+ * none or too long). With unknown_name, h is sip->sip_unknown and only headers of that name
+ * count (for extensions sofia-sip has no type for, such as P-Associated-URI). */
+char *sipmsg_join_values(const sip_header_t *h, const char *unknown_name);
+
+#endif
