@@ -42,7 +42,10 @@ struct jwks {
 struct jwks *jwks_new(const char *uri, long refetch_interval_s)
 {
     struct jwks *j = calloc(1, sizeof(*j));
-    j->uri = strdup(uri);
+    if (!j || !(j->uri = strdup(uri))) {
+        free(j);
+        return NULL;
+    }
     j->interval_ms = (int64_t)refetch_interval_s * 1000;
     j->last_ok_ms = j->last_try_ms = -1;
     return j;

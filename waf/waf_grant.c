@@ -260,29 +260,40 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
     int64_t user_id = found ? sqlite3_column_int64(s, 3) : 0;
     sqlite3_finalize(s);
     if (match && live) {
-        sqlite3_prepare_v2(db, "DELETE FROM numeric_codes WHERE impu = ?1", -1, &s, NULL);
-        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+        /* single use: no tokens unless the code is gone */
+        int gone = sqlite3_prepare_v2(db, "DELETE FROM numeric_codes WHERE impu = ?1", -1, &s,
+                                      NULL) == SQLITE_OK;
+        if (gone) {
+            sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+            gone = sqlite3_step(s) == SQLITE_DONE;
+            sqlite3_finalize(s);
+        }
+        if (!gone) {
+            waf_store_rollback(app->store);
+            waf_resp_error(resp, 500, "server_error", "the code could not be consumed");
+            return;
+        }
         waf_grant_issue_family(app, resp, c, user_id, c->scope, WAF_GRANT_NUMERIC);
         return;
     }
     app->metrics.numeric_failures++;
     /* A wrong guess counts; the code dies at the limit (or at once when it is expired). */
-    sqlite3_prepare_v2(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1; ", -1,
-                       &s, NULL);
-    sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_finalize(s);
-    sqlite3_prepare_v2(db,
-                       "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
-                       "expires_at <= ?3)",
-                       -1, &s, NULL);
-    sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, app->s->numeric_max_attempts);
-    sqlite3_bind_int64(s, 3, time_now_s());
-    sqlite3_step(s);
-    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
+                           "expires_at <= ?3)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, app->s->numeric_max_attempts);
+        sqlite3_bind_int64(s, 3, time_now_s());
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
     log_info("numeric code refused for %s", impu);
     waf_grant_fail(app, resp, "invalid_grant", "the code is wrong, expired, used or locked");
 }
