@@ -1,6 +1,8 @@
 /* auth: a token is copied into its job, so the caller's message may go away while the job waits
  * for the WAF. Introspection results are cached no longer than the token's exp and never longer
- * than introspection-cache-ttl, so a revocation at the WAF takes effect within that TTL. */
+ * than introspection-cache-ttl, so a revocation at the WAF takes effect within that TTL. A token
+ * the WAF called inactive is remembered (by its hash) for AUTH_NEGATIVE_TTL_S, so one bad token
+ * sent again and again costs one introspection, not one per REGISTER. */
 #include "auth.h"
 
 #include <errno.h>
@@ -19,6 +21,9 @@
 #include "timeutil.h"
 #include "tok_cache.h"
 
+#define AUTH_NEGATIVE_TTL_S 10
+#define AUTH_NEGATIVE_MAX 4096
+
 struct auth_job {
     auth_done_fn done;
     void *arg;
@@ -28,7 +33,8 @@ struct auth_job {
 };
 
 static struct tok_cache *auth_cache;
-static char *auth_basic; /* "Basic base64(id:secret)" */
+static struct tok_cache *auth_negative; /* tokens the WAF called inactive, briefly */
+static char *auth_basic;                /* "Basic base64(id:secret)" */
 
 static struct tok_policy auth_policy(void)
 {
@@ -77,6 +83,11 @@ int auth_init(char *err, size_t errlen)
 {
     const struct gw_settings *cfg = gw->cfg;
     auth_cache = tok_cache_new((size_t)cfg->token_cache_size);
+    auth_negative = tok_cache_new(AUTH_NEGATIVE_MAX);
+    if (!auth_cache || !auth_negative) {
+        snprintf(err, errlen, "out of memory for the token caches");
+        return -1;
+    }
     if (!cfg->waf_client_secret_file || !cfg->waf_client_secret_file[0])
         return 0;
     char secret[256], id_enc[256], secret_enc[768], pair[1100];
@@ -92,16 +103,22 @@ int auth_init(char *err, size_t errlen)
     EVP_EncodeBlock(b64, (unsigned char *)pair, n);
     size_t len = strlen("Basic ") + strlen((char *)b64) + 1;
     auth_basic = malloc(len);
-    snprintf(auth_basic, len, "Basic %s", b64);
+    if (auth_basic)
+        snprintf(auth_basic, len, "Basic %s", b64);
     OPENSSL_cleanse(secret, sizeof(secret));
     OPENSSL_cleanse(pair, sizeof(pair));
+    if (!auth_basic) {
+        snprintf(err, errlen, "out of memory for the WAF client credentials");
+        return -1;
+    }
     return 0;
 }
 
 void auth_shutdown(void)
 {
     tok_cache_free(auth_cache);
-    auth_cache = NULL;
+    tok_cache_free(auth_negative);
+    auth_cache = auth_negative = NULL;
     free(auth_basic);
     auth_basic = NULL;
 }
@@ -150,8 +167,9 @@ static void auth_on_introspection(void *arg, int status, const char *body, size_
     if (status != 200) {
         gw->metrics.introspection_fail_total++;
         log_warn("auth: introspection failed (%s %d)", status < 0 ? "no response" : "HTTP", status);
-        /* The token may be fine; the WAF is not. Still fail closed. */
-        auth_finish(j, TOK_INVALID, &id, "introspection unavailable");
+        /* The token may be fine; the WAF is not. Fail closed, but say "try again" (503), not
+         * "your token is bad" (401). */
+        auth_finish(j, TOK_UNAVAILABLE, &id, "introspection unavailable");
         return;
     }
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -166,6 +184,11 @@ static void auth_on_introspection(void *arg, int status, const char *body, size_
     if (r == TOK_OK) {
         int64_t until = time_now_s() + gw->cfg->introspection_cache_ttl;
         tok_cache_put(auth_cache, j->token, j->len, &id, id.exp < until ? id.exp : until);
+    } else {
+        struct tok_identity none;
+        memset(&none, 0, sizeof(none));
+        none.exp = r; /* the refusal to repeat */
+        tok_cache_put(auth_negative, j->token, j->len, &none, time_now_s() + AUTH_NEGATIVE_TTL_S);
     }
     auth_finish(j, r, &id, why);
 }
@@ -201,7 +224,7 @@ static void auth_introspect(struct auth_job *j)
     free(full);
     if (rc < 0) {
         gw->metrics.introspection_fail_total++;
-        auth_finish(j, TOK_INVALID, &none, "cannot reach the introspection endpoint");
+        auth_finish(j, TOK_UNAVAILABLE, &none, "no free slot or bad URL for introspection");
     }
 }
 
@@ -214,7 +237,16 @@ void auth_token(const char *token, size_t len, auth_done_fn done, void *arg)
         done(arg, TOK_OK, &hit, "");
         return;
     }
+    if (tok_cache_get(auth_negative, token, len, time_now_s(), &hit)) {
+        done(arg, (enum tok_result)hit.exp, &hit, "refused by the WAF a moment ago");
+        return;
+    }
     struct auth_job *j = malloc(sizeof(*j) + len + 1);
+    if (!j) {
+        memset(&hit, 0, sizeof(hit));
+        done(arg, TOK_UNAVAILABLE, &hit, "out of memory");
+        return;
+    }
     j->done = done;
     j->arg = arg;
     j->len = len;

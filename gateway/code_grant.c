@@ -45,9 +45,9 @@ int grant_body_is_code(sip_t const *sip)
     return rc;
 }
 
-static void grant_fail(struct grant_job *j, const char *why)
+static void grant_fail(struct grant_job *j, int unavailable, const char *why)
 {
-    struct grant_result r = {.ok = 0, .why = why};
+    struct grant_result r = {.ok = 0, .unavailable = unavailable, .why = why};
     j->done(j->arg, &r);
     free(j);
 }
@@ -64,26 +64,34 @@ static void grant_on_response(void *arg, int status, const char *body, size_t le
     if (status != 200 || !access || !json_is_integer(exp)) {
         snprintf(why, sizeof(why), "token endpoint answered %d %.40s", status,
                  error ? error : (status == 200 ? "without access_token/expires_in" : ""));
-        grant_fail(j, why);
+        grant_fail(j, status < 0 || status >= 500, why);
     } else {
-        struct grant_result r = {1, access, refresh, json_integer_value(exp), ""};
+        struct grant_result r = {1, 0, access, refresh, json_integer_value(exp), ""};
         j->done(j->arg, &r);
         free(j);
     }
     json_decref(doc);
 }
 
-static void grant_post(struct form_buf *b, grant_done_fn done, void *arg)
+/* reserved: a refresh may use the HTTP slots kept from code redemption and introspection. */
+static void grant_post(struct form_buf *b, int reserved, grant_done_fn done, void *arg)
 {
     struct grant_job *j = calloc(1, sizeof(*j));
-    j->done = done;
-    j->arg = arg;
     size_t len = 0;
     char *body = form_buf_take(b, &len);
+    if (!j) {
+        struct grant_result r = {.ok = 0, .unavailable = 1, .why = "out of memory"};
+        free(body);
+        done(arg, &r);
+        return;
+    }
+    j->done = done;
+    j->arg = arg;
     if (!auth_client_basic() || !body) {
         free(body);
-        grant_fail(j, auth_client_basic() ? "request too large"
-                                          : "no WAF client credentials configured");
+        grant_fail(j, 0,
+                   auth_client_basic() ? "request too large"
+                                       : "no WAF client credentials configured");
         return;
     }
     struct hc_request req = {.method = "POST",
@@ -91,12 +99,13 @@ static void grant_post(struct form_buf *b, grant_done_fn done, void *arg)
                              .content_type = "application/x-www-form-urlencoded",
                              .body = body,
                              .body_len = len,
-                             .authorization = auth_client_basic()};
+                             .authorization = auth_client_basic(),
+                             .reserved = reserved};
     int rc = hc_start(gw->lws, &req, grant_on_response, j);
     OPENSSL_cleanse(body, len);
     free(body);
     if (rc < 0)
-        grant_fail(j, "cannot reach the token endpoint");
+        grant_fail(j, 1, "cannot start a request to the token endpoint");
 }
 
 /* Appends &name=value (value percent-encoded) when value is set. */
@@ -124,7 +133,7 @@ void grant_redeem(sip_t const *sip, const char *impu, grant_done_fn done, void *
     if (code && strspn(code, "0123456789") == strlen(code))
         grant_param(&b, "impu", impu);
     form_free(&f);
-    grant_post(&b, done, arg);
+    grant_post(&b, 0, done, arg);
 }
 
 void grant_refresh(const char *refresh_token, grant_done_fn done, void *arg)
@@ -133,5 +142,5 @@ void grant_refresh(const char *refresh_token, grant_done_fn done, void *arg)
     memset(&b, 0, sizeof(b));
     grant_param(&b, "grant_type", "refresh_token");
     grant_param(&b, "refresh_token", refresh_token);
-    grant_post(&b, done, arg);
+    grant_post(&b, 1, done, arg);
 }

@@ -12,9 +12,11 @@
 
 #define GRANT_MAX_BODY 2048 /* a REGISTER body holding a code is small */
 
-/* What the WAF returned; strings are valid only during the callback. ok = 0: why says why. */
+/* What the WAF returned; strings are valid only during the callback. ok = 0: why says why, and
+ * unavailable says the WAF did not answer the grant at all (down, timeout, 5xx, no slot). */
 struct grant_result {
     int ok;
+    int unavailable;
     const char *access_token;
     const char *refresh_token; /* may be NULL */
     int64_t expires_in;

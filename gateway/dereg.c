@@ -119,6 +119,11 @@ void dereg_schedule(msg_t *last, const char *key)
     }
     dereg_cancel(key); /* one pending de-REGISTER per binding */
     struct dereg_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        log_error("dereg: out of memory; %.200s lapses at its expiry instead", key);
+        msg_destroy(last);
+        return;
+    }
     snprintf(j->key, sizeof(j->key), "%s", key);
     j->msg = last;
     j->timer = g_timeout_add_seconds((guint)gw->cfg->dereg_grace, dereg_fire, j);

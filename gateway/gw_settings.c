@@ -155,8 +155,11 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         s->ims_peers = calloc(2, sizeof(char *));
         s->ims_peers[0] = strdup(host);
     }
-    if (s->flow_key && *s->flow_key && strlen(s->flow_key) != 40) {
-        snprintf(err, errlen, "flow-key must be 40 hex digits");
+    /* sscanf("%2hhx") would take " 1", "+f" or a short tail: the key is checked digit by digit */
+    if (s->flow_key && *s->flow_key &&
+        (strlen(s->flow_key) != 40 ||
+         strspn(s->flow_key, "0123456789abcdefABCDEF") != strlen(s->flow_key))) {
+        snprintf(err, errlen, "flow-key must be exactly 40 hex digits");
         return -1;
     }
     if (s->min_expires > s->default_expires) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 
@@ -25,6 +26,8 @@ struct hc_call {
     int finished;
     int starting;    /* inside lws_client_connect_via_info() */
     int sync_failed; /* it failed before returning: the caller gets -1, done() never runs */
+    struct lws *wsi;
+    guint timer; /* HC_TIMEOUT_MS deadline: a WAF that accepts but never answers cannot hang us */
 };
 
 static unsigned hc_count;
@@ -45,6 +48,8 @@ static void hc_finish(struct hc_call *c, int status)
 /* Bodies carry codes, refresh tokens and client credentials: wiped before they are freed. */
 static void hc_free(struct hc_call *c)
 {
+    if (c->timer)
+        g_source_remove(c->timer);
     if (c->body)
         OPENSSL_cleanse(c->body, LWS_PRE + c->body_len);
     if (c->rsp)
@@ -56,12 +61,26 @@ static void hc_free(struct hc_call *c)
     hc_count--;
 }
 
+/* The deadline passed: answer the caller now and let lws close the connection, whose close
+ * callback frees the call. */
+static gboolean hc_timeout(gpointer arg)
+{
+    struct hc_call *c = arg;
+    c->timer = 0;
+    log_warn("http: no complete answer within %d ms; request abandoned", HC_TIMEOUT_MS);
+    hc_finish(c, -1);
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return G_SOURCE_REMOVE;
+}
+
 int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn done, void *arg)
 {
     char url[1024];
     const char *prot, *addr, *path;
     int port;
-    if (hc_count >= HC_MAX_INFLIGHT || strlen(req->url) >= sizeof(url) ||
+    unsigned limit = req->reserved ? HC_MAX_INFLIGHT : HC_MAX_INFLIGHT - HC_RESERVED_SLOTS;
+    if (hc_count >= limit || strlen(req->url) >= sizeof(url) ||
         (req->authorization &&
          strlen(req->authorization) >= sizeof(((struct hc_call *)0)->authorization)))
         return -1;
@@ -73,10 +92,16 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
     snprintf(fullpath, sizeof(fullpath), "/%s", path);
 
     struct hc_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -1;
     c->done = done;
     c->arg = arg;
     if (req->body_len) {
         c->body = malloc(LWS_PRE + req->body_len);
+        if (!c->body) {
+            free(c);
+            return -1;
+        }
         memcpy(c->body + LWS_PRE, req->body, req->body_len);
         c->body_len = req->body_len;
     }
@@ -106,6 +131,8 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
         hc_free(c);
         return -1;
     }
+    c->wsi = wsi;
+    c->timer = g_timeout_add(HC_TIMEOUT_MS, hc_timeout, c);
     return 0;
 }
 
@@ -159,7 +186,10 @@ static int hc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
             log_warn("http: response larger than %d bytes refused", HC_MAX_BODY);
             return -1;
         }
-        c->rsp = realloc(c->rsp, c->rsp_len + len + 1);
+        char *grown = realloc(c->rsp, c->rsp_len + len + 1);
+        if (!grown)
+            return -1;
+        c->rsp = grown;
         memcpy(c->rsp + c->rsp_len, in, len);
         c->rsp_len += len;
         c->rsp[c->rsp_len] = '\0';

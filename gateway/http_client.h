@@ -11,6 +11,10 @@ struct lws_protocols;
 
 #define HC_MAX_BODY 65536   /* larger responses are failures */
 #define HC_MAX_INFLIGHT 512 /* concurrent requests; more are refused at once */
+/* Slots only reserved requests (JWKS refetch, token refresh) may take, so a flood of REGISTERs
+ * with tokens to introspect or codes to redeem cannot starve them (issue 9 item 6). */
+#define HC_RESERVED_SLOTS 64
+#define HC_TIMEOUT_MS 3000 /* a request without its whole answer by then fails with -1 */
 
 /* status: the HTTP status, or -1 when no response came (connection, timeout, oversize).
  * body is NUL-terminated and valid only during the call. */
@@ -23,10 +27,11 @@ struct hc_request {
     const char *body;         /* for POST */
     size_t body_len;
     const char *authorization; /* full header value, e.g. "Basic …"; NULL for none */
+    int reserved;              /* may use the HC_RESERVED_SLOTS (JWKS, refresh) */
 };
 
-/* Starts a request; done(arg, …) runs exactly once later. Returns -1 (done never runs) when the
- * request cannot start (bad URL, too many in flight). */
+/* Starts a request; done(arg, …) runs exactly once later, within HC_TIMEOUT_MS. Returns -1 (done
+ * never runs) when the request cannot start (bad URL, too many in flight for its class). */
 int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn done, void *arg);
 /* Requests in flight now (a gauge for /metrics). */
 unsigned hc_inflight(void);

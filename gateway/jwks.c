@@ -42,7 +42,10 @@ struct jwks {
 struct jwks *jwks_new(const char *uri, long refetch_interval_s)
 {
     struct jwks *j = calloc(1, sizeof(*j));
-    j->uri = strdup(uri);
+    if (!j || !(j->uri = strdup(uri))) {
+        free(j);
+        return NULL;
+    }
     j->interval_ms = (int64_t)refetch_interval_s * 1000;
     j->last_ok_ms = j->last_try_ms = -1;
     return j;
@@ -123,11 +126,17 @@ static void jwks_finish(struct jwks *j, int ok)
     /* Callbacks may queue a new refresh; hand them a snapshot. */
     size_t n = j->nwaiters;
     struct jwks_waiter *w = malloc(n * sizeof(*w) + 1);
-    memcpy(w, j->waiters, n * sizeof(*w));
+    if (!w) { /* cannot snapshot: answer in place, later refreshes then wait for the next fetch */
+        log_error("jwks: out of memory; %zu waiter(s) answered in place", n);
+        w = j->waiters;
+    } else {
+        memcpy(w, j->waiters, n * sizeof(*w));
+    }
     j->nwaiters = 0;
     for (size_t i = 0; i < n; i++)
         w[i].done(w[i].arg, ok);
-    free(w);
+    if (w != j->waiters)
+        free(w);
 }
 
 static void jwks_on_response(void *arg, int status, const char *body, size_t len)
@@ -150,7 +159,7 @@ static void jwks_on_response(void *arg, int status, const char *body, size_t len
 
 static int jwks_start(struct jwks *j, struct lws_context *ctx)
 {
-    struct hc_request req = {.method = "GET", .url = j->uri};
+    struct hc_request req = {.method = "GET", .url = j->uri, .reserved = 1};
     if (hc_start(ctx, &req, jwks_on_response, j) < 0)
         return -1;
     j->in_flight = 1;

@@ -17,6 +17,7 @@ typedef void (*jwks_done_fn)(void *arg, int ok);
 
 #define JWKS_MAX_KEYS 16
 
+/* NULL when out of memory. */
 struct jwks *jwks_new(const char *uri, long refetch_interval_s);
 void jwks_free(struct jwks *j);
 /* Replaces the key set from a JWKS document; keys of unknown type are skipped (RFC 7517 §5).

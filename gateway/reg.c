@@ -22,6 +22,7 @@
 #include "code_grant.h"
 #include "dereg.h"
 #include "log.h"
+#include "reg_quota.h"
 #include "timeutil.h"
 #include "tok.h"
 #include "ws_conn.h"
@@ -37,6 +38,8 @@ struct reg_pending {
     char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
     char *held_refresh;
     int64_t held_access_exp;
+    int refreshing;           /* this REGISTER refreshes the flow's held tokens */
+    struct reg_pending *next; /* in its flow's list of REGISTERs waiting for that refresh */
 };
 
 static uint64_t reg_icid_counter;
@@ -56,6 +59,7 @@ static void reg_secret_free(char *s)
 
 static void reg_pending_free(struct reg_pending *p)
 {
+    reg_quota_give(p->conn_id);
     if (p->orq)
         nta_outgoing_destroy(p->orq);
     reg_secret_free(p->held_access);
@@ -93,6 +97,15 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
         snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
                  cfg->realm, cfg->register_scope, cfg->authz_server);
     sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr), TAG_END());
+}
+
+/* The WAF or the gateway's own capacity failed, not the client: come back later. */
+static void reg_busy(struct gw_conn *c, sip_t const *sip, const char *why)
+{
+    log_warn("reg: connection %llu: 503, %s", (unsigned long long)c->id, why);
+    reg_count(REG_UPSTREAM_ERROR);
+    sipmsg_reply(c, sip, 503, "Service Unavailable", SIPTAG_RETRY_AFTER_STR(REG_QUOTA_RETRY_AFTER),
+                 TAG_END());
 }
 
 /* Finds the one Bearer credential among Authorization and Proxy-Authorization.
@@ -149,11 +162,27 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
 {
     const struct gw_settings *cfg = gw->cfg;
     msg_t *fwd = msg_dup(p->req);
+    if (!fwd)
+        return NULL;
     sip_t *fs = sip_object(fwd);
     while (fs->sip_authorization)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_authorization);
     while (fs->sip_proxy_authorization)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_proxy_authorization);
+    /* The route to the core is ours to choose and the only Path is ours (issue 9 item 7); a
+     * REGISTER body here is at most a code for the WAF, never for the core (item 5). */
+    while (fs->sip_route)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_route);
+    while (fs->sip_path)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_path);
+    if (fs->sip_payload)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_payload);
+    if (fs->sip_content_type)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_content_type);
+    if (fs->sip_content_encoding)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_content_encoding);
+    if (fs->sip_content_disposition)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_content_disposition);
     sipmsg_strip_p_headers(fwd, fs, NULL);
     if (fs->sip_max_forwards)
         fs->sip_max_forwards->mf_count--;
@@ -176,9 +205,9 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
              "P-Charging-Vector: icid-value=\"gw-%" PRId64 "-%" PRIu64
              "\";icid-generated-at=%s;orig-ioi=%s",
              time_now_s(), ++reg_icid_counter, cfg->sip_host, cfg->visited_network_id);
-    if (sip_add_tl(fwd, fs, SIPTAG_PATH_STR(path), SIPTAG_REQUIRE_STR("path"),
-                   SIPTAG_AUTHORIZATION_STR(digest), SIPTAG_HEADER_STR(pvni),
-                   SIPTAG_HEADER_STR(pcv), TAG_END()) < 0) {
+    if (sip_add_tl(fwd, fs, SIPTAG_CONTENT_LENGTH_STR("0"), SIPTAG_PATH_STR(path),
+                   SIPTAG_REQUIRE_STR("path"), SIPTAG_AUTHORIZATION_STR(digest),
+                   SIPTAG_HEADER_STR(pvni), SIPTAG_HEADER_STR(pcv), TAG_END()) < 0) {
         msg_destroy(fwd);
         return NULL;
     }
@@ -189,6 +218,11 @@ static void reg_state_free(struct reg_state *r)
 {
     if (!r)
         return;
+    while (r->refresh_waiters) { /* the flow is gone: nobody to answer */
+        struct reg_pending *w = r->refresh_waiters;
+        r->refresh_waiters = w->next;
+        reg_pending_free(w);
+    }
     if (r->upstream)
         msg_destroy(r->upstream);
     free(r->impu);
@@ -215,11 +249,22 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     struct reg_state *r = calloc(1, sizeof(*r));
     char impu[TOK_MAX_URI];
     sipmsg_url(impu, sizeof(impu), req->sip_to->a_url); /* checked in reg_validate() */
-    r->impu = strdup(impu);
-    r->impi = strdup(p->id.impi);
-    /* A token-less de-REGISTER keeps nothing; a held-token or Bearer REGISTER brings its scope. */
-    r->scope =
-        strdup(p->id.scope[0] ? p->id.scope : (c->reg && c->reg->scope ? c->reg->scope : ""));
+    if (r) {
+        r->impu = strdup(impu);
+        r->impi = strdup(p->id.impi);
+        /* A token-less de-REGISTER keeps nothing; a held-token or Bearer REGISTER brings its
+         * scope. */
+        r->scope =
+            strdup(p->id.scope[0] ? p->id.scope : (c->reg && c->reg->scope ? c->reg->scope : ""));
+    }
+    if (!r || !r->impu || !r->impi || !r->scope) {
+        /* The core registered the user but we cannot remember it: the flow keeps its previous
+         * state (or none); the binding lapses upstream at its expiry. */
+        log_error("reg: out of memory storing the registration of connection %llu",
+                  (unsigned long long)c->id);
+        reg_state_free(r);
+        return;
+    }
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + p->expires;
     r->service_route = sipmsg_join_values((sip_header_t *)rs->sip_service_route, NULL);
@@ -236,6 +281,11 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         r->held_refresh = c->reg->held_refresh;
         r->held_access_exp = c->reg->held_access_exp;
         c->reg->held_access = c->reg->held_refresh = NULL;
+    }
+    if (c->reg) { /* a refresh in progress and the REGISTERs waiting for it stay with the flow */
+        r->refreshing = c->reg->refreshing;
+        r->refresh_waiters = c->reg->refresh_waiters;
+        c->reg->refresh_waiters = NULL;
     }
     char key[DEREG_KEY_MAX];
     if (dereg_key(req, key) == 0)
@@ -304,6 +354,15 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     }
     /* The registration must never outlive the token (spec §7.1 step 7). */
     long expires = reg_requested_expires(sip);
+    if (expires > 0 && expires < cfg->min_expires) { /* RFC 3261 §10.3 step 7 */
+        char min[24];
+        snprintf(min, sizeof(min), "%ld", cfg->min_expires);
+        log_info("reg: connection %llu: 423, Expires %ld is below min-expires %ld",
+                 (unsigned long long)c->id, expires, cfg->min_expires);
+        reg_count(REG_BAD_REQUEST);
+        sipmsg_reply(c, sip, 423, "Interval Too Brief", SIPTAG_MIN_EXPIRES_STR(min), TAG_END());
+        goto done;
+    }
     int64_t left = p->id.exp - time_now_s();
     if (expires > 0 && left <= 0) { /* expired, only inside the leeway: not a de-REGISTER */
         reg_challenge(c, sip, "invalid_token");
@@ -346,6 +405,11 @@ static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity 
         reg_pending_free(p);
         return;
     }
+    if (r == TOK_UNAVAILABLE) {
+        reg_busy(c, sip_object(p->req), why);
+        reg_pending_free(p);
+        return;
+    }
     if (r != TOK_OK) {
         log_info("reg: token refused on connection %llu: %s", (unsigned long long)c->id, why);
         reg_challenge(c, sip_object(p->req),
@@ -357,23 +421,79 @@ static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity 
     reg_forward(c, p);
 }
 
+static void reg_use_held(struct gw_conn *c, struct reg_pending *p);
+
+/* Forgets the tokens held for c: its refresh token was refused, so the user must sign in again.
+ * The registration upstream is left to lapse at its expiry, which the access token bounds. */
+static void reg_drop_held(struct gw_conn *c)
+{
+    if (!c->reg)
+        return;
+    reg_secret_free(c->reg->held_access);
+    reg_secret_free(c->reg->held_refresh);
+    c->reg->held_access = c->reg->held_refresh = NULL;
+}
+
+/* A code or refresh grant failed: 503 when the WAF did not answer, a new challenge when a held
+ * refresh token was refused, 403 when the client's code was. */
+static void reg_grant_refused(struct gw_conn *c, struct reg_pending *p,
+                              const struct grant_result *g)
+{
+    sip_t const *req = sip_object(p->req);
+    if (g->unavailable) {
+        reg_busy(c, req, g->why);
+    } else if (p->refreshing || !grant_body_is_code(req)) {
+        log_info("reg: connection %llu: the held refresh token was refused (%s); tokens dropped, "
+                 "the registration lapses at its expiry",
+                 (unsigned long long)c->id, g->why);
+        reg_drop_held(c);
+        reg_challenge(c, req, "invalid_token");
+    } else {
+        log_info("reg: connection %llu: code grant refused: %s", (unsigned long long)c->id, g->why);
+        reg_count(REG_INVALID_TOKEN);
+        sipmsg_reply(c, req, 403, "Forbidden (authorization code refused)", TAG_END());
+    }
+    reg_pending_free(p);
+}
+
+/* The REGISTERs that waited for a refresh of their flow's tokens go on with its outcome. */
+static void reg_resume_waiters(struct reg_pending *list, const struct grant_result *g)
+{
+    while (list) {
+        struct reg_pending *w = list;
+        list = w->next;
+        w->next = NULL;
+        struct gw_conn *c = ws_find(w->conn_id);
+        if (!c)
+            reg_pending_free(w);
+        else if (!g->ok)
+            reg_grant_refused(c, w, g);
+        else if (!c->reg || !c->reg->held_access)
+            reg_grant_refused(c, w, &(struct grant_result){.why = "tokens gone meanwhile"});
+        else
+            reg_use_held(c, w);
+    }
+}
+
 /* The WAF answered a code or refresh grant: keep the tokens and validate the access token like
  * any Bearer credential. */
 static void reg_on_grant(void *arg, const struct grant_result *g)
 {
     struct reg_pending *p = arg;
     struct gw_conn *c = ws_find(p->conn_id);
+    struct reg_pending *waiters = NULL;
+    if (c && c->reg && p->refreshing) {
+        c->reg->refreshing = 0;
+        waiters = c->reg->refresh_waiters;
+        c->reg->refresh_waiters = NULL;
+    }
     if (!c) {
         reg_pending_free(p);
         return;
     }
     if (!g->ok) {
-        log_info("reg: connection %llu: code or refresh grant refused: %s",
-                 (unsigned long long)c->id, g->why);
-        reg_count(REG_INVALID_TOKEN);
-        sipmsg_reply(c, sip_object(p->req), 403, "Forbidden (authorization code refused)",
-                     TAG_END());
-        reg_pending_free(p);
+        reg_grant_refused(c, p, g);
+        reg_resume_waiters(waiters, g);
         return;
     }
     reg_secret_free(p->held_access);
@@ -381,6 +501,12 @@ static void reg_on_grant(void *arg, const struct grant_result *g)
     p->held_access = strdup(g->access_token);
     p->held_refresh = g->refresh_token ? strdup(g->refresh_token) : NULL;
     p->held_access_exp = time_now_s() + g->expires_in;
+    if (!p->held_access || (g->refresh_token && !p->held_refresh)) {
+        struct grant_result oom = {.unavailable = 1, .why = "out of memory for the tokens"};
+        reg_grant_refused(c, p, &oom);
+        reg_resume_waiters(waiters, &oom);
+        return;
+    }
     if (c->reg && c->reg->held_refresh) {
         /* The WAF rotated the refresh token: the old one is dead whatever happens next. */
         reg_secret_free(c->reg->held_access);
@@ -390,17 +516,32 @@ static void reg_on_grant(void *arg, const struct grant_result *g)
         c->reg->held_access_exp = p->held_access_exp;
     }
     auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
+    reg_resume_waiters(waiters, g);
 }
 
 /* A REGISTER without credentials on a flow whose tokens the gateway holds: use them, refreshing
- * the access token first when it would not cover a registration of min-expires. */
+ * the access token first when it would not cover a registration of min-expires. One refresh at
+ * a time per flow: a second one would present the refresh token the first just used, which the
+ * WAF must take for theft (RFC 9700 §4.14.2) and answer by revoking the whole family. */
 static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
 {
     struct reg_state *r = c->reg;
+    if (r->refreshing) {
+        struct reg_pending **tail = &r->refresh_waiters;
+        while (*tail)
+            tail = &(*tail)->next;
+        *tail = p; /* resumes in reg_resume_waiters() */
+        return;
+    }
     if (r->held_access_exp - time_now_s() > gw->cfg->min_expires) {
         p->held_access = strdup(r->held_access);
         p->held_refresh = r->held_refresh ? strdup(r->held_refresh) : NULL;
         p->held_access_exp = r->held_access_exp;
+        if (!p->held_access || (r->held_refresh && !p->held_refresh)) {
+            reg_busy(c, sip_object(p->req), "out of memory");
+            reg_pending_free(p);
+            return;
+        }
         auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
         return;
     }
@@ -409,7 +550,8 @@ static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
         reg_pending_free(p);
         return;
     }
-    grant_refresh(r->held_refresh, reg_on_grant, p);
+    r->refreshing = p->refreshing = 1;
+    grant_refresh(r->held_refresh, reg_on_grant, p); /* resumes in reg_on_grant() */
 }
 
 /* RFC 3261 §16.3 checks that apply to a REGISTER at the edge. Returns 0 or the status sent. */
@@ -474,6 +616,25 @@ static int reg_is_own_deregister(struct gw_conn *c, sip_t const *sip)
     return strcmp(to, c->reg->impu) == 0;
 }
 
+/* A REGISTER in progress on c, within the flow's quota; NULL after answering 503. */
+static struct reg_pending *reg_pending_new(struct gw_conn *c, msg_t *msg)
+{
+    sip_t const *sip = sip_object(msg);
+    if (!reg_quota_take(c->id)) {
+        reg_busy(c, sip, "too many REGISTERs in progress on this flow");
+        return NULL;
+    }
+    struct reg_pending *p = calloc(1, sizeof(*p));
+    if (!p) {
+        reg_quota_give(c->id);
+        reg_busy(c, sip, "out of memory");
+        return NULL;
+    }
+    p->conn_id = c->id;
+    p->req = msg;
+    return p;
+}
+
 void reg_handle(struct gw_conn *c, msg_t *msg)
 {
     sip_t const *sip = sip_object(msg);
@@ -484,17 +645,20 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     const char *tok;
     size_t toklen;
     int found = reg_find_bearer(sip, &tok, &toklen);
-    if (found < 0) {
+    if (found < 0 || (found && toklen > TOK_MAX_LEN)) {
         reg_count(REG_BAD_REQUEST);
-        sipmsg_reply(c, sip, 400, "Bad Request (malformed or repeated Bearer credentials)",
+        sipmsg_reply(c, sip, 400,
+                     found < 0 ? "Bad Request (malformed or repeated Bearer credentials)"
+                               : "Bad Request (Bearer token longer than 8 KiB)",
                      TAG_END());
         goto drop;
     }
     struct reg_pending *p;
-    if (found == 0 && reg_is_own_deregister(c, sip)) {
-        p = calloc(1, sizeof(*p));
-        p->conn_id = c->id;
-        p->req = msg;
+    /* The flow itself proves who registered; a token sent along, even an expired one, is not
+     * needed to leave (checklist 30). */
+    if (reg_is_own_deregister(c, sip)) {
+        if (!(p = reg_pending_new(c, msg)))
+            goto drop;
         p->id.exp = time_now_s();
         p->id.nimpu = 1;
         snprintf(p->id.impu[0], sizeof(p->id.impu[0]), "%s", c->reg->impu);
@@ -516,20 +680,14 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
         reg_challenge(c, sip, NULL);
         goto drop;
     }
-    p = calloc(1, sizeof(*p));
-    p->conn_id = c->id;
-    p->req = msg;
-    if (code) {
+    if (!(p = reg_pending_new(c, msg)))
+        goto drop;
+    if (code)
         grant_redeem(sip, to, reg_on_grant, p); /* resumes in reg_on_grant() */
-        return;
-    }
-    if (held) {
+    else if (held)
         reg_use_held(c, p);
-        return;
-    }
-    p->conn_id = c->id;
-    p->req = msg;
-    auth_token(tok, toklen, reg_on_auth, p); /* resumes in reg_on_auth() */
+    else
+        auth_token(tok, toklen, reg_on_auth, p); /* resumes in reg_on_auth() */
     return;
 drop:
     msg_destroy(msg);

@@ -8,6 +8,7 @@
 #include <sofia-sip/msg.h>
 
 struct gw_conn;
+struct reg_pending;
 
 /* What a flow holds once the core accepted its REGISTER. */
 struct reg_state {
@@ -22,6 +23,8 @@ struct reg_state {
     char *held_access;
     char *held_refresh;
     int64_t held_access_exp;
+    int refreshing;                      /* a refresh of the held tokens is at the WAF */
+    struct reg_pending *refresh_waiters; /* REGISTERs on this flow waiting for it */
     msg_t *upstream; /* the REGISTER as last forwarded, for a de-REGISTER when the flow dies */
 };
 

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -111,6 +112,13 @@ enum tok_result tok_validate_claims(json_t *c, enum tok_source src, const struct
     memset(id, 0, sizeof(*id));
     if (src == TOK_FROM_INTROSPECTION && !json_is_true(json_object_get(c, "active"))) {
         snprintf(why, whylen, "token is not active");
+        return TOK_INVALID;
+    }
+    /* RFC 7662 §2.2: token_type is the RFC 6749 §5.1 type of an access token ("Bearer"); the WAF
+     * reports a refresh token as "refresh_token", and one without a type proves nothing. */
+    const char *type = json_string_value(json_object_get(c, "token_type"));
+    if (src == TOK_FROM_INTROSPECTION && (!type || strcasecmp(type, "Bearer") != 0)) {
+        snprintf(why, whylen, "not an access token (token_type %.20s)", type ? type : "missing");
         return TOK_INVALID;
     }
     const char *iss = json_string_value(json_object_get(c, "iss"));

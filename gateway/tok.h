@@ -17,7 +17,11 @@ enum tok_result {
     TOK_INVALID,       /* → 401 error="invalid_token" */
     TOK_UNKNOWN_KID,   /* the caller may refresh its keys once and try again */
     TOK_INVALID_SCOPE, /* → 401 error="invalid_scope" */
+    TOK_UNAVAILABLE,   /* the WAF could not answer (down, slow, busy): → 503 + Retry-After */
 };
+
+/* Longest Bearer token a REGISTER may carry; a longer one is a malformed request (→ 400). */
+#define TOK_MAX_LEN 8192
 
 /* Where the claims come from: a verified JWT, or an RFC 7662 introspection response. */
 enum tok_source { TOK_FROM_JWT, TOK_FROM_INTROSPECTION };
@@ -53,7 +57,8 @@ int tok_from_bearer_params(const char *const *params, const char **tok, size_t *
 enum tok_result tok_validate(const char *token, size_t len, const struct tok_policy *policy,
                              tok_key_lookup lookup, void *lookup_ctx, int64_t now,
                              struct tok_identity *id, char *why, size_t whylen);
-/* Checks claims (a JWT payload or an introspection response): active (introspection), iss, aud,
+/* Checks claims (a JWT payload or an introspection response): active and token_type "Bearer"
+ * (introspection: a refresh token is never an access token), iss, aud,
  * exp, nbf and iat with leeway, sub, client_id, jti (JWT), impi, impu, the required scope. */
 enum tok_result tok_validate_claims(json_t *claims, enum tok_source src,
                                     const struct tok_policy *policy, int64_t now,

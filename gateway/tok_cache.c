@@ -48,6 +48,8 @@ static void tok_cache_key(const char *token, size_t len, uint8_t key[TOK_CACHE_K
 struct tok_cache *tok_cache_new(size_t max_entries)
 {
     struct tok_cache *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
     c->map = g_hash_table_new(tok_cache_hash, tok_cache_equal);
     g_queue_init(&c->order);
     c->max = max_entries;
@@ -99,6 +101,8 @@ static struct tok_cache_entry *tok_cache_pack(const struct tok_identity *id)
     for (size_t i = 0; i < n; i++)
         len += strlen(parts[i]) + 1;
     struct tok_cache_entry *e = calloc(1, sizeof(*e) + len);
+    if (!e)
+        return NULL;
     char *p = e->packed;
     for (size_t i = 0; i < n; i++)
         p = stpcpy(p, parts[i]) + 1;
@@ -133,6 +137,8 @@ void tok_cache_put(struct tok_cache *c, const char *token, size_t len,
     while (g_hash_table_size(c->map) >= c->max)
         tok_cache_drop_oldest(c);
     struct tok_cache_entry *e = tok_cache_pack(id);
+    if (!e)
+        return; /* not cached: the token is validated again next time */
     memcpy(e->key, key, sizeof(key));
     e->valid_until = valid_until;
     g_hash_table_insert(c->map, e->key, e);

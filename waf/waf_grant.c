@@ -173,24 +173,30 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
     const char *redirect = form_get(&req->form, "redirect_uri");
     const char *verifier = form_get(&req->form, "code_verifier");
     const char *err = NULL, *desc = NULL;
+    /* Who presents the code is settled before a replay may revoke anything: the client the code
+     * was issued to, with its PKCE verifier when the code has a challenge. A public client
+     * without PKCE proves nothing (its id is public), so its replay revokes nothing either. */
+    int has_challenge = 0;
     if (sqlite3_step(s) != SQLITE_ROW) {
         err = "invalid_grant", desc = "unknown authorization code";
-    } else if (sqlite3_column_int(s, 6)) {
-        /* RFC 6749 §4.1.2: a replayed code revokes what it produced (T23). */
-        if (sqlite3_column_type(s, 7) != SQLITE_NULL)
-            waf_oauth_family_revoke(app, sqlite3_column_int64(s, 7));
-        log_warn("authorization code reused by client %s; its tokens are revoked", c->id);
-        err = "invalid_grant", desc = "the authorization code was already used";
     } else if (strcmp(waf_grant_col(s, 0), c->id) != 0) {
         err = "invalid_grant", desc = "the code was issued to another client";
+    } else if ((has_challenge = sqlite3_column_type(s, 4) != SQLITE_NULL)
+                   ? !waf_codes_pkce_ok(verifier, waf_grant_col(s, 4))
+                   : verifier != NULL) {
+        err = "invalid_grant", desc = "PKCE verification failed";
+    } else if (sqlite3_column_int(s, 6)) {
+        /* RFC 6749 §4.1.2: a replayed code revokes what it produced (T23). */
+        int proven = c->type == WAF_CLIENT_CONFIDENTIAL || has_challenge;
+        if (proven && sqlite3_column_type(s, 7) != SQLITE_NULL)
+            waf_oauth_family_revoke(app, sqlite3_column_int64(s, 7));
+        log_warn("authorization code reused by client %s; %s", c->id,
+                 proven ? "its tokens are revoked" : "nothing revoked (client not proven)");
+        err = "invalid_grant", desc = "the authorization code was already used";
     } else if (sqlite3_column_int64(s, 5) <= time_now_s()) {
         err = "invalid_grant", desc = "the authorization code has expired";
     } else if (!redirect || strcmp(redirect, waf_grant_col(s, 2)) != 0) {
         err = "invalid_grant", desc = "redirect_uri differs from the authorization request";
-    } else if (sqlite3_column_type(s, 4) == SQLITE_NULL
-                   ? verifier != NULL
-                   : !waf_codes_pkce_ok(verifier, waf_grant_col(s, 4))) {
-        err = "invalid_grant", desc = "PKCE verification failed";
     }
     if (err) {
         sqlite3_finalize(s);
@@ -254,29 +260,40 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
     int64_t user_id = found ? sqlite3_column_int64(s, 3) : 0;
     sqlite3_finalize(s);
     if (match && live) {
-        sqlite3_prepare_v2(db, "DELETE FROM numeric_codes WHERE impu = ?1", -1, &s, NULL);
-        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+        /* single use: no tokens unless the code is gone */
+        int gone = sqlite3_prepare_v2(db, "DELETE FROM numeric_codes WHERE impu = ?1", -1, &s,
+                                      NULL) == SQLITE_OK;
+        if (gone) {
+            sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+            gone = sqlite3_step(s) == SQLITE_DONE;
+            sqlite3_finalize(s);
+        }
+        if (!gone) {
+            waf_store_rollback(app->store);
+            waf_resp_error(resp, 500, "server_error", "the code could not be consumed");
+            return;
+        }
         waf_grant_issue_family(app, resp, c, user_id, c->scope, WAF_GRANT_NUMERIC);
         return;
     }
     app->metrics.numeric_failures++;
     /* A wrong guess counts; the code dies at the limit (or at once when it is expired). */
-    sqlite3_prepare_v2(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1; ", -1,
-                       &s, NULL);
-    sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_finalize(s);
-    sqlite3_prepare_v2(db,
-                       "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
-                       "expires_at <= ?3)",
-                       -1, &s, NULL);
-    sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, app->s->numeric_max_attempts);
-    sqlite3_bind_int64(s, 3, time_now_s());
-    sqlite3_step(s);
-    sqlite3_finalize(s);
+    if (sqlite3_prepare_v2(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
+    if (sqlite3_prepare_v2(db,
+                           "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
+                           "expires_at <= ?3)",
+                           -1, &s, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, app->s->numeric_max_attempts);
+        sqlite3_bind_int64(s, 3, time_now_s());
+        sqlite3_step(s);
+        sqlite3_finalize(s);
+    }
     log_info("numeric code refused for %s", impu);
     waf_grant_fail(app, resp, "invalid_grant", "the code is wrong, expired, used or locked");
 }

@@ -519,6 +519,39 @@ int waf_store_user_set_password(struct waf_store *st, const char *name, const ch
         snprintf(err, errlen, "the password hash is not an argon2id hash");
         return WAF_STORE_INVALID;
     }
-    return waf_store_change_user(st, "UPDATE users SET password_hash = ?2 WHERE name = ?1", name,
-                                 password_hash, "changing the password", err, errlen);
+    if (waf_store_begin(st) < 0)
+        return waf_store_fail(st, "changing the password", err, errlen);
+    rc = waf_store_change_user(st, "UPDATE users SET password_hash = ?2 WHERE name = ?1", name,
+                               password_hash, "changing the password", err, errlen);
+    /* Whoever knew the old password may hold tokens made with it: a new password ends every
+     * grant of the user, and codes not yet redeemed die with them (issue 9 item 9). */
+    static const char *const revoke[] = {
+        "UPDATE families SET revoked = 1 WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+        "UPDATE refresh_tokens SET used = 1 WHERE family_id IN (SELECT f.id FROM families f "
+        "JOIN users u ON u.id = f.user_id WHERE u.name = ?1)",
+        "UPDATE access_tokens SET revoked = 1 WHERE user_id = (SELECT id FROM users WHERE name = "
+        "?1)",
+        "DELETE FROM auth_codes WHERE used = 0 AND user_id = (SELECT id FROM users WHERE name = "
+        "?1)",
+        "DELETE FROM numeric_codes WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+        "DELETE FROM device_codes WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
+    };
+    for (size_t i = 0; rc == WAF_STORE_OK && i < sizeof(revoke) / sizeof(revoke[0]); i++) {
+        sqlite3_stmt *s;
+        if (waf_store_prepare(st, revoke[i], &s) < 0) {
+            rc = waf_store_fail(st, "revoking the user's tokens", err, errlen);
+            break;
+        }
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_DONE)
+            rc = waf_store_fail(st, "revoking the user's tokens", err, errlen);
+        sqlite3_finalize(s);
+    }
+    if (rc != WAF_STORE_OK) {
+        waf_store_rollback(st); /* nothing half-applied: the old password stays */
+        return rc;
+    }
+    if (waf_store_commit(st) < 0)
+        return waf_store_fail(st, "changing the password", err, errlen);
+    return WAF_STORE_OK;
 }

@@ -46,7 +46,8 @@ int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, c
 int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t errlen);
 /* Loads the user with that id; 0, WAF_STORE_NOT_FOUND or WAF_STORE_ERROR. */
 int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out);
-/* Replaces the user's password hash. */
+/* Replaces the user's password hash and revokes every token family, access token and pending
+ * code of the user, in one transaction. */
 int waf_store_user_set_password(struct waf_store *st, const char *name, const char *password_hash,
                                 char *err, size_t errlen);
 /* The connection, for the OAuth modules' own prepared statements (waf_oauth_store.c). */

@@ -39,3 +39,13 @@ for (const name of daemons) {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 }
+
+test('imsgw-gateway: flow-key must be exactly 40 hex digits (issue 9 item 9)', () => {
+  const hex = '0123456789abcdef0123456789abcdef01234567';
+  for (const bad of [`${hex.slice(0, 38)} 1`, `${hex.slice(0, 39)}g`, `+${hex.slice(1)}`, hex.slice(0, 39)]) {
+    const r = spawnSync(bin('imsgw-gateway'), ['--flow-key', bad], { encoding: 'utf8', timeout: 5000 });
+    assert.notEqual(r.status, 0, `accepted ${JSON.stringify(bad)}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /flow-key must be exactly 40 hex digits/);
+  }
+});

@@ -200,6 +200,29 @@ static void test_t16_bearer_forms(void **state)
     assert_int_equal(tok_from_bearer_params(NULL, &tok, &len), -1);
 }
 
+/* Issue 9 item 3: an introspection answer is an access token only with token_type Bearer. */
+static void test_introspection_token_type(void **state)
+{
+    unsigned char raw[1024];
+    ssize_t n = b64url_decode(T19_PAYLOAD, strlen(T19_PAYLOAD), raw, sizeof(raw));
+    json_t *claims = json_loadb((const char *)raw, (size_t)n, 0, NULL);
+    json_object_set_new(claims, "active", json_true());
+    struct tok_identity id;
+    char why[128];
+    const char *types[] = {"Bearer", "bearer", "refresh_token", "access_token", NULL};
+    const enum tok_result want[] = {TOK_OK, TOK_OK, TOK_INVALID, TOK_INVALID, TOK_INVALID};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (types[i])
+            json_object_set_new(claims, "token_type", json_string(types[i]));
+        else
+            json_object_del(claims, "token_type");
+        assert_int_equal(tok_validate_claims(claims, TOK_FROM_INTROSPECTION, &t19_policy, T19_NOW,
+                                             &id, why, sizeof(why)),
+                         want[i]);
+    }
+    json_decref(claims);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_derived_negatives_and_positives),
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_t16_bearer_forms),
+        cmocka_unit_test(test_introspection_token_type),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

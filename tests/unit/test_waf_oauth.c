@@ -277,6 +277,126 @@ static void test_code_grant_and_refresh_family(void **state)
     assert_int_equal(f->app.metrics.refresh_reuse, 1);
 }
 
+static int introspect_active(struct fixture *f, const char *token)
+{
+    json_t *intro = waf_oauth_introspect(&f->app, token);
+    int active = json_is_true(json_object_get(intro, "active"));
+    json_decref(intro);
+    return active;
+}
+
+/* Issue 9 item 5: a used code presented again revokes its family only when the presenter is the
+ * code's client, proven (secret or PKCE verifier); anyone else gets an error and revokes nothing.
+ * Item 3: introspection says what a token is. */
+static void test_code_replay_needs_the_proven_client(void **state)
+{
+    struct fixture *f = *state;
+    char code[WAF_SECRET_LEN], body[1024];
+    unsigned st;
+    const char *good = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const char *bad = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX";
+    assert_int_equal(waf_codes_auth_new(&f->app, "wic", f->alice.id, "http://127.0.0.1:8080/",
+                                        "ims:register",
+                                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", code),
+                     0);
+#define REPLAY_FMT                                                                                 \
+    "grant_type=authorization_code&code=%s&client_id=%s&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%"  \
+    "3A"                                                                                           \
+    "8080%%2F%s%s"
+    snprintf(body, sizeof(body), REPLAY_FMT, code, "wic", "&code_verifier=", good);
+    json_t *j = token_call(f, body, &st);
+    assert_int_equal(st, 200);
+    char access[4096], refresh[64];
+    snprintf(access, sizeof(access), "%s", json_string_value(json_object_get(j, "access_token")));
+    snprintf(refresh, sizeof(refresh), "%s",
+             json_string_value(json_object_get(j, "refresh_token")));
+    json_decref(j);
+    json_t *intro = waf_oauth_introspect(&f->app, refresh);
+    assert_string_equal(json_string_value(json_object_get(intro, "token_type")), "refresh_token");
+    json_decref(intro);
+    intro = waf_oauth_introspect(&f->app, access);
+    assert_string_equal(json_string_value(json_object_get(intro, "token_type")), "Bearer");
+    json_decref(intro);
+
+    /* replays that prove nothing: no verifier, a wrong one, another (authenticated) client */
+    const char *tails[][2] = {{"", ""}, {"&code_verifier=", bad}};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof(body), REPLAY_FMT, code, "wic", tails[i][0], tails[i][1]);
+        j = token_call(f, body, &st);
+        assert_int_equal(st, 400);
+        assert_string_equal(error_of(j), "invalid_grant");
+        json_decref(j);
+        assert_true(introspect_active(f, access));
+    }
+    snprintf(body, sizeof(body), REPLAY_FMT, code, "gateway", "&client_secret=", f->gw_secret);
+    j = token_call(f, body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(error_of(j), "invalid_grant");
+    json_decref(j);
+    snprintf(body, sizeof(body), REPLAY_FMT, code, "gateway", "&client_secret=", "wrong");
+    j = token_call(f, body, &st);
+    assert_int_equal(st, 401);
+    assert_string_equal(error_of(j), "invalid_client");
+    json_decref(j);
+    assert_true(introspect_active(f, access));
+    assert_true(introspect_active(f, refresh));
+
+    /* the code's own client, proven by its verifier: the replay revokes the family */
+    snprintf(body, sizeof(body), REPLAY_FMT, code, "wic", "&code_verifier=", good);
+    j = token_call(f, body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(error_of(j), "invalid_grant");
+    json_decref(j);
+    assert_false(introspect_active(f, access));
+    assert_false(introspect_active(f, refresh));
+}
+
+/* Issue 9 item 9: a password change revokes the user's families and kills pending codes. */
+static void test_password_change_revokes(void **state)
+{
+    struct fixture *f = *state;
+    char code[WAF_SECRET_LEN], pending[WAF_SECRET_LEN], body[1024], err[256];
+    unsigned st;
+#define PASSWD_FMT                                                                                 \
+    "grant_type=authorization_code&code=%s&client_id=wic&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%" \
+    "3A"                                                                                           \
+    "8080%%2F&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    const char *challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    assert_int_equal(waf_codes_auth_new(&f->app, "wic", f->alice.id, "http://127.0.0.1:8080/",
+                                        "ims:register", challenge, code),
+                     0);
+    assert_int_equal(waf_codes_auth_new(&f->app, "wic", f->alice.id, "http://127.0.0.1:8080/",
+                                        "ims:register", challenge, pending),
+                     0);
+    snprintf(body, sizeof(body), PASSWD_FMT, code);
+    json_t *j = token_call(f, body, &st);
+    assert_int_equal(st, 200);
+    char access[4096], refresh[64];
+    snprintf(access, sizeof(access), "%s", json_string_value(json_object_get(j, "access_token")));
+    snprintf(refresh, sizeof(refresh), "%s",
+             json_string_value(json_object_get(j, "refresh_token")));
+    json_decref(j);
+    assert_true(introspect_active(f, refresh));
+    assert_int_equal(waf_store_user_set_password(
+                         f->app.store, "alice",
+                         "$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$bmV3aGFzaG5ld2hhc2g", err,
+                         sizeof(err)),
+                     0);
+    assert_false(introspect_active(f, access));
+    assert_false(introspect_active(f, refresh));
+    snprintf(body, sizeof(body), "grant_type=refresh_token&client_id=wic&refresh_token=%s",
+             refresh);
+    j = token_call(f, body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(error_of(j), "invalid_grant");
+    json_decref(j);
+    snprintf(body, sizeof(body), PASSWD_FMT, pending);
+    j = token_call(f, body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(error_of(j), "invalid_grant");
+    json_decref(j);
+}
+
 static void test_numeric_code(void **state)
 {
     struct fixture *f = *state;
@@ -387,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_code_grant_and_refresh_family, setup, teardown),
         cmocka_unit_test_setup_teardown(test_numeric_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_replay_needs_the_proven_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_change_revokes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
