@@ -43,7 +43,9 @@ for t in $targets; do
     grep -h "stat::number_of_executed_units\|stat::peak_rss_mb" "$art/$t.log" | sed "s/^/fuzz: $t: /"
     ;;
   merge)
-    "$bin" -merge=1 "${fuzz_opts[@]}" "$seeds" "$build/fuzz-corpus/$t" 2>"$art/$t.merge.log"
+    # Edge coverage only (no hit-count buckets): a modest corpus worth committing.
+    "$bin" -merge=1 -use_counters=0 "${fuzz_opts[@]}" "$seeds" "$build/fuzz-corpus/$t" \
+      2>"$art/$t.merge.log"
     echo "fuzz: $t: $(find "$seeds" -type f | wc -l) corpus entries, $(du -sh "$seeds" | cut -f1)"
     ;;
   *)
