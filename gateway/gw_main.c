@@ -71,7 +71,8 @@ static void gw_lws_log(int level, const char *line)
 }
 
 /* sofia-sip's own diagnostics go through our logger (and its redaction) at debug level. */
-static void gw_su_log(void *stream, char const *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char const *fmt,
+                                                            va_list ap)
 {
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);

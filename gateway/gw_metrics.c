@@ -16,7 +16,7 @@ struct gw_out {
     size_t len, used;
 };
 
-static void gw_put(struct gw_out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void gw_put(struct gw_out *o, const char *fmt, ...)
 {
     if (o->used + 1 >= o->len)
         return;
