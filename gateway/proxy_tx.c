@@ -95,12 +95,16 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         g_source_remove(tx->timer_c);
         tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
     }
-    if (c && sip) {
-        msg_t *rsp = nta_outgoing_getresponse(orq);
+    sip_t const *req = sip_object(tx->req);
+    if (tx->invite && sip && !req->sip_to->a_tag) {
+        if (status < 300)
+            dialog_learn(tx->conn_id, 1, NULL, sip);
+        else if (status >= 300)
+            dialog_failed(tx->conn_id, 1, sip);
+    }
+    msg_t *rsp = c && sip ? nta_outgoing_getresponse(orq) : NULL;
+    if (rsp) {
         sip_t *rs = sip_object(rsp);
-        sip_t const *req = sip_object(tx->req);
-        if (tx->invite && status >= 200 && status < 300 && !req->sip_to->a_tag)
-            dialog_confirmed(tx->conn_id, 1, NULL, rs);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
         sipmsg_send(c, rsp);
@@ -198,6 +202,12 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
         return;
     }
     struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    if (!tx) {
+        sipmsg_reply(c, sip, 503, "Service Unavailable (out of memory)", TAG_END());
+        msg_destroy(fwd);
+        msg_destroy(req);
+        return;
+    }
     tx->out = 1;
     tx->conn_id = c->id;
     tx->req = req;
@@ -231,6 +241,8 @@ struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const c
                                  msg_t *sent, int invite)
 {
     struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    if (!tx)
+        return NULL;
     tx->conn_id = c->id;
     tx->irq = irq;
     tx->req = sent;

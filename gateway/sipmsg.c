@@ -82,6 +82,12 @@ void sipmsg_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
     }
 }
 
+int sipmsg_add_unknown(msg_t *msg, sip_t *sip, const char *line)
+{
+    msg_header_t *h = msg_header_make(msg_home(msg), sip_unknown_class, line);
+    return h && msg_header_insert(msg, (msg_pub_t *)sip, h) >= 0 ? 0 : -1;
+}
+
 int sipmsg_url(char *buf, size_t len, const url_t *u)
 {
     issize_t n = u ? url_e(buf, (isize_t)len, u) : -1;
