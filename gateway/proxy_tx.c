@@ -214,8 +214,16 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
     tx->invite = sip->sip_request->rq_method == sip_method_invite;
     snprintf(tx->branch, sizeof(tx->branch), "%s", sip->sip_via->v_branch);
     snprintf(tx->key, sizeof(tx->key), "o/%llu/%.96s", (unsigned long long)c->id, tx->branch);
-    if (g_hash_table_contains(proxy_table(), tx->key)) {
-        /* A retransmission or a reused branch: reliable transport, so never a new request. */
+    struct proxy_tx *old = g_hash_table_lookup(proxy_table(), tx->key);
+    if (old && old->final) {
+        proxy_tx_free(old); /* a failed INVITE that waited for an ACK; the branch is free again */
+    } else if (old) {
+        /* Same branch, same request: a retransmission, which the transaction already covers.
+         * Another request reusing a live branch could not be told apart from it: refused. */
+        sip_t const *o = sip_object(old->req);
+        if (strcmp(o->sip_call_id->i_id, sip->sip_call_id->i_id) != 0 ||
+            o->sip_cseq->cs_seq != sip->sip_cseq->cs_seq)
+            sipmsg_reply(c, sip, 400, "Bad Request (Via branch already in use)", TAG_END());
         msg_destroy(fwd);
         msg_destroy(req);
         free(tx);

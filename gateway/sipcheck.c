@@ -44,33 +44,65 @@ static int sipcheck_request_line(const char *data, size_t len)
     return vlen == 7 && memcmp(q, "2.0", 3) == 0 ? 0 : 505;
 }
 
-/* An addr-spec in angle brackets holds no whitespace (RFC 3261 §25.1: LAQUOT and RAQUOT take
- * the optional space outside; RFC 4475 §3.1.2.14). Quoted display names are skipped. */
-static int sipcheck_angle_space(const sip_header_t *h)
+/* 1 when the header value v[0..n) (folded lines included) has whitespace inside <>: an
+ * addr-spec in angle brackets holds none (RFC 3261 §25.1: LAQUOT and RAQUOT take the optional
+ * space outside; RFC 4475 §3.1.2.14). Quoted display names are skipped. */
+static int sipcheck_angle_space(const char *v, size_t n)
 {
-    for (; h; h = (const sip_header_t *)h->sh_next) {
-        const char *s = h->sh_data;
-        size_t n = s ? h->sh_len : 0;
-        int quoted = 0, angle = 0;
-        for (size_t i = 0; i < n; i++) {
-            char ch = s[i];
-            if (quoted) {
-                if (ch == '\\')
-                    i++;
-                else if (ch == '"')
-                    quoted = 0;
-            } else if (ch == '"' && !angle) {
-                quoted = 1;
-            } else if (ch == '<') {
-                angle = 1;
-            } else if (ch == '>') {
-                angle = 0;
-            } else if (angle && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')) {
-                return 1;
-            }
+    int quoted = 0, angle = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        if (quoted) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                quoted = 0;
+        } else if (ch == '"' && !angle) {
+            quoted = 1;
+        } else if (ch == '<') {
+            angle = 1;
+        } else if (ch == '>') {
+            angle = 0;
+        } else if (angle && (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n')) {
+            return 1;
         }
     }
     return 0;
+}
+
+/* The address headers, long and compact names (sofia-sip keeps no raw text of parsed headers,
+ * so the check reads the message as received). */
+static int sipcheck_is_address_header(const char *name, size_t n)
+{
+    static const char *const names[] = {"to",      "t", "from",  "f",
+                                        "contact", "m", "route", "record-route"};
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == n && strncasecmp(names[i], name, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Walks the header lines of the raw message (continuation lines belong to their header). */
+static int sipcheck_addresses_ok(const char *data, size_t len)
+{
+    const char *p = memchr(data, '\n', len), *end = data + len;
+    if (!p)
+        return 1;
+    for (p++; p < end && *p != '\r' && *p != '\n';) {
+        const char *line = p, *next = p;
+        do { /* the end of this header: a line end not followed by SP or HTAB */
+            const char *nl = memchr(next, '\n', (size_t)(end - next));
+            next = nl ? nl + 1 : end;
+        } while (next < end && (*next == ' ' || *next == '\t'));
+        const char *colon = memchr(line, ':', (size_t)(next - line));
+        if (colon && sipcheck_is_address_header(line, (size_t)(colon - line)) &&
+            sipcheck_angle_space(colon + 1, (size_t)(next - colon - 1)))
+            return 0;
+        p = next;
+    }
+    return 1;
 }
 
 int sipcheck_request(const char *data, size_t len, sip_t const *sip, const char **phrase)
@@ -90,10 +122,7 @@ int sipcheck_request(const char *data, size_t len, sip_t const *sip, const char 
         *phrase = "Bad Request (headers in the Request-URI)";
         return 400;
     }
-    if (sipcheck_angle_space((const sip_header_t *)sip->sip_from) ||
-        sipcheck_angle_space((const sip_header_t *)sip->sip_to) ||
-        sipcheck_angle_space((const sip_header_t *)sip->sip_contact) ||
-        sipcheck_angle_space((const sip_header_t *)sip->sip_route)) {
+    if (!sipcheck_addresses_ok(data, len)) {
         *phrase = "Bad Request (space inside <> in an address)";
         return 400;
     }
