@@ -9,7 +9,7 @@ apt_pkgs=(
   libwebsockets-dev libwebsockets-evlib-glib libglib2.0-dev
   libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev
-  libcmocka-dev sip-tester chromium
+  libcmocka-dev sip-tester chromium sipvicious
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
