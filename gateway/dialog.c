@@ -179,16 +179,12 @@ void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t co
         dialogs = g_list_prepend(dialogs, d);
 }
 
-void dialog_failed(uint64_t conn_id, int ws_is_uac, sip_t const *rsp)
+void dialog_early_over(uint64_t conn_id, const char *call_id)
 {
-    if (!rsp->sip_call_id || !rsp->sip_from || !rsp->sip_to)
-        return;
-    const char *ws_tag = ws_is_uac ? rsp->sip_from->a_tag : rsp->sip_to->a_tag;
     for (GList *l = dialogs, *next; l; l = next) {
         next = l->next;
         struct dialog *d = l->data;
-        if (d->early && d->conn_id == conn_id && ws_tag && strcmp(d->ws_tag, ws_tag) == 0 &&
-            strcmp(d->call_id, rsp->sip_call_id->i_id) == 0) {
+        if (d->early && d->conn_id == conn_id && strcmp(d->call_id, call_id) == 0) {
             dialogs = g_list_delete_link(dialogs, l);
             dialog_free(d);
         }

@@ -19,8 +19,9 @@ struct dialog;
  * it (for the caller's Record-Route and Contact when the WebSocket user is called); rsp the
  * response. */
 void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp);
-/* A non-2xx final response to an initial INVITE: its early dialogs are over. */
-void dialog_failed(uint64_t conn_id, int ws_is_uac, sip_t const *rsp);
+/* An initial INVITE of flow conn_id ended without 2xx (final failure, timeout, Timer C): the
+ * early dialogs of its Call-ID are over. */
+void dialog_early_over(uint64_t conn_id, const char *call_id);
 /* The dialog an in-dialog request from the WebSocket user belongs to (Call-ID, From-tag =
  * the user's tag, To-tag = the far end's), or NULL. */
 struct dialog *dialog_find_ws(uint64_t conn_id, sip_t const *req);

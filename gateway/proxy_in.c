@@ -68,6 +68,7 @@ static gboolean in_timer_c(gpointer arg)
     tx->timer_c = 0;
     if (!tx->final) {
         in_send_cancel(tx); /* the browser stops ringing */
+        dialog_early_over(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
         tx->final = 1;
         proxy_tx_free(tx);
@@ -220,7 +221,7 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
         if (status < 300)
             dialog_learn(c->id, 0, sent, sip);
         else
-            dialog_failed(c->id, 0, sip);
+            dialog_early_over(c->id, sent->sip_call_id->i_id);
     }
     sip_header_remove(msg, sip, (sip_header_t *)sip->sip_via);
     /* TS 24.229 §5.2.6.4: the callee's identity towards the core is the one its registration

@@ -96,11 +96,11 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
     }
     sip_t const *req = sip_object(tx->req);
-    if (tx->invite && sip && !req->sip_to->a_tag) {
-        if (status < 300)
+    if (tx->invite && !req->sip_to->a_tag) {
+        if (status < 300 && sip)
             dialog_learn(tx->conn_id, 1, NULL, sip);
-        else if (status >= 300)
-            dialog_failed(tx->conn_id, 1, sip);
+        else if (status >= 300) /* the core's answer or nta's own timeout */
+            dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
     }
     msg_t *rsp = c && sip ? nta_outgoing_getresponse(orq) : NULL;
     if (rsp) {
@@ -151,6 +151,11 @@ void proxy_tx_cancel_out(struct proxy_tx *tx)
         return;
     }
     msg_t *cm = nta_msg_create(gw->agent, 0);
+    if (!cm) {
+        msg_destroy(inv);
+        log_warn("proxy: out of memory; no CANCEL upstream");
+        return;
+    }
     sip_t *cs = sip_object(cm);
     su_home_t *home = msg_home(cm);
     char *via = sip_header_as_string(home, (sip_header_t const *)is->sip_via);

@@ -35,6 +35,10 @@ void sipmsg_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
                   tag_type_t tag, tag_value_t value, ...)
 {
     msg_t *rsp = msg_create(sip_default_mclass(), 0);
+    if (!rsp) {
+        log_error("sip: out of memory; no %d response", status);
+        return;
+    }
     sip_t *rs = sip_object(rsp);
     su_home_t *home = msg_home(rsp);
     if (!phrase)

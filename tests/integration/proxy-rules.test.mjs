@@ -107,6 +107,27 @@ test('in-dialog scope: a token without ims:message cannot MESSAGE inside its cal
   assert.deepEqual(trapConnections, []);
 });
 
+test('early dialogs: UPDATE both ways inside a 183 early dialog; the failed INVITE leaves no dialog', async () => {
+  const tx = alice.request('INVITE', bob.aor, { body: SDP('alice') });
+  const inv = await bob.waitRequest('INVITE');
+  const bobEarly = bob.respond(inv, 183, 'Session Progress', { body: SDP('bob') });
+  const aliceEarly = alice.dialogFrom(tx, await alice.waitStatus(183, 'INVITE'));
+  assert.equal(await metric('imsgw_dialogs'), 2, 'both legs of the early dialog are held');
+  alice.inDialog(aliceEarly, 'UPDATE', { body: SDP('alice-2') });
+  const upd = await bob.waitRequest('UPDATE');
+  bob.respond(upd, 200, 'OK', { toTag: bobEarly.localTag });
+  await alice.waitStatus(200, 'UPDATE');
+  bob.inDialog(bobEarly, 'UPDATE', { body: SDP('bob-2') });
+  const upd2 = await alice.waitRequest('UPDATE');
+  alice.respond(upd2, 200, 'OK', { toTag: aliceEarly.localTag });
+  await bob.waitStatus(200, 'UPDATE');
+  bob.respond(inv, 486, 'Busy Here', { toTag: bobEarly.localTag });
+  await alice.waitStatus(486, 'INVITE');
+  assert.equal(await settle('imsgw_dialogs', 0), 0);
+  alice.inDialog(aliceEarly, 'UPDATE');
+  assert.equal((await answerOf(alice, 'UPDATE')).status, 481, 'the early dialog is gone');
+});
+
 /** A BYE as the core would send it to alice in dialog d (alice's view), sent from `from`. */
 function imsBye(d, branch, transport, port) {
   return [`BYE ${d.local} SIP/2.0`, `Via: SIP/2.0/${transport} 127.0.0.2:${port};rport;branch=${branch}`, 'Max-Forwards: 70',
