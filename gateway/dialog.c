@@ -166,8 +166,10 @@ void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t co
         return;
     /* The 2xx's Record-Route is authoritative for the confirmed dialog (RFC 3261 §12.1.2). */
     if (dialog_set_path(d, ws_is_uac, invite, rsp) < 0) {
-        log_warn("dialog: a dialog of flow %llu has a route set or target too long to keep",
-                 (unsigned long long)conn_id);
+        if (status >= 200) /* a 1xx without Contact simply makes no early dialog */
+            log_warn("dialog: a call of flow %llu is not kept (no Contact, or a route set or "
+                     "target too long)",
+                     (unsigned long long)conn_id);
         if (created)
             dialog_free(d);
         else
