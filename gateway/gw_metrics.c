@@ -73,7 +73,8 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_proxy_transactions", "gauge",
               "Proxy transactions in flight (calls and messages, both directions).",
               proxy_active());
-    gw_metric(&o, "imsgw_dialogs", "gauge", "Confirmed calls the gateway tracks.", dialog_count());
+    gw_metric(&o, "imsgw_dialogs", "gauge", "Dialogs (early and confirmed) the gateway tracks.",
+              dialog_count());
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
     return o.used;

@@ -44,6 +44,12 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
         return;
     }
     struct gw_out *o = malloc(sizeof(*o) + LWS_PRE + len);
+    if (!o) { /* a lost message would leave the client waiting: close instead */
+        log_warn("ws: out of memory queueing on connection %llu; closing",
+                 (unsigned long long)c->id);
+        ws_close(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
+        return;
+    }
     o->next = NULL;
     o->len = len;
     memcpy(o->buf + LWS_PRE, data, len);
@@ -137,6 +143,10 @@ static int ws_filter(struct lws *wsi)
 static void ws_opened(struct lws *wsi, struct ws_pss *pss)
 {
     struct gw_conn *c = calloc(1, sizeof(*c));
+    if (!c) { /* pss->conn stays NULL: the first frame closes the connection */
+        log_warn("ws: out of memory for a new connection");
+        return;
+    }
     c->id = ++gw->next_conn_id;
     c->wsi = wsi;
     lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
