@@ -76,5 +76,8 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_dialogs", "gauge", "Confirmed calls the gateway tracks.", dialog_count());
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
+    gw_metric(&o, "imsgw_http_refused_total", "counter",
+              "Plain HTTP requests refused (a request body where none is taken).",
+              m->http_refused_total);
     return o.used;
 }

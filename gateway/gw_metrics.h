@@ -31,6 +31,7 @@ struct gw_metrics {
     uint64_t introspection_fail_total;
     uint64_t introspection_ms_total; /* sum of latencies; / introspection_total = mean */
     uint64_t token_cache_hits_total;
+    uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gw.h"
 #include "log.h"
@@ -98,6 +99,38 @@ void ws_shutdown(void)
     if (ws_sources)
         g_hash_table_destroy(ws_sources);
     ws_sources = NULL;
+}
+
+/* 1 if the Sec-WebSocket-Protocol list (comma-separated tokens) names sip. */
+int ws_offers_sip(const char *list)
+{
+    size_t want = strlen(WS_SUBPROTOCOL);
+    for (const char *t = list; t && *t;) {
+        t += strspn(t, " \t,");
+        size_t n = strcspn(t, " \t,");
+        if (n == want && strncmp(t, WS_SUBPROTOCOL, n) == 0)
+            return 1;
+        t += n;
+    }
+    return 0;
+}
+
+/* Every upgrade request passes here before libwebsockets picks a subprotocol: without sip it
+ * would bind another of our protocols or close silently, so the client gets a 400 instead. */
+int ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+    char list[256] = "", peer[64];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (n > 0 && n < (int)sizeof(list))
+        lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL);
+    if (upgrade && strcasecmp(upgrade, "websocket") == 0 && ws_offers_sip(list))
+        return 0;
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    log_info("ws: handshake from %s refused: the sip subprotocol was not offered", peer);
+    gw->metrics.ws_refused_total++;
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                           "a WebSocket to this server needs the sip subprotocol (RFC 7118)");
+    return -1;
 }
 
 /* Refuses the handshake unless it is for /sip, from an allowed Origin, within the limit. */

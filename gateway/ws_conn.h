@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #define WS_SIP_PATH "/sip"
+#define WS_SUBPROTOCOL "sip"
 /* Messages waiting to be written to one connection; more means a peer that does not read. */
 #define WS_MAX_QUEUED 4096
 #define WS_MAX_QUEUED_BYTES (1024 * 1024)
@@ -38,6 +39,11 @@ void ws_close(struct gw_conn *c, int code);
 struct gw_conn *ws_find(uint64_t id);
 /* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
 int ws_origin_allowed(const char *origin, char *const *allowed);
+
+/* 1 if a Sec-WebSocket-Protocol value lists the sip subprotocol. */
+int ws_offers_sip(const char *list);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on, -1 answered 400 (no sip). */
+int ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
 
 /* What the SIP layer does with a whole WebSocket message (0, or -(close code)) and with a flow
  * that closed (end its registration state and transactions). */
