@@ -131,7 +131,7 @@ static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
 /* Every plain HTTP request passes here once its headers are in (see the top of this file). */
 static int gw_http_filter(struct lws *wsi, struct gw_http_pss *pss)
 {
-    char cl[24] = "", peer[64];
+    char cl[24] = "", peer[PEER_ADDR_MAX];
     if (!pss)
         return -1;
     if (pss->seen)
@@ -143,7 +143,7 @@ static int gw_http_filter(struct lws *wsi, struct gw_http_pss *pss)
                    (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 && !cl[0]);
     if (!has_body)
         return 0;
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    ws_client_address(wsi, peer, sizeof(peer));
     log_info("http: request with a body from %s refused (413)", peer);
     gw->metrics.http_refused_total++;
     lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,

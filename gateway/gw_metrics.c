@@ -79,5 +79,12 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_http_refused_total", "counter",
               "Plain HTTP requests refused (a request body where none is taken).",
               m->http_refused_total);
+    gw_metric(&o, "imsgw_ws_queued_bytes", "gauge",
+              "Bytes waiting in all WebSocket send queues together.", m->ws_queued_bytes);
+    gw_metric(&o, "imsgw_ws_slow_readers_closed_total", "counter",
+              "WebSocket connections closed because their send queue was over its bound "
+              "(per connection, or the biggest while all queues were over "
+              "max-queued-bytes-total).",
+              m->ws_slow_readers_closed_total);
     return o.used;
 }

@@ -8,6 +8,8 @@
 
 #include <libwebsockets.h>
 
+#include "peer.h"
+
 #define WS_SIP_PATH "/sip"
 #define WS_SUBPROTOCOL "sip"
 /* Messages waiting to be written to one connection; more means a peer that does not read. */
@@ -20,8 +22,9 @@ struct reg_state;
 struct gw_conn {
     uint64_t id;
     struct lws *wsi;
-    char peer[64];
-    unsigned char *rx; /* message being reassembled; NULL between messages */
+    char peer[64];              /* client address (behind a trusted proxy: from X-Forwarded-For) */
+    char source[PEER_ADDR_MAX]; /* per-source limit key: IPv4 address or IPv6 /64 */
+    unsigned char *rx;          /* message being reassembled; NULL between messages */
     size_t rx_len;
     struct gw_out *out_head, *out_tail;
     unsigned out_count;
@@ -40,6 +43,9 @@ struct gw_conn *ws_find(uint64_t id);
 /* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
 int ws_origin_allowed(const char *origin, char *const *allowed);
 
+/* The client address of an HTTP request or handshake: the peer, or behind trusted-proxies the
+ * rightmost untrusted X-Forwarded-For entry. */
+void ws_client_address(struct lws *wsi, char *out, size_t len);
 /* 1 if a Sec-WebSocket-Protocol value lists the sip subprotocol. */
 int ws_offers_sip(const char *list);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on, -1 answered 400 (no sip). */
