@@ -104,9 +104,19 @@ int peer_list_valid(char *const *list, char *err, size_t errlen)
     return 1;
 }
 
+/* addr as written, except that an IPv4-mapped IPv6 address becomes plain IPv4. */
+static void peer_canonical(const char *addr, char *out, size_t len)
+{
+    struct peer_ip ip;
+    char text[INET6_ADDRSTRLEN];
+    if (peer_parse(addr, &ip) == 0 && !ip.v6 && inet_ntop(AF_INET, ip.b, text, sizeof(text)))
+        addr = text;
+    snprintf(out, len, "%s", addr);
+}
+
 void peer_client(const char *peer, const char *xff, char *const *trusted, char *out, size_t len)
 {
-    snprintf(out, len, "%s", peer);
+    peer_canonical(peer, out, len);
     if (!xff || !*xff || !trusted || !trusted[0] || !peer_in_list(peer, trusted))
         return;
     /* walk from the right: each hop appended the address it saw */
@@ -128,7 +138,7 @@ void peer_client(const char *peer, const char *xff, char *const *trusted, char *
         entry[b - a] = '\0';
         if (peer_parse(entry, &ip) < 0)
             return; /* garbage: trust nothing left of it */
-        snprintf(out, len, "%s", entry);
+        peer_canonical(entry, out, len);
         if (!peer_ip_in_list(&ip, trusted))
             return;
         end = start ? start - 1 : 0;

@@ -14,7 +14,7 @@ int peer_in_list(const char *addr, char *const *list);
 int peer_list_valid(char *const *list, char *err, size_t errlen);
 /* The client address: peer itself unless peer is a trusted proxy; then the rightmost
  * X-Forwarded-For entry that is not a trusted proxy (a malformed entry stops the walk at the
- * proxy that added it). Writes at most len bytes of out. */
+ * proxy that added it). IPv4-mapped IPv6 comes out as IPv4. Writes at most len bytes of out. */
 void peer_client(const char *peer, const char *xff, char *const *trusted, char *out, size_t len);
 /* The per-source key of addr: the IPv4 address, or the IPv6 /64 ("2001:db8:1:2::/64"). An
  * unparsable addr is its own key. */

@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "peer.h"
 #include "waf_authorize.h"
 #include "waf_client.h"
 #include "waf_grant.h"
@@ -119,6 +120,17 @@ static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_toke
         lws_hdr_copy(wsi, dst, (int)size, tok);
     else if (n > 0)
         snprintf(dst, size, "!"); /* too long: no valid value of ours is this long */
+}
+
+/* The peer, or behind trusted-proxies the rightmost untrusted X-Forwarded-For entry. */
+static void waf_http_client_address(struct lws *wsi, char *const *trusted, char *out, size_t len)
+{
+    char peer[PEER_ADDR_MAX], xff[512] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n > 0 && n < (int)sizeof(xff))
+        lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+    peer_client(peer, xff, trusted, out, len);
 }
 
 static int waf_http_query(struct lws *wsi, struct waf_req *req)
@@ -243,7 +255,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
                   WSI_TOKEN_HTTP_AUTHORIZATION);
     waf_http_copy(wsi, req->origin, sizeof(req->origin), WSI_TOKEN_ORIGIN);
     waf_http_copy(wsi, req->cookie, sizeof(req->cookie), WSI_TOKEN_HTTP_COOKIE);
-    lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+    waf_http_client_address(wsi, h->app->s->trusted_proxies, req->peer, sizeof(req->peer));
     ss->head_only = req->method == WAF_M_HEAD;
     ss->cors = req->origin[0] && waf_http_cors_path(path) &&
                waf_client_origin_allowed(h->app->store, req->origin);

@@ -21,6 +21,7 @@ static void test_untrusted_peer_ignores_xff(void **state)
 {
     (void)state;
     assert_string_equal(client("192.0.2.7", "198.51.100.1"), "192.0.2.7");
+    assert_string_equal(client("::ffff:192.0.2.7", "198.51.100.1"), "192.0.2.7");
     char *none[] = {NULL};
     char out[PEER_ADDR_MAX];
     peer_client("127.0.0.1", "198.51.100.1", none, out, sizeof(out));
