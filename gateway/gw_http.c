@@ -22,6 +22,7 @@
 #include "gw_files.h"
 #include "log.h"
 #include "ws_conn.h"
+#include "ws_mask.h"
 
 #define GW_HTTP_MAX_BODY 16384 /* /healthz, /metrics and error texts */
 #define GW_HTTP_CHUNK 16384    /* file bytes per lws_write() */
@@ -192,6 +193,9 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         log_info("ws: handshake refused: the sip subprotocol was not offered");
         gw->metrics.ws_refused_total++;
         return -1;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        ws_mask_track((int)(intptr_t)in); /* every accepted socket, from its first byte */
+        return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
         return gw_http_filter(wsi, pss);
     case LWS_CALLBACK_HTTP:
@@ -205,6 +209,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         /* also sent for connections that never had per-session data (pss == NULL) */
         if (pss)
             gw_http_release(pss);
+        ws_mask_forget(lws_get_socket_fd(wsi));
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -10,6 +10,7 @@
 #include "gw.h"
 #include "log.h"
 #include "peer.h"
+#include "ws_mask.h"
 
 struct gw_out {
     struct gw_out *next;
@@ -248,6 +249,7 @@ static void ws_opened(struct lws *wsi, struct ws_pss *pss)
     pss->conn = c;
     ws_source_add(c->source, 1);
     g_hash_table_insert(gw->conns, &c->id, c);
+    ws_mask_attach(lws_get_socket_fd(wsi), c);
     gw->metrics.ws_open++;
     gw->metrics.ws_accepted_total++;
     log_info("ws: connection %llu open from %s", (unsigned long long)c->id, c->peer);
@@ -261,6 +263,7 @@ static void ws_closed(struct ws_pss *pss)
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
     if (ws_hooks.on_closed)
         ws_hooks.on_closed(c);
+    ws_mask_forget(lws_get_socket_fd(c->wsi));
     ws_source_add(c->source, -1);
     g_hash_table_remove(gw->conns, &c->id);
     ws_queue_free(c);
