@@ -40,6 +40,8 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
+    long max_queued_bytes_total; /* all WebSocket send queues together */
+    char **trusted_proxies;      /* X-Forwarded-For is believed from these peers only */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final
