@@ -28,6 +28,8 @@
 #include "gw_sip.h"
 #include "ws_conn.h"
 
+#define GW_NTA_TIMER_C_EXTRA_MS 5000
+
 struct gw *gw;
 
 static gboolean gw_on_signal(gpointer loop)
@@ -151,8 +153,15 @@ int main(int argc, char **argv)
     gw->root = su_glib_root_create(NULL);
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
-    gw->agent = nta_agent_create(gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL,
-                                 NTATAG_UA(0), TAG_END());
+    /* Timer B/F = sip-transaction-timeout, so a silent core gets a timely final answer. nta's
+     * own Timer C would end an INVITE client transaction silently on TCP (no answer to us, so
+     * none to the client): it is set past ours (timer-c, then the CANCEL's wait). */
+    unsigned tx_ms = (unsigned)cfg.sip_transaction_timeout * 1000;
+    gw->agent = nta_agent_create(
+        gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL, NTATAG_UA(0),
+        NTATAG_SIP_T1X64(tx_ms),
+        NTATAG_TIMER_C((unsigned)cfg.timer_c * 1000 + 2 * tx_ms + GW_NTA_TIMER_C_EXTRA_MS),
+        TAG_END());
     if (!gw->agent) {
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
