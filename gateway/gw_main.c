@@ -153,6 +153,12 @@ int main(int argc, char **argv)
     gw->root = su_glib_root_create(NULL);
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
+    /* Secrets first: a bad secret file stops the start before any port is opened. */
+    if (auth_init(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     /* Timer B/F = sip-transaction-timeout, so a silent core gets a timely final answer. nta's
      * own Timer C would end an INVITE client transaction silently on TCP (no answer to us, so
      * none to the client): it is set past ours (timer-c, then the CANCEL's wait). */
@@ -175,11 +181,6 @@ int main(int argc, char **argv)
     }
     if (proxy_start() < 0) {
         log_error("cannot start the SIP proxy");
-        goto out;
-    }
-    if (auth_init(err, sizeof(err)) < 0) {
-        fprintf(stderr, "imsgw-gateway: %s\n", err);
-        rc = 2;
         goto out;
     }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);

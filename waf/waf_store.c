@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "secretfile.h"
 #include "timeutil.h"
 
 #define WAF_STORE_BUSY_MS 2000 /* how long a writer waits for another process's transaction */
@@ -251,6 +252,17 @@ int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return WAF_STORE_ERROR;
+    }
+    /* The database holds the signing keys: it is a secret file (created 0600 under the WAF's
+     * umask), and so are its WAL and shared-memory companions. */
+    static const char *const parts[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char part[4200];
+        snprintf(part, sizeof(part), "%s%s", path, parts[i]);
+        if (secretfile_check_path("database", part, 1, err, errlen) < 0) {
+            free(st);
+            return WAF_STORE_ERROR;
+        }
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
