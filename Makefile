@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-release test-asan bench format clean
+.PHONY: all deps build build-asan run test test-release test-asan bench soak format clean
 
 all: build
 
@@ -36,6 +36,12 @@ test-asan:
 # Every part's benchmark (bench/*-bench.sh), each bounded in time, on loopback.
 bench: build
 	@for b in bench/*-bench.sh; do "$$b" $(BUILD) || exit 1; done
+
+# Soak (not part of make test): thousands of WebSocket clients register, message, call and flap
+# for SOAK_SECONDS (600) against WAF-minted tokens, gateway and stub; fails when fds, RSS,
+# transactions or dialogs did not come back (tests/soak/soak.mjs, docs/benchmarks.md).
+soak: build
+	@ulimit -n $$(ulimit -Hn) && IMSGW_BIN_DIR=$(CURDIR)/$(BUILD) node tests/soak/soak.mjs
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
