@@ -107,7 +107,7 @@ async function snapshot() {
 class Client extends Ua {
   constructor(user) {
     super();
-    Object.assign(this, { user, aor: `sip:${user}@ims.test`, calls: new Map(), ringing: new Map(), cseq: 1 });
+    Object.assign(this, { user, aor: `sip:${user}@ims.test`, calls: new Map(), ringing: new Map(), unacked: new Map(), cseq: 1 });
   }
 
   async connect() {
@@ -134,6 +134,8 @@ class Client extends Ua {
       this.calls.clear();
       for (const { t } of this.ringing.values()) clearTimeout(t);
       this.ringing.clear();
+      for (const t of this.unacked.values()) clearTimeout(t);
+      this.unacked.clear();
     });
     const ok = await this.register();
     this.up = ok;
@@ -146,6 +148,7 @@ class Client extends Ua {
     const r = await this.waitResponse((x) => / REGISTER$/.test(x.headers.cseq[0]), OP_TIMEOUT_MS).catch(() => null);
     this.serviceRoute = splitList(r?.headers['service-route']);
     count('register', r?.status === 200);
+    if (r?.status === 200) this.registeredAt = Date.now();
     return r?.status === 200;
   }
 
@@ -165,14 +168,21 @@ class Client extends Ua {
   /** The callee side: MESSAGE 200; INVITE 180 then 200; BYE 200; CANCEL 200 + 487. */
   answer(req) {
     const method = req.start.split(' ')[0];
-    if (method === 'ACK') return;
     const callId = req.headers['call-id'][0];
+    if (method === 'ACK') {
+      clearTimeout(this.unacked.get(callId));
+      this.unacked.delete(callId);
+      return;
+    }
     if (method === 'INVITE') {
       this.respond(req, 180, 'Ringing');
       const t = setTimeout(() => {
         this.ringing.delete(callId);
         const d = this.respond(req, 200, 'OK', { body: SDP(this.user), toTag: req.toTag });
         this.calls.set(d.callId, d); // the caller hangs up
+        // RFC 3261 §13.3.1.4: a 2xx never acknowledged (the caller vanished meanwhile) ends the
+        // session with BYE; 10 s instead of 64*T1 keeps the soak's tail short
+        this.unacked.set(callId, setTimeout(() => { this.unacked.delete(callId); this.hangUp(callId); }, 10000));
       }, 100 + Math.random() * 400);
       this.ringing.set(callId, { req, t });
       return;
@@ -235,6 +245,13 @@ async function activity(c) {
   while (running) {
     await sleep((60000 / OPS_PER_MIN) * (0.5 + Math.random()));
     if (!running || !c.up) continue;
+    // a browser refreshes its registration (600 s asked) well before it lapses
+    if (Date.now() - c.registeredAt > 240000 && !(await c.register())) {
+      c.flap(); // re-REGISTER refused: start again on a new connection
+      stats.flaps--;
+      setTimeout(() => c.connect().catch(() => {}), 1000);
+      continue;
+    }
     const peer = clients[Math.floor(Math.random() * clients.length)];
     if (peer === c || !peer.up) continue;
     const dice = Math.random();
@@ -270,7 +287,8 @@ await Promise.race([Promise.all(loops), sleep(OP_TIMEOUT_MS + 5000)]);
 await until(async () => {
   await pool(clients.filter((c) => !c.up && !c.connecting), 50, (c) => c.connect().catch(() => false));
   const m = await metrics();
-  return upCount() === CLIENTS && m.imsgw_proxy_transactions === 0 && m.imsgw_dialogs === 0;
+  return upCount() === CLIENTS && m.imsgw_registrations === CLIENTS && m.imsgw_proxy_transactions === 0 &&
+    m.imsgw_dialogs === 0;
 }, 'every client registered again and transactions and dialogs at 0', 60000).catch((e) => log(e.message));
 await sleep(2000);
 const end = await snapshot();
@@ -284,7 +302,7 @@ for (const name of Object.keys(procs)) {
   if (b.rssKiB > a.rssKiB * 1.25 + 16384) problems.push(`${name}: RSS ${a.rssKiB} -> ${b.rssKiB} KiB`);
 }
 for (const k of ['transactions', 'dialogs']) if (end[k] !== start[k]) problems.push(`${k}: ${start[k]} -> ${end[k]}`);
-if (end.connections !== start.connections) problems.push(`connections: ${start.connections} -> ${end.connections}`);
+for (const k of ['connections', 'registrations']) if (end[k] !== start[k]) problems.push(`${k}: ${start[k]} -> ${end[k]}`);
 for (const [k, v] of Object.entries(end.queues)) if (v > (start.queues[k] || 0)) problems.push(`${k}: ${start.queues[k]} -> ${v}`);
 const ops = stats.message[0] + stats.call[0] + stats.bye[0] + stats.register[0];
 if (ops === 0) problems.push('no operation succeeded');
