@@ -40,12 +40,12 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
-    long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final
                                                                                 answer (RFC
                                                                                 3261: > 180) */
+    long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
 };
 
 extern const struct cfg_program gw_program;
