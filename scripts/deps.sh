@@ -12,6 +12,7 @@ apt_pkgs=(
   libcmocka-dev sip-tester chromium
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
+  sqlite3 openssl util-linux
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

@@ -113,10 +113,14 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
   stack.uaSecret = wafCli(stack, ['client', 'add', 'phone', '--confidential', '--token-format', 'opaque',
     '--redirect-uri', 'https://phone.example/cb']).trim().split(' ').pop();
   stack.waf = new Daemon('imsgw-waf', [...stack.wafArgs, ...wafArgs]);
-  stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
-    '--hss-file', path.join(dir, 'hss.json'), ...stubArgs]);
+  /** Starts the IMS stub (again, after a fault test stopped it) on the same port. */
+  stack.startStub = async () => {
+    stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
+      '--hss-file', path.join(dir, 'hss.json'), ...stubArgs]);
+    await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
+  };
+  await stack.startStub();
   await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
-  await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
   const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
   stack.startGateway = async () => {
     stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
