@@ -99,6 +99,8 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     if (tx->invite && !req->sip_to->a_tag) {
         if (status < 300 && sip)
             dialog_learn(tx->conn_id, 1, NULL, sip);
+        if (status >= 200 && status < 300 && sip && !c)
+            dialog_orphan_answered(tx->conn_id, sip);
         else if (status >= 300) /* the core's answer or nta's own timeout */
             dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
     }
