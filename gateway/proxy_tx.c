@@ -194,9 +194,12 @@ static gboolean proxy_out_give_up(gpointer arg)
     nta_outgoing_destroy(tx->orq); /* a late answer now finds no transaction */
     tx->orq = NULL;
     tx->final = 1;
+    sip_t const *req = sip_object(tx->req);
+    if (!req->sip_to->a_tag) /* an initial INVITE: its early dialogs end with it */
+        dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
     struct gw_conn *c = ws_find(tx->conn_id);
     if (c) {
-        sipmsg_reply(c, sip_object(tx->req), 408, NULL, TAG_END());
+        sipmsg_reply(c, req, 408, NULL, TAG_END());
         tx->linger = g_timeout_add(PROXY_ACK_WAIT_MS, proxy_tx_linger_done, tx);
     } else
         proxy_tx_free(tx);
