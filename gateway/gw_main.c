@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -169,6 +170,11 @@ int main(int argc, char **argv)
         log_error("cannot start the SIP proxy");
         goto out;
     }
+    if (media_start(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     if (auth_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "imsgw-gateway: %s\n", err);
         rc = 2;
@@ -184,6 +190,7 @@ int main(int argc, char **argv)
 out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     dereg_clear();
     if (gw->agent)
