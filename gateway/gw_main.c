@@ -28,6 +28,7 @@
 #include "timeutil.h"
 #include "gw_sip.h"
 #include "ws_conn.h"
+#include "ws_mask.h"
 
 struct gw *gw;
 
@@ -199,6 +200,7 @@ out:
     su_deinit();
     auth_shutdown();
     ws_shutdown();
+    ws_mask_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
     g_main_loop_unref(gw->loop);

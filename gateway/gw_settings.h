@@ -40,6 +40,8 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
+    long max_queued_bytes_total;   /* all WebSocket send queues together */
+    char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
     char *media;                   /* media relay: off | rtpengine */
     char *media_relay;             /* rtpengine ng control address host:port */
     long media_timeout;            /* ms an ng request may take, retransmissions included */

@@ -19,6 +19,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
 #include "media.h"
@@ -68,6 +69,7 @@ static gboolean in_timer_c(gpointer arg)
     tx->timer_c = 0;
     if (!tx->final) {
         in_send_cancel(tx); /* the browser stops ringing */
+        dialog_early_over(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
         media_end(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         tx->final = 1;
@@ -89,28 +91,36 @@ static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
     struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
     sip_t const *fs = sip_object(fwd);
     sip_method_t method = fs->sip_request->rq_method;
-    if (!c || status != 0 || method == sip_method_ack) {
-        if (c && status == 0)
-            sipmsg_send(c, fwd);
-        else if (method != sip_method_ack && status >= 0) {
-            if (status > 0)
-                log_warn("proxy: %s from the IMS side answered %d: %s",
-                         fs->sip_request->rq_method_name, status, phrase);
-            nta_incoming_treply(p->irq, status > 0 ? status : 430,
-                                status > 0 ? phrase : "Flow Failed", TAG_END());
-            if (status > 0 && !fs->sip_to->a_tag)
-                media_end(p->conn_id, fs->sip_call_id->i_id);
-        }
-        msg_destroy(fwd);
-        nta_incoming_destroy(p->irq);
+    if (c && status == 0 && sipmsg_send(c, fwd) < 0)
+        status = 500, phrase = "Server Internal Error";
+    /* Only a BYE that came from the core and reached the flow ends the dialog. */
+    if (c && status == 0 && method == sip_method_bye) {
+        dialog_ended(c->id, fs);
+        media_end(c->id, fs->sip_call_id->i_id);
+    }
+    struct proxy_tx *tx =
+        c && status == 0 && method != sip_method_ack
+            ? proxy_tx_add_in(c, p->irq, p->branch, fwd, method == sip_method_invite)
+            : NULL;
+    if (c && status == 0 && method != sip_method_ack && !tx)
+        status = 503, phrase = "Service Unavailable";
+    if (tx) {
+        nta_incoming_bind(p->irq, in_on_cancel, (nta_incoming_magic_t *)tx);
+        if (tx->invite)
+            tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
         free(p);
         return;
     }
-    sipmsg_send(c, fwd);
-    struct proxy_tx *tx = proxy_tx_add_in(c, p->irq, p->branch, fwd, method == sip_method_invite);
-    nta_incoming_bind(p->irq, in_on_cancel, (nta_incoming_magic_t *)tx);
-    if (tx->invite)
-        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
+    if (method != sip_method_ack && status != 0 && status >= 0) {
+        if (status > 0)
+            log_warn("proxy: %s from the IMS side answered %d: %s", fs->sip_request->rq_method_name,
+                     status, phrase);
+        nta_incoming_treply(p->irq, c ? status : 430, c ? phrase : "Flow Failed", TAG_END());
+        if (!fs->sip_to->a_tag)
+            media_end(p->conn_id, fs->sip_call_id->i_id);
+    }
+    msg_destroy(fwd);
+    nta_incoming_destroy(p->irq);
     free(p);
 }
 
@@ -139,11 +149,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     sip_method_t method = sip->sip_request->rq_method;
     if (method == sip_method_cancel)
         return 481; /* nta matches CANCELs to live transactions itself */
-    if (method == sip_method_bye)
-        dialog_ended(sip);
     msg_t *orig = nta_incoming_getrequest(irq);
-    if (!in_from_core(orig)) {
-        msg_destroy(orig);
+    if (!orig || !in_from_core(orig)) {
+        if (orig)
+            msg_destroy(orig);
         log_info("proxy: %s from an address that is not the IMS core refused",
                  sip->sip_request->rq_method_name);
         if (method == sip_method_ack) {
@@ -156,6 +165,12 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     }
     msg_t *fwd = msg_dup(orig);
     msg_destroy(orig);
+    if (!fwd) {
+        if (method != sip_method_ack)
+            nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
     sip_t *fs = sip_object(fwd);
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
@@ -187,14 +202,18 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
+    /* RFC 3261 §16.6 step 3: a request without Max-Forwards leaves with 70. */
+    int ok = 1;
     if (fs->sip_max_forwards)
         fs->sip_max_forwards->mf_count--;
+    else
+        ok = sip_add_tl(fwd, fs, SIPTAG_MAX_FORWARDS_STR("70"), TAG_END()) >= 0;
     char branch[64], via[400];
     char rnd[24];
     rnd_token(rnd, 12);
     snprintf(branch, sizeof(branch), "z9hG4bK-%s", rnd);
     snprintf(via, sizeof(via), "SIP/2.0/WS %s;branch=%s", gw->cfg->sip_host, branch);
-    int ok = sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
+    ok = ok && sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
     if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
         ok = route_record_route(fwd, fs, c->id, 1) == 0;
     if (!ok) {
@@ -203,8 +222,6 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
-    if (method == sip_method_bye)
-        media_end(c->id, fs->sip_call_id->i_id);
     if (method == sip_method_invite)
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
     struct in_pending *p = malloc(sizeof(*p));
@@ -252,9 +269,24 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
         return;
     }
     int status = sip->sip_status->st_status;
-    if (tx->invite && status >= 200 && status < 300 && !sent->sip_to->a_tag)
-        dialog_confirmed(c->id, 0, sent, sip);
+    if (tx->invite && !sent->sip_to->a_tag) {
+        if (status < 300)
+            dialog_learn(c->id, 0, sent, sip);
+        else
+            dialog_early_over(c->id, sent->sip_call_id->i_id);
+    }
     sip_header_remove(msg, sip, (sip_header_t *)sip->sip_via);
+    /* TS 24.229 §5.2.6.4: the callee's identity towards the core is the one its registration
+     * proved; whatever P-headers the client put in its response are dropped. */
+    if (status != 100 && identity_assert_on(msg, sip, c->reg) < 0) {
+        msg_destroy(msg);
+        if (status >= 200) { /* out of memory: an answer the core can act on all the same */
+            nta_incoming_treply(tx->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+            tx->final = 1;
+            proxy_tx_free(tx);
+        }
+        return;
+    }
     if (status == 100) {
         msg_destroy(msg);
         return;

@@ -11,6 +11,7 @@ apt_pkgs=(
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev
   libcmocka-dev sip-tester chromium
   clang libclang-rt-14-dev python3-cryptography
+  sipvicious
   rtpengine-daemon
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
