@@ -103,6 +103,29 @@ test('native UA calls the WebSocket user (offer PCMA only): Opus is added for th
   await relay.callsReach(0);
 });
 
+test('PCMA-only offer from the IMS side, Opus-only answer from the browser: the relay transcodes', async () => {
+  const call = carol.invite(alice.aor, carol.sdp(['PCMA']));
+  const inv = await alice.waitRequest('INVITE', 5000);
+  const opusPt = /a=rtpmap:(\d+) opus\/48000/.exec(inv.body)[1];
+  // the browser keeps only Opus (as one whose codec preferences say so would)
+  const answer = webrtcSdp('active').replace(/m=audio 40000 \S+ [\d ]+/, `m=audio 40000 UDP/TLS/RTP/SAVPF ${opusPt}`)
+    .replace(/a=rtpmap:.*\r\n|a=fmtp:.*\r\n/g, '') + `a=rtpmap:${opusPt} opus/48000/2\r\n`;
+  const wd = alice.respond(inv, 200, 'OK', { body: answer });
+  const ok = await carol.waitStatus(200, 'INVITE', 5000);
+  assert.match(ok.body, /m=audio \d+ RTP\/AVP 8[ \r]/, 'the native side keeps its PCMA');
+  carol.ack(call, ok, carol.dialogFrom(call, ok));
+  const [id] = await relay.callsReach(1);
+  const q = await relay.ng({ command: 'query', 'call-id': id });
+  const medias = Object.values(q.tags).map((t) => t.medias[0]);
+  const ws = medias.find((m) => m.protocol === 'UDP/TLS/RTP/SAVPF'), ims = medias.find((m) => m.protocol === 'RTP/AVP');
+  assert.ok(ws.flags.includes('transcoding') && ims.flags.includes('transcoding'), JSON.stringify(medias.map((m) => m.flags)));
+  assert.ok(ws.flags.includes('DTLS-SRTP') && ws.flags.includes('ICE') && ws.flags.includes('rtcp-mux'));
+  alice.inDialog(wd, 'BYE');
+  const bye = await carol.waitRequest('BYE', 5000);
+  carol.respond(bye, 200, 'OK');
+  await relay.callsReach(0);
+});
+
 test('CANCEL, 486 and Timer C leave no relay session', async () => {
   // CANCEL from the browser while the native UA rings
   let tx = alice.request('INVITE', carol.aor, { body: webrtcSdp() });
