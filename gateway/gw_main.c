@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -185,6 +186,11 @@ int main(int argc, char **argv)
         log_error("cannot start the SIP proxy");
         goto out;
     }
+    if (media_start(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
@@ -195,6 +201,7 @@ int main(int argc, char **argv)
 out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     dereg_clear();
     if (gw->agent)
