@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "gw_http.h"
 #include "http_client.h"
+#include "ims_peers.h"
 #include "jwks.h"
 #include "log.h"
 #include "proxy.h"
@@ -184,6 +185,7 @@ out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
     proxy_stop();
+    ims_peers_clear();
     dereg_clear();
     if (gw->agent)
         nta_agent_destroy(gw->agent);

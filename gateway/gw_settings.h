@@ -37,6 +37,7 @@ struct gw_settings {
     long token_cache_size;
     long max_connections_per_source;
     char **ims_peers; /* addresses allowed to send requests on the IMS side */
+    int ims_peers_default; /* not configured: next hop + learnt Service-Route hosts */
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;

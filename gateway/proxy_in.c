@@ -19,6 +19,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "ims_peers.h"
 #include "sipmsg.h"
 #include "log.h"
 #include "reg.h"
@@ -87,10 +88,7 @@ static int in_from_core(msg_t *msg)
         inet_ntop(AF_INET, &sa->su_sin.sin_addr, ip, sizeof(ip));
     else if (sa->su_family == AF_INET6)
         inet_ntop(AF_INET6, &sa->su_sin6.sin6_addr, ip, sizeof(ip));
-    for (char *const *p = gw->cfg->ims_peers; p && *p; p++)
-        if (strcmp(*p, ip) == 0)
-            return 1;
-    return 0;
+    return ims_peers_allowed(ip);
 }
 
 static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,

@@ -159,6 +159,9 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     int ok = out_decrement_max_forwards(fwd, fs) == 0;
     if (!sip->sip_to->a_tag) {
         ok = ok && out_prepare_initial(c, fwd, fs) == 0;
+        /* Issue 11: along the Service-Route (TS 24.229 §5.2.6.3), so the S-CSCF gives it
+         * originating treatment; next-hop serves REGISTER (and cores without Service-Route). */
+        next = fs->sip_route ? NULL : gw->next_hop;
     } else {
         struct flow_ref ref;
         /* In dialog: the route set must start with our own Record-Route entry for this very

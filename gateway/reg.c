@@ -17,6 +17,7 @@
 
 #include "flow.h"
 #include "gw.h"
+#include "ims_peers.h"
 #include "sipmsg.h"
 #include "auth.h"
 #include "code_grant.h"
@@ -268,6 +269,7 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + p->expires;
     r->service_route = sipmsg_join_values((sip_header_t *)rs->sip_service_route, NULL);
+    ims_peers_learn(r->service_route);
     r->associated_uris = sipmsg_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
     /* Tokens the gateway holds for this flow stay with it; a plain Bearer REGISTER keeps any
      * held earlier, since it proves nothing about them. */

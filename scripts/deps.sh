@@ -10,6 +10,7 @@ apt_pkgs=(
   libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev
   libcmocka-dev sip-tester chromium
+  kamailio kamailio-ims-modules kamailio-presence-modules
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

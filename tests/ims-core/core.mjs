@@ -12,7 +12,8 @@ import { startHss } from './hss.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const DOMAIN = 'ims.test';
 export const ICSCF = 'sip:127.0.0.2:4060';
-export const SCSCF_HOST = 'scscf.ims.test';
+export const SCSCF_HOST = 'scscf.ims.test'; // its Diameter identity
+export const SCSCF_URI = 'sip:127.0.0.3:6060';
 
 /** Why the real-core tests cannot run here, or null. */
 export function coreUnavailable() {
@@ -31,13 +32,15 @@ class Kamailio {
     this.proc.stderr.on('data', keep);
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
   }
+  /** Resolves to { running } : whether it was still running when asked to stop (Kamailio 5.6 may
+   * crash in its own shutdown, which says nothing about the test). */
   async stop() {
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return { running: false, ...(await this.exited) };
     this.proc.kill('SIGTERM');
     const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
     const r = await this.exited;
     clearTimeout(t);
-    return r;
+    return { running: true, ...r };
   }
 }
 
@@ -51,7 +54,7 @@ export async function startCore({ mode, gwIp = '127.0.0.1', subscribers }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-core-'));
   execFileSync(path.join(HERE, 'gen-configs.sh'), [dir, mode, gwIp], { stdio: 'inherit', timeout: 10000 });
   const hss = await startHss({ port: 3868, realm: DOMAIN, host: `hss.${DOMAIN}`,
-    scscfName: `sip:${SCSCF_HOST}:6060`, subscribers });
+    scscfName: SCSCF_URI, subscribers });
   const procs = [new Kamailio('icscf', path.join(dir, 'icscf/kamailio.cfg')),
     new Kamailio('scscf', path.join(dir, 'scscf/kamailio.cfg'))];
   const core = {

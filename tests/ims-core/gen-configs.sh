@@ -69,7 +69,8 @@ diameter_xml icscf 127.0.0.2 3869
 listen=udp:127.0.0.3:6060
 #!define NETWORKNAME "$domain"
 #!define HOSTNAME "scscf.$domain"
-#!define URI "sip:scscf.$domain:6060"
+# an address, not a name: the gateway (sofia-sip) resolves names by DNS only
+#!define URI "sip:127.0.0.3:6060"
 alias=scscf.$domain
 alias=$domain
 #!define ENUM_SUFFIX "$domain."

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, sleep } from '../integration/harness.mjs';
 import { Ua, SDP } from '../integration/sipua.mjs';
-import { startCore, coreUnavailable, ICSCF, SCSCF_HOST } from './core.mjs';
+import { startCore, coreUnavailable, ICSCF } from './core.mjs';
 
 const skip = coreUnavailable() || false;
 let core, stack;
@@ -22,13 +22,74 @@ after(async () => {
   const c = core && await core.stop();
   if (process.env.IMSGW_CORE_LOG) console.log(core.log());
   if (r) assert.equal(r['imsgw-gateway'].code, 0);
-  if (c) for (const [role, e] of Object.entries(c)) assert.ok(e.code === 0 || e.sig === 'SIGTERM', `${role} ${JSON.stringify(e)}`);
+  if (c) for (const [role, e] of Object.entries(c)) assert.ok(e.running, `${role} died during the test: ${JSON.stringify(e)}`);
 });
 
 const coreLog = () => core.log().slice(-6000);
+const withLogs = (p) => p.catch((e) => { throw new Error(`${e.message}\nalice got: ${alice?.responses.map((r) => r.start).join("; ")}\n${coreLog()}\n--- gateway\n${stack.gateway.log.slice(-3000)}`); });
+let alice, bob;
 
 test('TNA: registration through I-CSCF and S-CSCF gives the core Service-Route and P-Associated-URI', { skip }, async () => {
-  const alice = await Ua.register(stack, 'alice').catch((e) => { throw new Error(`${e.message}\n${coreLog()}\n${stack.gateway.log.slice(-3000)}`); });
-  assert.deepEqual(alice.serviceRoute, [`<sip:orig@${SCSCF_HOST}:6060;lr>`]);
-  alice.close();
+  alice = await withLogs(Ua.register(stack, 'alice'));
+  bob = await withLogs(Ua.register(stack, 'bob'));
+  assert.deepEqual(alice.serviceRoute, [`<sip:orig@127.0.0.3:6060;lr>`]);
+});
+
+test('MESSAGE both ways through the S-CSCF, with originating treatment', { skip }, async () => {
+  alice.request('MESSAGE', 'sip:bob@ims.test', { body: 'hello bob', contentType: 'text/plain' });
+  const m1 = await withLogs(bob.waitRequest('MESSAGE'));
+  assert.equal(m1.body, 'hello bob');
+  assert.deepEqual(m1.headers['p-asserted-identity'], ['<sip:alice@ims.test>']);
+  bob.respond(m1, 200, 'OK');
+  await withLogs(alice.waitStatus(200, 'MESSAGE'));
+  bob.request('MESSAGE', 'sip:alice@ims.test', { body: 'hi alice', contentType: 'text/plain' });
+  const m2 = await withLogs(alice.waitRequest('MESSAGE'));
+  assert.equal(m2.body, 'hi alice');
+  alice.respond(m2, 200, 'OK');
+  await withLogs(bob.waitStatus(200, 'MESSAGE'));
+  // The S-CSCF ran originating processing for the sender (it loops MO requests for its own domain
+  // back to itself, so each request crossed it twice: once "Orig", once terminating).
+  assert.match(core.procs[1].log, /Orig/);
+});
+
+async function call(caller, callee) {
+  const tx = caller.request('INVITE', callee.aor, { body: SDP(caller.user) });
+  const inv = await withLogs(callee.waitRequest('INVITE', 8000));
+  const rr = inv.headers['record-route'].join(',');
+  assert.match(rr, /sip:mo@/, 'the S-CSCF Record-Routed its originating leg');
+  assert.match(rr, /sip:mt@/, 'and its terminating leg');
+  assert.deepEqual(inv.headers['p-asserted-identity'], [`<${caller.aor}>`]);
+  callee.respond(inv, 180, 'Ringing');
+  await withLogs(caller.waitStatus(180, 'INVITE'));
+  const calleeDialog = callee.respond(inv, 200, 'OK', { body: SDP(callee.user) });
+  const ok = await withLogs(caller.waitStatus(200, 'INVITE'));
+  assert.equal(ok.body, SDP(callee.user));
+  const d = caller.dialogFrom(tx, ok);
+  caller.inDialog(d, 'ACK');
+  await withLogs(callee.waitRequest('ACK'));
+  return { callerDialog: d, calleeDialog };
+}
+
+test('alice calls bob (bob hangs up), bob calls alice (alice hangs up)', { skip }, async () => {
+  const c1 = await call(alice, bob);
+  bob.inDialog(c1.calleeDialog, 'BYE');
+  const bye1 = await withLogs(alice.waitRequest('BYE'));
+  alice.respond(bye1, 200, 'OK');
+  await withLogs(bob.waitStatus(200, 'BYE'));
+  const c2 = await call(bob, alice);
+  bob.inDialog(c2.callerDialog, 'BYE');
+  const bye2 = await withLogs(alice.waitRequest('BYE'));
+  alice.respond(bye2, 200, 'OK');
+  await withLogs(bob.waitStatus(200, 'BYE'));
+});
+
+test('de-registration through the core', { skip }, async () => {
+  const { registerMsg } = await import('../integration/harness.mjs');
+  bob.ws.send(registerMsg({ user: 'bob', callId: `reg-${bob.host}`, cseq: 2, expires: 0 })
+    .replace(/Contact: [^\r]*/, `Contact: ${bob.contact}`));
+  const rsp = await withLogs(bob.waitResponse((r) => / REGISTER$/.test(r.headers.cseq[0])));
+  assert.equal(rsp.status, 200);
+  assert.ok((rsp.headers.contact || []).every((c) => !c.includes(bob.host) || /expires=0/.test(c)), `the core keeps no binding: ${rsp.headers.contact}`);
+  bob.request('MESSAGE', 'sip:alice@ims.test', { body: 'x', contentType: 'text/plain' });
+  assert.equal((await bob.waitResponse((r) => / MESSAGE$/.test(r.headers.cseq[0]))).status, 403, 'not registered at the edge either');
 });
