@@ -21,6 +21,7 @@
 #include "gw_http.h"
 #include "http_client.h"
 #include "ims_peers.h"
+#include "regevent.h"
 #include "jwks.h"
 #include "log.h"
 #include "proxy.h"
@@ -185,6 +186,7 @@ out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
     proxy_stop();
+    regevent_stop();
     ims_peers_clear();
     dereg_clear();
     if (gw->agent)

@@ -9,7 +9,9 @@
 
 #include <arpa/inet.h>
 #include <gio/gio.h>
+#include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip.h>
+#include <sofia-sip/su.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/su_alloc.h>
 
@@ -114,6 +116,20 @@ int ims_peers_allowed(const char *ip)
         if (strcmp(*p, ip) == 0)
             return 1;
     return peers_in(learnt_ip, n_ip, ip);
+}
+
+int ims_peers_msg_allowed(msg_t *msg)
+{
+    su_addrinfo_t *ai = msg_addrinfo(msg);
+    char ip[INET6_ADDRSTRLEN] = "";
+    if (!ai || !ai->ai_addr)
+        return 0;
+    su_sockaddr_t const *sa = (su_sockaddr_t const *)ai->ai_addr;
+    if (sa->su_family == AF_INET)
+        inet_ntop(AF_INET, &sa->su_sin.sin_addr, ip, sizeof(ip));
+    else if (sa->su_family == AF_INET6)
+        inet_ntop(AF_INET6, &sa->su_sin6.sin6_addr, ip, sizeof(ip));
+    return ims_peers_allowed(ip);
 }
 
 void ims_peers_clear(void)

@@ -12,6 +12,9 @@
 void ims_peers_learn(const char *service_route);
 /* 1 when ip (textual, as inet_ntop writes it) may send requests on the IMS side. */
 int ims_peers_allowed(const char *ip);
+/* 1 when the message came from an allowed address. */
+#include <sofia-sip/msg.h>
+int ims_peers_msg_allowed(msg_t *msg);
 /* Forgets what was learnt (at shutdown). */
 void ims_peers_clear(void);
 

@@ -75,22 +75,6 @@ static gboolean in_timer_c(gpointer arg)
     return G_SOURCE_REMOVE;
 }
 
-/* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity included):
- * a party that learned our Record-Route must not reach a browser around the S-CSCF. */
-static int in_from_core(msg_t *msg)
-{
-    su_addrinfo_t *ai = msg_addrinfo(msg);
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (!ai || !ai->ai_addr)
-        return 0;
-    su_sockaddr_t const *sa = (su_sockaddr_t const *)ai->ai_addr;
-    if (sa->su_family == AF_INET)
-        inet_ntop(AF_INET, &sa->su_sin.sin_addr, ip, sizeof(ip));
-    else if (sa->su_family == AF_INET6)
-        inet_ntop(AF_INET6, &sa->su_sin6.sin6_addr, ip, sizeof(ip));
-    return ims_peers_allowed(ip);
-}
-
 static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
                          sip_t const *sip)
 {
@@ -100,7 +84,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     if (method == sip_method_bye)
         dialog_ended(sip);
     msg_t *orig = nta_incoming_getrequest(irq);
-    if (!in_from_core(orig)) {
+    /* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity
+     * included): a party that learned our Record-Route must not reach a browser around the
+     * S-CSCF. */
+    if (!ims_peers_msg_allowed(orig)) {
         msg_destroy(orig);
         log_info("proxy: %s from an address that is not the IMS core refused",
                  sip->sip_request->rq_method_name);

@@ -24,6 +24,7 @@
 #include "dereg.h"
 #include "log.h"
 #include "reg_quota.h"
+#include "regevent.h"
 #include "timeutil.h"
 #include "tok.h"
 #include "ws_conn.h"
@@ -241,6 +242,7 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
 {
     sip_t const *req = sip_object(p->req);
     if (reg_requested_expires(req) == 0) { /* de-REGISTER accepted */
+        regevent_unsubscribe(c->id);
         if (c->reg)
             gw->metrics.registrations--;
         reg_state_free(c->reg);
@@ -298,6 +300,10 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         gw->metrics.registrations++;
     reg_state_free(c->reg);
     c->reg = r;
+    char contact[TOK_MAX_URI] = "";
+    if (req->sip_contact && req->sip_contact->m_url->url_type != url_any)
+        sipmsg_url(contact, sizeof(contact), req->sip_contact->m_url);
+    regevent_subscribe(c->id, r->impu, contact, r->service_route);
 }
 
 static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
@@ -379,6 +385,8 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         goto done;
     }
     p->expires = expires;
+    if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
+        regevent_unsubscribe(c->id);
     msg_t *fwd = reg_build_upstream(c, p, expires);
     if (fwd && cfg->dereg_grace > 0 && expires > 0)
         p->sent = msg_dup(fwd);
@@ -707,6 +715,7 @@ void reg_flow_gone(struct gw_conn *c)
 
 void reg_flow_closed(struct gw_conn *c)
 {
+    regevent_unsubscribe(c->id);
     if (c->reg)
         gw->metrics.registrations--;
     reg_state_free(c->reg);

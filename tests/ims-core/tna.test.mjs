@@ -83,6 +83,17 @@ test('alice calls bob (bob hangs up), bob calls alice (alice hangs up)', { skip 
   await withLogs(bob.waitStatus(200, 'BYE'));
 });
 
+test('reg-event: the HSS ends alice\'s registration (RTR), the S-CSCF NOTIFYs, the edge follows within a second', { skip }, async () => {
+  const until = Date.now() + 3000;
+  while (!/subscribed to the registration state of sip:alice@ims\.test/.test(stack.gateway.log) && Date.now() < until) await sleep(20);
+  assert.match(stack.gateway.log, /subscribed to the registration state of sip:alice@ims\.test/, coreLog());
+  const closed = new Promise((resolve) => alice.ws.ws.on('close', (code) => resolve(code)));
+  core.hss.rtr('scscf.ims.test', 'alice@ims.test');
+  const code = await Promise.race([closed, sleep(1000).then(() => 'still open after 1 s')]);
+  assert.equal(code, 4401, `${coreLog()}\n${stack.gateway.log.slice(-2000)}`);
+  assert.match(stack.gateway.log, /the core ended the registration of sip:alice@ims\.test/);
+});
+
 test('de-registration through the core', { skip }, async () => {
   const { registerMsg } = await import('../integration/harness.mjs');
   bob.ws.send(registerMsg({ user: 'bob', callId: `reg-${bob.host}`, cseq: 2, expires: 0 })
