@@ -1,5 +1,6 @@
 #include "gw_settings.h"
 
+#include "ims_auth.h"
 #include "proxy.h"
 #include "urlcheck.h"
 
@@ -55,6 +56,9 @@ static const struct cfg_field gw_fields[] = {
     F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
       "IP addresses of the IMS core allowed to send requests here (default: next-hop's host "
       "and the Service-Route hosts learnt at registration)"),
+    F("ims-auth", CFG_STR, ims_auth, 0, 0,
+      "tna (trusted-node REGISTER, default) or digest (answer the core's MD5 Digest challenge "
+      "with a response the WAF computes from the user's IMS credentials)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -95,6 +99,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->min_expires = 60;
     s->default_expires = 600;
     cfg_set_str(&s->challenge, "bearer");
+    cfg_set_str(&s->ims_auth, "tna");
     cfg_set_str(&s->waf_client_id, "gateway");
     s->introspection_cache_ttl = 60;
     s->token_cache_size = 10000;
@@ -132,6 +137,10 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         strspn(s->register_scope, "abcdefghijklmnopqrstuvwxyz0123456789:._- ") !=
             strlen(s->register_scope)) {
         snprintf(err, errlen, "register-scope must be scope tokens of [a-z0-9:._-]");
+        return -1;
+    }
+    if (ims_auth_select(s->ims_auth) < 0) {
+        snprintf(err, errlen, "ims-auth must be tna or digest");
         return -1;
     }
     if (strcmp(s->challenge, "bearer") != 0 && strcmp(s->challenge, "redirect") != 0) {

@@ -41,6 +41,7 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
+    char *ims_auth; /* "tna" or "digest" (ims_auth.h) */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final
