@@ -54,11 +54,13 @@ done
 printf 'table_name(str) table_version(int)\nnds_trusted_domains:1\ns_cscf:1\ns_cscf_capabilities:1\n' \
   >"$dir/icscf/db/version"
 # db_text instead of MySQL; names resolved by /etc/hosts (use_dns_cache=off); no '+' prefix on
-# user parts (test users are not E.164); a trusted-node REGISTER only from the gateway
+# user parts (test users are not E.164); in-dialog requests of the native test UE (SIPp, which
+# has no P-CSCF) loose-routed; a trusted-node REGISTER only from the gateway
 # (TS 33.203 Annex U.2 step 4: the I-CSCF checks the trusted node).
 common_edits icscf <"$ex/icscf/kamailio.cfg" |
   sed -e 's|^loadmodule "db_mysql"|loadmodule "db_text"\nuse_dns_cache=off|' \
       -e 's|^\(\s*\)prefix("+");|\1$var(no_plus) = 1; # was prefix("+"): test users are not E.164|' \
+      -e 's|^\(\s*\)route(REQINIT);|&\n\1# test: in-dialog requests of the native test UE (it has no P-CSCF) follow their Route\n\1if (has_totag() \&\& loose_route()) { t_relay(); exit; }|' \
       -e "s|^route\[register\]$|&\n{\n\tif (\$hdr(Authorization) =~ \"integrity-protected=\\\\\"?auth-done\" \&\& \$si != \"$gw_ip\") {\n\t\tsend_reply(\"403\", \"Forbidden - not a trusted node\");\n\t\texit;\n\t}\n\troute(register_go);\n}\nroute[register_go]|" \
       >"$dir/icscf/kamailio.cfg"
 diameter_xml icscf 127.0.0.2 3869

@@ -4,7 +4,10 @@
 // Run through tests/ims-core/in-netns.sh (see tests/CMakeLists.txt).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, sleep } from '../integration/harness.mjs';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startStack, sleep, freePort } from '../integration/harness.mjs';
 import { Ua, SDP } from '../integration/sipua.mjs';
 import { startCore, coreUnavailable, ICSCF } from './core.mjs';
 
@@ -12,7 +15,8 @@ const skip = coreUnavailable() || false;
 let core, stack;
 before(async () => {
   if (skip) return;
-  core = await startCore({ mode: 'tna', subscribers: ['alice', 'bob'].map((u) => ({ impi: `${u}@ims.test`, impu: `sip:${u}@ims.test` })) });
+  core = await startCore({ mode: 'tna', subscribers: [...['alice', 'bob'].map((u) => ({ impi: `${u}@ims.test`, impu: `sip:${u}@ims.test` })),
+    { impi: 'sippy@ims.test', impu: 'sip:sippy@ims.test', password: 'native-sippy-pw' }] });
   // next-hop is the I-CSCF; ims-peers is left to its default (the S-CSCF is learnt at registration)
   stack = await startStack({ gatewayArgs: ['--next-hop', ICSCF] });
 });
@@ -81,6 +85,53 @@ test('alice calls bob (bob hangs up), bob calls alice (alice hangs up)', { skip 
   const bye2 = await withLogs(alice.waitRequest('BYE'));
   alice.respond(bye2, 200, 'OK');
   await withLogs(bob.waitStatus(200, 'BYE'));
+});
+
+/** SIPp as an IMS-native UE: MD5 Digest registration directly at the core (I-CSCF), over UDP. */
+async function sipp(scenario, extra, port) {
+  port = port || await freePort();
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'sipp-'));
+  const server = extra.includes('--uas');
+  extra = extra.filter((a) => a !== '--uas');
+  const p = spawn('sipp', [...(server ? [] : ['127.0.0.2:4060']), '-sf', path.join(import.meta.dirname, '..', 'sipp', scenario),
+    '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-m', '1', '-timeout', '15s', '-timeout_error', '-nostdin',
+    '-au', 'sippy@ims.test', '-ap', 'native-sippy-pw', '-trace_err', '-trace_logs', ...extra], { cwd: dir, stdio: 'ignore' });
+  const done = new Promise((resolve) => p.on('exit', (code) => resolve(code)));
+  const read = (suffix) => {
+    const f = fs.readdirSync(dir).find((n) => n.endsWith(suffix));
+    return f ? fs.readFileSync(path.join(dir, f), 'utf8') : '';
+  };
+  return { done, read };
+}
+
+test('an IMS-native client (SIPp, Digest at the core) calls a WebSocket user through the core', { skip }, async () => {
+  const s = await sipp('native_calls_ws.xml', ['-s', 'alice']);
+  const inv = await withLogs(alice.waitRequest('INVITE', 10000));
+  assert.match(inv.body, /o=sippy/);
+  alice.respond(inv, 180, 'Ringing');
+  const d = alice.respond(inv, 200, 'OK', { body: SDP('ws') });
+  await withLogs(alice.waitRequest('ACK', 8000));
+  const bye = await withLogs(alice.waitRequest('BYE', 8000));
+  alice.respond(bye, 200, 'OK', { toTag: d.localTag });
+  assert.equal(await s.done, 0, `SIPp failed:\n${s.read('_errors.log').slice(-2000)}\n${coreLog()}`);
+});
+
+test('a WebSocket user calls the IMS-native client through the core', { skip }, async () => {
+  const port = await freePort();
+  const reg = await sipp('core_native_register.xml', ['-s', 'sippy'], port);
+  assert.equal(await reg.done, 0, `SIPp registration failed:\n${reg.read('_errors.log').slice(-2000)}\n${coreLog()}`);
+  const s = await sipp('native_answers_ws.xml', ['--uas'], port);
+  await sleep(300);
+  const tx = alice.request('INVITE', 'sip:sippy@ims.test', { body: SDP('ws') });
+  const ok = await withLogs(alice.waitStatus(200, 'INVITE', 10000));
+  assert.match(ok.body, /o=sippy/);
+  const d = alice.dialogFrom(tx, ok);
+  alice.inDialog(d, 'ACK');
+  await sleep(200);
+  alice.inDialog(d, 'BYE');
+  await withLogs(alice.waitStatus(200, 'BYE', 8000));
+  assert.equal(await s.done, 0, `SIPp failed:\n${s.read('_errors.log').slice(-2000)}`);
+  assert.match(s.read('_logs.log'), /PAI sip:alice@ims.test/, 'the core asserted the caller');
 });
 
 test('reg-event: the HSS ends alice\'s registration (RTR), the S-CSCF NOTIFYs, the edge follows within a second', { skip }, async () => {
