@@ -303,7 +303,7 @@ static const char *element(const char *p, const char *end, const char *name)
         p = memchr(p, '<', (size_t)(end - p));
         if (!p || p + nl + 1 >= end)
             return NULL;
-        if (strncmp(p + 1, name, nl) == 0 && strchr(" \t\r\n>/", p[nl + 1]))
+        if (strncmp(p + 1, name, nl) == 0 && p[nl + 1] && strchr(" \t\r\n>/", p[nl + 1]))
             return p;
     }
     return NULL;
