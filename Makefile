@@ -1,9 +1,14 @@
 # Thin wrapper around CMake. `make run` and `make test` are the two commands of the README.
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
+# Seconds per fuzz target: `make fuzz` (a real run), and `make test` (after the corpus replay).
+FUZZ_TIME       ?= 60
+FUZZ_CHECK_TIME ?= 15
 
-.PHONY: all deps build build-asan run test test-release test-asan bench format clean
+.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz \
+	fuzz-merge bench format clean
 
 all: build
 
@@ -20,18 +25,35 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DIMSGW_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j$(JOBS)
 
+# The libFuzzer targets of fuzz/ (clang, ASan + UBSan), in a build directory of their own.
+build-fuzz: deps
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DIMSGW_FUZZ=ON -DIMSGW_PARTS='gateway;waf' >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
 run: build
 	@scripts/run-demo.sh $(BUILD)
 
-# Every suite, twice: once on the release build, once under ASan + UBSan.
-test: build build-asan
-	@$(MAKE) --no-print-directory test-release test-asan
+# Every suite, twice: once on the release build, once under ASan + UBSan; then every fuzz
+# corpus replayed and each fuzz target run briefly.
+test: build build-asan build-fuzz
+	@$(MAKE) --no-print-directory test-release test-asan test-fuzz
 
 test-release:
 	ctest --test-dir $(BUILD) --output-on-failure
 
 test-asan:
 	ctest --test-dir $(BUILD_ASAN) --output-on-failure
+
+test-fuzz:
+	@scripts/fuzz.sh check $(BUILD_FUZZ) $(FUZZ_CHECK_TIME)
+
+# Fuzz every target FUZZ_TIME seconds; `make fuzz-merge` then minimises the finds into fuzz/corpus.
+fuzz: build-fuzz
+	@scripts/fuzz.sh run $(BUILD_FUZZ) $(FUZZ_TIME)
+
+fuzz-merge: build-fuzz
+	@scripts/fuzz.sh merge $(BUILD_FUZZ)
 
 # Every part's benchmark (bench/*-bench.sh), each bounded in time, on loopback.
 bench: build
@@ -41,4 +63,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -61,9 +61,13 @@ static void grant_on_response(void *arg, int status, const char *body, size_t le
     const char *error = json_string_value(json_object_get(doc, "error"));
     json_t *exp = json_object_get(doc, "expires_in");
     char why[128];
-    if (status != 200 || !access || !json_is_integer(exp)) {
+    /* A lifetime that is not positive, or so large that adding it to the clock overflows, is
+     * as wrong as none at all. */
+    if (status != 200 || !access || !json_is_integer(exp) || json_integer_value(exp) < 1 ||
+        json_integer_value(exp) > GRANT_MAX_EXPIRES_IN) {
         snprintf(why, sizeof(why), "token endpoint answered %d %.40s", status,
-                 error ? error : (status == 200 ? "without access_token/expires_in" : ""));
+                 error ? error
+                       : (status == 200 ? "without access_token or a valid expires_in" : ""));
         grant_fail(j, status < 0 || status >= 500, why);
     } else {
         struct grant_result r = {1, 0, access, refresh, json_integer_value(exp), ""};

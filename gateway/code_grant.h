@@ -11,6 +11,8 @@
 #include <sofia-sip/sip.h>
 
 #define GRANT_MAX_BODY 2048 /* a REGISTER body holding a code is small */
+/* Longest access-token lifetime taken from the token endpoint: reg.c adds it to the clock. */
+#define GRANT_MAX_EXPIRES_IN (366LL * 86400)
 
 /* What the WAF returned; strings are valid only during the callback. ok = 0: why says why, and
  * unavailable says the WAF did not answer the grant at all (down, timeout, 5xx, no slot). */

@@ -1,5 +1,5 @@
-/* dialog: only what a BYE needs is kept: Call-ID, both tags and URIs, the far end's Contact and
- * the route set towards it with our own entries removed (the BYE starts at us). */
+/* dialog: only what relaying and a BYE need is kept: Call-ID, both tags and URIs, the far end's
+ * Contact and the route set towards it with our own entries removed (requests start at us). */
 #include "dialog.h"
 
 #include <stdio.h>
@@ -13,12 +13,13 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
-#include "sipmsg.h"
 #include "log.h"
 #include "route.h"
+#include "sipmsg.h"
 
 struct dialog {
     uint64_t conn_id;
+    int early; /* 1xx seen, no 2xx yet */
     char *call_id;
     char *ws_tag, *far_tag;
     char *ws_uri, *far_uri;
@@ -42,108 +43,189 @@ static void dialog_free(struct dialog *d)
     free(d->ws_uri);
     free(d->far_uri);
     free(d->far_target);
-    g_string_free(d->route, TRUE);
+    if (d->route)
+        g_string_free(d->route, TRUE);
     free(d);
 }
 
 static char *dialog_url(url_t const *u)
 {
     char buf[512];
-    sipmsg_url(buf, sizeof(buf), u); /* empty when too long: the BYE then fails cleanly */
+    if (sipmsg_url(buf, sizeof(buf), u) < 0)
+        return NULL; /* too long to keep: no dialog rather than a cut URI */
     return strdup(buf);
 }
 
-/* The BYE starts at us, so our own entries at the head of the route set (this leg's) are
- * dropped; ours further down belong to the far end's leg through this gateway and stay. */
-static void dialog_add_route(struct dialog *d, url_t const *u)
+/* Requests start at us, so our own entries at the head of the route set (this leg's) are
+ * dropped; ours further down belong to the far end's leg through this gateway and stay.
+ * Returns -1 when an entry cannot be kept (the dialog is then not kept either). */
+static int dialog_add_route(struct dialog *d, url_t const *u)
 {
     char buf[512];
     if (!d->route->len && route_is_ours(u))
-        return;
+        return 0;
     if (sipmsg_url(buf, sizeof(buf), u) < 0)
-        return;
+        return -1;
     g_string_append_printf(d->route, "%s<%s>", d->route->len ? ", " : "", buf);
+    return 0;
 }
 
-static struct dialog *dialog_find(const char *call_id, const char *tag_a, const char *tag_b)
+static struct dialog *dialog_find(uint64_t conn_id, const char *call_id, const char *ws_tag,
+                                  const char *far_tag)
 {
+    if (!call_id || !ws_tag || !far_tag)
+        return NULL;
     for (GList *l = dialogs; l; l = l->next) {
         struct dialog *d = l->data;
-        if (strcmp(d->call_id, call_id) == 0 &&
-            ((tag_a && strcmp(d->ws_tag, tag_a) == 0) || (tag_b && strcmp(d->ws_tag, tag_b) == 0)))
+        if (d->conn_id == conn_id && strcmp(d->call_id, call_id) == 0 &&
+            strcmp(d->ws_tag, ws_tag) == 0 && strcmp(d->far_tag, far_tag) == 0)
             return d;
     }
     return NULL;
 }
 
-void dialog_confirmed(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp)
+/* Route set and remote target from the response (ws_is_uac: Record-Route reversed, Contact
+ * of the response) or from the INVITE (Record-Route as it came, Contact of the INVITE). */
+static int dialog_set_path(struct dialog *d, int ws_is_uac, sip_t const *invite, sip_t const *rsp)
 {
-    if (!rsp->sip_call_id || !rsp->sip_from || !rsp->sip_to || !rsp->sip_from->a_tag ||
-        !rsp->sip_to->a_tag || !rsp->sip_contact || !rsp->sip_cseq)
-        return;
-    const char *ws_tag = ws_is_uac ? rsp->sip_from->a_tag : rsp->sip_to->a_tag;
-    if (dialog_find(rsp->sip_call_id->i_id, ws_tag, NULL))
-        return; /* a repeated 2xx */
-    unsigned mine = 0;
-    for (GList *l = dialogs; l; l = l->next)
-        mine += ((struct dialog *)l->data)->conn_id == conn_id;
-    if (mine >= DIALOG_MAX_PER_FLOW)
-        return;
-    struct dialog *d = calloc(1, sizeof(*d));
-    d->conn_id = conn_id;
-    d->call_id = strdup(rsp->sip_call_id->i_id);
-    d->route = g_string_new("");
+    sip_contact_t const *target = ws_is_uac ? rsp->sip_contact : invite->sip_contact;
+    char *far_target = target ? dialog_url(target->m_url) : NULL;
+    GString *route = g_string_new("");
+    GString *old = d->route;
+    d->route = route;
+    int ok = far_target != NULL;
     if (ws_is_uac) {
-        /* We act for the caller: the callee's Contact, the Record-Route reversed. */
-        d->ws_tag = strdup(rsp->sip_from->a_tag);
-        d->far_tag = strdup(rsp->sip_to->a_tag);
-        d->ws_uri = dialog_url(rsp->sip_from->a_url);
-        d->far_uri = dialog_url(rsp->sip_to->a_url);
-        d->far_target = dialog_url(rsp->sip_contact->m_url);
         GPtrArray *rr = g_ptr_array_new();
         for (sip_record_route_t const *r = rsp->sip_record_route; r; r = r->r_next)
             g_ptr_array_add(rr, (gpointer)r->r_url);
-        for (guint i = rr->len; i-- > 0;)
-            dialog_add_route(d, g_ptr_array_index(rr, i));
+        for (guint i = rr->len; ok && i-- > 0;)
+            ok = dialog_add_route(d, g_ptr_array_index(rr, i)) == 0;
         g_ptr_array_free(rr, TRUE);
-        d->cseq = rsp->sip_cseq->cs_seq + 1;
     } else {
-        /* We act for the callee: the caller's Contact, the Record-Route as it came. */
-        if (!invite || !invite->sip_contact) {
-            dialog_free(d);
-            return;
-        }
-        d->ws_tag = strdup(rsp->sip_to->a_tag);
-        d->far_tag = strdup(rsp->sip_from->a_tag);
-        d->ws_uri = dialog_url(rsp->sip_to->a_url);
-        d->far_uri = dialog_url(rsp->sip_from->a_url);
-        d->far_target = dialog_url(invite->sip_contact->m_url);
-        for (sip_record_route_t const *r = invite->sip_record_route; r; r = r->r_next)
-            dialog_add_route(d, r->r_url);
-        d->cseq = 1000;
+        for (sip_record_route_t const *r = invite->sip_record_route; ok && r; r = r->r_next)
+            ok = dialog_add_route(d, r->r_url) == 0;
     }
-    dialogs = g_list_prepend(dialogs, d);
+    if (!ok) {
+        d->route = old;
+        g_string_free(route, TRUE);
+        free(far_target);
+        return -1;
+    }
+    if (old)
+        g_string_free(old, TRUE);
+    free(d->far_target);
+    d->far_target = far_target;
+    return 0;
 }
 
-void dialog_seen_cseq(sip_t const *req)
+static struct dialog *dialog_new(uint64_t conn_id, int ws_is_uac, sip_t const *rsp)
 {
-    if (!req->sip_call_id || !req->sip_from || !req->sip_cseq)
+    unsigned mine = 0;
+    for (GList *l = dialogs; l; l = l->next)
+        mine += ((struct dialog *)l->data)->conn_id == conn_id;
+    if (mine >= DIALOG_MAX_PER_FLOW) {
+        log_warn("dialog: flow %llu holds %d dialogs; no more are kept",
+                 (unsigned long long)conn_id, DIALOG_MAX_PER_FLOW);
+        return NULL;
+    }
+    struct dialog *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    sip_addr_t const *ws = ws_is_uac ? rsp->sip_from : rsp->sip_to;
+    sip_addr_t const *far = ws_is_uac ? rsp->sip_to : rsp->sip_from;
+    d->conn_id = conn_id;
+    d->call_id = strdup(rsp->sip_call_id->i_id);
+    d->ws_tag = strdup(ws->a_tag);
+    d->far_tag = strdup(far->a_tag);
+    d->ws_uri = dialog_url(ws->a_url);
+    d->far_uri = dialog_url(far->a_url);
+    /* We act for the caller: our CSeq continues the INVITE's; for the callee it starts fresh. */
+    d->cseq = ws_is_uac ? rsp->sip_cseq->cs_seq + 1 : 1000;
+    if (!d->call_id || !d->ws_tag || !d->far_tag || !d->ws_uri || !d->far_uri) {
+        dialog_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp)
+{
+    if (!rsp->sip_status || !rsp->sip_call_id || !rsp->sip_from || !rsp->sip_to ||
+        !rsp->sip_from->a_tag || !rsp->sip_to->a_tag || !rsp->sip_cseq || (!ws_is_uac && !invite))
         return;
-    struct dialog *d = dialog_find(req->sip_call_id->i_id, req->sip_from->a_tag, NULL);
-    if (d && req->sip_cseq->cs_seq >= d->cseq)
+    int status = rsp->sip_status->st_status;
+    if (status <= 100 || status >= 300)
+        return;
+    sip_addr_t const *ws = ws_is_uac ? rsp->sip_from : rsp->sip_to;
+    sip_addr_t const *far = ws_is_uac ? rsp->sip_to : rsp->sip_from;
+    struct dialog *d = dialog_find(conn_id, rsp->sip_call_id->i_id, ws->a_tag, far->a_tag);
+    if (d && (!d->early || status < 200))
+        return; /* a repeated response: the first one set the route set */
+    int created = !d;
+    if (created && !(d = dialog_new(conn_id, ws_is_uac, rsp)))
+        return;
+    /* The 2xx's Record-Route is authoritative for the confirmed dialog (RFC 3261 §12.1.2). */
+    if (dialog_set_path(d, ws_is_uac, invite, rsp) < 0) {
+        if (status >= 200) /* a 1xx without Contact simply makes no early dialog */
+            log_warn("dialog: a call of flow %llu is not kept (no Contact, or a route set or "
+                     "target too long)",
+                     (unsigned long long)conn_id);
+        if (created)
+            dialog_free(d);
+        else
+            dialog_remove(d);
+        return;
+    }
+    d->early = status < 200;
+    if (created)
+        dialogs = g_list_prepend(dialogs, d);
+}
+
+void dialog_early_over(uint64_t conn_id, const char *call_id)
+{
+    for (GList *l = dialogs, *next; l; l = next) {
+        next = l->next;
+        struct dialog *d = l->data;
+        if (d->early && d->conn_id == conn_id && strcmp(d->call_id, call_id) == 0) {
+            dialogs = g_list_delete_link(dialogs, l);
+            dialog_free(d);
+        }
+    }
+}
+
+struct dialog *dialog_find_ws(uint64_t conn_id, sip_t const *req)
+{
+    if (!req->sip_call_id || !req->sip_from || !req->sip_to)
+        return NULL;
+    return dialog_find(conn_id, req->sip_call_id->i_id, req->sip_from->a_tag, req->sip_to->a_tag);
+}
+
+const char *dialog_route(const struct dialog *d)
+{
+    return d->route->len ? d->route->str : NULL;
+}
+
+void dialog_seen_cseq(struct dialog *d, sip_t const *req)
+{
+    if (req->sip_cseq && req->sip_cseq->cs_seq >= d->cseq)
         d->cseq = req->sip_cseq->cs_seq + 1;
 }
 
-void dialog_ended(sip_t const *bye)
+void dialog_remove(struct dialog *d)
+{
+    dialogs = g_list_remove(dialogs, d);
+    dialog_free(d);
+}
+
+void dialog_ended(uint64_t conn_id, sip_t const *bye)
 {
     if (!bye->sip_call_id || !bye->sip_from || !bye->sip_to)
         return;
+    /* From the IMS side: From is the far end, To the WebSocket user. */
     struct dialog *d =
-        dialog_find(bye->sip_call_id->i_id, bye->sip_from->a_tag, bye->sip_to->a_tag);
-    if (d) {
-        dialogs = g_list_remove(dialogs, d);
-        dialog_free(d);
-    }
+        dialog_find(conn_id, bye->sip_call_id->i_id, bye->sip_to->a_tag, bye->sip_from->a_tag);
+    if (d)
+        dialog_remove(d);
 }
 
 static int dialog_bye_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq,
@@ -157,6 +239,10 @@ static int dialog_bye_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *o
 static void dialog_send_bye(struct dialog *d)
 {
     msg_t *m = nta_msg_create(gw->agent, 0);
+    if (!m) {
+        log_warn("dialog: out of memory; no BYE for a call of a closed flow");
+        return;
+    }
     sip_t *s = sip_object(m);
     su_home_t *home = msg_home(m);
     char from[700], to[700];
@@ -191,7 +277,8 @@ void dialog_flow_closed(uint64_t conn_id)
         struct dialog *d = l->data;
         if (d->conn_id != conn_id)
             continue;
-        dialog_send_bye(d);
+        if (!d->early) /* an early one ends with its INVITE (cancelled, or 430 to the core) */
+            dialog_send_bye(d);
         dialogs = g_list_delete_link(dialogs, l);
         dialog_free(d);
     }

@@ -1,6 +1,8 @@
-/* dialog: the confirmed INVITE dialogs each flow takes part in. When a WebSocket closes mid-call
- * the gateway ends its calls towards the IMS side with a BYE on the user's behalf, so the other
- * party hangs up and no state outlives the flow. */
+/* dialog: the INVITE dialogs (early and confirmed) each flow takes part in, with the route set
+ * the gateway learned for them. An in-dialog request from a WebSocket is relayed only inside a
+ * dialog held here and only along its stored route set, never along the client's Route (which
+ * would make the gateway an open relay from its trusted IMS address). When a WebSocket closes
+ * mid-call the gateway ends its calls towards the IMS side with a BYE on the user's behalf. */
 #ifndef IMSGW_DIALOG_H
 #define IMSGW_DIALOG_H
 
@@ -8,17 +10,30 @@
 
 #include <sofia-sip/sip.h>
 
-#define DIALOG_MAX_PER_FLOW 16
+#define DIALOG_MAX_PER_FLOW 32 /* early (forked) and confirmed dialogs together */
 
-/* A 2xx to an initial INVITE passed the gateway. ws_is_uac: the WebSocket user called.
- * invite is the INVITE as the WebSocket side saw it (for the callee's Record-Route and
- * Contact when the WebSocket user is called); rsp the 2xx. */
-void dialog_confirmed(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp);
+struct dialog;
+
+/* A 1xx with a To-tag (early dialog) or a 2xx (confirmed) to an initial INVITE passed the
+ * gateway. ws_is_uac: the WebSocket user called. invite is the INVITE as the WebSocket side saw
+ * it (for the caller's Record-Route and Contact when the WebSocket user is called); rsp the
+ * response. */
+void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp);
+/* An initial INVITE of flow conn_id ended without 2xx (final failure, timeout, Timer C): the
+ * early dialogs of its Call-ID are over. */
+void dialog_early_over(uint64_t conn_id, const char *call_id);
+/* The dialog an in-dialog request from the WebSocket user belongs to (Call-ID, From-tag =
+ * the user's tag, To-tag = the far end's), or NULL. */
+struct dialog *dialog_find_ws(uint64_t conn_id, sip_t const *req);
+/* The route set towards the far end as "<uri>, <uri>", or NULL when empty (next hop). */
+const char *dialog_route(const struct dialog *d);
 /* An in-dialog request from the WebSocket user: remember its CSeq (ours must go higher). */
-void dialog_seen_cseq(sip_t const *req);
-/* A BYE passed (either way): the dialog is over. */
-void dialog_ended(sip_t const *bye);
-/* The flow closed: BYE every dialog it had towards the IMS side, then forget them. */
+void dialog_seen_cseq(struct dialog *d, sip_t const *req);
+/* A BYE from the WebSocket user was relayed: the dialog is over. */
+void dialog_remove(struct dialog *d);
+/* A BYE from the IMS side was relayed to flow conn_id: its dialog is over. */
+void dialog_ended(uint64_t conn_id, sip_t const *bye);
+/* The flow closed: BYE every confirmed dialog it had towards the IMS side, then forget all. */
 void dialog_flow_closed(uint64_t conn_id);
 /* Dialogs held now (a gauge for /metrics). */
 unsigned dialog_count(void);

@@ -1,78 +1,184 @@
-/* gw_http: bodies are written from LWS_CALLBACK_HTTP_WRITEABLE only, after the headers. */
+/* gw_http: /healthz, /metrics and the web client's files, one request per connection.
+ *
+ * libwebsockets 4.1.6 keeps bytes that arrive after a request (a pipelined request) on the
+ * connection's rx buffer list and replays them from an idle callback. In some states it replays
+ * without consuming them (ISSUING_FILE, BODY, FLUSHING_BEFORE_CLOSE: a busy loop for as long as
+ * the state lasts), and once a transaction is completed for keep-alive, a replayed request with
+ * a body loops for ever inside lws_http_action() (docs/security-http.md). So this server:
+ *  - closes every connection after its response (Connection: close, -1 after the last byte),
+ *    never calling lws_http_transaction_completed(): no replayed request is ever dispatched;
+ *  - answers from LWS_CALLBACK_HTTP_WRITEABLE in the ESTABLISHED state only (files too, not
+ *    through lws's file mount), where a replay re-enters lws_http_action() and reaches
+ *    gw_http_filter() a second time: the connection is then closed, which drops the bytes;
+ *  - takes no request body: one is refused with 413 before lws reads it, and the connection
+ *    closed with the unread bytes. */
 #include "gw_http.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gw.h"
+#include "gw_files.h"
 #include "log.h"
+#include "ws_conn.h"
+#include "ws_mask.h"
 
-#define GW_HTTP_MAX_BODY 16384
+#define GW_HTTP_MAX_BODY 16384 /* /healthz, /metrics and error texts */
+#define GW_HTTP_CHUNK 16384    /* file bytes per lws_write() */
 
 struct gw_http_pss {
-    char *body;
-    size_t len;
+    int seen;     /* a request was dispatched on this connection */
+    char *body;   /* response body in memory, LWS_PRE bytes of headroom first; or */
+    int fd;       /* a file to stream (fd + 1 stored, so 0 means none) */
+    size_t len;   /* body length */
+    size_t sent;  /* body bytes written */
+    int finished; /* every byte handed to lws: close once lws has flushed them */
 };
 
-static struct lws_http_mount gw_mount_static = {
+static struct lws_http_mount gw_mount_root = {
     .mountpoint = "/",
-    .def = "index.html",
-    .origin_protocol = LWSMPRO_FILE,
+    .origin = "http",
+    .origin_protocol = LWSMPRO_CALLBACK,
     .mountpoint_len = 1,
 };
-static struct lws_http_mount gw_mount_metrics = {
-    .mount_next = &gw_mount_static,
-    .mountpoint = "/metrics",
-    .origin = "http",
-    .origin_protocol = LWSMPRO_CALLBACK,
-    .mountpoint_len = 8,
-};
-static struct lws_http_mount gw_mount_health = {
-    .mount_next = &gw_mount_metrics,
-    .mountpoint = "/healthz",
-    .origin = "http",
-    .origin_protocol = LWSMPRO_CALLBACK,
-    .mountpoint_len = 8,
-};
+static const char *gw_http_root;
 
 const struct lws_http_mount *gw_http_mounts(const char *wwsf_dir)
 {
-    gw_mount_static.origin = wwsf_dir;
-    return &gw_mount_health;
+    gw_http_root = wwsf_dir;
+    return &gw_mount_root;
 }
 
-static int gw_http_respond(struct lws *wsi, struct gw_http_pss *pss, int status, const char *type,
-                           char *body, size_t len)
+static void gw_http_release(struct gw_http_pss *pss)
+{
+    free(pss->body);
+    pss->body = NULL;
+    if (pss->fd)
+        close(pss->fd - 1);
+    pss->fd = 0;
+}
+
+/* Writes the headers now (as the lws examples do) and asks for WRITEABLE for the body. */
+static int gw_http_headers(struct lws *wsi, struct gw_http_pss *pss, unsigned status,
+                           const char *type, const char *cache)
 {
     unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
                                       *end = hdr + sizeof(hdr) - 1;
-    pss->body = body;
-    pss->len = len;
-    if (lws_add_http_common_headers(wsi, (unsigned int)status, type, len, &p, end) ||
+    if (lws_add_http_common_headers(wsi, status, type, pss->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
+                                    (const unsigned char *)cache, (int)strlen(cache), &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
-        return 1;
+        return -1;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
+        gw_http_release(pss); /* HEAD: headers only */
     lws_callback_on_writable(wsi);
     return 0;
 }
 
+static const char *gw_http_reason(unsigned status)
+{
+    switch (status) {
+    case HTTP_STATUS_OK:
+        return "ok";
+    case HTTP_STATUS_NOT_FOUND:
+        return "not found";
+    case HTTP_STATUS_METHOD_NOT_ALLOWED:
+        return "method not allowed";
+    default:
+        return "request refused";
+    }
+}
+
+static int gw_http_text(struct lws *wsi, struct gw_http_pss *pss, unsigned status, const char *type,
+                        int metrics)
+{
+    pss->body = malloc(LWS_PRE + GW_HTTP_MAX_BODY);
+    if (!pss->body)
+        return -1;
+    char *text = pss->body + LWS_PRE;
+    if (metrics)
+        pss->len = gw_metrics_render(&gw->metrics, text, GW_HTTP_MAX_BODY);
+    else
+        pss->len = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "%s\n", gw_http_reason(status));
+    return gw_http_headers(wsi, pss, status, type, "no-store");
+}
+
 static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
 {
-    char uri[64] = "";
-    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-    char *body = malloc(LWS_PRE + GW_HTTP_MAX_BODY);
-    char *text = body + LWS_PRE;
-    if (strcmp(uri, "/healthz") == 0) {
-        size_t n = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "ok\n");
-        return gw_http_respond(wsi, pss, 200, "text/plain", body, n);
+    char uri[256];
+    int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0,
+        head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+    if (!get && !head)
+        return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", 0);
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), get ? WSI_TOKEN_GET_URI : WSI_TOKEN_HEAD_URI) < 0)
+        return gw_http_text(wsi, pss, HTTP_STATUS_REQ_URI_TOO_LONG, "text/plain", 0);
+    if (strcmp(uri, "/healthz") == 0)
+        return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain", 0);
+    if (strcmp(uri, "/metrics") == 0)
+        return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4", 1);
+    const char *mime;
+    int fd = gw_files_open(gw_http_root, uri, &pss->len, &mime);
+    if (fd < 0)
+        return gw_http_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "text/plain", 0);
+    pss->fd = fd + 1;
+    return gw_http_headers(wsi, pss, HTTP_STATUS_OK, mime, "no-cache");
+}
+
+/* Every plain HTTP request passes here once its headers are in (see the top of this file). */
+static int gw_http_filter(struct lws *wsi, struct gw_http_pss *pss)
+{
+    char cl[24] = "", peer[PEER_ADDR_MAX];
+    if (!pss)
+        return -1;
+    if (pss->seen)
+        return -1; /* lws replays a pipelined request: drop the connection and its bytes */
+    pss->seen = 1;
+    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    int has_body = (cl[0] && strspn(cl, "0") != strlen(cl)) ||
+                   lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
+                   (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0 && !cl[0]);
+    if (!has_body)
+        return 0;
+    ws_client_address(wsi, peer, sizeof(peer));
+    log_info("http: request with a body from %s refused (413)", peer);
+    gw->metrics.http_refused_total++;
+    lws_return_http_status(wsi, HTTP_STATUS_REQ_ENTITY_TOO_LARGE,
+                           "this server takes no request body");
+    return -1;
+}
+
+/* Streams the body while the socket takes it; -1 (close) once lws holds nothing more. */
+static int gw_http_writeable(struct lws *wsi, struct gw_http_pss *pss)
+{
+    if (pss->finished)
+        return -1; /* lws wrote what it had buffered before calling us */
+    unsigned char chunk[LWS_PRE + GW_HTTP_CHUNK];
+    while (pss->sent < pss->len && !lws_send_pipe_choked(wsi)) {
+        size_t n = pss->len - pss->sent < GW_HTTP_CHUNK ? pss->len - pss->sent : GW_HTTP_CHUNK;
+        unsigned char *data = (unsigned char *)pss->body + LWS_PRE + pss->sent;
+        if (pss->fd) {
+            ssize_t r = pread(pss->fd - 1, chunk + LWS_PRE, n, (off_t)pss->sent);
+            if (r <= 0)
+                return -1; /* the file shrank under us */
+            n = (size_t)r;
+            data = chunk + LWS_PRE;
+        }
+        int final = pss->sent + n == pss->len;
+        if (lws_write(wsi, data, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+            return -1;
+        pss->sent += n;
     }
-    if (strcmp(uri, "/metrics") == 0) {
-        size_t n = gw_metrics_render(&gw->metrics, text, GW_HTTP_MAX_BODY);
-        return gw_http_respond(wsi, pss, 200, "text/plain; version=0.0.4", body, n);
+    if (pss->sent < pss->len || lws_partial_buffered(wsi)) {
+        pss->finished = pss->sent == pss->len;
+        lws_callback_on_writable(wsi);
+        return 0;
     }
-    size_t n = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "not found\n");
-    return gw_http_respond(wsi, pss, 404, "text/plain", body, n);
+    return -1; /* one request per connection */
 }
 
 static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -80,29 +186,30 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
 {
     struct gw_http_pss *pss = user;
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return ws_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* only reached if ws_confirm_upgrade() let a handshake without sip through */
         log_info("ws: handshake refused: the sip subprotocol was not offered");
         gw->metrics.ws_refused_total++;
         return -1;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        ws_mask_track((int)(intptr_t)in); /* every accepted socket, from its first byte */
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return gw_http_filter(wsi, pss);
     case LWS_CALLBACK_HTTP:
         return pss ? gw_http_request(wsi, pss) : -1;
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-        if (!pss || !pss->body)
-            return 0;
-        int n =
-            lws_write(wsi, (unsigned char *)pss->body + LWS_PRE, pss->len, LWS_WRITE_HTTP_FINAL);
-        free(pss->body);
-        pss->body = NULL;
-        if (n < 0 || lws_http_transaction_completed(wsi))
-            return -1;
-        return 0;
-    }
+    case LWS_CALLBACK_HTTP_BODY:
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return 0; /* none is read: gw_http_filter() refused it */
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return pss ? gw_http_writeable(wsi, pss) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
         /* also sent for connections that never had per-session data (pss == NULL) */
-        if (pss) {
-            free(pss->body);
-            pss->body = NULL;
-        }
+        if (pss)
+            gw_http_release(pss);
+        ws_mask_forget(lws_get_socket_fd(wsi));
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

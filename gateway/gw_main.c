@@ -29,6 +29,7 @@
 #include "timeutil.h"
 #include "gw_sip.h"
 #include "ws_conn.h"
+#include "ws_mask.h"
 
 struct gw *gw;
 
@@ -73,7 +74,8 @@ static void gw_lws_log(int level, const char *line)
 }
 
 /* sofia-sip's own diagnostics go through our logger (and its redaction) at debug level. */
-static void gw_su_log(void *stream, char const *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char const *fmt,
+                                                            va_list ap)
 {
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -195,6 +197,7 @@ out:
     su_deinit();
     auth_shutdown();
     ws_shutdown();
+    ws_mask_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
     g_main_loop_unref(gw->loop);

@@ -16,7 +16,7 @@ struct gw_out {
     size_t len, used;
 };
 
-static void gw_put(struct gw_out *o, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void gw_put(struct gw_out *o, const char *fmt, ...)
 {
     if (o->used + 1 >= o->len)
         return;
@@ -73,8 +73,19 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_proxy_transactions", "gauge",
               "Proxy transactions in flight (calls and messages, both directions).",
               proxy_active());
-    gw_metric(&o, "imsgw_dialogs", "gauge", "Confirmed calls the gateway tracks.", dialog_count());
+    gw_metric(&o, "imsgw_dialogs", "gauge", "Dialogs (early and confirmed) the gateway tracks.",
+              dialog_count());
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
+    gw_metric(&o, "imsgw_http_refused_total", "counter",
+              "Plain HTTP requests refused (a request body where none is taken).",
+              m->http_refused_total);
+    gw_metric(&o, "imsgw_ws_queued_bytes", "gauge",
+              "Bytes waiting in all WebSocket send queues together.", m->ws_queued_bytes);
+    gw_metric(&o, "imsgw_ws_slow_readers_closed_total", "counter",
+              "WebSocket connections closed because their send queue was over its bound "
+              "(per connection, or the biggest while all queues were over "
+              "max-queued-bytes-total).",
+              m->ws_slow_readers_closed_total);
     return o.used;
 }

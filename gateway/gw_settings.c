@@ -1,6 +1,7 @@
 #include "gw_settings.h"
 
 #include "ims_auth.h"
+#include "peer.h"
 #include "proxy.h"
 #include "urlcheck.h"
 
@@ -64,9 +65,15 @@ static const struct cfg_field gw_fields[] = {
     F("timer-c", CFG_INT, timer_c, 1, 3600,
       "seconds an INVITE may wait for a final answer before it is cancelled (default 181)"),
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
-      "open WebSocket connections per source address (default 1000)"),
+      "open WebSocket connections per source: IPv4 address, IPv6 /64 (default 1000)"),
     F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
       "seconds between WebSocket pings on idle connections; no pong = closed (default 60)"),
+    F("max-queued-bytes-total", CFG_INT, max_queued_bytes_total, 1 << 16, 1L << 36,
+      "bytes waiting to be written to all WebSocket clients together; past it the biggest "
+      "queue's connection is closed (default 268435456)"),
+    F("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
+      "addresses or prefixes of HTTP proxies in front of the gateway; from them the client is "
+      "the rightmost other X-Forwarded-For entry (default none)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -105,6 +112,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->token_cache_size = 10000;
     s->max_connections_per_source = 1000;
     s->ws_ping_interval = 60;
+    s->max_queued_bytes_total = 256L << 20;
     s->timer_c = PROXY_TIMER_C_S;
 }
 
@@ -172,6 +180,12 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         (strlen(s->flow_key) != 40 ||
          strspn(s->flow_key, "0123456789abcdefABCDEF") != strlen(s->flow_key))) {
         snprintf(err, errlen, "flow-key must be exactly 40 hex digits");
+        return -1;
+    }
+    if (!peer_list_valid(s->trusted_proxies, err, errlen)) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "trusted-proxies: %s", err);
+        snprintf(err, errlen, "%s", reason);
         return -1;
     }
     if (s->min_expires > s->default_expires) {

@@ -42,6 +42,8 @@ struct gw_settings {
     long timer_c;
     long dereg_grace;
     char *ims_auth; /* "tna" or "digest" (ims_auth.h) */
+    long max_queued_bytes_total; /* all WebSocket send queues together */
+    char **trusted_proxies;      /* X-Forwarded-For is believed from these peers only */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

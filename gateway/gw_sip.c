@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sofia-sip/msg_buffer.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_protos.h>
 #include <sofia-sip/sip_status.h>
@@ -17,6 +18,7 @@
 #include "proxy.h"
 #include "reg.h"
 #include "rnd.h"
+#include "sipcheck.h"
 #include "sipmsg.h"
 #include "ws_conn.h"
 
@@ -43,6 +45,17 @@ static int gw_sip_is_keepalive(const char *data, size_t len)
     return len == 4 && memcmp(data, "\r\n\r\n", 4) == 0;
 }
 
+/* Bytes sofia-sip left unparsed after the first message (a second message packed into the same
+ * WebSocket message would otherwise vanish without an answer). Line ends alone are tolerated. */
+static int gw_sip_has_trailing_message(msg_t *msg, const char *data, size_t len)
+{
+    size_t left = msg_buf_committed(msg);
+    for (size_t i = left <= len ? len - left : len; i < len; i++)
+        if (data[i] != '\r' && data[i] != '\n')
+            return 1;
+    return 0;
+}
+
 /* Two SIP messages in one WebSocket message, or a body that disagrees with Content-Length, are
  * framing errors (RFC 7118 §5: exactly one message per WebSocket message). */
 static int gw_sip_framing_ok(sip_t const *sip)
@@ -53,7 +66,8 @@ static int gw_sip_framing_ok(sip_t const *sip)
     return body == 0 || sip->sip_content_type != NULL;
 }
 
-static int gw_sip_on_request(struct gw_conn *c, msg_t *msg, sip_t *sip)
+static int gw_sip_on_request(struct gw_conn *c, msg_t *msg, sip_t *sip, const char *data,
+                             size_t len)
 {
     if (msg_has_error(msg) || sip->sip_error || !sip->sip_via || !sip->sip_from || !sip->sip_to ||
         !sip->sip_call_id || !sip->sip_cseq || !gw_sip_framing_ok(sip) || !sip->sip_via->v_branch ||
@@ -61,6 +75,15 @@ static int gw_sip_on_request(struct gw_conn *c, msg_t *msg, sip_t *sip)
         log_info("sip: %s from connection %llu is malformed; 400", sip->sip_request->rq_method_name,
                  (unsigned long long)c->id);
         sipmsg_reply(c, sip, 400, "Bad Request", TAG_END());
+        msg_destroy(msg);
+        return 0;
+    }
+    const char *phrase = NULL;
+    int status = sipcheck_request(data, len, sip, &phrase);
+    if (status) {
+        log_info("sip: %s from connection %llu refused: %d %s", sip->sip_request->rq_method_name,
+                 (unsigned long long)c->id, status, phrase);
+        sipmsg_reply(c, sip, status, phrase, TAG_END());
         msg_destroy(msg);
         return 0;
     }
@@ -96,8 +119,18 @@ int gw_sip_on_ws_message(struct gw_conn *c, const char *data, size_t len)
             msg_destroy(msg);
         return -WS_CLOSE_INVALID_DATA;
     }
+    if (gw_sip_has_trailing_message(msg, data, len)) {
+        log_info("sip: connection %llu sent more than one SIP message in a WebSocket message",
+                 (unsigned long long)c->id);
+        int is_request = sip->sip_request != NULL;
+        if (is_request)
+            sipmsg_reply(c, sip, 400, "Bad Request (one SIP message per WebSocket message)",
+                         TAG_END());
+        msg_destroy(msg);
+        return is_request ? 0 : -WS_CLOSE_INVALID_DATA;
+    }
     if (sip->sip_request)
-        return gw_sip_on_request(c, msg, sip);
+        return gw_sip_on_request(c, msg, sip, data, len);
     if (msg_has_error(msg) || sip->sip_error || !sip->sip_via || !sip->sip_cseq) {
         log_info("sip: malformed response from connection %llu dropped", (unsigned long long)c->id);
         msg_destroy(msg);

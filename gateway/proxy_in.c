@@ -20,6 +20,7 @@
 #include "dialog.h"
 #include "gw.h"
 #include "ims_peers.h"
+#include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
 #include "reg.h"
@@ -68,6 +69,7 @@ static gboolean in_timer_c(gpointer arg)
     tx->timer_c = 0;
     if (!tx->final) {
         in_send_cancel(tx); /* the browser stops ringing */
+        dialog_early_over(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
         tx->final = 1;
         proxy_tx_free(tx);
@@ -81,14 +83,13 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     sip_method_t method = sip->sip_request->rq_method;
     if (method == sip_method_cancel)
         return 481; /* nta matches CANCELs to live transactions itself */
-    if (method == sip_method_bye)
-        dialog_ended(sip);
     msg_t *orig = nta_incoming_getrequest(irq);
     /* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity
      * included): a party that learned our Record-Route must not reach a browser around the
      * S-CSCF. */
-    if (!ims_peers_msg_allowed(orig)) {
-        msg_destroy(orig);
+    if (!orig || !ims_peers_msg_allowed(orig)) {
+        if (orig)
+            msg_destroy(orig);
         log_info("proxy: %s from an address that is not the IMS core refused",
                  sip->sip_request->rq_method_name);
         if (method == sip_method_ack) {
@@ -101,6 +102,12 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     }
     msg_t *fwd = msg_dup(orig);
     msg_destroy(orig);
+    if (!fwd) {
+        if (method != sip_method_ack)
+            nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
     sip_t *fs = sip_object(fwd);
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
@@ -132,14 +139,18 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
+    /* RFC 3261 §16.6 step 3: a request without Max-Forwards leaves with 70. */
+    int ok = 1;
     if (fs->sip_max_forwards)
         fs->sip_max_forwards->mf_count--;
+    else
+        ok = sip_add_tl(fwd, fs, SIPTAG_MAX_FORWARDS_STR("70"), TAG_END()) >= 0;
     char branch[64], via[400];
     char rnd[24];
     rnd_token(rnd, 12);
     snprintf(branch, sizeof(branch), "z9hG4bK-%s", rnd);
     snprintf(via, sizeof(via), "SIP/2.0/WS %s;branch=%s", gw->cfg->sip_host, branch);
-    int ok = sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
+    ok = ok && sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
     if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
         ok = route_record_route(fwd, fs, c->id, 1) == 0;
     if (!ok) {
@@ -148,13 +159,28 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
-    sipmsg_send(c, fwd);
+    if (sipmsg_send(c, fwd) < 0) {
+        msg_destroy(fwd);
+        if (method != sip_method_ack)
+            nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
+    /* Only a BYE that came from the core and reached the flow ends the dialog. */
+    if (method == sip_method_bye)
+        dialog_ended(c->id, fs);
     if (method == sip_method_ack) {
         msg_destroy(fwd);
         nta_incoming_destroy(irq);
         return 0;
     }
     struct proxy_tx *tx = proxy_tx_add_in(c, irq, branch, fwd, method == sip_method_invite);
+    if (!tx) {
+        msg_destroy(fwd);
+        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
+        nta_incoming_destroy(irq);
+        return 0;
+    }
     nta_incoming_bind(irq, in_on_cancel, (nta_incoming_magic_t *)tx);
     if (tx->invite) {
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
@@ -176,9 +202,24 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
         return;
     }
     int status = sip->sip_status->st_status;
-    if (tx->invite && status >= 200 && status < 300 && !sent->sip_to->a_tag)
-        dialog_confirmed(c->id, 0, sent, sip);
+    if (tx->invite && !sent->sip_to->a_tag) {
+        if (status < 300)
+            dialog_learn(c->id, 0, sent, sip);
+        else
+            dialog_early_over(c->id, sent->sip_call_id->i_id);
+    }
     sip_header_remove(msg, sip, (sip_header_t *)sip->sip_via);
+    /* TS 24.229 §5.2.6.4: the callee's identity towards the core is the one its registration
+     * proved; whatever P-headers the client put in its response are dropped. */
+    if (status != 100 && identity_assert_on(msg, sip, c->reg) < 0) {
+        msg_destroy(msg);
+        if (status >= 200) { /* out of memory: an answer the core can act on all the same */
+            nta_incoming_treply(tx->irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+            tx->final = 1;
+            proxy_tx_free(tx);
+        }
+        return;
+    }
     if (status == 100) {
         msg_destroy(msg);
         return;

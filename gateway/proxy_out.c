@@ -16,6 +16,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
 #include "reg.h"
@@ -25,17 +26,23 @@
 
 static uint64_t out_icid_counter;
 
-/* The scope a request needs: messages need ims:message, everything else ims:call. In-dialog
- * requests ride on a dialog the scope already allowed. */
+/* The scope a request needs (the same in a dialog as outside one: a To-tag is no privilege).
+ * MESSAGE needs ims:message; everything else ims:call, but an in-dialog ACK or BYE only
+ * completes or ends what is already there and needs nothing more. */
 static const char *out_needed_scope(sip_t const *sip)
 {
-    if (sip->sip_to && sip->sip_to->a_tag)
+    sip_method_t method = sip->sip_request->rq_method;
+    if (method == sip_method_message)
+        return "ims:message";
+    if (sip->sip_to->a_tag && (method == sip_method_ack || method == sip_method_bye))
         return NULL;
-    return sip->sip_request->rq_method == sip_method_message ? "ims:message" : "ims:call";
+    return "ims:call";
 }
 
 static int out_scope_has(const char *scope, const char *want)
 {
+    if (!want)
+        return 1;
     size_t wl = strlen(want);
     for (const char *p = scope; p && (p = strstr(p, want)) != NULL; p += wl)
         if ((p == scope || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' '))
@@ -43,36 +50,12 @@ static int out_scope_has(const char *scope, const char *want)
     return 0;
 }
 
-/* P-Asserted-Identity: P-Preferred-Identity when it is one of the P-Associated-URIs, else the
- * default (first associated) identity, else the registered IMPU. */
-static void out_asserted_identity(const struct reg_state *r, sip_t const *sip, char *out,
-                                  size_t outlen)
-{
-    const sip_header_t *ppi = sipmsg_find_unknown(sip, "P-Preferred-Identity");
-    const char *assoc = r->associated_uris ? r->associated_uris : "";
-    if (ppi) {
-        char want[300];
-        const char *v = ppi->sh_unknown->un_value;
-        snprintf(want, sizeof(want), "%.*s", (int)strcspn(v, ","), v);
-        char *lt = strchr(want, '<'), *gt = strchr(want, '>');
-        if (lt && gt && gt > lt && strstr(assoc, want) && !strpbrk(want, "\r\n")) {
-            snprintf(out, outlen, "%.*s", (int)(gt - lt + 1), lt);
-            return;
-        }
-    }
-    const char *lt = strchr(assoc, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-    if (lt && gt)
-        snprintf(out, outlen, "%.*s", (int)(gt - lt + 1), lt);
-    else
-        snprintf(out, outlen, "<%s>", r->impu);
-}
-
 /* Rebuilds an initial request: trusted identity, Service-Route, Record-Route, charging. */
 static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
 {
-    char pai[400], pcv[400];
-    out_asserted_identity(c->reg, fs, pai, sizeof(pai));
-    sipmsg_strip_p_headers(fwd, fs, NULL);
+    char pcv[400];
+    if (identity_assert_on(fwd, fs, c->reg) < 0)
+        return -1;
     while (fs->sip_route)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_route);
     if (c->reg->service_route &&
@@ -80,19 +63,18 @@ static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
         return -1;
     if (route_forms_dialog(fs) && route_record_route(fwd, fs, c->id, 0) < 0)
         return -1;
-    char pai_hdr[440];
-    snprintf(pai_hdr, sizeof(pai_hdr), "P-Asserted-Identity: %s", pai);
     snprintf(pcv, sizeof(pcv),
              "P-Charging-Vector: icid-value=\"gw-%" PRId64 "-o%" PRIu64
              "\";icid-generated-at=%s;orig-ioi=%s",
              time_now_s(), ++out_icid_counter, gw->cfg->sip_host, gw->cfg->visited_network_id);
-    return sip_add_tl(fwd, fs, SIPTAG_HEADER_STR(pai_hdr), SIPTAG_HEADER_STR(pcv), TAG_END());
+    return sipmsg_add_unknown(fwd, fs, pcv);
 }
 
+/* RFC 3261 §16.6 step 3: a request without Max-Forwards leaves with 70. */
 static int out_decrement_max_forwards(msg_t *fwd, sip_t *fs)
 {
     if (!fs->sip_max_forwards)
-        return sip_add_tl(fwd, fs, SIPTAG_MAX_FORWARDS_STR("69"), TAG_END());
+        return sip_add_tl(fwd, fs, SIPTAG_MAX_FORWARDS_STR("70"), TAG_END());
     fs->sip_max_forwards->mf_count--;
     return 0;
 }
@@ -108,6 +90,41 @@ static void out_cancel(struct gw_conn *c, msg_t *msg, sip_t const *sip)
         proxy_tx_cancel_out(tx);
     }
     msg_destroy(msg);
+}
+
+/* Refuses msg with status (no answer to an ACK); takes msg. */
+static void out_refuse(struct gw_conn *c, msg_t *msg, int status, const char *phrase)
+{
+    sip_t const *sip = sip_object(msg);
+    if (sip->sip_request->rq_method != sip_method_ack) {
+        /* RFC 3261 §16.3 step 5: a 420 lists the option tags we do not support. */
+        char *unsupported =
+            status == 420 ? sipmsg_join_values((sip_header_t const *)sip->sip_proxy_require, NULL)
+                          : NULL;
+        sipmsg_reply(c, sip, status, phrase, TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR("5")),
+                     TAG_IF(unsupported, SIPTAG_UNSUPPORTED_STR(unsupported)), TAG_END());
+        free(unsupported);
+    }
+    msg_destroy(msg);
+}
+
+/* In dialog: the request travels along the route set the gateway stored for the dialog. The
+ * client's Route must still start with our own Record-Route entry for this very flow (a
+ * tampered token is refused), but beyond that it is ignored: taking it would let a client send
+ * from our trusted address to any host. */
+static int out_prepare_in_dialog(struct gw_conn *c, struct dialog *d, msg_t *fwd, sip_t *fs)
+{
+    struct flow_ref ref;
+    if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
+        ref.worker != gw->worker)
+        return 403;
+    while (fs->sip_route)
+        sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_route);
+    const char *route = dialog_route(d);
+    if (route && sip_add_tl(fwd, fs, SIPTAG_ROUTE_STR(route), TAG_END()) < 0)
+        return 500;
+    sipmsg_strip_p_headers(fwd, fs, NULL);
+    return 0;
 }
 
 void proxy_out_request(struct gw_conn *c, msg_t *msg)
@@ -131,62 +148,54 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     /* A registration (and the token under it) that lapsed authorises nothing any more. */
     if (c->reg && time_now_s() >= c->reg->expires_at)
         reg_flow_closed(c);
+    int in_dialog = sip->sip_to->a_tag != NULL;
+    struct dialog *d = in_dialog ? dialog_find_ws(c->id, sip) : NULL;
     const char *scope = out_needed_scope(sip);
     int status = 0;
     const char *phrase = NULL;
-    if (!c->reg) {
+    if (!c->reg)
         status = 403, phrase = "Forbidden (not registered)";
-    } else if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0) {
+    else if (sip->sip_max_forwards && sip->sip_max_forwards->mf_count == 0)
         status = 483, phrase = "Too Many Hops";
-    } else if (sip->sip_proxy_require) {
+    else if (sip->sip_proxy_require)
         status = 420, phrase = "Bad Extension";
-    } else if (scope && !out_scope_has(c->reg->scope, scope)) {
+    else if (in_dialog && !d)
+        status = 481, phrase = "Call/Transaction Does Not Exist";
+    else if (!out_scope_has(c->reg->scope, scope))
         status = 403, phrase = "Forbidden (token scope does not allow this)";
-    } else if (c->ntx >= PROXY_MAX_TX_PER_FLOW && method != sip_method_ack) {
+    else if (c->ntx >= PROXY_MAX_TX_PER_FLOW && method != sip_method_ack)
         status = 503, phrase = "Service Unavailable (too many requests on this flow)";
-    }
     if (status) {
-        if (method != sip_method_ack)
-            sipmsg_reply(c, sip, status, phrase, TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR("5")),
-                         TAG_END());
-        msg_destroy(msg);
+        out_refuse(c, msg, status, phrase);
         return;
     }
 
     msg_t *fwd = msg_dup(msg);
-    sip_t *fs = sip_object(fwd);
+    sip_t *fs = fwd ? sip_object(fwd) : NULL;
     url_string_t const *next = gw->next_hop;
-    int ok = out_decrement_max_forwards(fwd, fs) == 0;
-    if (!sip->sip_to->a_tag) {
-        ok = ok && out_prepare_initial(c, fwd, fs) == 0;
+    status = fs && out_decrement_max_forwards(fwd, fs) == 0 ? 0 : 500;
+    if (!status && d) {
+        status = out_prepare_in_dialog(c, d, fwd, fs);
+        next = fs->sip_route ? NULL : gw->next_hop;
+    } else if (!status) {
+        status = out_prepare_initial(c, fwd, fs) == 0 ? 0 : 500;
         /* Issue 11: along the Service-Route (TS 24.229 §5.2.6.3), so the S-CSCF gives it
          * originating treatment; next-hop serves REGISTER (and cores without Service-Route). */
         next = fs->sip_route ? NULL : gw->next_hop;
-    } else {
-        struct flow_ref ref;
-        /* In dialog: the route set must start with our own Record-Route entry for this very
-         * flow; anything else would let a client send from our trusted address to any host. */
-        if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
-            ref.worker != gw->worker) {
-            if (method != sip_method_ack)
-                sipmsg_reply(c, sip, 403, "Forbidden (not a dialog of this connection)", TAG_END());
-            msg_destroy(fwd);
-            msg_destroy(msg);
-            return;
-        }
-        sipmsg_strip_p_headers(fwd, fs, NULL);
-        next = fs->sip_route ? NULL : gw->next_hop;
     }
-    if (!ok) {
-        sipmsg_reply(c, sip, 500, "Server Internal Error", TAG_END());
-        msg_destroy(fwd);
-        msg_destroy(msg);
+    if (status) {
+        if (fwd)
+            msg_destroy(fwd);
+        out_refuse(c, msg, status,
+                   status == 403 ? "Forbidden (not a dialog of this connection)"
+                                 : "Server Internal Error");
         return;
     }
-    if (sip->sip_to->a_tag)
-        dialog_seen_cseq(sip);
-    if (method == sip_method_bye)
-        dialog_ended(sip);
+    if (d) {
+        dialog_seen_cseq(d, sip);
+        if (method == sip_method_bye)
+            dialog_remove(d);
+    }
     if (method == sip_method_invite)
         sipmsg_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
     proxy_tx_send_out(c, msg, fwd, next);

@@ -95,12 +95,16 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         g_source_remove(tx->timer_c);
         tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
     }
-    if (c && sip) {
-        msg_t *rsp = nta_outgoing_getresponse(orq);
+    sip_t const *req = sip_object(tx->req);
+    if (tx->invite && !req->sip_to->a_tag) {
+        if (status < 300 && sip)
+            dialog_learn(tx->conn_id, 1, NULL, sip);
+        else if (status >= 300) /* the core's answer or nta's own timeout */
+            dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
+    }
+    msg_t *rsp = c && sip ? nta_outgoing_getresponse(orq) : NULL;
+    if (rsp) {
         sip_t *rs = sip_object(rsp);
-        sip_t const *req = sip_object(tx->req);
-        if (tx->invite && status >= 200 && status < 300 && !req->sip_to->a_tag)
-            dialog_confirmed(tx->conn_id, 1, NULL, rs);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
         sipmsg_send(c, rsp);
@@ -147,6 +151,11 @@ void proxy_tx_cancel_out(struct proxy_tx *tx)
         return;
     }
     msg_t *cm = nta_msg_create(gw->agent, 0);
+    if (!cm) {
+        msg_destroy(inv);
+        log_warn("proxy: out of memory; no CANCEL upstream");
+        return;
+    }
     sip_t *cs = sip_object(cm);
     su_home_t *home = msg_home(cm);
     char *via = sip_header_as_string(home, (sip_header_t const *)is->sip_via);
@@ -198,14 +207,28 @@ void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t c
         return;
     }
     struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    if (!tx) {
+        sipmsg_reply(c, sip, 503, "Service Unavailable (out of memory)", TAG_END());
+        msg_destroy(fwd);
+        msg_destroy(req);
+        return;
+    }
     tx->out = 1;
     tx->conn_id = c->id;
     tx->req = req;
     tx->invite = sip->sip_request->rq_method == sip_method_invite;
     snprintf(tx->branch, sizeof(tx->branch), "%s", sip->sip_via->v_branch);
     snprintf(tx->key, sizeof(tx->key), "o/%llu/%.96s", (unsigned long long)c->id, tx->branch);
-    if (g_hash_table_contains(proxy_table(), tx->key)) {
-        /* A retransmission or a reused branch: reliable transport, so never a new request. */
+    struct proxy_tx *old = g_hash_table_lookup(proxy_table(), tx->key);
+    if (old && old->final) {
+        proxy_tx_free(old); /* a failed INVITE that waited for an ACK; the branch is free again */
+    } else if (old) {
+        /* Same branch, same request: a retransmission, which the transaction already covers.
+         * Another request reusing a live branch could not be told apart from it: refused. */
+        sip_t const *o = sip_object(old->req);
+        if (strcmp(o->sip_call_id->i_id, sip->sip_call_id->i_id) != 0 ||
+            o->sip_cseq->cs_seq != sip->sip_cseq->cs_seq)
+            sipmsg_reply(c, sip, 400, "Bad Request (Via branch already in use)", TAG_END());
         msg_destroy(fwd);
         msg_destroy(req);
         free(tx);
@@ -231,6 +254,8 @@ struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const c
                                  msg_t *sent, int invite)
 {
     struct proxy_tx *tx = calloc(1, sizeof(*tx));
+    if (!tx)
+        return NULL;
     tx->conn_id = c->id;
     tx->irq = irq;
     tx->req = sent;

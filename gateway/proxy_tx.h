@@ -36,7 +36,8 @@ struct proxy_tx *proxy_tx_find_in(const char *branch);
 void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t const *next);
 /* Cancels an outgoing INVITE upstream (the 487 still comes back through the INVITE). */
 void proxy_tx_cancel_out(struct proxy_tx *tx);
-/* Registers an IMS → WebSocket transaction (irq answered later by proxy_in_response()). */
+/* Registers an IMS → WebSocket transaction (irq answered later by proxy_in_response()); NULL
+ * when out of memory. */
 struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const char *branch,
                                  msg_t *sent, int invite);
 /* Forgets tx (final answer given or flow gone). */

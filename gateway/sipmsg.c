@@ -35,6 +35,10 @@ void sipmsg_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
                   tag_type_t tag, tag_value_t value, ...)
 {
     msg_t *rsp = msg_create(sip_default_mclass(), 0);
+    if (!rsp) {
+        log_error("sip: out of memory; no %d response", status);
+        return;
+    }
     sip_t *rs = sip_object(rsp);
     su_home_t *home = msg_home(rsp);
     if (!phrase)
@@ -80,6 +84,12 @@ void sipmsg_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix)
         if (u->un_name && strncasecmp(u->un_name, prefix, strlen(prefix)) == 0)
             msg_header_remove(msg, (msg_pub_t *)sip, (msg_header_t *)u);
     }
+}
+
+int sipmsg_add_unknown(msg_t *msg, sip_t *sip, const char *line)
+{
+    msg_header_t *h = msg_header_make(msg_home(msg), sip_unknown_class, line);
+    return h && msg_header_insert(msg, (msg_pub_t *)sip, h) >= 0 ? 0 : -1;
 }
 
 int sipmsg_url(char *buf, size_t len, const url_t *u)

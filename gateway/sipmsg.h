@@ -19,6 +19,11 @@ void sipmsg_reply(struct gw_conn *c, sip_t const *req, int status, char const *p
 /* Removes every header whose name starts with "P-" (untrusted at the trust-domain edge). */
 void sipmsg_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix);
 
+/* Adds "Name: value" for an extension sofia-sip has no type for, among the headers (sip_add_tl
+ * with SIPTAG_HEADER_STR would put it after the blank line of a message without a body).
+ * Returns 0 or -1. */
+int sipmsg_add_unknown(msg_t *msg, sip_t *sip, const char *line);
+
 /* url_e() / sip_header_e() that refuse (-1, empty string) instead of truncating: a cut URI
  * would otherwise carry stack bytes into comparisons, logs and messages. */
 int sipmsg_url(char *buf, size_t len, const url_t *u);

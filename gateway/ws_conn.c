@@ -5,9 +5,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gw.h"
 #include "log.h"
+#include "peer.h"
+#include "ws_mask.h"
 
 struct gw_out {
     struct gw_out *next;
@@ -17,7 +20,11 @@ struct gw_out {
 
 struct ws_pss {
     struct gw_conn *conn;
+    char client[PEER_ADDR_MAX]; /* from ws_filter() until ws_opened() */
 };
+
+/* Bytes queued on all connections together (max-queued-bytes-total). */
+static size_t ws_queued_total;
 
 /* The SIP layer above, set once at start: ws_conn calls up only through these, so it stays a
  * leaf module that the SIP modules can use without an include circle. */
@@ -33,17 +40,69 @@ struct gw_conn *ws_find(uint64_t id)
     return g_hash_table_lookup(gw->conns, &id);
 }
 
+static void ws_queue_free(struct gw_conn *c)
+{
+    for (struct gw_out *o = c->out_head, *next; o; o = next) {
+        next = o->next;
+        free(o);
+    }
+    ws_queued_total -= c->out_bytes;
+    c->out_head = c->out_tail = NULL;
+    c->out_count = 0;
+    c->out_bytes = 0;
+    gw->metrics.ws_queued_bytes = ws_queued_total;
+}
+
+/* A reader too slow for its queue: what it has not read is dropped and the connection killed
+ * without a close frame (it would wait behind the unread bytes for a writeable callback that
+ * does not come). */
+static void ws_abort(struct gw_conn *c, const char *why)
+{
+    log_warn("ws: connection %llu from %s %s; closing", (unsigned long long)c->id, c->peer, why);
+    gw->metrics.ws_slow_readers_closed_total++;
+    ws_queue_free(c);
+    if (!c->close_code)
+        c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* The connection holding the most queued bytes: the slowest reader. */
+static struct gw_conn *ws_biggest_queue(void)
+{
+    GHashTableIter it;
+    gpointer key, value;
+    struct gw_conn *big = NULL;
+    g_hash_table_iter_init(&it, gw->conns);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        struct gw_conn *c = value;
+        if (!big || c->out_bytes > big->out_bytes)
+            big = c;
+    }
+    return big;
+}
+
 void ws_send(struct gw_conn *c, const char *data, size_t len)
 {
     if (c->close_code)
         return;
     if (c->out_count >= WS_MAX_QUEUED || c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
-        log_warn("ws: connection %llu from %s does not read; closing", (unsigned long long)c->id,
-                 c->peer);
-        ws_close(c, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+        ws_abort(c, "does not read");
         return;
     }
+    /* Over the total, the biggest queue goes first, until this message fits (or is the one). */
+    while (ws_queued_total + len > (size_t)gw->cfg->max_queued_bytes_total) {
+        struct gw_conn *big = ws_biggest_queue();
+        if (!big || big == c || big->out_bytes <= c->out_bytes) {
+            ws_abort(c, "reads too slowly while the send queues are full");
+            return;
+        }
+        ws_abort(big, "has the biggest send queue while the send queues are full");
+    }
     struct gw_out *o = malloc(sizeof(*o) + LWS_PRE + len);
+    if (!o) {
+        ws_abort(c, "cannot be queued for (out of memory)");
+        return;
+    }
     o->next = NULL;
     o->len = len;
     memcpy(o->buf + LWS_PRE, data, len);
@@ -54,6 +113,8 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     c->out_tail = o;
     c->out_count++;
     c->out_bytes += len;
+    ws_queued_total += len;
+    gw->metrics.ws_queued_bytes = ws_queued_total;
     lws_callback_on_writable(c->wsi);
 }
 
@@ -74,8 +135,19 @@ int ws_origin_allowed(const char *origin, char *const *allowed)
     return 0;
 }
 
-/* Open connections per source address, so one host cannot take every slot. */
-static GHashTable *ws_sources; /* peer string → count (GUINT_TO_POINTER) */
+void ws_client_address(struct lws *wsi, char *out, size_t len)
+{
+    char peer[PEER_ADDR_MAX], xff[512] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n > 0 && n < (int)sizeof(xff))
+        lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+    peer_client(peer, xff, gw->cfg->trusted_proxies, out, len);
+}
+
+/* Open connections per source (IPv4 address, IPv6 /64: one host usually holds a whole /64),
+ * so one host cannot take every slot. */
+static GHashTable *ws_sources; /* source key → count (GUINT_TO_POINTER) */
 
 static unsigned ws_per_source(const char *peer)
 {
@@ -100,8 +172,40 @@ void ws_shutdown(void)
     ws_sources = NULL;
 }
 
+/* 1 if the Sec-WebSocket-Protocol list (comma-separated tokens) names sip. */
+int ws_offers_sip(const char *list)
+{
+    size_t want = strlen(WS_SUBPROTOCOL);
+    for (const char *t = list; t && *t;) {
+        t += strspn(t, " \t,");
+        size_t n = strcspn(t, " \t,");
+        if (n == want && strncmp(t, WS_SUBPROTOCOL, n) == 0)
+            return 1;
+        t += n;
+    }
+    return 0;
+}
+
+/* Every upgrade request passes here before libwebsockets picks a subprotocol: without sip it
+ * would bind another of our protocols or close silently, so the client gets a 400 instead. */
+int ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
+{
+    char list[256] = "", peer[PEER_ADDR_MAX];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+    if (n > 0 && n < (int)sizeof(list))
+        lws_hdr_copy(wsi, list, sizeof(list), WSI_TOKEN_PROTOCOL);
+    if (upgrade && strcasecmp(upgrade, "websocket") == 0 && ws_offers_sip(list))
+        return 0;
+    ws_client_address(wsi, peer, sizeof(peer));
+    log_info("ws: handshake from %s refused: the sip subprotocol was not offered", peer);
+    gw->metrics.ws_refused_total++;
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
+                           "a WebSocket to this server needs the sip subprotocol (RFC 7118)");
+    return -1;
+}
+
 /* Refuses the handshake unless it is for /sip, from an allowed Origin, within the limit. */
-static int ws_filter(struct lws *wsi)
+static int ws_filter(struct lws *wsi, struct ws_pss *pss)
 {
     char uri[64] = "", origin[256] = "";
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
@@ -122,10 +226,11 @@ static int ws_filter(struct lws *wsi)
         lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "Too many connections");
         return -1;
     }
-    char peer[64];
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
-    if (ws_per_source(peer) >= (unsigned)gw->cfg->max_connections_per_source) {
-        log_warn("ws: handshake refused: %s already has %ld connections", peer,
+    char source[PEER_ADDR_MAX];
+    ws_client_address(wsi, pss->client, sizeof(pss->client));
+    peer_source_key(pss->client, source, sizeof(source));
+    if (ws_per_source(source) >= (unsigned)gw->cfg->max_connections_per_source) {
+        log_warn("ws: handshake refused: %s already has %ld connections", source,
                  gw->cfg->max_connections_per_source);
         lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
                                "Too many connections from this address");
@@ -137,12 +242,18 @@ static int ws_filter(struct lws *wsi)
 static void ws_opened(struct lws *wsi, struct ws_pss *pss)
 {
     struct gw_conn *c = calloc(1, sizeof(*c));
+    if (!c) { /* pss->conn stays NULL: the first frame closes the connection */
+        log_warn("ws: out of memory for a new connection");
+        return;
+    }
     c->id = ++gw->next_conn_id;
     c->wsi = wsi;
-    lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+    snprintf(c->peer, sizeof(c->peer), "%s", pss->client);
+    peer_source_key(c->peer, c->source, sizeof(c->source));
     pss->conn = c;
-    ws_source_add(c->peer, 1);
+    ws_source_add(c->source, 1);
     g_hash_table_insert(gw->conns, &c->id, c);
+    ws_mask_attach(lws_get_socket_fd(wsi), c);
     gw->metrics.ws_open++;
     gw->metrics.ws_accepted_total++;
     log_info("ws: connection %llu open from %s", (unsigned long long)c->id, c->peer);
@@ -156,12 +267,10 @@ static void ws_closed(struct ws_pss *pss)
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
     if (ws_hooks.on_closed)
         ws_hooks.on_closed(c);
-    ws_source_add(c->peer, -1);
+    ws_mask_forget(lws_get_socket_fd(c->wsi));
+    ws_source_add(c->source, -1);
     g_hash_table_remove(gw->conns, &c->id);
-    for (struct gw_out *o = c->out_head, *next; o; o = next) {
-        next = o->next;
-        free(o);
-    }
+    ws_queue_free(c);
     free(c->rx);
     free(c);
     pss->conn = NULL;
@@ -214,6 +323,8 @@ static int ws_writeable(struct lws *wsi, struct gw_conn *c)
         c->out_tail = NULL;
     c->out_count--;
     c->out_bytes -= o->len;
+    ws_queued_total -= o->len;
+    gw->metrics.ws_queued_bytes = ws_queued_total;
     int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
     free(o);
     if (n < 0)
@@ -229,7 +340,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
     struct ws_pss *pss = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (ws_filter(wsi) < 0) {
+        if (ws_filter(wsi, pss) < 0) {
             gw->metrics.ws_refused_total++;
             return -1;
         }

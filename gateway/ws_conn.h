@@ -8,7 +8,10 @@
 
 #include <libwebsockets.h>
 
+#include "peer.h"
+
 #define WS_SIP_PATH "/sip"
+#define WS_SUBPROTOCOL "sip"
 /* Messages waiting to be written to one connection; more means a peer that does not read. */
 #define WS_MAX_QUEUED 4096
 #define WS_MAX_QUEUED_BYTES (1024 * 1024)
@@ -19,8 +22,9 @@ struct reg_state;
 struct gw_conn {
     uint64_t id;
     struct lws *wsi;
-    char peer[64];
-    unsigned char *rx; /* message being reassembled; NULL between messages */
+    char peer[64];              /* client address (behind a trusted proxy: from X-Forwarded-For) */
+    char source[PEER_ADDR_MAX]; /* per-source limit key: IPv4 address or IPv6 /64 */
+    unsigned char *rx;          /* message being reassembled; NULL between messages */
     size_t rx_len;
     struct gw_out *out_head, *out_tail;
     unsigned out_count;
@@ -38,6 +42,14 @@ void ws_close(struct gw_conn *c, int code);
 struct gw_conn *ws_find(uint64_t id);
 /* Allowed Origin? (none = non-browser client: allowed; empty list = any). */
 int ws_origin_allowed(const char *origin, char *const *allowed);
+
+/* The client address of an HTTP request or handshake: the peer, or behind trusted-proxies the
+ * rightmost untrusted X-Forwarded-For entry. */
+void ws_client_address(struct lws *wsi, char *out, size_t len);
+/* 1 if a Sec-WebSocket-Protocol value lists the sip subprotocol. */
+int ws_offers_sip(const char *list);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 lets the upgrade go on, -1 answered 400 (no sip). */
+int ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
 
 /* What the SIP layer does with a whole WebSocket message (0, or -(close code)) and with a flow
  * that closed (end its registration state and transactions). */

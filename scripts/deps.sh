@@ -10,6 +10,8 @@ apt_pkgs=(
   libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev
   libcmocka-dev sip-tester chromium
+  clang libclang-rt-14-dev python3-cryptography
+  sipvicious
   kamailio kamailio-ims-modules kamailio-presence-modules
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.

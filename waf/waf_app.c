@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "rnd.h"
+#include "waf_limits.h"
 #include "timeutil.h"
 
 #define WAF_APP_GC_MS 60000
@@ -25,7 +26,7 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
         waf_store_open(&app->store, s->data_dir, err, errlen) < 0 ||
         waf_keyring_open(&app->keys, app->store, s->data_dir, s->token_alg, err, errlen) < 0)
         goto fail;
-    if (!(app->throttle = waf_throttle_create(s->throttle_window))) {
+    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -43,6 +44,7 @@ void waf_app_close(struct waf_app *app)
     app->store = NULL;
     waf_throttle_destroy(app->throttle);
     app->throttle = NULL;
+    waf_limits_close(app);
 }
 
 void waf_app_tick(struct waf_app *app)

@@ -20,7 +20,9 @@ struct waf_app {
     struct waf_store *store;
     struct waf_keyring keys;
     struct waf_metrics metrics;
-    struct waf_throttle *throttle;
+    struct waf_throttle *throttle; /* failures per window (waf_limits) */
+    struct waf_throttle *pace;     /* paced users' sign-ins per second (waf_limits) */
+    struct waf_throttle *rate;     /* /device_authorization per minute (waf_limits) */
     struct waf_pool *pool;         /* set by the HTTP layer, which owns the wake-up */
     char dummy_hash[WAF_HASH_MAX]; /* verified for unknown users, so timing names no user */
     unsigned char csrf_key[32];
@@ -39,7 +41,7 @@ struct waf_req {
     char authorization[1024];
     char origin[256];
     char cookie[512];
-    char peer[64];
+    char peer[64]; /* client address (behind trusted-proxies: from X-Forwarded-For) */
 };
 
 struct waf_resp {

@@ -15,6 +15,7 @@
 #include "timeutil.h"
 #include "waf_client.h"
 #include "waf_codes.h"
+#include "waf_limits.h"
 #include "waf_pages.h"
 
 #define WAF_CSRF_COOKIE "waf_csrf"
@@ -185,37 +186,29 @@ static int waf_authz_form(struct waf_app *app, struct waf_req *req, struct waf_r
     return 0;
 }
 
-static void waf_login_key(char *out, size_t size, const char *kind, const char *value)
-{
-    snprintf(out, size, "%s:%s", kind, value);
-}
-
 /* Checks CSRF and throttling, then hands the password to the pool. */
 static int waf_login_start(struct waf_app *app, struct waf_req *req, struct waf_resp *resp,
                            struct waf_verify *v, waf_resume_fn resume, const struct form *src)
 {
     const char *user = form_get(&req->form, "username");
     const char *pw = form_get(&req->form, "password");
-    char ukey[96], ikey[96];
+    const char *why;
     int64_t now = time_now_s();
     if (!waf_csrf_ok(app, req))
         return waf_authz_form(app, req, resp, 403,
                               "The form expired or came from another site. Please try again.", src);
     if (!user || !pw || !*user || !*pw)
         return waf_authz_form(app, req, resp, 400, "Enter your user name and password.", src);
-    waf_login_key(ukey, sizeof(ukey), "user", user);
-    waf_login_key(ikey, sizeof(ikey), "ip", req->peer);
-    if (waf_throttle_blocked(app->throttle, ukey, app->s->login_max_failures_user, now) ||
-        waf_throttle_blocked(app->throttle, ikey, app->s->login_max_failures_ip, now)) {
+    long wait =
+        waf_limits_signin(app, waf_user_name_valid(user) ? user : "?", req->peer, now, &why);
+    if (wait) {
         app->metrics.throttled++;
-        log_warn("sign-in throttled for %s from %s", waf_user_name_valid(user) ? user : "?",
-                 req->peer);
-        resp->retry_after = (int)app->s->throttle_window;
-        char text[160];
-        snprintf(text, sizeof(text),
-                 "Too many failed sign-ins. For your security, sign-in is paused; please try "
-                 "again in %ld minutes.",
-                 (app->s->throttle_window + 59) / 60);
+        log_warn("sign-in throttled for %s from %s (%ld s)", waf_user_name_valid(user) ? user : "?",
+                 req->peer, wait);
+        resp->retry_after = (int)wait;
+        char text[256];
+        snprintf(text, sizeof(text), "%s Try again in %ld second%s.", why, wait,
+                 wait == 1 ? "" : "s");
         return waf_authz_message(resp, 429, "Sign-in paused", text);
     }
     char err[128];
@@ -232,19 +225,17 @@ static int waf_login_finish(struct waf_app *app, struct waf_req *req, int ok, st
                             struct waf_user *u, const struct form *src)
 {
     const char *user = form_get(&req->form, "username");
-    char ukey[96], ikey[96], err[128];
+    const char *name = waf_user_name_valid(user) ? user : "?";
+    char err[128];
     int64_t now = time_now_s();
-    waf_login_key(ukey, sizeof(ukey), "user", user);
-    waf_login_key(ikey, sizeof(ikey), "ip", req->peer);
     if (ok && waf_store_user_get(app->store, user, u, err, sizeof(err)) == 0) {
         app->metrics.logins_ok++;
-        waf_throttle_clear(app->throttle, ukey);
+        waf_limits_signin_ok(app, name, req->peer);
         log_info("sign-in ok for %s from %s", u->name, req->peer);
         return 1;
     }
     app->metrics.logins_failed++;
-    waf_throttle_fail(app->throttle, ukey, now);
-    waf_throttle_fail(app->throttle, ikey, now);
+    waf_limits_signin_failed(app, name, req->peer, now);
     log_info("sign-in failed for %s from %s", waf_user_name_valid(user) ? user : "?", req->peer);
     waf_authz_form(app, req, resp, 401, "Wrong user name or password.", src);
     return 0;
@@ -324,15 +315,14 @@ static void waf_device_resume(struct waf_app *app, struct waf_req *req, int ok,
                               struct waf_resp *resp)
 {
     struct waf_user u;
-    char code[WAF_USER_CODE_LEN + 1], ikey[96];
+    char code[WAF_USER_CODE_LEN + 1];
     if (!waf_login_finish(app, req, ok, resp, &u, &req->form))
         return;
     const char *action = form_get(&req->form, "action");
     int approve = !action || strcmp(action, "deny") != 0;
     if (waf_secret_user_code_norm(form_get(&req->form, "user_code"), code) < 0 ||
         waf_codes_device_decide(app, code, u.id, approve) < 0) {
-        waf_login_key(ikey, sizeof(ikey), "ip", req->peer);
-        waf_throttle_fail(app->throttle, ikey, time_now_s());
+        waf_limits_source_failed(app, req->peer, time_now_s());
         waf_authz_form(app, req, resp, 400, "That code is unknown or has expired.", &req->form);
         return;
     }

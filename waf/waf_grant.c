@@ -13,6 +13,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "waf_codes.h"
+#include "waf_limits.h"
 #include "waf_oauth.h"
 
 #define WAF_BASIC_MAX 700
@@ -523,7 +524,10 @@ void waf_grant_revoke(struct waf_app *app, struct waf_req *req, struct waf_resp 
 void waf_grant_device_authorization(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
 {
     struct waf_client c;
-    if (waf_grant_form_ok(req, resp) < 0 || waf_grant_client(app, req, &c, resp) < 0)
+    int64_t now = time_now_s();
+    if (waf_limits_device(app, req->peer, NULL, now, resp) || waf_grant_form_ok(req, resp) < 0 ||
+        waf_grant_client(app, req, &c, resp) < 0 ||
+        waf_limits_device(app, req->peer, c.id, now, resp))
         return;
     const char *want = form_get(&req->form, "scope");
     if (want && (!waf_token_scope_valid(want) || !waf_client_scope_ok(&c, want))) {

@@ -1,7 +1,14 @@
 /* waf_http: a connection is a small state machine (enum waf_http_stage) moved only by
  * waf_http_enter(). Request bodies are collected up to max-body; larger ones are refused from
  * their Content-Length before a byte is read. Headers and body are written in two separate
- * WRITEABLE callbacks, one lws_write() each, as the libwebsockets examples do. */
+ * WRITEABLE callbacks, one lws_write() each, as the libwebsockets examples do.
+ *
+ * One request per connection: libwebsockets 4.1.6 replays bytes pipelined after a request from
+ * its rx buffer list, and loops for ever when a replayed request has a body, or busy-loops while
+ * a request waits in the BODY state (docs/security-http.md). So every response carries
+ * Connection: close and the connection closes after it (lws_http_transaction_completed() is
+ * never called); a replay that reaches us again (a second LWS_CALLBACK_HTTP or
+ * LWS_CALLBACK_HTTP_BODY_COMPLETION) closes the connection at once, dropping the bytes. */
 #include "waf_http.h"
 
 #include <stdio.h>
@@ -11,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "peer.h"
 #include "waf_authorize.h"
 #include "waf_client.h"
 #include "waf_grant.h"
@@ -36,7 +44,10 @@ struct waf_http_session {
     struct waf_resp resp;
     char *body;
     size_t body_len, body_cap;
-    int head_only, close_after, cors;
+    int head_only, cors;
+    int seen;        /* a request was dispatched: anything more is a pipelined replay */
+    int completions; /* LWS_CALLBACK_HTTP_BODY_COMPLETION calls for that request */
+    int finished;    /* last byte handed to lws: close once it has flushed it */
     uint64_t job;
     waf_resume_fn resume;
     struct lws *wsi;
@@ -71,8 +82,11 @@ static void waf_http_reset(struct waf_http_session *ss)
     free(ss->resp.body);
     free(ss->body);
     struct lws *wsi = ss->wsi;
+    int seen = ss->seen, completions = ss->completions; /* for the connection's whole life */
     memset(ss, 0, sizeof(*ss));
     ss->wsi = wsi;
+    ss->seen = seen;
+    ss->completions = completions;
 }
 
 static void waf_http_unlink(struct waf_http *h, struct waf_http_session *ss)
@@ -107,6 +121,17 @@ static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_toke
         lws_hdr_copy(wsi, dst, (int)size, tok);
     else if (n > 0)
         snprintf(dst, size, "!"); /* too long: no valid value of ours is this long */
+}
+
+/* The peer, or behind trusted-proxies the rightmost untrusted X-Forwarded-For entry. */
+static void waf_http_client_address(struct lws *wsi, char *const *trusted, char *out, size_t len)
+{
+    char peer[PEER_ADDR_MAX], xff[512] = "";
+    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
+    if (n > 0 && n < (int)sizeof(xff))
+        lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+    peer_client(peer, xff, trusted, out, len);
 }
 
 static int waf_http_query(struct lws *wsi, struct waf_req *req)
@@ -215,8 +240,11 @@ static void waf_http_dispatch(struct waf_http *h, struct waf_http_session *ss)
 static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss,
                             const char *path)
 {
+    if (ss->seen)
+        return -1; /* lws replays a pipelined request: see the top of this file */
     waf_http_reset(ss);
     ss->wsi = wsi;
+    ss->seen = 1;
     struct waf_req *req = &ss->req;
     req->method = WAF_M_OTHER;
     for (size_t i = 0; i < sizeof(waf_http_methods) / sizeof(waf_http_methods[0]); i++)
@@ -230,7 +258,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
                   WSI_TOKEN_HTTP_AUTHORIZATION);
     waf_http_copy(wsi, req->origin, sizeof(req->origin), WSI_TOKEN_ORIGIN);
     waf_http_copy(wsi, req->cookie, sizeof(req->cookie), WSI_TOKEN_HTTP_COOKIE);
-    lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+    waf_http_client_address(wsi, h->app->s->trusted_proxies, req->peer, sizeof(req->peer));
     ss->head_only = req->method == WAF_M_HEAD;
     ss->cors = req->origin[0] && waf_http_cors_path(path) &&
                waf_client_origin_allowed(h->app->store, req->origin);
@@ -241,15 +269,15 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
     char *end;
     unsigned long long length = cl[0] ? strtoull(cl, &end, 10) : 0;
     if (waf_http_query(wsi, req) < 0) {
-        ss->close_after = cl[0] || chunked;
         waf_resp_error(&ss->resp, 400, "invalid_request", "the query string is malformed");
     } else if (req->method == WAF_M_POST && (chunked || !cl[0])) {
-        ss->close_after = 1;
         waf_resp_error(&ss->resp, chunked ? 400 : 411, "invalid_request",
                        "a request body needs a Content-Length");
-    } else if (cl[0] &&
-               (*end || cl[0] == '-' || length > (unsigned long long)h->app->s->max_body)) {
-        ss->close_after = 1;
+    } else if (cl[0] && (*end || cl[0] == '-')) {
+        waf_resp_error(&ss->resp, 400, "invalid_request", "the Content-Length is malformed");
+    } else if (req->method != WAF_M_POST && (chunked || length > 0)) {
+        waf_resp_error(&ss->resp, 413, "invalid_request", "only a POST request takes a body");
+    } else if (length > (unsigned long long)h->app->s->max_body) {
         waf_resp_error(&ss->resp, 413, "invalid_request", "the request body is too large");
     } else if (req->method == WAF_M_POST && length > 0) {
         ss->body_cap = (size_t)length;
@@ -259,7 +287,6 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
         ss->stage = WAF_ST_BODY;
         return 0;
     } else {
-        ss->close_after = (cl[0] && length > 0) || chunked; /* a body we will not read */
         waf_http_dispatch(h, ss);
         return 0;
     }
@@ -326,26 +353,30 @@ static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
               waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
     if (!err && r->status == 405)
         err = waf_http_header(wsi, "allow:", r->allow ? r->allow : "GET, HEAD", &p, end);
-    if (!err && ss->close_after)
+    if (!err) /* one request per connection: see the top of this file */
         err = waf_http_header(wsi, "connection:", "close", &p, end);
     if (err || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     return 0;
 }
 
-/* After the last byte: keep the connection for the next request, or close it. */
+/* After the last byte: close once lws holds nothing unsent (closing with bytes still buffered
+ * would leave the connection in FLUSHING_BEFORE_CLOSE, another state lws busy-loops in). */
 static int waf_http_finish(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss)
 {
-    int close = ss->close_after;
     waf_http_enter(h, ss, WAF_ST_IDLE);
     waf_http_reset(ss);
-    if (close)
-        return -1; /* lws flushes what is still queued before it closes */
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (!lws_partial_buffered(wsi))
+        return -1;
+    ss->finished = 1;
+    lws_callback_on_writable(wsi);
+    return 0;
 }
 
 static int waf_http_writeable(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss)
 {
+    if (ss->finished)
+        return -1; /* lws wrote what it had buffered before calling us */
     if (ss->stage == WAF_ST_HEADERS) {
         if (waf_http_write_headers(wsi, ss) < 0)
             return -1;
@@ -400,6 +431,8 @@ static int waf_http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
         ss->body_len += len;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (++ss->completions > 1)
+            return -1; /* a replay over pipelined bytes: see the top of this file */
         if (ss->stage == WAF_ST_BODY)
             waf_http_body_done(h, ss);
         return 0;

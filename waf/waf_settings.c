@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "peer.h"
 #include "urlcheck.h"
 #include "waf_user.h"
 
@@ -44,9 +45,11 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("device-interval", CFG_INT, device_interval, 5, 60,
               "RFC 8628 polling interval in seconds (default 5)"),
     WAF_FIELD("login-max-failures-user", CFG_INT, login_max_failures_user, 1, 1000,
-              "failed sign-ins per user within throttle-window before it is locked (default 5)"),
+              "failed sign-ins for one user from one source within throttle-window before they "
+              "back off (2, 4, 8 ... s; default 5)"),
     WAF_FIELD("login-max-failures-ip", CFG_INT, login_max_failures_ip, 1, 100000,
-              "failed attempts per source address within throttle-window (default 20)"),
+              "failed attempts per source (IPv4 address, IPv6 /64) within throttle-window "
+              "(default 20)"),
     WAF_FIELD("throttle-window", CFG_INT, throttle_window, 1, 86400,
               "seconds a failed attempt counts (default 900)"),
     WAF_FIELD("numeric-max-attempts", CFG_INT, numeric_max_attempts, 1, 20,
@@ -54,6 +57,16 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("workers", CFG_INT, workers, 1, 8, "password-hashing threads (default 2)"),
     WAF_FIELD("max-body", CFG_INT, max_body, 1024, 65536,
               "largest accepted request body in bytes (default 8192)"),
+    WAF_FIELD("login-user-pace-after", CFG_INT, login_user_pace_after, 1, 1000000,
+              "failed sign-ins for one user from all sources within throttle-window after which "
+              "that user's sign-ins are paced to one per second (default 50)"),
+    WAF_FIELD("device-authorization-per-source", CFG_INT, device_authz_per_source, 1, 100000,
+              "device authorization requests per minute per source (default 10)"),
+    WAF_FIELD("device-authorization-per-client", CFG_INT, device_authz_per_client, 1, 1000000,
+              "device authorization requests per minute per client (default 120)"),
+    WAF_FIELD("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
+              "addresses or prefixes of HTTP proxies in front of the WAF; from them the client is "
+              "the rightmost other X-Forwarded-For entry (default none)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -88,6 +101,9 @@ void waf_settings_defaults(struct waf_settings *s)
     s->numeric_max_attempts = 3;
     s->workers = 2;
     s->max_body = 8192;
+    s->login_user_pace_after = 50;
+    s->device_authz_per_source = 10;
+    s->device_authz_per_client = 120;
 }
 
 void waf_settings_free(struct waf_settings *s)
@@ -124,6 +140,11 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
     }
     if (!s->token_alg || (strcmp(s->token_alg, "ES256") && strcmp(s->token_alg, "RS256"))) {
         snprintf(err, errlen, "\"token-alg\" must be ES256 or RS256");
+        return -1;
+    }
+    char why[160];
+    if (!peer_list_valid(s->trusted_proxies, why, sizeof(why))) {
+        snprintf(err, errlen, "\"trusted-proxies\": %s", why);
         return -1;
     }
     return url_check_https_or_loopback("issuer", s->issuer, err, errlen);

@@ -29,10 +29,14 @@ struct waf_settings {
     long device_interval;       /* RFC 8628 polling interval, >= 5 s */
     long login_max_failures_user;
     long login_max_failures_ip;
-    long throttle_window;      /* seconds a failure counts against a user or an address */
-    long numeric_max_attempts; /* failed redemptions per IMPU before its code is locked */
-    long workers;              /* password-hashing threads */
-    long max_body;             /* request body bytes */
+    long throttle_window;         /* seconds a failure counts against a user or an address */
+    long numeric_max_attempts;    /* failed redemptions per IMPU before its code is locked */
+    long workers;                 /* password-hashing threads */
+    long max_body;                /* request body bytes */
+    long login_user_pace_after;   /* failures for one user (all sources) before pacing */
+    long device_authz_per_source; /* /device_authorization per minute per source */
+    long device_authz_per_client; /* … per client */
+    char **trusted_proxies;       /* X-Forwarded-For is believed from these peers only */
 };
 
 extern const struct cfg_program waf_program;

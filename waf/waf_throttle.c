@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAF_THROTTLE_KEY 80
+#define WAF_THROTTLE_KEY 128 /* "us:" + a 64-character user + "|" + an IPv6 /64 fits */
 #define WAF_THROTTLE_PROBE 16
 
 struct waf_throttle_entry {
     char key[WAF_THROTTLE_KEY];
     int64_t first; /* start of the current window */
+    int64_t last;  /* the latest failure */
     long count;
 };
 
@@ -74,7 +75,22 @@ int waf_throttle_blocked(struct waf_throttle *t, const char *key, long limit, in
 
 void waf_throttle_fail(struct waf_throttle *t, const char *key, int64_t now)
 {
-    waf_throttle_find(t, key, 1, now)->count++;
+    struct waf_throttle_entry *e = waf_throttle_find(t, key, 1, now);
+    e->count++;
+    e->last = now;
+}
+
+long waf_throttle_wait(struct waf_throttle *t, const char *key, long free_failures, int64_t now)
+{
+    struct waf_throttle_entry *e = waf_throttle_find(t, key, 0, now);
+    if (!e || e->count < free_failures)
+        return 0;
+    long delay = t->window;
+    long over = e->count - free_failures; /* 0 for the first failure past the free ones */
+    if (over < 20 && (2L << over) < delay)
+        delay = 2L << over;
+    long waited = (long)(now - e->last);
+    return waited >= delay ? 0 : delay - waited;
 }
 
 void waf_throttle_clear(struct waf_throttle *t, const char *key)

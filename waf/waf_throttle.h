@@ -13,6 +13,10 @@ struct waf_throttle;
 struct waf_throttle *waf_throttle_create(long window);
 /* 1 if key has reached limit failures within the window (the caller refuses the attempt). */
 int waf_throttle_blocked(struct waf_throttle *t, const char *key, long limit, int64_t now);
+/* Seconds key must still wait: 0 while it has fewer than free_failures failures in the window,
+ * then 2, 4, 8 … seconds after its latest failure (at most the window): an exponential
+ * back-off rather than a lock. */
+long waf_throttle_wait(struct waf_throttle *t, const char *key, long free_failures, int64_t now);
 /* Counts one failure for key. */
 void waf_throttle_fail(struct waf_throttle *t, const char *key, int64_t now);
 /* Forgets key (after a success). */

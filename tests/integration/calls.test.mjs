@@ -185,7 +185,7 @@ test('bad input: forged Route token → 403, CANCEL for nothing → 481, Max-For
   // a To-tag and a Route of the client's choosing do not make a dialog (no open relay)
   const fake = { ...callerDialog, remoteTag: 'x', routes: ['<sip:127.0.0.99:5999;lr>'] };
   alice.inDialog(fake, 'MESSAGE');
-  assert.equal((await alice.waitResponse((r) => r.headers.cseq[0].endsWith('MESSAGE'))).status, 403);
+  assert.equal((await alice.waitResponse((r) => r.headers.cseq[0].endsWith('MESSAGE'))).status, 481);
   alice.send(['CANCEL sip:bob@ims.test SIP/2.0', `Via: SIP/2.0/WSS ${alice.host};branch=z9hG4bK-nothing`, 'Max-Forwards: 70',
     `From: <${alice.aor}>;tag=x`, 'To: <sip:bob@ims.test>', 'Call-ID: nothing', 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'));
   assert.equal((await alice.waitResponse((r) => r.headers['call-id'][0] === 'nothing')).status, 481);

@@ -72,14 +72,42 @@ test('an Origin that is not allowed gets HTTP 403; an allowed one connects', asy
   good.close();
 });
 
-// libwebsockets 4.1 (Debian 12) does not check the client mask bit and offers no hook to see it;
-// kept as a known gap (docs/architecture.md) until the project moves to a newer libwebsockets.
-test('unmasked client frame → close 1002', { todo: 'libwebsockets 4.1 accepts unmasked frames' }, async () => {
+// libwebsockets 4.1 (Debian 12) does not check the client mask bit; the gateway watches the raw
+// bytes lws reads (gateway/ws_mask.c) and closes with 1002 without handing the frame on.
+test('unmasked client frame → close 1002, the message is not handled', async () => {
   const a = await rawWs();
   a.sock.write(frame(1, registerMsg({ callId: 'unmasked' }), { mask: false }));
   await Promise.race([a.closed, sleep(2000)]);
   assert.equal(closeCode(a.data()), 1002);
+  assert.ok(!a.data().includes('SIP/2.0'), 'no SIP answer to the unmasked message');
   a.sock.destroy();
+  // a masked frame after a masked one is fine; an unmasked one after it is not
+  const b = await rawWs();
+  b.sock.write(frame(1, registerMsg({ callId: 'masked-first' })));
+  for (let i = 0; i < 100 && !b.data().includes('401 Unauthorized'); i++) await sleep(20);
+  assert.ok(b.data().includes('SIP/2.0 401'), 'the masked REGISTER is answered');
+  b.sock.write(frame(1, registerMsg({ callId: 'unmasked-second' }), { mask: false }));
+  await Promise.race([b.closed, sleep(2000)]);
+  assert.equal(closeCode(b.data()), 1002);
+  b.sock.destroy();
+});
+
+test('an unmasked frame in the same write as the handshake → close 1002', async () => {
+  const sock = net.connect(stack.gwPort, '127.0.0.1');
+  await new Promise((r) => sock.on('connect', r));
+  let buf = Buffer.alloc(0);
+  sock.on('data', (d) => { buf = Buffer.concat([buf, d]); });
+  sock.on('error', () => {});
+  const closed = new Promise((resolve) => sock.on('close', resolve));
+  sock.write(Buffer.concat([Buffer.from(`GET /sip HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n` +
+    `Connection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n'),
+  frame(1, registerMsg({ callId: 'unmasked-coalesced' }), { mask: false })]));
+  await Promise.race([closed, sleep(2000)]);
+  const body = buf.subarray(buf.indexOf('\r\n\r\n') + 4);
+  assert.match(buf.toString('latin1'), /^HTTP\/1\.1 101/);
+  assert.equal(closeCode(body), 1002);
+  sock.destroy();
 });
 
 test('invalid UTF-8 in a text frame → close 1007', async () => {

@@ -219,7 +219,7 @@ static void test_errors_and_methods(void **state)
 
     get(f, "POST /jwks.json HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\na=b", &r);
     assert_int_equal(r.status, 405);
-    assert_header(&r, "allow", "GET, HEAD"); /* the body was read: the connection may stay */
+    assert_header(&r, "allow", "GET, HEAD");
     assert_string_equal(r.body, "{\"error\":\"method_not_allowed\"}");
 
     get(f, "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r);
@@ -229,22 +229,25 @@ static void test_errors_and_methods(void **state)
     assert_int_equal(r.status, 200);
 }
 
-static void test_keepalive_and_smuggled_body(void **state)
+static void test_one_request_per_connection(void **state)
 {
     struct fixture *f = *state;
     struct reply r;
+    /* libwebsockets 4.1.6 loops on replayed pipelined requests (docs/security-http.md): every
+     * answer closes its connection, and nothing sent after a request is taken as another */
     int fd = connect_to(f->port);
     exchange(f, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", &r);
     assert_int_equal(r.status, 200);
+    assert_header(&r, "connection", "close");
     exchange(f, fd, "GET /jwks.json HTTP/1.1\r\nHost: x\r\n\r\n", &r);
-    assert_int_equal(r.status, 200); /* same connection */
+    assert_true(r.closed);
+    assert_int_equal(r.head[0], '\0');
     close(fd);
 
-    /* a body on a GET is not read, so the connection closes after the answer: the bytes after
-     * it are never taken as a second request, even when they arrive after the answer */
+    /* a body where none is taken is refused unread */
     fd = connect_to(f->port);
     exchange(f, fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 28\r\n\r\n", &r);
-    assert_int_equal(r.status, 200);
+    assert_int_equal(r.status, 413);
     assert_header(&r, "connection", "close");
     exchange(f, fd, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", &r);
     assert_true(r.closed);
@@ -259,7 +262,7 @@ int main(void)
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_jwks_verifies_issued_token),
         cmocka_unit_test(test_errors_and_methods),
-        cmocka_unit_test(test_keepalive_and_smuggled_body),
+        cmocka_unit_test(test_one_request_per_connection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
