@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "gw_http.h"
 #include "http_client.h"
+#include "ims_auth.h"
 #include "ims_peers.h"
 #include "regevent.h"
 #include "jwks.h"
@@ -138,6 +139,7 @@ int main(int argc, char **argv)
         cfg_free(&gw_program, &cfg);
         return 2;
     }
+    ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
     lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
     signal(SIGPIPE, SIG_IGN);
