@@ -83,7 +83,8 @@ static int sub_send(struct regevent_sub *s, long expires)
     if (s->orq)
         nta_outgoing_destroy(s->orq);
     s->orq = nta_outgoing_tcreate(
-        s->leg, sub_on_response, (nta_outgoing_magic_t *)s, NULL, SIP_METHOD_SUBSCRIBE,
+        s->leg, sub_on_response, (nta_outgoing_magic_t *)s,
+        s->confirmed || s->route ? NULL : (url_string_t const *)gw->next_hop, SIP_METHOD_SUBSCRIBE,
         s->confirmed ? NULL : (url_string_t const *)s->impu,
         TAG_IF(!s->confirmed && s->route, SIPTAG_ROUTE_STR(s->route)), SIPTAG_EVENT_STR("reg"),
         SIPTAG_EXPIRES_STR(exp), SIPTAG_ACCEPT_STR("application/reginfo+xml"),
