@@ -63,6 +63,9 @@ static const struct cfg_field gw_fields[] = {
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
       "seconds an INVITE may wait for a final answer before it is cancelled (default 181)"),
+    F("sip-transaction-timeout", CFG_INT, sip_transaction_timeout, 1, 64,
+      "seconds a request towards the IMS core waits for a final answer (Timer B/F; default "
+      "10)"),
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
       "open WebSocket connections per source: IPv4 address, IPv6 /64 (default 1000)"),
     F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
@@ -113,6 +116,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->ws_ping_interval = 60;
     s->max_queued_bytes_total = 256L << 20;
     s->timer_c = PROXY_TIMER_C_S;
+    s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https

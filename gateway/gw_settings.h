@@ -49,6 +49,7 @@ struct gw_settings {
                                                                                 without a final
                                                                                 answer (RFC
                                                                                 3261: > 180) */
+    long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
 };
 
 extern const struct cfg_program gw_program;

@@ -99,6 +99,8 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
     if (tx->invite && !req->sip_to->a_tag) {
         if (status < 300 && sip)
             dialog_learn(tx->conn_id, 1, NULL, sip);
+        if (status >= 200 && status < 300 && sip && !c)
+            dialog_orphan_answered(tx->conn_id, sip);
         else if (status >= 300) /* the core's answer or nta's own timeout */
             dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
     }
@@ -179,6 +181,31 @@ void proxy_tx_cancel_out(struct proxy_tx *tx)
     }
 }
 
+/* The CANCEL got no 487 within the transaction timeout (the trunk was lost, or the core forgot
+ * the INVITE): RFC 3261 §9.1 lets the INVITE client transaction end; the client gets 408. */
+static gboolean proxy_out_give_up(gpointer arg)
+{
+    struct proxy_tx *tx = arg;
+    tx->timer_c = 0;
+    if (tx->final)
+        return G_SOURCE_REMOVE;
+    log_warn("proxy: no final answer to a cancelled INVITE on flow %llu; 408 to the client",
+             (unsigned long long)tx->conn_id);
+    nta_outgoing_destroy(tx->orq); /* a late answer now finds no transaction */
+    tx->orq = NULL;
+    tx->final = 1;
+    sip_t const *req = sip_object(tx->req);
+    if (!req->sip_to->a_tag) /* an initial INVITE: its early dialogs end with it */
+        dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
+    struct gw_conn *c = ws_find(tx->conn_id);
+    if (c) {
+        sipmsg_reply(c, req, 408, NULL, TAG_END());
+        tx->linger = g_timeout_add(PROXY_ACK_WAIT_MS, proxy_tx_linger_done, tx);
+    } else
+        proxy_tx_free(tx);
+    return G_SOURCE_REMOVE;
+}
+
 /* Timer C (RFC 3261 §16.6 step 11): an INVITE that got no final answer is cancelled. */
 static gboolean proxy_out_timer_c(gpointer arg)
 {
@@ -188,6 +215,8 @@ static gboolean proxy_out_timer_c(gpointer arg)
         log_info("proxy: Timer C fired for an INVITE on flow %llu; cancelling",
                  (unsigned long long)tx->conn_id);
         proxy_tx_cancel_out(tx);
+        tx->timer_c =
+            g_timeout_add_seconds((guint)gw->cfg->sip_transaction_timeout, proxy_out_give_up, tx);
     }
     return G_SOURCE_REMOVE;
 }

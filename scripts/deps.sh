@@ -12,6 +12,7 @@ apt_pkgs=(
   libcmocka-dev sip-tester chromium
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
+  sqlite3 openssl util-linux
   kamailio kamailio-ims-modules kamailio-presence-modules
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
