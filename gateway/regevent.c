@@ -107,9 +107,9 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     int status = nta_outgoing_status(orq);
     if (status < 200)
         return 0;
-    nta_outgoing_destroy(orq);
-    s->orq = NULL;
     if (g_slist_find(ending, s)) { /* the answer to our un-SUBSCRIBE */
+        nta_outgoing_destroy(orq);
+        s->orq = NULL;
         sub_free_later(s);
         return 0;
     }
@@ -117,8 +117,11 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         log_warn("regevent: SUBSCRIBE for %s answered %d; no registration state from the core "
                  "for connection %" PRIu64,
                  s->impu, status, s->conn_id);
+        nta_outgoing_destroy(orq);
+        s->orq = NULL;
         return 0; /* kept (unconfirmed) until the flow's registration ends */
     }
+    /* sip belongs to orq: read it before the transaction goes */
     if (!s->confirmed) {
         if (sip->sip_to && sip->sip_to->a_tag)
             nta_leg_rtag(s->leg, sip->sip_to->a_tag);
@@ -126,6 +129,8 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         s->confirmed = 1;
     }
     long expires = sip->sip_expires ? (long)sip->sip_expires->ex_delta : REGEVENT_EXPIRES;
+    nta_outgoing_destroy(orq);
+    s->orq = NULL;
     long after = expires * 2 / 3;
     if (after < REGEVENT_MIN_REFRESH_S)
         after = REGEVENT_MIN_REFRESH_S;
