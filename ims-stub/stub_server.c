@@ -96,7 +96,7 @@ static int stub_server_admin(struct stub_server *srv, nta_incoming_t *irq, const
     if (!h || strncmp(peer, "127.", 4) != 0)
         return 0;
     su_home_t home[1] = {SU_HOME_INIT(home)};
-    url_t *url = url_hdup(home, URL_STRING_MAKE(h->sh_unknown->un_value)->us_url);
+    url_t *url = url_make(home, h->sh_unknown->un_value);
     char *aor = url ? stub_aor(home, url) : NULL;
     int n = aor ? stub_regevent_deregister(srv->regevent, aor) : -1;
     char removed[32];
