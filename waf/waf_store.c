@@ -161,7 +161,7 @@ static const char *const waf_store_migrations[] = {
     " created_at INTEGER NOT NULL,"
     " retired_at INTEGER,"
     " public_until INTEGER);",
-    /* 2: IMS Digest credentials (issue 11), as HA1 for one realm, next to the web identity. */
+    /* 3: IMS Digest credentials (issue 11), as HA1 for one realm, next to the web identity. */
     "CREATE TABLE ims_credentials ("
     " user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
     " realm TEXT NOT NULL,"
