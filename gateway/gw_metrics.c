@@ -87,5 +87,10 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
+    gw_metric(&o, "imsgw_tls_reloads_total", "counter",
+              "Certificate reloads on SIGHUP that took effect.", m->tls_reloads_total);
+    gw_metric(&o, "imsgw_tls_reload_failures_total", "counter",
+              "Certificate reloads on SIGHUP that failed (the previous certificate stays).",
+              m->tls_reload_failures_total);
     return o.used;
 }

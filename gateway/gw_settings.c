@@ -2,6 +2,7 @@
 
 #include "peer.h"
 #include "proxy.h"
+#include "tlsconf.h"
 #include "urlcheck.h"
 
 #include <stdio.h>
@@ -12,7 +13,8 @@
 
 static const struct cfg_field gw_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
-    F("port", CFG_INT, port, 1, 65535, "HTTP and WebSocket port (default 8080)"),
+    F("port", CFG_INT, port, 0, 65535,
+      "HTTP and WebSocket port (default 0: 8080, or 8443 with tls-cert)"),
     F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0, "folder of the web client served at /"),
     F("allowed-origins", CFG_STRLIST, allowed_origins, 0, 0,
       "Origins allowed to open the SIP WebSocket (empty list = any)"),
@@ -69,6 +71,18 @@ static const struct cfg_field gw_fields[] = {
     F("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
       "addresses or prefixes of HTTP proxies in front of the gateway; from them the client is "
       "the rightmost other X-Forwarded-For entry (default none)"),
+    F("tls-cert", CFG_STR, tls_cert, 0, 0,
+      "PEM certificate (then its chain) for HTTPS and WSS; reloaded on SIGHUP (default none)"),
+    F("tls-key", CFG_STR, tls_key, 0, 0, "PEM private key of tls-cert, unencrypted (default none)"),
+    F("allow-plain-http", CFG_BOOL, allow_plain_http, 0, 0,
+      "serve plain http/ws on a non-loopback listen address, for a TLS-terminating proxy in "
+      "front (default false: refused)"),
+    F("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
+      "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not sent)"),
+    F("http-redirect-port", CFG_INT, http_redirect_port, 0, 65535,
+      "with TLS: a plain HTTP port that answers 301 to the https URL (default 0 = none)"),
+    F("waf-ca-file", CFG_STR, waf_ca_file, 0, 0,
+      "PEM CA certificates that verify the WAF's https certificate (default: the system's)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -82,7 +96,7 @@ void gw_settings_defaults(struct gw_settings *s)
 {
     memset(s, 0, sizeof(*s));
     cfg_set_str(&s->listen, "127.0.0.1");
-    s->port = 8080;
+    s->hsts_max_age = 31536000;
     cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
     s->allowed_origins = calloc(3, sizeof(char *));
     s->allowed_origins[0] = strdup("http://127.0.0.1:8080");
@@ -125,6 +139,15 @@ static int gw_endpoint(char **field, const char *name, const char *base, const c
 
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
 {
+    if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
+        0)
+        return -1;
+    if (!s->port)
+        s->port = s->tls_cert && *s->tls_cert ? 8443 : 8080;
+    if (s->http_redirect_port && !(s->tls_cert && *s->tls_cert)) {
+        snprintf(err, errlen, "http-redirect-port needs tls-cert and tls-key");
+        return -1;
+    }
     if (url_check_https_or_loopback("authz-server", s->authz_server, err, errlen) < 0)
         return -1;
     if (gw_endpoint(&s->jwks_uri, "jwks-uri", s->authz_server, "/jwks.json", err, errlen) < 0 ||

@@ -42,6 +42,12 @@ struct gw_settings {
     long dereg_grace;
     long max_queued_bytes_total; /* all WebSocket send queues together */
     char **trusted_proxies;      /* X-Forwarded-For is believed from these peers only */
+    char *tls_cert;              /* PEM certificate (+ chain): HTTPS and WSS when set */
+    char *tls_key;               /* PEM private key of tls_cert */
+    int allow_plain_http;    /* plain http/ws on a non-loopback address (a TLS proxy in front) */
+    long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
+    char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final
