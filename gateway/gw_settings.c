@@ -15,7 +15,8 @@ static const struct cfg_field gw_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
     F("port", CFG_INT, port, 0, 65535,
       "HTTP and WebSocket port (default 0: 8080, or 8443 with tls-cert)"),
-    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0, "folder of the web client served at /"),
+    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0,
+      "folder of the web client served at / (default: wwsf-static/ of the source tree)"),
     F("allowed-origins", CFG_STRLIST, allowed_origins, 0, 0,
       "Origins allowed to open the SIP WebSocket (empty list = any)"),
     F("max-message-size", CFG_INT, max_message_size, 1024, 1 << 20,
@@ -97,7 +98,6 @@ void gw_settings_defaults(struct gw_settings *s)
     memset(s, 0, sizeof(*s));
     cfg_set_str(&s->listen, "127.0.0.1");
     s->hsts_max_age = 31536000;
-    cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
     s->allowed_origins = calloc(3, sizeof(char *));
     s->allowed_origins[0] = strdup("http://127.0.0.1:8080");
     s->allowed_origins[1] = strdup("http://localhost:8080");
@@ -142,6 +142,8 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
     if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
         0)
         return -1;
+    if (!s->wwsf_dir || !*s->wwsf_dir)
+        cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
     if (!s->port)
         s->port = s->tls_cert && *s->tls_cert ? 8443 : 8080;
     if (s->http_redirect_port && !(s->tls_cert && *s->tls_cert)) {
