@@ -12,6 +12,8 @@ apt_pkgs=(
   libcmocka-dev sip-tester chromium
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
+  systemd openssl
+  podman runc debootstrap podman-compose netavark aardvark-dns iptables uidmap
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
