@@ -5,7 +5,7 @@
 # and keep the hardening docs/deploy.md promises. ExecStart is pointed at this build's binaries.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
-build=${1:?usage: $0 BUILD_DIR}
+build=$(cd "${1:?usage: $0 BUILD_DIR}" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for unit in "$src"/docker/systemd/*.service; do
