@@ -122,6 +122,27 @@ int tls_settings_check(const char *listen, const char *cert, const char *key, in
     return 0;
 }
 
+int sip_tls_settings_check(const char *listen, const char *dir, char *err, size_t errlen)
+{
+    int has_listen = listen && *listen, has_dir = dir && *dir;
+    char agent[4096];
+    if (has_listen != has_dir) {
+        snprintf(err, errlen, "sip-tls-listen and sip-tls-dir go together: set both or neither");
+        return -1;
+    }
+    if (!has_listen)
+        return 0;
+    if (strncmp(listen, "sips:", 5) != 0) { /* sofia binds TLS only for a sips: URI */
+        snprintf(err, errlen, "sip-tls-listen must be a sips: URI (e.g. sips:0.0.0.0:5061)");
+        return -1;
+    }
+    if ((size_t)snprintf(agent, sizeof(agent), "%s/agent.pem", dir) >= sizeof(agent)) {
+        snprintf(err, errlen, "sip-tls-dir is too long");
+        return -1;
+    }
+    return tls_check_pair(agent, agent, err, errlen);
+}
+
 int tls_listener_reload(struct tls_listener *l, char *err, size_t errlen)
 {
     struct tls_pair p;

@@ -23,6 +23,9 @@ int tls_settings_check(const char *listen, const char *cert, const char *key, in
 int tls_addr_is_loopback(const char *addr);
 /* Loads and checks a pair without using it: 0, or -1 with one line in err. */
 int tls_check_pair(const char *cert, const char *key, char *err, size_t errlen);
+/* Checks the IMS-side SIP TLS settings (sofia-sip's layout: dir/agent.pem holds key and
+ * certificate, dir/cafile.pem the CAs): both or neither; a sips: URI; a matching pair. */
+int sip_tls_settings_check(const char *listen, const char *dir, char *err, size_t errlen);
 /* Reloads the pair from its files into l->ssl_ctx: 0, or -1 (the old pair stays) with err. */
 int tls_listener_reload(struct tls_listener *l, char *err, size_t errlen);
 /* SHA-256 fingerprint (hex with colons) of the certificate in path, for the log; "" if none. */

@@ -175,6 +175,8 @@ int main(int argc, char **argv)
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
     }
+    if (gw_tls_sip_start() < 0)
+        goto out;
     static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
     ws_set_hooks(&sip_hooks);
     gw->lws = gw_lws_start(gw->loop);

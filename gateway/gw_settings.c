@@ -84,6 +84,12 @@ static const struct cfg_field gw_fields[] = {
       "with TLS: a plain HTTP port that answers 301 to the https URL (default 0 = none)"),
     F("waf-ca-file", CFG_STR, waf_ca_file, 0, 0,
       "PEM CA certificates that verify the WAF's https certificate (default: the system's)"),
+    F("sip-tls-listen", CFG_STR, sip_tls_listen, 0, 0,
+      "IMS-side SIP over TLS: a sips: URI to bind (e.g. sips:0.0.0.0:5061); a next-hop "
+      "with ;transport=tls then goes over it (default none)"),
+    F("sip-tls-dir", CFG_STR, sip_tls_dir, 0, 0,
+      "directory with agent.pem (private key and certificate) and cafile.pem (CAs that verify "
+      "the IMS core's certificate) for sip-tls-listen"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -146,6 +152,8 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
     if (!s->port)
         s->port = s->tls_cert && *s->tls_cert ? 8443 : 8080;
+    if (sip_tls_settings_check(s->sip_tls_listen, s->sip_tls_dir, err, errlen) < 0)
+        return -1;
     if (s->http_redirect_port && !(s->tls_cert && *s->tls_cert)) {
         snprintf(err, errlen, "http-redirect-port needs tls-cert and tls-key");
         return -1;

@@ -48,6 +48,8 @@ struct gw_settings {
     long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
     long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
     char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
+    char *sip_tls_listen;    /* IMS-side SIP over TLS: sips: URI; NULL = none */
+    char *sip_tls_dir;       /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

@@ -18,6 +18,8 @@ int gw_tls_start_redirect(struct lws_context *ctx);
 void gw_tls_reload(void);
 /* Adds Strict-Transport-Security to a response being built, over TLS only: 0 or -1. */
 int gw_tls_add_hsts(struct lws *wsi, unsigned char **p, unsigned char *end);
+/* Adds the IMS-side TLS transport (sip-tls-listen) to the agent: 0, or -1 (logged). */
+int gw_tls_sip_start(void);
 /* The Via transport of requests sent to browsers: "WSS" or "WS" (RFC 7118 §5). */
 const char *gw_tls_via_transport(void);
 
