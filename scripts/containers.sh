@@ -50,6 +50,6 @@ build() {
 case "${1:-}" in
 base) base ;;
 build) shift; build "$@" ;;
-compose) shift; exec podman-compose -f docker/compose.yml "$@" ;;
+compose) shift; exec podman-compose -p "${IMSGW_PROJECT:-imsgw}" -f docker/compose.yml "$@" ;;
 *) echo "usage: $0 base|build|compose ARGS..." >&2; exit 2 ;;
 esac

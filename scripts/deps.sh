@@ -13,7 +13,7 @@ apt_pkgs=(
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
   systemd openssl
-  podman runc debootstrap podman-compose netavark aardvark-dns iptables uidmap
+  podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
