@@ -8,7 +8,7 @@ FUZZ_TIME       ?= 60
 FUZZ_CHECK_TIME ?= 15
 
 .PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz \
-	fuzz-merge bench format clean
+	fuzz-merge bench soak format clean
 
 all: build
 
@@ -58,6 +58,12 @@ fuzz-merge: build-fuzz
 # Every part's benchmark (bench/*-bench.sh), each bounded in time, on loopback.
 bench: build
 	@for b in bench/*-bench.sh; do "$$b" $(BUILD) || exit 1; done
+
+# Soak (not part of make test): thousands of WebSocket clients register, message, call and flap
+# for SOAK_SECONDS (600) against WAF-minted tokens, gateway and stub; fails when fds, RSS,
+# transactions or dialogs did not come back (tests/soak/soak.mjs, docs/benchmarks.md).
+soak: build
+	@ulimit -n $$(ulimit -Hn) && IMSGW_BIN_DIR=$(CURDIR)/$(BUILD) node tests/soak/soak.mjs
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

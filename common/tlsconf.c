@@ -2,10 +2,13 @@
  * the SSL_CTX over from libwebsockets). */
 #include "tlsconf.h"
 
+#include "secretfile.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -59,8 +62,15 @@ static int tls_pair_load(struct tls_pair *p, const char *cert, const char *key, 
         snprintf(err, errlen, "tls-cert %s holds no PEM certificate", cert);
         goto fail;
     }
-    if (!(f = tls_open("tls-key", key, err, errlen)))
+    /* The key is a secret: a regular file of this user, closed to group and others. */
+    int fd = secretfile_open("tls-key", key, err, errlen);
+    if (fd < 0 || !(f = fdopen(fd, "r"))) {
+        if (fd >= 0) {
+            close(fd);
+            snprintf(err, errlen, "cannot read tls-key %s: %s", key, strerror(errno));
+        }
         goto fail;
+    }
     p->key = PEM_read_PrivateKey(f, NULL, tls_no_passphrase, NULL);
     fclose(f);
     ERR_clear_error();

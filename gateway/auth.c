@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -18,6 +19,7 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "secretfile.h"
 #include "timeutil.h"
 #include "tok_cache.h"
 
@@ -63,9 +65,13 @@ static int auth_form_encode(const char *in, char *out, size_t outlen)
 
 static int auth_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
+    int fd = secretfile_open("waf-client-secret-file", path, err, errlen);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
     if (!f) {
-        snprintf(err, errlen, "waf-client-secret-file %s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            snprintf(err, errlen, "waf-client-secret-file %s: %s", path, strerror(errno));
+            close(fd);
+        }
         return -1;
     }
     size_t n = fread(out, 1, outlen - 1, f);

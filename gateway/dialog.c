@@ -236,11 +236,13 @@ static int dialog_bye_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *o
     return 0;
 }
 
-static void dialog_send_bye(struct dialog *d)
+/* A request inside d from the WebSocket user's side, sent for a user whose flow is gone: ACK
+ * (for a 2xx, stateless: it is never answered) or BYE (a client transaction). */
+static void dialog_send(struct dialog *d, sip_method_t method, const char *name, uint32_t cseq)
 {
     msg_t *m = nta_msg_create(gw->agent, 0);
     if (!m) {
-        log_warn("dialog: out of memory; no BYE for a call of a closed flow");
+        log_warn("dialog: out of memory; no %s for a call of a closed flow", name);
         return;
     }
     sip_t *s = sip_object(m);
@@ -248,26 +250,50 @@ static void dialog_send_bye(struct dialog *d)
     char from[700], to[700];
     snprintf(from, sizeof(from), "<%s>;tag=%s", d->ws_uri, d->ws_tag);
     snprintf(to, sizeof(to), "<%s>;tag=%s", d->far_uri, d->far_tag);
-    int ok =
-        sip_add_tl(m, s,
-                   SIPTAG_REQUEST(sip_request_create(home, SIP_METHOD_BYE,
-                                                     URL_STRING_MAKE(d->far_target), NULL)),
-                   SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_FROM_STR(from), SIPTAG_TO_STR(to),
-                   SIPTAG_CALL_ID_STR(d->call_id),
-                   SIPTAG_CSEQ(sip_cseq_create(home, d->cseq, SIP_METHOD_BYE)),
-                   TAG_IF(d->route->len, SIPTAG_ROUTE_STR(d->route->str)),
-                   SIPTAG_REASON_STR("SIP;cause=480;text=\"WebSocket closed\""), TAG_END()) >= 0;
+    int bye = method == sip_method_bye;
+    int ok = sip_add_tl(m, s,
+                        SIPTAG_REQUEST(sip_request_create(home, method, name,
+                                                          URL_STRING_MAKE(d->far_target), NULL)),
+                        SIPTAG_MAX_FORWARDS_STR("70"), SIPTAG_FROM_STR(from), SIPTAG_TO_STR(to),
+                        SIPTAG_CALL_ID_STR(d->call_id),
+                        SIPTAG_CSEQ(sip_cseq_create(home, cseq, method, name)),
+                        TAG_IF(d->route->len, SIPTAG_ROUTE_STR(d->route->str)),
+                        TAG_IF(bye, SIPTAG_REASON_STR("SIP;cause=480;text=\"WebSocket closed\"")),
+                        TAG_END()) >= 0;
+    url_string_t const *next = d->route->len ? NULL : gw->next_hop;
     nta_outgoing_t *orq =
-        ok ? nta_outgoing_mcreate(gw->agent, dialog_bye_on_response, NULL,
-                                  d->route->len ? NULL : gw->next_hop, m, TAG_END())
-           : NULL;
+        !ok ? NULL
+        : bye
+            ? nta_outgoing_mcreate(gw->agent, dialog_bye_on_response, NULL, next, m, TAG_END())
+            : nta_outgoing_mcreate(gw->agent, NULL, NULL, next, m, NTATAG_STATELESS(1), TAG_END());
     if (!orq) {
-        log_warn("dialog: could not send BYE for a call of a closed flow");
+        log_warn("dialog: could not send %s for a call of a closed flow", name);
         msg_destroy(m);
         return;
     }
-    log_info("dialog: flow %llu closed mid-call; BYE sent to %s", (unsigned long long)d->conn_id,
-             d->far_uri);
+    if (!bye && orq != (nta_outgoing_t *)-1)
+        nta_outgoing_destroy(orq);
+    log_info("dialog: flow %llu closed mid-call; %s sent to %s", (unsigned long long)d->conn_id,
+             name, d->far_uri);
+}
+
+static void dialog_send_bye(struct dialog *d)
+{
+    dialog_send(d, sip_method_bye, "BYE", d->cseq);
+}
+
+void dialog_orphan_answered(uint64_t conn_id, sip_t const *rsp)
+{
+    if (!rsp->sip_call_id || !rsp->sip_from || !rsp->sip_to || !rsp->sip_cseq)
+        return;
+    struct dialog *d =
+        dialog_find(conn_id, rsp->sip_call_id->i_id, rsp->sip_from->a_tag, rsp->sip_to->a_tag);
+    if (!d)
+        return;
+    /* RFC 3261 §15: a caller that gets a 2xx after giving up acknowledges it and hangs up. */
+    dialog_send(d, sip_method_ack, "ACK", rsp->sip_cseq->cs_seq);
+    dialog_send_bye(d);
+    dialog_remove(d);
 }
 
 void dialog_flow_closed(uint64_t conn_id)

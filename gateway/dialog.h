@@ -33,6 +33,9 @@ void dialog_seen_cseq(struct dialog *d, sip_t const *req);
 void dialog_remove(struct dialog *d);
 /* A BYE from the IMS side was relayed to flow conn_id: its dialog is over. */
 void dialog_ended(uint64_t conn_id, sip_t const *bye);
+/* A 2xx to an INVITE of flow conn_id arrived after the flow closed (it crossed our CANCEL):
+ * ACK it and BYE the call on the caller's behalf, so the callee is not left in a call. */
+void dialog_orphan_answered(uint64_t conn_id, sip_t const *rsp);
 /* The flow closed: BYE every confirmed dialog it had towards the IMS side, then forget all. */
 void dialog_flow_closed(uint64_t conn_id);
 /* Dialogs held now (a gauge for /metrics). */

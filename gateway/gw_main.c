@@ -23,12 +23,15 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "gw_sip.h"
 #include "ws_conn.h"
 #include "ws_mask.h"
+
+#define GW_NTA_TIMER_C_EXTRA_MS 5000
 
 struct gw *gw;
 
@@ -169,8 +172,21 @@ int main(int argc, char **argv)
     gw->root = su_glib_root_create(NULL);
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
-    gw->agent = nta_agent_create(gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL,
-                                 NTATAG_UA(0), TAG_END());
+    /* Secrets first: a bad secret file stops the start before any port is opened. */
+    if (auth_init(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    /* Timer B/F = sip-transaction-timeout, so a silent core gets a timely final answer. nta's
+     * own Timer C would end an INVITE client transaction silently on TCP (no answer to us, so
+     * none to the client): it is set past ours (timer-c, then the CANCEL's wait). */
+    unsigned tx_ms = (unsigned)cfg.sip_transaction_timeout * 1000;
+    gw->agent = nta_agent_create(
+        gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL, NTATAG_UA(0),
+        NTATAG_SIP_T1X64(tx_ms),
+        NTATAG_TIMER_C((unsigned)cfg.timer_c * 1000 + 2 * tx_ms + GW_NTA_TIMER_C_EXTRA_MS),
+        TAG_END());
     if (!gw->agent) {
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
@@ -188,7 +204,7 @@ int main(int argc, char **argv)
         log_error("cannot start the SIP proxy");
         goto out;
     }
-    if (auth_init(err, sizeof(err)) < 0) {
+    if (media_start(err, sizeof(err)) < 0) {
         fprintf(stderr, "imsgw-gateway: %s\n", err);
         rc = 2;
         goto out;
@@ -205,6 +221,7 @@ int main(int argc, char **argv)
 out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     dereg_clear();
     if (gw->agent)

@@ -40,10 +40,16 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
-    long max_queued_bytes_total; /* all WebSocket send queues together */
-    char **trusted_proxies;      /* X-Forwarded-For is believed from these peers only */
-    char *tls_cert;              /* PEM certificate (+ chain): HTTPS and WSS when set */
-    char *tls_key;               /* PEM private key of tls_cert */
+    long max_queued_bytes_total;   /* all WebSocket send queues together */
+    char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
+    char *media;                   /* media relay: off | rtpengine */
+    char *media_relay;             /* rtpengine ng control address host:port */
+    long media_timeout;            /* ms an ng request may take, retransmissions included */
+    long media_reconcile_interval; /* s between relay-session reconciliations; 0 = only at start */
+    char **media_ws_codecs;        /* codecs always offered to the WebSocket side (transcoded) */
+    char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
+    char *tls_cert;                /* PEM certificate (+ chain): HTTPS and WSS when set */
+    char *tls_key;                 /* PEM private key of tls_cert */
     int allow_plain_http;    /* plain http/ws on a non-loopback address (a TLS proxy in front) */
     long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
     long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
@@ -55,6 +61,7 @@ struct gw_settings {
                                                                                 without a final
                                                                                 answer (RFC
                                                                                 3261: > 180) */
+    long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
 };
 
 extern const struct cfg_program gw_program;

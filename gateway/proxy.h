@@ -10,6 +10,10 @@ struct gw_conn;
 
 #define PROXY_MAX_TX_PER_FLOW 32 /* concurrent requests one flow may have in flight */
 #define PROXY_TIMER_C_S 181      /* default timer-c: > 3 min (RFC 3261 §16.6 step 11) */
+/* Default Timer B/F towards the core. RFC 3261's 64*T1 = 32 s is as long as the browser's own
+ * Timer F, so the client would give up before our answer came; a core that has not answered in
+ * 10 s is down for a web user (docs/faults.md). */
+#define PROXY_TX_TIMEOUT_S 10
 
 /* Starts receiving requests from the IMS side (a default nta leg). Returns 0 or -1. */
 int proxy_start(void);

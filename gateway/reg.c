@@ -242,6 +242,14 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     if (reg_requested_expires(req) == 0) { /* de-REGISTER accepted */
         if (c->reg)
             gw->metrics.registrations--;
+        /* REGISTERs waiting for a refresh of tokens that are now gone get a fresh challenge,
+         * not silence. */
+        while (c->reg && c->reg->refresh_waiters) {
+            struct reg_pending *w = c->reg->refresh_waiters;
+            c->reg->refresh_waiters = w->next;
+            reg_challenge(c, sip_object(w->req), "invalid_token");
+            reg_pending_free(w);
+        }
         reg_state_free(c->reg);
         c->reg = NULL;
         return;

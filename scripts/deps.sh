@@ -12,7 +12,9 @@ apt_pkgs=(
   libcmocka-dev sip-tester chromium
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
-  systemd openssl
+  sqlite3 openssl util-linux
+  rtpengine-daemon
+  systemd
   podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "log.h"
 #include "rnd.h"
 #include "waf_limits.h"
 #include "timeutil.h"
@@ -30,6 +31,8 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* The store runs on the only loop: another process's lock may stall it this long at most. */
+    waf_store_set_busy_wait(app->store, WAF_STORE_LOOP_WAIT_MS);
     app->gc_ms = time_mono_ms();
     return 0;
 fail:
@@ -73,6 +76,21 @@ void waf_resp_error(struct waf_resp *resp, unsigned status, const char *error, c
                      : json_pack("{s:s}", "error", error);
     waf_resp_json(resp, status, e ? json_dumps(e, JSON_COMPACT) : NULL);
     json_decref(e);
+}
+
+int waf_resp_store_unavailable(struct waf_app *app, struct waf_resp *resp)
+{
+    int why = waf_store_unavailable(app->store);
+    if (!why)
+        return 0;
+    int busy = why == WAF_STORE_BUSY;
+    log_warn("store unavailable (%s): request answered 503, nothing written",
+             busy ? "locked by another process" : "cannot write: disk full or I/O error");
+    waf_resp_error(resp, 503, "temporarily_unavailable",
+                   busy ? "the store is busy; try again"
+                        : "the store cannot write (disk full or I/O error); try again later");
+    resp->retry_after = busy ? WAF_RETRY_BUSY_S : WAF_RETRY_CANNOT_WRITE_S;
+    return 1;
 }
 
 void waf_resp_html(struct waf_resp *resp, unsigned status, char *body)

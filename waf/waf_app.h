@@ -15,6 +15,10 @@
 #include "waf_store.h"
 #include "waf_throttle.h"
 
+#define WAF_STORE_LOOP_WAIT_MS 250  /* the daemon's longest wait for the store's write lock */
+#define WAF_RETRY_BUSY_S 1          /* Retry-After when the store is locked */
+#define WAF_RETRY_CANNOT_WRITE_S 30 /* Retry-After when the store cannot write */
+
 struct waf_app {
     const struct waf_settings *s;
     struct waf_store *store;
@@ -81,6 +85,9 @@ void waf_app_close(struct waf_app *app);
 void waf_resp_json(struct waf_resp *resp, unsigned status, char *body);
 /* Sets resp to an RFC 6749 §5.2 error {"error":…,"error_description":…}. */
 void waf_resp_error(struct waf_resp *resp, unsigned status, const char *error, const char *desc);
+/* When the last store failure was the store's own (locked, disk full): 503 temporarily_unavailable
+ * with Retry-After, a log line, and 1; else 0 (the caller answers as it would). */
+int waf_resp_store_unavailable(struct waf_app *app, struct waf_resp *resp);
 /* Sets resp to an HTML page (taking ownership), with no-store and anti-framing headers. */
 void waf_resp_html(struct waf_resp *resp, unsigned status, char *body);
 /* Runs periodic store clean-up and key reloads (cheap; called per request). */

@@ -116,9 +116,11 @@ static void waf_grant_issued(struct waf_app *app, struct waf_resp *resp, json_t 
                              enum waf_grant_kind kind)
 {
     if (!tokens || waf_store_commit(app->store) < 0) {
+        /* Nothing of the grant is kept: a refresh token that was to be rotated stays valid. */
         json_decref(tokens);
         waf_store_rollback(app->store);
-        waf_resp_error(resp, 500, "server_error", "the tokens could not be stored");
+        if (!waf_resp_store_unavailable(app, resp))
+            waf_resp_error(resp, 500, "server_error", "the tokens could not be stored");
         return;
     }
     app->metrics.tokens_issued[kind]++;
@@ -459,7 +461,8 @@ void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *
     } else if (strcmp(grant, "authorization_code") == 0 && !code) {
         waf_resp_error(resp, 400, "invalid_request", "code is missing");
     } else if (waf_store_begin(app->store) < 0) {
-        waf_resp_error(resp, 503, "temporarily_unavailable", "the store is busy");
+        if (!waf_resp_store_unavailable(app, resp))
+            waf_resp_error(resp, 503, "temporarily_unavailable", "the store is busy");
     } else if (strcmp(grant, "authorization_code") == 0) {
         if (waf_secret_is_numeric(code))
             waf_grant_numeric(app, req, &c, code, resp);

@@ -22,6 +22,7 @@
 #include "jwk.h"
 #include "log.h"
 #include "rnd.h"
+#include "secretfile.h"
 
 /* An encrypted key file would make OpenSSL prompt on the terminal; refuse it instead. */
 static int waf_keys_no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -100,24 +101,9 @@ int waf_keys_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
 
 static int waf_keys_load(const char *path, struct waf_signing_key *out, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot open signing key %s: %s", path, strerror(errno));
+    int fd = secretfile_open("signing key", path, err, errlen);
+    if (fd < 0)
         return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "signing key %s is not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        snprintf(err, errlen,
-                 "signing key %s is accessible by group or others (mode %04o); run chmod 600 on it",
-                 path, (unsigned)(st.st_mode & 07777));
-        close(fd);
-        return -1;
-    }
     FILE *f = fdopen(fd, "r");
     if (!f) {
         close(fd);

@@ -86,6 +86,8 @@ static int waf_serve(const struct waf_settings *s)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL); /* reload the TLS certificate */
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) must turn into a write error the store reports, not death. */
+    signal(SIGXFSZ, SIG_IGN);
     log_info("listening on %s port %d, issuer %s, kid %s", s->listen, waf_http_port(waf_running),
              s->issuer, waf_keyring_current(&app.keys)->kid);
     while (!waf_stop && waf_http_service(waf_running) >= 0)

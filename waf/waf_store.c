@@ -10,13 +10,63 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "secretfile.h"
 #include "timeutil.h"
 
-#define WAF_STORE_BUSY_MS 2000 /* how long a writer waits for another process's transaction */
+#define WAF_STORE_BUSY_MS 2000      /* default wait for another process's write lock (the CLI) */
+#define WAF_STORE_FAIL_FAST_MS 1000 /* after a wait ran out, writers fail at once this long */
 
 struct waf_store {
     sqlite3 *db;
+    int busy_ms;              /* longest wait for another process's write lock */
+    uint64_t wait_start;      /* monotonic ms the current wait began */
+    uint64_t fail_fast_until; /* no waiting before this monotonic ms */
+    int failed_rc;            /* why the last BEGIN or COMMIT failed (a ROLLBACK clears errcode) */
 };
+
+/* SQLite's busy handler. The daemon runs SQLite on its only loop, so every wait stalls every
+ * client: a lock held for long (another process in a long transaction) must cost one bounded
+ * wait, not one per request, hence the fail-fast window after a wait that ran out. */
+static int waf_store_busy(void *arg, int count)
+{
+    struct waf_store *st = arg;
+    uint64_t now = time_mono_ms();
+    if (count == 0) {
+        if (now < st->fail_fast_until)
+            return 0;
+        st->wait_start = now;
+    }
+    if (now - st->wait_start >= (uint64_t)st->busy_ms) {
+        st->fail_fast_until = now + WAF_STORE_FAIL_FAST_MS;
+        return 0;
+    }
+    sqlite3_sleep(5);
+    return 1;
+}
+
+void waf_store_set_busy_wait(struct waf_store *st, int ms)
+{
+    st->busy_ms = ms;
+}
+
+int waf_store_unavailable(struct waf_store *st)
+{
+    int rc = sqlite3_errcode(st->db);
+    if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = st->failed_rc;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return WAF_STORE_BUSY;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+        return WAF_STORE_CANNOT_WRITE;
+    default:
+        return 0;
+    }
+}
 
 /* Schema steps, applied in order; step i brings user_version from i to i + 1. Later versions
  * append steps here and never edit a published one. */
@@ -133,6 +183,11 @@ static int waf_store_exec(struct waf_store *st, const char *sql)
 
 void waf_store_rollback(struct waf_store *st)
 {
+    if (sqlite3_get_autocommit(st->db))
+        return; /* none open (a failed COMMIT rolled back already): keep the error it left */
+    int rc = sqlite3_errcode(st->db);
+    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        st->failed_rc = rc; /* kept for waf_store_unavailable(): ROLLBACK clears the errcode */
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
@@ -143,13 +198,18 @@ sqlite3 *waf_store_db(struct waf_store *st)
 
 int waf_store_begin(struct waf_store *st)
 {
-    return waf_store_exec(st, "BEGIN IMMEDIATE");
+    st->failed_rc = SQLITE_OK;
+    if (waf_store_exec(st, "BEGIN IMMEDIATE") == 0)
+        return 0;
+    st->failed_rc = sqlite3_errcode(st->db);
+    return -1;
 }
 
 int waf_store_commit(struct waf_store *st)
 {
     if (waf_store_exec(st, "COMMIT") == 0)
         return 0;
+    st->failed_rc = sqlite3_errcode(st->db);
     waf_store_rollback(st);
     return -1;
 }
@@ -252,6 +312,17 @@ int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size
         snprintf(err, errlen, "out of memory");
         return WAF_STORE_ERROR;
     }
+    /* The database holds the signing keys: it is a secret file (created 0600 under the WAF's
+     * umask), and so are its WAL and shared-memory companions. */
+    static const char *const parts[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        char part[4200];
+        snprintf(part, sizeof(part), "%s%s", path, parts[i]);
+        if (secretfile_check_path("database", part, 1, err, errlen) < 0) {
+            free(st);
+            return WAF_STORE_ERROR;
+        }
+    }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
     if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", path,
@@ -260,7 +331,8 @@ int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size
         return WAF_STORE_ERROR;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, WAF_STORE_BUSY_MS);
+    st->busy_ms = WAF_STORE_BUSY_MS;
+    sqlite3_busy_handler(st->db, waf_store_busy, st);
     if (waf_store_wal(st) < 0 || waf_store_exec(st, "PRAGMA foreign_keys=ON") < 0) {
         waf_store_fail(st, path, err, errlen);
         waf_store_close(st);

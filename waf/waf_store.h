@@ -14,10 +14,12 @@
 
 enum waf_store_rc {
     WAF_STORE_OK = 0,
-    WAF_STORE_ERROR = -1,     /* SQLite failed; err says why */
-    WAF_STORE_EXISTS = -2,    /* a user with that name exists */
-    WAF_STORE_NOT_FOUND = -3, /* no user with that name */
-    WAF_STORE_INVALID = -4,   /* the input failed validation; err says why */
+    WAF_STORE_ERROR = -1,        /* SQLite failed; err says why */
+    WAF_STORE_EXISTS = -2,       /* a user with that name exists */
+    WAF_STORE_NOT_FOUND = -3,    /* no user with that name */
+    WAF_STORE_INVALID = -4,      /* the input failed validation; err says why */
+    WAF_STORE_BUSY = -5,         /* another process holds the write lock */
+    WAF_STORE_CANNOT_WRITE = -6, /* disk full, I/O error or read-only file */
 };
 
 struct waf_store;
@@ -58,6 +60,12 @@ int waf_store_begin(struct waf_store *st);
 int waf_store_commit(struct waf_store *st);
 /* ROLLBACK of the open transaction. */
 void waf_store_rollback(struct waf_store *st);
+/* Longest wait for another process's write lock, ms (default 2000, the daemon waits less). */
+void waf_store_set_busy_wait(struct waf_store *st, int ms);
+/* Why the last statement failed, when the store itself is unavailable rather than the request
+ * wrong: WAF_STORE_BUSY (locked by another process), WAF_STORE_CANNOT_WRITE (disk full, I/O
+ * error, read-only), else 0. */
+int waf_store_unavailable(struct waf_store *st);
 /* Deletes expired codes, tokens, families and retired keys past their overlap. */
 void waf_store_gc(struct waf_store *st, int64_t now);
 

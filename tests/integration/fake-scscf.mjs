@@ -1,10 +1,11 @@
 // A minimal S-CSCF over TCP for tests that must see exactly what the gateway sends upstream:
 // it records every request and answers a REGISTER with 200 (Contact with the granted expiry,
-// Service-Route, P-Associated-URI), anything else with 200 too.
+// Service-Route naming itself, P-Associated-URI), anything else with 200 too — unless the test's
+// onRequest(m, reply) hook takes the request (returns true) and answers with reply(lines) itself.
 import net from 'node:net';
 import { parseSip } from './harness.mjs';
 
-export async function startFakeScscf() {
+export async function startFakeScscf({ onRequest } = {}) {
   const scscf = { received: [], sockets: new Set() };
   scscf.server = net.createServer((sock) => {
     scscf.sockets.add(sock);
@@ -25,6 +26,7 @@ export async function startFakeScscf() {
         const m = parseSip(text);
         if (m.status !== null) continue; // a response: not expected here
         scscf.received.push(m);
+        if (onRequest && onRequest(m, (lines) => sock.write(lines.join('\r\n') + '\r\n\r\n'))) continue;
         const h = m.headers;
         const expires = Number((/expires=(\d+)/.exec(h.contact?.[0] || '') || [])[1] ?? h.expires?.[0] ?? 600);
         const lines = ['SIP/2.0 200 OK', ...h.via.map((v) => `Via: ${v}`), `From: ${h.from[0]}`,
@@ -32,7 +34,7 @@ export async function startFakeScscf() {
           `CSeq: ${h.cseq[0]}`];
         if (m.start.startsWith('REGISTER') && h.contact && expires > 0) {
           lines.push(`Contact: ${h.contact[0].replace(/;expires=\d+/, '')};expires=${expires}`,
-            'Service-Route: <sip:orig@scscf.ims.test;lr>', `P-Associated-URI: ${h.to[0].replace(/;tag=.*/, '')}`);
+            `Service-Route: <sip:orig@127.0.0.1:${scscf.port};transport=tcp;lr>`, `P-Associated-URI: ${h.to[0].replace(/;tag=.*/, '')}`);
         }
         lines.push('Content-Length: 0');
         sock.write(lines.join('\r\n') + '\r\n\r\n');

@@ -29,7 +29,7 @@ export async function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(check, what, timeoutMs = 10000) {
+async function waitFor(check, what, timeoutMs = 20000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await check()) return;
@@ -128,26 +128,40 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
   stack.uaSecret = wafCli(stack, ['client', 'add', 'phone', '--confidential', '--token-format', 'opaque',
     '--redirect-uri', 'https://phone.example/cb']).trim().split(' ').pop();
   stack.waf = new Daemon('imsgw-waf', [...stack.wafArgs, ...wafArgs]);
-  stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
-    '--hss-file', path.join(dir, 'hss.json'), ...stubArgs]);
-  await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
-  await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
-  const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
-  stack.startGateway = async () => {
-    stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
-      '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
-      '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
-      '--authz-server', issuer, '--waf-client-id', 'gateway',
-      '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs]);
-    await waitFor(() => httpOk(`${stack.httpUrl}/healthz`, tlsCa), 'the gateway');
+  /** Starts the IMS stub (again, after a fault test stopped it) on the same port. */
+  stack.startStub = async () => {
+    stack.stub = new Daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`,
+      '--hss-file', path.join(dir, 'hss.json'), ...stubArgs]);
+    await waitFor(() => tcpOpen(stubPort), 'the IMS stub');
   };
-  /** Stops the gateway (returns its exit) and starts it again on the same ports. */
-  stack.restartGateway = async () => {
-    const exit = await stack.gateway.stop();
+  // A stack that fails to come up is stopped again, so the test fails now with the daemons' last
+  // words instead of leaving them running until the runner's timeout.
+  const started = () => [stack.gateway, stack.stub, stack.waf].filter(Boolean);
+  try {
+    await stack.startStub();
+    await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
+    const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
+    stack.startGateway = async () => {
+      stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
+        '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
+        '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
+        '--authz-server', issuer, '--waf-client-id', 'gateway',
+        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs]);
+      await waitFor(() => httpOk(`${stack.httpUrl}/healthz`, tlsCa), 'the gateway');
+    };
+    /** Stops the gateway (returns its exit) and starts it again on the same ports. */
+    stack.restartGateway = async () => {
+      const exit = await stack.gateway.stop();
+      await stack.startGateway();
+      return exit;
+    };
     await stack.startGateway();
-    return exit;
-  };
-  await stack.startGateway();
+  } catch (e) {
+    const logs = started().map((d) => `--- ${d.name}:\n${d.log.split('\n').slice(-15).join('\n')}`);
+    await Promise.all(started().map((d) => d.stop()));
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`${e.message}\n${logs.join('\n')}`);
+  }
   stack.stop = async () => {
     const results = {};
     for (const d of [stack.gateway, stack.stub, stack.waf]) results[d.name] = await d.stop();

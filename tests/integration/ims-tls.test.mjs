@@ -26,12 +26,13 @@ function sofiaDir(name, trust) {
     '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1',
     '-keyout', path.join(d, 'key.pem'), '-out', path.join(d, 'cert.pem')], { stdio: 'ignore' });
   fs.writeFileSync(path.join(d, 'agent.pem'),
-    fs.readFileSync(path.join(d, 'key.pem'), 'utf8') + fs.readFileSync(path.join(d, 'cert.pem'), 'utf8'));
+    fs.readFileSync(path.join(d, 'key.pem'), 'utf8') + fs.readFileSync(path.join(d, 'cert.pem'), 'utf8'),
+    { mode: 0o600 }); // a key file: closed to group and others (common/secretfile.c)
   fs.writeFileSync(path.join(d, 'cafile.pem'), trust ? fs.readFileSync(trust, 'utf8') : fs.readFileSync(path.join(d, 'cert.pem'), 'utf8'));
   return d;
 }
 
-async function registerThroughTls(gwDir, timeoutMs = 10000) {
+async function registerThroughTls(gwDir, timeoutMs = 30000) {
   const stubTls = await freePort(), gwTls = await freePort();
   const stack = await startStack({
     stubArgs: ['--tls-listen', `sips:127.0.0.1:${stubTls}`, '--tls-dir', stubDir],

@@ -26,7 +26,10 @@ before(async () => {
   fs.writeFileSync(dict, `${NAMES.join('\n')}\n`);
   passwords = path.join(home, 'passwords.txt');
   fs.writeFileSync(passwords, `secret\npassword\n1234\n${stack.passwords.alice}\n`);
+  // the stub's log line may trail its 200: count once both registrations are logged
+  for (let i = 0; i < 100 && registrations() < 2; i++) await sleep(20);
   registersBefore = registrations();
+  assert.equal(registersBefore, 2, 'alice and bob registered at the stub');
 });
 after(async () => {
   alice.close();

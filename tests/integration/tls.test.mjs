@@ -186,7 +186,15 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
     const r = refused('imsgw-gateway', ['--port', port, '--tls-cert', A.cert, '--tls-key', secret], asOther);
     assert.equal(r.status, 2);
     assert.deepEqual(r.lines.length, 1);
-    assert.match(r.lines[0], /cannot read tls-key .*secret-key\.pem: Permission denied/);
+    assert.match(r.lines[0], /tls-key .*secret-key\.pem: Permission denied/);
+    // A key open to group or others is refused (common/secretfile.c).
+    const open = path.join(dir, 'open-key.pem');
+    fs.copyFileSync(A.key, open);
+    fs.chmodSync(open, 0o644);
+    const o = refused('imsgw-gateway', ['--port', port, '--tls-cert', A.cert, '--tls-key', open]);
+    assert.equal(o.status, 2);
+    assert.equal(o.lines.length, 1);
+    assert.match(o.lines[0], /tls-key .*open-key\.pem/);
     // The explicit setting lets a plain listener on a non-loopback address start.
     const plain = new Daemon('imsgw-gateway', ['--listen', '0.0.0.0', '--allow-plain-http', 'true',
       '--port', port, '--sip-listen', `sip:127.0.0.1:${await freePort()}`]);

@@ -1,4 +1,5 @@
 /* WAF store: users and IMPUs in SQLite, validation before any write, values stored literally. */
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -265,6 +266,8 @@ static void test_password_hash_and_verify(void **state)
 
 int main(void)
 {
+    /* As imsgw-waf does: the database is a secret file (0600), or waf_store_open() refuses it. */
+    umask(077);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_get_default_impi, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_refused, setup, teardown),
