@@ -6,6 +6,7 @@
 #   build [DIR]  base, then the imsgw image from DIR (default: this checkout); podman caches the
 #             layers, so only what changed is rebuilt.
 #   compose   ARGS...: podman-compose with the project's containers.conf.
+#   up        build, then the demo stack up (make compose): prints the URL and demo users.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CONTAINERS_CONF="$PWD/docker/podman/containers.conf"
@@ -45,11 +46,38 @@ build() {
     cp wwsf-static/vendor/jssip.js "$ctx/wwsf-static/vendor/"
   fi
   podman build --pull=never --network host --layers -f "$ctx/docker/Dockerfile" -t "$IMAGE" "$ctx"
+  # The previous image of the tag is now dangling: drop it (cached layers in use are kept).
+  podman image prune -f >/dev/null
+}
+
+up() {
+  build
+  local log
+  log=$(mktemp)
+  podman-compose -p "${IMSGW_PROJECT:-imsgw}" -f docker/compose.yml up -d >"$log" 2>&1 ||
+    { cat "$log" >&2; rm -f "$log"; return 1; }
+  rm -f "$log"
+  local i
+  for i in $(seq 120); do
+    curl -fsk --max-time 2 https://127.0.0.1:8443/healthz >/dev/null 2>&1 && break
+    sleep 1
+  done
+  cat <<MSG
+
+  imsgw demo stack is running (podman-compose project ${IMSGW_PROJECT:-imsgw}).
+  Open:      https://localhost:8443/   (demo certificate: accept it here and once at https://localhost:9443/)
+  Demo users (IMPU sip:NAME@ims.test):
+$(podman exec "${IMSGW_PROJECT:-imsgw}_waf_1" cat /var/lib/imsgw/waf/demo-credentials.txt |
+    sed 's/^\([^ ]*\) \(.*\)$/    \1  password: \2/')
+  Stop:      scripts/containers.sh compose down   (-v also drops the WAF's data)
+
+MSG
 }
 
 case "${1:-}" in
+up) up ;;
 base) base ;;
 build) shift; build "$@" ;;
 compose) shift; exec podman-compose -p "${IMSGW_PROJECT:-imsgw}" -f docker/compose.yml "$@" ;;
-*) echo "usage: $0 base|build|compose ARGS..." >&2; exit 2 ;;
+*) echo "usage: $0 base|build [DIR]|up|compose ARGS..." >&2; exit 2 ;;
 esac
