@@ -44,11 +44,12 @@ static FILE *tls_open(const char *what, const char *path, char *err, size_t errl
     return f;
 }
 
-static int tls_pair_load(struct tls_pair *p, const char *cert, const char *key, char *err,
-                         size_t errlen)
+/* what_cert, what_key: the settings' names for the error lines. */
+static int tls_pair_load(struct tls_pair *p, const char *what_cert, const char *cert,
+                         const char *what_key, const char *key, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
-    FILE *f = tls_open("tls-cert", cert, err, errlen);
+    FILE *f = tls_open(what_cert, cert, err, errlen);
     if (!f)
         return -1;
     p->cert = PEM_read_X509_AUX(f, NULL, tls_no_passphrase, NULL);
@@ -59,15 +60,15 @@ static int tls_pair_load(struct tls_pair *p, const char *cert, const char *key, 
     fclose(f);
     ERR_clear_error(); /* the chain loop ends on "no start line" */
     if (!p->cert || !p->chain) {
-        snprintf(err, errlen, "tls-cert %s holds no PEM certificate", cert);
+        snprintf(err, errlen, "%s %s holds no PEM certificate", what_cert, cert);
         goto fail;
     }
     /* The key is a secret: a regular file of this user, closed to group and others. */
-    int fd = secretfile_open("tls-key", key, err, errlen);
+    int fd = secretfile_open(what_key, key, err, errlen);
     if (fd < 0 || !(f = fdopen(fd, "r"))) {
         if (fd >= 0) {
             close(fd);
-            snprintf(err, errlen, "cannot read tls-key %s: %s", key, strerror(errno));
+            snprintf(err, errlen, "cannot read %s %s: %s", what_key, key, strerror(errno));
         }
         goto fail;
     }
@@ -75,13 +76,13 @@ static int tls_pair_load(struct tls_pair *p, const char *cert, const char *key, 
     fclose(f);
     ERR_clear_error();
     if (!p->key) {
-        snprintf(err, errlen, "tls-key %s holds no unencrypted PEM private key", key);
+        snprintf(err, errlen, "%s %s holds no unencrypted PEM private key", what_key, key);
         goto fail;
     }
     if (X509_check_private_key(p->cert, p->key) != 1) {
         ERR_clear_error();
-        snprintf(err, errlen, "tls-key %s does not match the certificate in tls-cert %s", key,
-                 cert);
+        snprintf(err, errlen, "%s %s does not match the certificate in %s %s", what_key, key,
+                 what_cert, cert);
         goto fail;
     }
     return 0;
@@ -93,7 +94,7 @@ fail:
 int tls_check_pair(const char *cert, const char *key, char *err, size_t errlen)
 {
     struct tls_pair p;
-    if (tls_pair_load(&p, cert, key, err, errlen) < 0)
+    if (tls_pair_load(&p, "tls-cert", cert, "tls-key", key, err, errlen) < 0)
         return -1;
     tls_pair_free(&p);
     return 0;
@@ -150,7 +151,12 @@ int sip_tls_settings_check(const char *listen, const char *dir, char *err, size_
         snprintf(err, errlen, "sip-tls-dir is too long");
         return -1;
     }
-    return tls_check_pair(agent, agent, err, errlen);
+    struct tls_pair p; /* one file holds both, as sofia-sip reads it */
+    if (tls_pair_load(&p, "sip-tls-dir certificate", agent, "sip-tls-dir key", agent, err, errlen) <
+        0)
+        return -1;
+    tls_pair_free(&p);
+    return 0;
 }
 
 int tls_listener_reload(struct tls_listener *l, char *err, size_t errlen)
@@ -160,7 +166,7 @@ int tls_listener_reload(struct tls_listener *l, char *err, size_t errlen)
         snprintf(err, errlen, "no TLS listener to reload");
         return -1;
     }
-    if (tls_pair_load(&p, l->cert_path, l->key_path, err, errlen) < 0)
+    if (tls_pair_load(&p, "tls-cert", l->cert_path, "tls-key", l->key_path, err, errlen) < 0)
         return -1;
     /* One call replaces certificate, key and chain together (override = 1). */
     int ok = SSL_CTX_use_cert_and_key(l->ssl_ctx, p.cert, p.key, p.chain, 1) == 1;

@@ -30,10 +30,18 @@ function run(cmd, args, { timeout = 600000, input } = {}) {
 const compose = (...args) => run('podman-compose', ['-p', PROJECT, '-f', 'docker/compose.yml', ...args]);
 const exec = (service, ...cmd) => run('podman', ['exec', `${PROJECT}_${service}_1`, ...cmd], { timeout: 60000 });
 
+// The stub has no health URL (its entrypoint first waits for the gateway's address): its
+// "listening" log line says it is up; until then the gateway rightly answers 503.
+const stubListening = () => {
+  const r = spawnSync('podman', ['logs', `${PROJECT}_ims-stub_1`], { env, encoding: 'utf8', timeout: 10000 });
+  return /listening on/.test(`${r.stdout}${r.stderr}`);
+};
+
 async function healthy(timeoutMs = 90000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (await httpOk('https://127.0.0.1:8443/healthz', ca()) && await httpOk('https://127.0.0.1:9443/healthz', ca())) return;
+    if (await httpOk('https://127.0.0.1:8443/healthz', ca()) && await httpOk('https://127.0.0.1:9443/healthz', ca()) &&
+      stubListening()) return;
     await sleep(500);
   }
   throw new Error(`the stack did not come up:\n${spawnSync('podman', ['logs', '--tail', '30', `${PROJECT}_gateway_1`], { env, encoding: 'utf8' }).stderr}`);
