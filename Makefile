@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_TIME       ?= 60
 FUZZ_CHECK_TIME ?= 15
 
-.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz \
+.PHONY: all deps build build-asan build-fuzz run compose test test-release test-asan test-fuzz fuzz \
 	fuzz-merge bench soak format clean
 
 all: build
@@ -33,6 +33,10 @@ build-fuzz: deps
 
 run: build
 	@scripts/run-demo.sh $(BUILD)
+
+# The demo stack in containers (podman; docs/deploy.md): WSS + HTTPS with a demo certificate.
+compose: deps
+	@scripts/containers.sh up
 
 # Every suite, twice: once on the release build, once under ASan + UBSan; then every fuzz
 # corpus replayed and each fuzz target run briefly.

@@ -19,6 +19,7 @@
 #include "flow.h"
 #include "gw.h"
 #include "gw_http.h"
+#include "gw_tls.h"
 #include "http_client.h"
 #include "ims_auth.h"
 #include "ims_peers.h"
@@ -36,6 +37,13 @@
 #define GW_NTA_TIMER_C_EXTRA_MS 5000
 
 struct gw *gw;
+
+static gboolean gw_on_sighup(gpointer unused)
+{
+    (void)unused;
+    gw_tls_reload();
+    return G_SOURCE_CONTINUE;
+}
 
 static gboolean gw_on_signal(gpointer loop)
 {
@@ -116,7 +124,15 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
     if (gw->cfg->ws_ping_interval)
         info.retry_and_idle_policy = &idle_policy;
     info.max_http_header_data = 4096;
-    return lws_create_context(&info);
+    gw_tls_vhost_info(&info);
+    if (gw->cfg->waf_ca_file && *gw->cfg->waf_ca_file)
+        info.client_ssl_ca_filepath = gw->cfg->waf_ca_file; /* e.g. a private or demo CA */
+    struct lws_context *ctx = lws_create_context(&info);
+    if (ctx && gw_tls_start_redirect(ctx) < 0) {
+        lws_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 int main(int argc, char **argv)
@@ -179,6 +195,8 @@ int main(int argc, char **argv)
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
     }
+    if (gw_tls_sip_start() < 0)
+        goto out;
     static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
     ws_set_hooks(&sip_hooks);
     gw->lws = gw_lws_start(gw->loop);
@@ -198,8 +216,10 @@ int main(int argc, char **argv)
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
-    log_info("listening: http://%s:%ld (WebSocket %s), SIP %s, next hop %s", cfg.listen, cfg.port,
-             WS_SIP_PATH, cfg.sip_listen, cfg.next_hop);
+    g_unix_signal_add(SIGHUP, gw_on_sighup, NULL);
+    log_info("listening: %s://%s:%ld (WebSocket %s), SIP %s, next hop %s",
+             gw_tls_on() ? "https" : "http", cfg.listen, cfg.port, WS_SIP_PATH, cfg.sip_listen,
+             cfg.next_hop);
     g_main_loop_run(gw->loop);
     rc = 0;
 out:

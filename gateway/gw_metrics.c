@@ -105,5 +105,10 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            (double)ms.relay_rtt_ms_total / 1000);
     gw_metric(&o, "imsgw_media_relay_answered_total", "counter",
               "Relay requests that got an answer.", ms.relay_answered_total);
+    gw_metric(&o, "imsgw_tls_reloads_total", "counter",
+              "Certificate reloads on SIGHUP that took effect.", m->tls_reloads_total);
+    gw_metric(&o, "imsgw_tls_reload_failures_total", "counter",
+              "Certificate reloads on SIGHUP that failed (the previous certificate stays).",
+              m->tls_reload_failures_total);
     return o.used;
 }

@@ -2,6 +2,7 @@
 
 #include "peer.h"
 #include "proxy.h"
+#include "tlsconf.h"
 #include "urlcheck.h"
 
 #include <stdio.h>
@@ -12,8 +13,10 @@
 
 static const struct cfg_field gw_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
-    F("port", CFG_INT, port, 1, 65535, "HTTP and WebSocket port (default 8080)"),
-    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0, "folder of the web client served at /"),
+    F("port", CFG_INT, port, 0, 65535,
+      "HTTP and WebSocket port (default 0: 8080, or 8443 with tls-cert)"),
+    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0,
+      "folder of the web client served at / (default: wwsf-static/ of the source tree)"),
     F("allowed-origins", CFG_STRLIST, allowed_origins, 0, 0,
       "Origins allowed to open the SIP WebSocket (empty list = any)"),
     F("max-message-size", CFG_INT, max_message_size, 1024, 1 << 20,
@@ -88,6 +91,24 @@ static const struct cfg_field gw_fields[] = {
       "codecs added to offers towards browsers, transcoded when needed (default opus)"),
     F("media-ims-codecs", CFG_STRLIST, media_ims_codecs, 0, 0,
       "codecs added to offers towards IMS, transcoded when needed (default PCMA,PCMU)"),
+    F("tls-cert", CFG_STR, tls_cert, 0, 0,
+      "PEM certificate (then its chain) for HTTPS and WSS; reloaded on SIGHUP (default none)"),
+    F("tls-key", CFG_STR, tls_key, 0, 0, "PEM private key of tls-cert, unencrypted (default none)"),
+    F("allow-plain-http", CFG_BOOL, allow_plain_http, 0, 0,
+      "serve plain http/ws on a non-loopback listen address, for a TLS-terminating proxy in "
+      "front (default false: refused)"),
+    F("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
+      "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not sent)"),
+    F("http-redirect-port", CFG_INT, http_redirect_port, 0, 65535,
+      "with TLS: a plain HTTP port that answers 301 to the https URL (default 0 = none)"),
+    F("waf-ca-file", CFG_STR, waf_ca_file, 0, 0,
+      "PEM CA certificates that verify the WAF's https certificate (default: the system's)"),
+    F("sip-tls-listen", CFG_STR, sip_tls_listen, 0, 0,
+      "IMS-side SIP over TLS: a sips: URI to bind (e.g. sips:0.0.0.0:5061); a next-hop "
+      "with ;transport=tls then goes over it (default none)"),
+    F("sip-tls-dir", CFG_STR, sip_tls_dir, 0, 0,
+      "directory with agent.pem (private key and certificate) and cafile.pem (CAs that verify "
+      "the IMS core's certificate) for sip-tls-listen"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -101,8 +122,7 @@ void gw_settings_defaults(struct gw_settings *s)
 {
     memset(s, 0, sizeof(*s));
     cfg_set_str(&s->listen, "127.0.0.1");
-    s->port = 8080;
-    cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
+    s->hsts_max_age = 31536000;
     s->allowed_origins = calloc(3, sizeof(char *));
     s->allowed_origins[0] = strdup("http://127.0.0.1:8080");
     s->allowed_origins[1] = strdup("http://localhost:8080");
@@ -155,6 +175,19 @@ static int gw_endpoint(char **field, const char *name, const char *base, const c
 
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
 {
+    if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
+        0)
+        return -1;
+    if (!s->wwsf_dir || !*s->wwsf_dir)
+        cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
+    if (!s->port)
+        s->port = s->tls_cert && *s->tls_cert ? 8443 : 8080;
+    if (sip_tls_settings_check(s->sip_tls_listen, s->sip_tls_dir, err, errlen) < 0)
+        return -1;
+    if (s->http_redirect_port && !(s->tls_cert && *s->tls_cert)) {
+        snprintf(err, errlen, "http-redirect-port needs tls-cert and tls-key");
+        return -1;
+    }
     if (url_check_https_or_loopback("authz-server", s->authz_server, err, errlen) < 0)
         return -1;
     if (gw_endpoint(&s->jwks_uri, "jwks-uri", s->authz_server, "/jwks.json", err, errlen) < 0 ||

@@ -50,6 +50,14 @@ struct gw_settings {
     long media_reconcile_interval; /* s between relay-session reconciliations; 0 = only at start */
     char **media_ws_codecs;        /* codecs always offered to the WebSocket side (transcoded) */
     char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
+    char *tls_cert;                /* PEM certificate (+ chain): HTTPS and WSS when set */
+    char *tls_key;                 /* PEM private key of tls_cert */
+    int allow_plain_http;    /* plain http/ws on a non-loopback address (a TLS proxy in front) */
+    long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
+    char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
+    char *sip_tls_listen;    /* IMS-side SIP over TLS: sips: URI; NULL = none */
+    char *sip_tls_dir;       /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

@@ -19,6 +19,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "gw_tls.h"
 #include "ims_peers.h"
 #include "identity.h"
 #include "sipmsg.h"
@@ -46,10 +47,10 @@ static void in_send_cancel(struct proxy_tx *tx)
         sipmsg_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
         return; /* cannot be expressed; the browser's own timers end its branch */
     int n = snprintf(buf, sizeof(buf),
-                     "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
+                     "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s\r\nMax-Forwards: 70\r\n"
                      "%s%sCall-ID: %s\r\nCSeq: %u CANCEL\r\nContent-Length: 0\r\n\r\n",
-                     ruri, gw->cfg->sip_host, tx->branch, from, to, inv->sip_call_id->i_id,
-                     inv->sip_cseq->cs_seq);
+                     ruri, gw_tls_via_transport(), gw->cfg->sip_host, tx->branch, from, to,
+                     inv->sip_call_id->i_id, inv->sip_cseq->cs_seq);
     if (n > 0 && (size_t)n < sizeof(buf))
         ws_send(c, buf, (size_t)n);
 }
@@ -197,7 +198,8 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     char rnd[24];
     rnd_token(rnd, 12);
     snprintf(branch, sizeof(branch), "z9hG4bK-%s", rnd);
-    snprintf(via, sizeof(via), "SIP/2.0/WS %s;branch=%s", gw->cfg->sip_host, branch);
+    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s", gw_tls_via_transport(), gw->cfg->sip_host,
+             branch);
     ok = ok && sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
     if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
         ok = route_record_route(fwd, fs, c->id, 1) == 0;

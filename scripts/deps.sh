@@ -15,6 +15,8 @@ apt_pkgs=(
   sqlite3 openssl util-linux
   rtpengine-daemon
   kamailio kamailio-ims-modules kamailio-presence-modules
+  systemd
+  podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "peer.h"
+#include "tlsconf.h"
 #include "urlcheck.h"
 #include "waf_user.h"
 
@@ -67,6 +68,16 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
               "addresses or prefixes of HTTP proxies in front of the WAF; from them the client is "
               "the rightmost other X-Forwarded-For entry (default none)"),
+    WAF_FIELD("tls-cert", CFG_STR, tls_cert, 0, 0,
+              "PEM certificate (then its chain) for HTTPS; reloaded on SIGHUP (default none)"),
+    WAF_FIELD("tls-key", CFG_STR, tls_key, 0, 0,
+              "PEM private key of tls-cert, unencrypted (default none)"),
+    WAF_FIELD("allow-plain-http", CFG_BOOL, allow_plain_http, 0, 0,
+              "serve plain http on a non-loopback listen address, for a TLS-terminating proxy in "
+              "front (default false: refused)"),
+    WAF_FIELD("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
+              "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not "
+              "sent)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -104,6 +115,7 @@ void waf_settings_defaults(struct waf_settings *s)
     s->login_user_pace_after = 50;
     s->device_authz_per_source = 10;
     s->device_authz_per_client = 120;
+    s->hsts_max_age = 31536000;
 }
 
 void waf_settings_free(struct waf_settings *s)
@@ -145,6 +157,13 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
     char why[160];
     if (!peer_list_valid(s->trusted_proxies, why, sizeof(why))) {
         snprintf(err, errlen, "\"trusted-proxies\": %s", why);
+        return -1;
+    }
+    if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
+        0)
+        return -1;
+    if (s->tls_cert && *s->tls_cert && strncmp(s->issuer, "https://", 8) != 0) {
+        snprintf(err, errlen, "\"issuer\" must be an https URL when tls-cert is set");
         return -1;
     }
     return url_check_https_or_loopback("issuer", s->issuer, err, errlen);

@@ -48,12 +48,13 @@ export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [
   return stack;
 }
 
-export function launch() {
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+      ...extraArgs],
   });
 }
 
