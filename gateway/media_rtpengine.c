@@ -227,6 +227,8 @@ static long re_encode(struct re_op *op, char *buf, size_t len)
          * answerer rtpengine is DTLS passive (RFC 5763 §5: the browser, offerer with actpass,
          * then starts the handshake); as the offerer it says actpass. */
         benc_kv(&b, "ICE", "force");
+        if (op->offer)
+            benc_kv(&b, "ICE-lite", "forward");
         benc_kv(&b, "transport-protocol", "UDP/TLS/RTP/SAVPF");
         if (!op->offer)
             benc_kv(&b, "DTLS", "passive");
@@ -243,6 +245,13 @@ static long re_encode(struct re_op *op, char *buf, size_t len)
         /* IMS: plain RTP/AVP, no ICE, no DTLS, RTCP on its own port. */
         benc_kv(&b, "ICE", "remove");
         benc_kv(&b, "DTLS", "off");
+        if (op->offer) {
+            /* The offer came from the browser: towards it rtpengine is ICE-lite and DTLS
+             * passive from the start (the answer says so again), so it never opens a DTLS
+             * handshake of its own before the browser has the answer. */
+            benc_kv(&b, "ICE-lite", "backward");
+            benc_kv(&b, "DTLS-reverse", "passive");
+        }
         benc_kv(&b, "transport-protocol", "RTP/AVP");
         benc_str(&b, "rtcp-mux");
         benc_list(&b);

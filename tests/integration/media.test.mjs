@@ -34,6 +34,7 @@ function assertWebrtcSdp(sdp, setup) {
   assert.match(sdp, /a=fingerprint:sha-256 /);
   assert.match(sdp, new RegExp(`a=setup:${setup}`));
   assert.match(sdp, /a=rtcp-mux/);
+  assert.match(sdp, /a=ice-lite/, 'the relay is ICE-lite towards the browser');
 }
 const metric = async (name) => {
   const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
