@@ -58,6 +58,13 @@ after(async () => {
   for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
 });
 
+/** alice's CANCEL of her INVITE tx (same branch). */
+function cancelFromAlice(tx) {
+  alice.send([`CANCEL ${carol.aor} SIP/2.0`, `Via: SIP/2.0/WSS ${alice.host};branch=${tx.branch}`, 'Max-Forwards: 70',
+    `From: <${alice.aor}>;tag=${tx.fromTag}`, `To: <${carol.aor}>`, `Call-ID: ${tx.callId}`, 'CSeq: 1 CANCEL',
+    ...alice.serviceRoute.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n'));
+}
+
 /** alice (WebSocket) calls carol (native); returns the state once both ends are in the call. */
 async function wsCallsNative() {
   const tx = alice.request('INVITE', carol.aor, { body: webrtcSdp() });
@@ -134,9 +141,7 @@ test('CANCEL, 486 and Timer C leave no relay session', async () => {
   carol.respond(inv, 180, 'Ringing');
   await alice.waitStatus(180, 'INVITE', 5000);
   await relay.callsReach(1);
-  alice.send([`CANCEL ${carol.aor} SIP/2.0`, `Via: SIP/2.0/WSS ${alice.host};branch=${tx.branch}`, 'Max-Forwards: 70',
-    `From: <${alice.aor}>;tag=${tx.fromTag}`, `To: <${carol.aor}>`, `Call-ID: ${tx.callId}`, 'CSeq: 1 CANCEL',
-    ...alice.serviceRoute.map((r) => `Route: ${r}`), 'Content-Length: 0', '', ''].join('\r\n'));
+  cancelFromAlice(tx);
   const cancel = await carol.waitRequest('CANCEL', 5000);
   carol.respond(cancel, 200, 'OK');
   carol.respond(inv, 487, 'Request Terminated');
@@ -174,6 +179,27 @@ test('WebSocket closed mid-call: the gateway BYEs the native side and deletes th
   const bye = await carol.waitRequest('BYE', 5000);
   carol.respond(bye, 200, 'OK');
   await relay.callsReach(0);
+});
+
+test('a CANCEL from the browser while the INVITE waits for the relay: 200 to the CANCEL, 487 to the INVITE, nothing forwarded, no relay session', async () => {
+  relay.proc.kill('SIGSTOP'); // the relay holds the offer unanswered (within media-timeout)
+  try {
+    // From the browser: the gateway has the INVITE (100 sent) but has not forwarded it yet.
+    const tx = alice.request('INVITE', carol.aor, { body: webrtcSdp() });
+    const ofTx = (status, method) => (m) => m.status === status && m.headers['call-id'][0] === tx.callId && m.headers.cseq[0].endsWith(method);
+    await alice.waitResponse(ofTx(100, 'INVITE'), 2000);
+    cancelFromAlice(tx);
+    const c = await alice.waitResponse((m) => m.headers['call-id'][0] === tx.callId && m.headers.cseq[0].endsWith('CANCEL'), 2000);
+    assert.equal(c.status, 200, 'the CANCEL matches the waiting INVITE'); // was 481 before the fix
+    relay.proc.kill('SIGCONT');
+    await alice.waitResponse(ofTx(487, 'INVITE'), 5000);
+    await relay.callsReach(0);
+    assert.ok(!carol.msgs.some((m) => m.headers['call-id']?.[0] === tx.callId), 'the INVITE never reached the IMS side');
+
+    // (From the IMS side: media-cancel.test.mjs; the stub sends no CANCEL before a 1xx > 100.)
+  } finally {
+    relay.proc.kill('SIGCONT');
+  }
 });
 
 test('relay down: INVITE gets 503 within the bound; REGISTER and MESSAGE go on; a relay that comes back is used again', async () => {

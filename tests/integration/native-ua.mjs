@@ -163,6 +163,12 @@ export class NativeUa {
       `Contact: ${this.contact}`, `Route: ${this.route}`], body);
     return call;
   }
+  /** CANCEL of an INVITE we sent (same branch, RFC 3261 §9.1). */
+  cancel(call) {
+    this.send([`CANCEL ${call.target} SIP/2.0`, `Via: SIP/2.0/TCP 127.0.0.1:${this.port};branch=${call.branch}`, 'Max-Forwards: 70',
+      `From: <${this.aor}>;tag=${call.fromTag}`, `To: <${call.target}>`, `Call-ID: ${call.callId}`, `CSeq: ${call.cseq} CANCEL`,
+      `Route: ${this.route}`]);
+  }
   /** ACK for a non-2xx (same branch) or, with a dialog, for a 2xx. */
   ack(call, rsp, dialog) {
     const lines = dialog
