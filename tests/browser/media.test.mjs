@@ -4,7 +4,7 @@
 // is a WAV tone written at test time; the UA sends a 440 Hz tone. Audio must flow both ways:
 // the browser's getStats() shows inbound packets rising with a non-zero audioLevel, and the UA
 // receives non-silent PCMA from the relay. Both directions of call set-up are tested.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -69,6 +69,22 @@ async function expectAudioBothWays(page, ua, label) {
   return st;
 }
 
+/** RFC 4733 digits from the browser (RTCDTMFSender); the UA must receive them as
+ * telephone-event/8000 from the relay (translated when the browser's clock is Opus' 48 kHz). */
+async function expectDtmf(page, ua, tones) {
+  const before = ua.rx.digits;
+  const err = await page.evaluate((t) => {
+    const sender = window.__pcs[window.__pcs.length - 1]?.getSenders().find((x) => x.track?.kind === 'audio');
+    if (!sender?.dtmf?.canInsertDTMF) return 'the browser cannot send DTMF (no telephone-event negotiated)';
+    sender.dtmf.insertDTMF(t, 100, 70);
+    return null;
+  }, tones);
+  assert.equal(err, null);
+  const until = Date.now() + 5000;
+  while (ua.rx.digits.length < before.length + tones.length && Date.now() < until) await sleep(50);
+  assert.equal(ua.rx.digits.slice(before.length), tones, `the UA received DTMF "${ua.rx.digits.slice(before.length)}"`);
+}
+
 function assertBrowserSdp(sdp) {
   assert.match(sdp, /m=audio \d+ UDP\/TLS\/RTP\/SAVPF /);
   assert.match(sdp, /a=fingerprint:sha-256 /);
@@ -114,6 +130,15 @@ before(async () => {
   carol = await NativeUa.register(stack, 'carol');
 });
 
+// A test that failed mid-call must not fail the next one for that reason.
+beforeEach(async () => {
+  carol?.stopRtp();
+  if (alice && await byId(alice, 'hangup').isVisible()) {
+    await byId(alice, 'hangup').click();
+    await relay.callsReach(0).catch(() => {});
+  }
+});
+
 after(async () => {
   await browser?.close();
   carol?.close();
@@ -129,7 +154,7 @@ test('the browser calls the IMS-native UA: RTP/AVP towards the UA, WebRTC in the
   await byId(alice, 'call').click();
   const inv = await carol.waitRequest('INVITE', 10000);
   assertImsSdp(inv.body);
-  carol.respond(inv, 200, 'OK', carol.sdp(['PCMA']));
+  carol.respond(inv, 200, 'OK', carol.sdp(['PCMA'], { offer: inv.body }));
   carol.startRtp(NativeUa.mediaTarget(inv.body));
   await carol.waitRequest('ACK', 10000);
   await expectText(alice, 'call-status', /^In call with sip:carol@ims\.test$/);
@@ -137,6 +162,7 @@ test('the browser calls the IMS-native UA: RTP/AVP towards the UA, WebRTC in the
   assertBrowserSdp(st.local);
   assertRelaySdp(st.remote);
   assert.match(st.remote, /a=setup:passive/, 'the relay answers DTLS passive (RFC 5763 §5)');
+  await expectDtmf(alice, carol, '123');
   await shot(alice, 'media-01-browser-calls-native');
   await byId(alice, 'hangup').click();
   const bye = await carol.waitRequest('BYE', 5000);
@@ -163,10 +189,38 @@ test('the IMS-native UA calls the browser: audio both ways, the UA hangs up', as
   assert.match(st.remote, /a=rtpmap:\d+ opus\/48000/, 'Opus added to a PCMA-only offer (transcoded)');
   // The browser picks Opus (its preference): the relay transcodes PCMA <-> Opus both ways.
   assert.equal(st.codec, 'audio/opus');
+  await expectDtmf(alice, carol, '#9');
   await shot(alice, 'media-02-native-calls-browser');
   carol.inDialog(d, 'BYE');
   await carol.waitStatus(200, 'BYE', 5000);
   carol.stopRtp();
   await expectText(alice, 'call-status', /^Call ended by sip:carol@ims\.test$/);
+  await relay.callsReach(0);
+});
+
+test('early media: the UA\'s 183 with SDP is heard in the browser before the answer, the 200 keeps it', async () => {
+  await byId(alice, 'dial-input').fill('carol');
+  await byId(alice, 'call').click();
+  const inv = await carol.waitRequest('INVITE', 10000);
+  const answer = carol.sdp(['PCMA'], { offer: inv.body });
+  carol.respond(inv, 183, 'Session Progress', answer);
+  carol.startRtp(NativeUa.mediaTarget(inv.body));
+  const until = Date.now() + 10000;
+  let st;
+  while (Date.now() < until) {
+    st = await audioStats(alice);
+    if (st?.packets >= 25 && st.level > 0.01) break;
+    await sleep(200);
+  }
+  assert.ok(st?.packets >= 25 && st.level > 0.01, `no early media in the browser: ${JSON.stringify({ ...st, local: undefined, remote: undefined })}`);
+  assert.doesNotMatch(await byId(alice, 'call-status').textContent(), /In call/, 'still ringing');
+  carol.respond(inv, 200, 'OK', answer); // same To-tag and SDP as the 183
+  await carol.waitRequest('ACK', 10000);
+  await expectText(alice, 'call-status', /^In call with sip:carol@ims\.test$/);
+  await expectAudioBothWays(alice, carol, 'after early media');
+  await byId(alice, 'hangup').click();
+  const bye = await carol.waitRequest('BYE', 5000);
+  carol.respond(bye, 200, 'OK');
+  carol.stopRtp();
   await relay.callsReach(0);
 });
