@@ -14,11 +14,12 @@ import { Rtpengine } from './rtpengine.mjs';
 let stack, relay, alice, carol;
 
 /** An SDP offer as a browser makes it: BUNDLE, ICE, DTLS fingerprint, rtcp-mux, Opus first. */
-const webrtcSdp = (setup = 'actpass') => ['v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=group:BUNDLE 0',
+const randomFingerprint = () => crypto.randomBytes(32).toString('hex').toUpperCase().match(/../g).join(':');
+const webrtcSdp = (setup = 'actpass', { direction = 'sendrecv', fingerprint = randomFingerprint(), version = 2 } = {}) => ['v=0',
+  `o=- 4611731400430051336 ${version} IN IP4 127.0.0.1`, 's=-', 't=0 0', 'a=group:BUNDLE 0',
   'a=msid-semantic: WMS', 'm=audio 40000 UDP/TLS/RTP/SAVPF 111 8 0 101', 'c=IN IP4 127.0.0.1', 'a=rtcp:9 IN IP4 0.0.0.0',
   'a=candidate:1 1 udp 2122260223 127.0.0.1 40000 typ host', 'a=ice-ufrag:wsUf', 'a=ice-pwd:abcdefghijklmnopqrstuvwx',
-  `a=fingerprint:sha-256 ${crypto.randomBytes(32).toString('hex').toUpperCase().match(/../g).join(':')}`,
-  `a=setup:${setup}`, 'a=mid:0', 'a=sendrecv', 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2',
+  `a=fingerprint:sha-256 ${fingerprint}`, `a=setup:${setup}`, 'a=mid:0', `a=${direction}`, 'a=rtcp-mux', 'a=rtpmap:111 opus/48000/2',
   'a=fmtp:111 minptime=10;useinbandfec=1', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:0 PCMU/8000',
   'a=rtpmap:101 telephone-event/8000', ''].join('\r\n');
 
@@ -178,6 +179,57 @@ test('WebSocket closed mid-call: the gateway BYEs the native side and deletes th
   bob.close();
   const bye = await carol.waitRequest('BYE', 5000);
   carol.respond(bye, 200, 'OK');
+  await relay.callsReach(0);
+});
+
+const direction = (sdp) => (/a=(sendrecv|sendonly|recvonly|inactive)/.exec(sdp) || [null, 'sendrecv'])[1];
+const ufrag = (sdp) => (/a=ice-ufrag:(\S+)/.exec(sdp) || [])[1];
+
+test('hold and resume from the browser (re-INVITE sendonly/sendrecv), hold from the native side (inactive)', async () => {
+  const fingerprint = randomFingerprint();
+  let version = 2;
+  const tx = alice.request('INVITE', carol.aor, { body: webrtcSdp('actpass', { fingerprint }) });
+  const inv = await carol.waitRequest('INVITE', 5000);
+  const nd = carol.respond(inv, 200, 'OK', carol.sdp(['PCMA'], { offer: inv.body }));
+  const ok = await alice.waitStatus(200, 'INVITE', 5000);
+  const wd = alice.dialogFrom(tx, ok);
+  alice.inDialog(wd, 'ACK');
+  await carol.waitRequest('ACK', 5000);
+  const [id] = await relay.callsReach(1);
+  const reinvite = async (dir, answerDir) => {
+    alice.inDialog(wd, 'INVITE', { body: webrtcSdp('actpass', { fingerprint, direction: dir, version: ++version }) });
+    const r = await carol.waitRequest('INVITE', 5000);
+    assertImsSdp(r.body);
+    assert.equal(direction(r.body), dir, `the native UA sees a=${dir}`);
+    carol.respond(r, 200, 'OK', carol.sdp(['PCMA'], { offer: r.body, direction: answerDir }), nd.localTag);
+    const a = await alice.waitStatus(200, 'INVITE', 5000);
+    assertWebrtcSdp(a.body, 'passive');
+    assert.equal(direction(a.body), answerDir, `the browser sees a=${answerDir}`);
+    assert.equal(ufrag(a.body), ufrag(ok.body), 'no ICE restart: the media path stays');
+    alice.inDialog(wd, 'ACK');
+    await carol.waitRequest('ACK', 5000);
+  };
+  await reinvite('sendonly', 'recvonly'); // hold
+  await reinvite('sendrecv', 'sendrecv'); // resume
+  assert.deepEqual(await relay.calls(), [id], 'the same relay call all along');
+
+  // Hold from the native side: its re-INVITE offers a=inactive to the browser.
+  carol.inDialog(nd, 'INVITE', carol.sdp(['PCMA'], { direction: 'inactive' }));
+  const r = await alice.waitRequest('INVITE', 5000);
+  assertWebrtcSdp(r.body, '(actpass|passive|active)');
+  assert.equal(direction(r.body), 'inactive');
+  alice.respond(r, 200, 'OK', { body: webrtcSdp('active', { fingerprint, direction: 'inactive', version: ++version }), toTag: wd.localTag });
+  const a = await carol.waitStatus(200, 'INVITE', 5000);
+  assertImsSdp(a.body);
+  assert.equal(direction(a.body), 'inactive');
+  carol.inDialog(nd, 'ACK');
+  await alice.waitRequest('ACK', 5000);
+  const q = await relay.ng({ command: 'query', 'call-id': id });
+  assert.equal(Object.keys(q.tags).length, 2, 'still one call of two parties in the relay');
+
+  carol.inDialog(nd, 'BYE');
+  const bye = await alice.waitRequest('BYE', 5000);
+  alice.respond(bye, 200, 'OK', { toTag: bye.toTag });
   await relay.callsReach(0);
 });
 

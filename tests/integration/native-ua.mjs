@@ -210,11 +210,12 @@ export class NativeUa {
       local: uriOf(req.headers.to[0]), remote: uriOf(req.headers.from[0]), target: uriOf(req.headers.contact?.[0] || ''),
       routes: rr, cseq: 100 };
   }
-  /** An in-dialog request (BYE). */
-  inDialog(d, method) {
+  /** An in-dialog request (BYE; re-INVITE with body; ACK keeps the INVITE's CSeq number). */
+  inDialog(d, method, body = '') {
+    const n = method === 'ACK' ? d.cseq : ++d.cseq;
     this.send([`${method} ${d.target} SIP/2.0`, `Via: SIP/2.0/TCP 127.0.0.1:${this.port};branch=z9hG4bK-${rnd()}`,
       'Max-Forwards: 70', `From: <${d.local}>;tag=${d.localTag}`, `To: <${d.remote}>;tag=${d.remoteTag}`,
-      `Call-ID: ${d.callId}`, `CSeq: ${++d.cseq} ${method}`, ...d.routes.map((r) => `Route: ${r}`)]);
+      `Call-ID: ${d.callId}`, `CSeq: ${n} ${method}`, `Contact: ${this.contact}`, ...d.routes.map((r) => `Route: ${r}`)], body);
   }
   close() {
     this.stopRtp();
