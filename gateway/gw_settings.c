@@ -84,6 +84,10 @@ static const struct cfg_field gw_fields[] = {
       "codecs added to offers towards browsers, transcoded when needed (default opus)"),
     F("media-ims-codecs", CFG_STRLIST, media_ims_codecs, 0, 0,
       "codecs added to offers towards IMS, transcoded when needed (default PCMA,PCMU)"),
+    F("media-bypass-ws-to-ws", CFG_BOOL, media_bypass_ws_to_ws, 0, 0,
+      "a call from a browser that comes back through this gateway to another browser skips the "
+      "relay: the browsers connect directly, which needs STUN/TURN for them and shows each "
+      "browser's addresses to the other (default false)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 

@@ -48,6 +48,7 @@ struct gw_settings {
     long media_reconcile_interval; /* s between relay-session reconciliations; 0 = only at start */
     char **media_ws_codecs;        /* codecs always offered to the WebSocket side (transcoded) */
     char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
+    int media_bypass_ws_to_ws; /* browser-to-browser calls through this gateway skip the relay */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

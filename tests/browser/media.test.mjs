@@ -14,7 +14,7 @@ import { NativeUa } from '../integration/native-ua.mjs';
 import { Rtpengine } from '../integration/rtpengine.mjs';
 import { startWicStack, launch, openPage, signIn, byId, shot, expectText } from './wic-helpers.mjs';
 
-let stack, relay, browser, alice, carol, wavDir;
+let stack, relay, browser, alice, bob, carol, wavDir;
 
 /** A 16-bit mono 48 kHz WAV of a 1 kHz tone at half scale (Chromium loops it). */
 function writeToneWav(file, seconds = 2, hz = 1000, rate = 48000) {
@@ -110,7 +110,7 @@ before(async () => {
   stack = await startWicStack({
     nativeUsers: ['carol'],
     stubArgs: ['--auth-mode', 'digest'],
-    gatewayArgs: ['--media', 'rtpengine', '--media-relay', `127.0.0.1:${relay.ngPort}`],
+    gatewayArgs: ['--media', 'rtpengine', '--media-relay', `127.0.0.1:${relay.ngPort}`, '--media-bypass-ws-to-ws', 'true'],
   });
   // rtpengine offers 127.0.0.1 only; Chromium gathers loopback candidates only when allowed.
   browser = await launch([`--use-file-for-fake-audio-capture=${wav}`, '--allow-loopback-in-peer-connection']);
@@ -127,15 +127,19 @@ before(async () => {
     };
   });
   await signIn(alice, stack, 'alice', stack.passwords.alice);
+  bob = await openPage(browser, 'bob');
+  await signIn(bob, stack, 'bob', stack.passwords.bob);
   carol = await NativeUa.register(stack, 'carol');
 });
 
 // A test that failed mid-call must not fail the next one for that reason.
 beforeEach(async () => {
   carol?.stopRtp();
-  if (alice && await byId(alice, 'hangup').isVisible()) {
-    await byId(alice, 'hangup').click();
-    await relay.callsReach(0).catch(() => {});
+  for (const page of [alice, bob]) {
+    if (page && await byId(page, 'hangup').isVisible()) {
+      await byId(page, 'hangup').click();
+      await relay.callsReach(0).catch(() => {});
+    }
   }
 });
 
@@ -223,4 +227,28 @@ test('early media: the UA\'s 183 with SDP is heard in the browser before the ans
   carol.respond(bye, 200, 'OK');
   carol.stopRtp();
   await relay.callsReach(0);
+});
+
+test('browser to browser with media-bypass-ws-to-ws: the browsers connect directly, the relay holds no call', async () => {
+  await byId(alice, 'dial-input').fill('bob');
+  await byId(alice, 'call').click();
+  await expectText(bob, 'call-status', /^Incoming call from sip:alice@ims\.test$/);
+  await byId(bob, 'answer').click();
+  await expectText(alice, 'call-status', /^In call with sip:bob@ims\.test$/);
+  const until = Date.now() + 10000;
+  let a, b;
+  while (Date.now() < until) {
+    [a, b] = [await audioStats(alice), await audioStats(bob)];
+    if (a?.packets >= 25 && b?.packets >= 25 && a.level > 0.01 && b.level > 0.01) break;
+    await sleep(250);
+  }
+  const what = JSON.stringify({ alice: { ...a, local: undefined, remote: undefined }, bob: { ...b, local: undefined, remote: undefined } });
+  assert.ok(a?.packets >= 25 && b?.packets >= 25 && a.level > 0.01 && b.level > 0.01, `audio both ways: ${what}`);
+  // Each browser got the other's own offer/answer: no ICE-lite relay in between.
+  assert.doesNotMatch(a.remote, /a=ice-lite/);
+  assert.doesNotMatch(b.remote, /a=ice-lite/);
+  assert.deepEqual(await relay.calls(), [], 'no relay call for a browser-to-browser call');
+  await byId(bob, 'hangup').click();
+  await expectText(alice, 'call-status', /^Call ended by sip:bob@ims\.test$/);
+  assert.deepEqual(await relay.calls(), []);
 });

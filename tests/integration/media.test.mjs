@@ -233,6 +233,25 @@ test('hold and resume from the browser (re-INVITE sendonly/sendrecv), hold from 
   await relay.callsReach(0);
 });
 
+test('browser to browser (media-bypass-ws-to-ws off, the default): both legs anchored, two relay calls', async () => {
+  const bob = await Ua.register(stack, 'bob');
+  const tx = alice.request('INVITE', bob.aor, { body: webrtcSdp() });
+  const inv = await bob.waitRequest('INVITE', 5000);
+  assertWebrtcSdp(inv.body, 'actpass'); // the relay's offer, not alice's
+  assert.doesNotMatch(inv.body, /a=ice-ufrag:wsUf/);
+  const bd = bob.respond(inv, 200, 'OK', { body: webrtcSdp('active') });
+  const ok = await alice.waitStatus(200, 'INVITE', 5000);
+  assertWebrtcSdp(ok.body, 'passive');
+  alice.inDialog(alice.dialogFrom(tx, ok), 'ACK');
+  await bob.waitRequest('ACK', 5000);
+  assert.equal((await relay.callsReach(2)).length, 2);
+  bob.inDialog(bd, 'BYE');
+  const bye = await alice.waitRequest('BYE', 5000);
+  alice.respond(bye, 200, 'OK', { toTag: bye.toTag });
+  await relay.callsReach(0);
+  bob.close();
+});
+
 test('a CANCEL from the browser while the INVITE waits for the relay: 200 to the CANCEL, 487 to the INVITE, nothing forwarded, no relay session', async () => {
   relay.proc.kill('SIGSTOP'); // the relay holds the offer unanswered (within media-timeout)
   try {
