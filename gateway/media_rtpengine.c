@@ -17,8 +17,9 @@
  * relay address and port (the "hairpin"), it is the same call coming back. That leg then gets
  * the first browser's own WebRTC offer and never touches the relay; when the second browser's
  * WebRTC answer reaches the first leg, its relay call is deleted and the answer passes as it is.
- * The relay address is the key because the relay allocated it for that one call: no other
- * client can claim it (a Call-ID could be reused by anyone). */
+ * The relay address is the key because the relay allocated it for that one call (a Call-ID
+ * could be reused by anyone); the Call-ID and From tag must match too (the relay address is
+ * known to the callee). */
 #include "media.h"
 
 #include <stdio.h>
@@ -51,6 +52,7 @@ struct re_session {
     int hairpin;    /* its offer came back to a browser here: a WebRTC answer means bypass */
     char *ws_offer; /* the browser's own offer, while its relay address is in re_hairpins */
     char *relay_at; /* "address port" the relay offered to IMS for it (key in re_hairpins) */
+    char *dialog;   /* its INVITE's "Call-ID From-tag": the call coming back must carry both */
 };
 
 struct re_op {
@@ -115,7 +117,8 @@ static void re_hairpin_forget(struct re_session *s)
         g_hash_table_remove(re_hairpins, s->relay_at);
     free(s->relay_at);
     free(s->ws_offer);
-    s->relay_at = s->ws_offer = NULL;
+    g_free(s->dialog);
+    s->relay_at = s->ws_offer = s->dialog = NULL;
 }
 
 /* "address port" of the first c= line and the first m=audio line of an SDP; -1 if absent. */
@@ -244,6 +247,7 @@ static void re_hairpin_note(struct re_session *s, char *ws_offer, msg_t *msg)
     re_hairpin_forget(s);
     s->ws_offer = ws_offer;
     s->relay_at = strdup(at);
+    s->dialog = g_strdup_printf("%s %s", sip->sip_call_id->i_id, sip->sip_from->a_tag);
     g_hash_table_replace(re_hairpins, g_strdup(at), s);
 }
 
@@ -410,12 +414,18 @@ static struct re_session *re_session_new(const char *key, uint64_t conn_id)
  * leg a session without a relay call. 1 when so (done called), 0 otherwise. */
 static int re_hairpin(uint64_t conn_id, const char *key, msg_t *msg, media_done_fn done, void *arg)
 {
-    sip_payload_t const *pl = sip_object(msg)->sip_payload;
+    sip_t const *sip = sip_object(msg);
+    sip_payload_t const *pl = sip->sip_payload;
     char at[96];
     if (re_media_at(pl->pl_data, pl->pl_len, at, sizeof(at)) < 0)
         return 0;
     struct re_session *caller = g_hash_table_lookup(re_hairpins, at);
-    if (!caller || caller->dead || !caller->ws_offer ||
+    char *dialog = g_strdup_printf("%s %s", sip->sip_call_id->i_id, sip->sip_from->a_tag);
+    int same_call = caller && caller->dialog && strcmp(caller->dialog, dialog) == 0;
+    g_free(dialog);
+    /* The relay address alone would let a party that learned it (the callee) send the first
+     * browser's offer, addresses and all, to anyone: the call must also be the same INVITE. */
+    if (!same_call || caller->dead || !caller->ws_offer ||
         g_hash_table_size(re_sessions) >= RE_MAX_SESSIONS ||
         re_set_sdp(msg, caller->ws_offer, strlen(caller->ws_offer)) < 0)
         return 0;
