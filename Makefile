@@ -31,8 +31,9 @@ build-fuzz: deps
 		-DIMSGW_FUZZ=ON -DIMSGW_PARTS='gateway;waf' >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
+# MEDIA=1: with rtpengine as media relay (calls to IMS phones); MEDIA_IP: its RTP address.
 run: build
-	@scripts/run-demo.sh $(BUILD)
+	@MEDIA=$(MEDIA) MEDIA_IP=$(MEDIA_IP) scripts/run-demo.sh $(BUILD)
 
 # The demo stack in containers (podman; docs/deploy.md): WSS + HTTPS with a demo certificate.
 compose: deps

@@ -109,6 +109,10 @@ static const struct cfg_field gw_fields[] = {
     F("sip-tls-dir", CFG_STR, sip_tls_dir, 0, 0,
       "directory with agent.pem (private key and certificate) and cafile.pem (CAs that verify "
       "the IMS core's certificate) for sip-tls-listen"),
+    F("media-bypass-ws-to-ws", CFG_BOOL, media_bypass_ws_to_ws, 0, 0,
+      "a call from a browser that comes back through this gateway to another browser skips the "
+      "relay: the browsers connect directly, which needs STUN/TURN for them and shows each "
+      "browser's addresses to the other (default false)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 

@@ -58,6 +58,7 @@ struct gw_settings {
     char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
     char *sip_tls_listen;    /* IMS-side SIP over TLS: sips: URI; NULL = none */
     char *sip_tls_dir;       /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
+    int media_bypass_ws_to_ws; /* browser-to-browser calls through this gateway skip the relay */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

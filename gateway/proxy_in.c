@@ -85,7 +85,19 @@ struct in_pending {
     uint64_t conn_id;
     nta_incoming_t *irq;
     char branch[64];
+    int cancelled;
 };
+
+/* A CANCEL from the core for an INVITE still waiting for the relay (nta answered it 200): the
+ * INVITE ends with 487 once the relay has answered, and never reaches the browser. */
+static int in_pending_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t const *sip)
+{
+    struct in_pending *p = (struct in_pending *)magic;
+    (void)irq;
+    if (sip && sip->sip_request->rq_method == sip_method_cancel)
+        p->cancelled = 1;
+    return 0;
+}
 
 static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
 {
@@ -93,6 +105,14 @@ static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
     struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
     sip_t const *fs = sip_object(fwd);
     sip_method_t method = fs->sip_request->rq_method;
+    if (p->cancelled && status >= 0) {
+        nta_incoming_treply(p->irq, SIP_487_REQUEST_CANCELLED, TAG_END());
+        media_end(p->conn_id, fs->sip_call_id->i_id);
+        msg_destroy(fwd);
+        nta_incoming_destroy(p->irq);
+        free(p);
+        return;
+    }
     if (c && status == 0 && sipmsg_send(c, fwd) < 0)
         status = 500, phrase = "Server Internal Error";
     /* Only a BYE that came from the core and reached the flow ends the dialog. */
@@ -211,10 +231,12 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     }
     if (method == sip_method_invite)
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
-    struct in_pending *p = malloc(sizeof(*p));
+    struct in_pending *p = calloc(1, sizeof(*p));
     p->conn_id = c->id;
     p->irq = irq;
     snprintf(p->branch, sizeof(p->branch), "%s", branch);
+    if (method == sip_method_invite)
+        nta_incoming_bind(irq, in_pending_on_cancel, (nta_incoming_magic_t *)p);
     media_sdp(c->id, fwd, MEDIA_TO_WS, in_media_done, p);
     return 0;
 }

@@ -29,12 +29,13 @@ function wwsfCopy(extraConfig) {
 }
 
 /** The stack plus the web client: `config` overrides config.json keys (after issuer is set). */
-export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [] } = {}) {
+export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [], nativeUsers = [] } = {}) {
   // Reconnect quickly in tests; the RFC 5626 schedule is the same, only the base is shorter.
   const wwsf = wwsfCopy({ reconnectBaseSeconds: 2, ...config });
   const stack = await startStack({
     wafArgs,
     stubArgs,
+    nativeUsers,
     gatewayArgs: (s) => ['--wwsf-dir', wwsf.dir, '--allowed-origins', s.httpUrl, ...gatewayArgs],
   });
   wwsf.writeConfig(stack.issuer);
@@ -48,6 +49,7 @@ export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [
   return stack;
 }
 
+/** Chromium with a fake microphone (a beep, or the WAV file given); extraArgs are appended. */
 export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
