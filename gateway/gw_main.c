@@ -18,6 +18,7 @@
 #include "dereg.h"
 #include "flow.h"
 #include "gw.h"
+#include "gw_fds.h"
 #include "gw_http.h"
 #include "http_client.h"
 #include "jwks.h"
@@ -84,7 +85,7 @@ __attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char c
         log_debug("sofia: %s", buf);
 }
 
-static struct lws_context *gw_lws_start(GMainLoop *loop)
+static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
 {
     static struct lws_protocols list[4];
     list[0] = gw_http_protocol;
@@ -104,6 +105,7 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
+    info.fd_limit_per_thread = (unsigned)fd_limit; /* the rest is the core's (gw_fds.h) */
     /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
      * or a message) arrives within one more interval. */
     static lws_retry_bo_t idle_policy;
@@ -176,7 +178,10 @@ int main(int argc, char **argv)
     }
     static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
     ws_set_hooks(&sip_hooks);
-    gw->lws = gw_lws_start(gw->loop);
+    int fd_limit = gw_fds_budget(&cfg.max_connections);
+    if (fd_limit < 0)
+        goto out;
+    gw->lws = gw_lws_start(gw->loop, fd_limit);
     if (!gw->lws) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
@@ -188,8 +193,9 @@ int main(int argc, char **argv)
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
-    log_info("listening: http://%s:%ld (WebSocket %s), SIP %s, next hop %s", cfg.listen, cfg.port,
-             WS_SIP_PATH, cfg.sip_listen, cfg.next_hop);
+    log_info("listening: http://%s:%ld (WebSocket %s, at most %ld connections), SIP %s, next hop "
+             "%s",
+             cfg.listen, cfg.port, WS_SIP_PATH, cfg.max_connections, cfg.sip_listen, cfg.next_hop);
     g_main_loop_run(gw->loop);
     rc = 0;
 out:

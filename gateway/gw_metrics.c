@@ -44,6 +44,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_ws_refused_total", "counter",
               "WebSocket handshakes refused (subprotocol, path, origin, limit).",
               m->ws_refused_total);
+    gw_metric(&o, "imsgw_ws_refused_full_total", "counter",
+              "WebSocket handshakes refused with 503 because max-connections was reached.",
+              m->ws_refused_full_total);
     gw_metric(&o, "imsgw_ws_messages_total", "counter", "SIP messages received over WebSocket.",
               m->ws_messages_total);
     gw_metric(&o, "imsgw_ws_bad_messages_total", "counter",

@@ -20,7 +20,8 @@ enum gw_reg_outcome {
 struct gw_metrics {
     uint64_t ws_open; /* gauge */
     uint64_t ws_accepted_total;
-    uint64_t ws_refused_total; /* handshakes refused (subprotocol, path, origin, limit) */
+    uint64_t ws_refused_total;      /* handshakes refused (subprotocol, path, origin, limit) */
+    uint64_t ws_refused_full_total; /* of which: max-connections reached (503) */
     uint64_t ws_messages_total;
     uint64_t ws_bad_messages_total;
     uint64_t registrations; /* gauge: connections with a live registration */
