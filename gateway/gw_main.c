@@ -19,6 +19,7 @@
 #include "flow.h"
 #include "gw.h"
 #include "gw_fds.h"
+#include "gw_workers.h"
 #include "gw_http.h"
 #include "http_client.h"
 #include "jwks.h"
@@ -37,7 +38,7 @@ struct gw *gw;
 static gboolean gw_on_signal(gpointer loop)
 {
     log_info("stopping on signal");
-    g_main_loop_quit(loop);
+    gw_workers_drain(loop);
     return G_SOURCE_CONTINUE;
 }
 
@@ -103,6 +104,8 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!strchr(gw->cfg->listen, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (gw_workers_count() > 1) /* each worker accepts on its own socket (gw_workers_listen) */
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
     info.fd_limit_per_thread = (unsigned)fd_limit; /* the rest is the core's (gw_fds.h) */
@@ -141,12 +144,23 @@ int main(int argc, char **argv)
         return 2;
     }
     log_init("imsgw-gateway", json, LOGL_INFO);
+    int exit_code = 0;
+    switch (gw_workers_start(&cfg, json, &exit_code, err, sizeof(err))) {
+    case -1:
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    case 1: /* the supervisor, once every worker has stopped */
+        cfg_free(&gw_program, &cfg);
+        return exit_code;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
     signal(SIGPIPE, SIG_IGN);
 
     memset(&state, 0, sizeof(state));
     gw = &state;
     gw->cfg = &cfg;
+    gw->worker = (uint16_t)gw_workers_self();
     gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     gw->loop = g_main_loop_new(NULL, FALSE);
     gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
@@ -182,7 +196,7 @@ int main(int argc, char **argv)
     if (fd_limit < 0)
         goto out;
     gw->lws = gw_lws_start(gw->loop, fd_limit);
-    if (!gw->lws) {
+    if (!gw->lws || (gw_workers_count() > 1 && gw_workers_listen(&cfg) < 0)) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }
@@ -199,6 +213,7 @@ int main(int argc, char **argv)
     g_main_loop_run(gw->loop);
     rc = 0;
 out:
+    gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
     proxy_stop();

@@ -1,8 +1,5 @@
 #include "gw_metrics.h"
 
-#include "dialog.h"
-#include "proxy.h"
-
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,9 +72,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            (double)m->introspection_ms_total / 1000);
     gw_metric(&o, "imsgw_proxy_transactions", "gauge",
               "Proxy transactions in flight (calls and messages, both directions).",
-              proxy_active());
+              m->proxy_transactions);
     gw_metric(&o, "imsgw_dialogs", "gauge", "Dialogs (early and confirmed) the gateway tracks.",
-              dialog_count());
+              m->dialogs);
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
     gw_metric(&o, "imsgw_http_refused_total", "counter",

@@ -17,6 +17,7 @@ enum gw_reg_outcome {
     REG_OUTCOME_COUNT
 };
 
+/* Every field is a uint64_t: the workers' copies are summed word by word (gw_workers.c). */
 struct gw_metrics {
     uint64_t ws_open; /* gauge */
     uint64_t ws_accepted_total;
@@ -35,6 +36,8 @@ struct gw_metrics {
     uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
     uint64_t ws_queued_bytes;    /* gauge: bytes in all WebSocket send queues */
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */
+    uint64_t proxy_transactions;           /* gauge, filled in just before rendering */
+    uint64_t dialogs;                      /* gauge, likewise */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */
