@@ -207,6 +207,7 @@ int main(int argc, char **argv)
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
+    gw_workers_signals_ready();
     log_info("listening: http://%s:%ld (WebSocket %s, at most %ld connections), SIP %s, next hop "
              "%s",
              cfg.listen, cfg.port, WS_SIP_PATH, cfg.max_connections, cfg.sip_listen, cfg.next_hop);

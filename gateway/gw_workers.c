@@ -118,7 +118,12 @@ static pid_t gw_workers_spawn(struct gw_settings *cfg, unsigned i, const sigset_
     gw_self = i;
     snprintf(gw_log_name, sizeof(gw_log_name), "imsgw-gateway/%u", i);
     log_init(gw_log_name, json, LOGL_INFO);
-    sigprocmask(SIG_SETMASK, mask, NULL);
+    /* SIGTERM/SIGINT stay blocked (held, not lost) until main has its handlers: a stop that
+     * comes while a worker is still starting then drains it instead of killing it. */
+    sigset_t held = *mask;
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    sigprocmask(SIG_SETMASK, &held, NULL);
     memset(&gw_shared->slot[i].m, 0, sizeof(gw_shared->slot[i].m));
     gw_workers_ports(cfg, i); /* checked for every i before the first fork */
     g_timeout_add(1000, gw_workers_tick, NULL);
@@ -271,6 +276,16 @@ int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *er
         }
     }
     return gw_workers_supervise(cfg, &waitset, &mask, json, exit_code);
+}
+
+void gw_workers_signals_ready(void)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (gw_count > 1)
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
 }
 
 static void gw_workers_gauges(struct gw_metrics *m)

@@ -23,6 +23,8 @@
 int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *err, size_t errlen);
 /* This process's worker number (0 when there is one gateway). */
 unsigned gw_workers_self(void);
+/* In a worker, once the stop handlers are in place: lets SIGTERM/SIGINT in (held until then). */
+void gw_workers_signals_ready(void);
 /* Number of workers configured (1 = no supervisor). */
 unsigned gw_workers_count(void);
 /* Copies this worker's counters into the shared table (a timer calls it every second). */
