@@ -39,6 +39,8 @@ static char **tokens;
 static int ntokens, nconn = 10, duration = 5, idle_mode;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
+static int nsources; /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
+static char sources[64][24];
 static int port;
 static uint64_t *samples;
 static size_t nsamples;
@@ -157,6 +159,8 @@ static int reg_connect(struct lws_context *ctx, int i)
     ci.host = host;
     ci.origin = NULL;
     ci.protocol = "sip";
+    if (nsources)
+        ci.iface = sources[i % nsources];
     ci.opaque_user_data = &conns[i];
     ci.pwsi = &conns[i].wsi;
     conns[i].idx = i;
@@ -210,11 +214,14 @@ int main(int argc, char **argv)
             duration = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode"))
             idle_mode = !strcmp(argv[i + 1], "idle");
+        else if (!strcmp(argv[i], "--sources"))
+            nsources = atoi(argv[i + 1]);
     }
     if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
-        duration < 1 || duration > 600) {
+        duration < 1 || duration > 600 || nsources < 0 || nsources > 64) {
         fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
-                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle]\n");
+                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle] "
+                        "[--sources 1..64]\n");
         return 2;
     }
     char buf[256];
@@ -226,6 +233,8 @@ int main(int argc, char **argv)
     }
     snprintf(host, sizeof(host), "%s", a);
     snprintf(path, sizeof(path), "/%s", p);
+    for (int i = 0; i < nsources; i++)
+        snprintf(sources[i], sizeof(sources[i]), "127.0.0.%d", 2 + i);
     samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
