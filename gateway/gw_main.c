@@ -22,8 +22,12 @@
 #include "gw_workers.h"
 #include "gw_http.h"
 #include "http_client.h"
+#include "ims_auth.h"
+#include "ims_peers.h"
+#include "regevent.h"
 #include "jwks.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -143,6 +147,7 @@ int main(int argc, char **argv)
         cfg_free(&gw_program, &cfg);
         return 2;
     }
+    ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
     int exit_code = 0;
     switch (gw_workers_start(&cfg, json, &exit_code, err, sizeof(err))) {
@@ -204,6 +209,11 @@ int main(int argc, char **argv)
         log_error("cannot start the SIP proxy");
         goto out;
     }
+    if (media_start(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
@@ -217,7 +227,10 @@ out:
     gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
+    regevent_stop();
+    ims_peers_clear();
     dereg_clear();
     if (gw->agent)
         nta_agent_destroy(gw->agent);

@@ -87,5 +87,20 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
+    gw_metric(&o, "imsgw_media_sessions", "gauge", "Calls anchored on the media relay.",
+              m->media_sessions);
+    gw_metric(&o, "imsgw_media_relay_requests_total", "counter",
+              "Control requests sent to the media relay.", m->media_relay_requests_total);
+    gw_metric(&o, "imsgw_media_relay_errors_total", "counter",
+              "Relay requests that timed out, found it unreachable or were refused.",
+              m->media_relay_errors_total);
+    gw_put(&o,
+           "# HELP imsgw_media_relay_rtt_seconds_total Round-trip time of answered relay "
+           "requests (divide by imsgw_media_relay_answered_total for the mean).\n"
+           "# TYPE imsgw_media_relay_rtt_seconds_total counter\n"
+           "imsgw_media_relay_rtt_seconds_total %.3f\n",
+           (double)m->media_relay_rtt_ms_total / 1000);
+    gw_metric(&o, "imsgw_media_relay_answered_total", "counter",
+              "Relay requests that got an answer.", m->media_relay_answered_total);
     return o.used;
 }

@@ -38,6 +38,11 @@ struct gw_metrics {
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */
     uint64_t proxy_transactions;           /* gauge, filled in just before rendering */
     uint64_t dialogs;                      /* gauge, likewise */
+    uint64_t media_sessions;               /* gauge, likewise (media_get_stats) */
+    uint64_t media_relay_requests_total;   /* likewise, and the next three */
+    uint64_t media_relay_errors_total;
+    uint64_t media_relay_rtt_ms_total;
+    uint64_t media_relay_answered_total;
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

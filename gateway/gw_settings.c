@@ -57,7 +57,11 @@ static const struct cfg_field gw_fields[] = {
     F("token-cache-size", CFG_INT, token_cache_size, 0, 1000000,
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
     F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
-      "IP addresses of the IMS core allowed to send requests here (default: next-hop's host)"),
+      "IP addresses of the IMS core allowed to send requests here (default: next-hop's host "
+      "and the Service-Route hosts learnt at registration)"),
+    F("ims-auth", CFG_STR, ims_auth, 0, 0,
+      "tna (trusted-node REGISTER, default) or digest (answer the core's MD5 Digest challenge "
+      "with a response the WAF computes from the user's IMS credentials)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -75,6 +79,18 @@ static const struct cfg_field gw_fields[] = {
     F("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
       "addresses or prefixes of HTTP proxies in front of the gateway; from them the client is "
       "the rightmost other X-Forwarded-For entry (default none)"),
+    F("media", CFG_STR, media, 0, 0,
+      "media relay for calls between WebSocket and IMS: off (SDP unchanged) or rtpengine"),
+    F("media-relay", CFG_STR, media_relay, 0, 0,
+      "rtpengine ng control address host:port (default 127.0.0.1:2223)"),
+    F("media-timeout", CFG_INT, media_timeout, 100, 30000,
+      "ms a relay request may take before the call fails with 503 (default 2000)"),
+    F("media-reconcile-interval", CFG_INT, media_reconcile_interval, 0, 86400,
+      "s between deletions of relay sessions without a call (default 60; 0 = at start only)"),
+    F("media-ws-codecs", CFG_STRLIST, media_ws_codecs, 0, 0,
+      "codecs added to offers towards browsers, transcoded when needed (default opus)"),
+    F("media-ims-codecs", CFG_STRLIST, media_ims_codecs, 0, 0,
+      "codecs added to offers towards IMS, transcoded when needed (default PCMA,PCMU)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -108,6 +124,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->min_expires = 60;
     s->default_expires = 600;
     cfg_set_str(&s->challenge, "bearer");
+    cfg_set_str(&s->ims_auth, "tna");
     cfg_set_str(&s->waf_client_id, "gateway");
     s->introspection_cache_ttl = 60;
     s->token_cache_size = 10000;
@@ -116,6 +133,15 @@ void gw_settings_defaults(struct gw_settings *s)
     s->max_queued_bytes_total = 256L << 20;
     s->timer_c = PROXY_TIMER_C_S;
     s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
+    cfg_set_str(&s->media, "off");
+    cfg_set_str(&s->media_relay, "127.0.0.1:2223");
+    s->media_timeout = 2000;
+    s->media_reconcile_interval = 60;
+    s->media_ws_codecs = calloc(2, sizeof(char *));
+    s->media_ws_codecs[0] = strdup("opus");
+    s->media_ims_codecs = calloc(3, sizeof(char *));
+    s->media_ims_codecs[0] = strdup("PCMA");
+    s->media_ims_codecs[1] = strdup("PCMU");
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https
@@ -149,6 +175,10 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "register-scope must be scope tokens of [a-z0-9:._-]");
         return -1;
     }
+    if (strcmp(s->ims_auth, "tna") != 0 && strcmp(s->ims_auth, "digest") != 0) {
+        snprintf(err, errlen, "ims-auth must be tna or digest");
+        return -1;
+    }
     if (strcmp(s->challenge, "bearer") != 0 && strcmp(s->challenge, "redirect") != 0) {
         snprintf(err, errlen, "challenge must be bearer or redirect");
         return -1;
@@ -164,7 +194,9 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         cfg_set_str(&s->sip_host, buf);
     }
     if (!s->ims_peers || !s->ims_peers[0]) {
-        /* The core's entry point is the one peer we know; a name (not an IP) must be listed. */
+        /* The core's entry point is the one peer we know at start; the S-CSCFs are learnt from
+         * Service-Route (ims_peers.c). A next hop given by name (not IP) must be listed. */
+        s->ims_peers_default = 1;
         char host[256];
         snprintf(host, sizeof(host), "%.*s", (int)strcspn(s->next_hop + 4, ":;>"), s->next_hop + 4);
         free(s->ims_peers);
@@ -184,6 +216,19 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s", reason);
         return -1;
     }
+    if (strcmp(s->media, "off") != 0 && strcmp(s->media, "rtpengine") != 0) {
+        snprintf(err, errlen, "media must be off or rtpengine");
+        return -1;
+    }
+    for (char **lists[] = {s->media_ws_codecs, s->media_ims_codecs}, ***l = lists; l < lists + 2;
+         l++)
+        for (char **c = *l; c && *c; c++)
+            if (!**c || strlen(*c) > 32 ||
+                strspn(*c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-") !=
+                    strlen(*c)) {
+                snprintf(err, errlen, "media codecs are names such as opus, PCMA, AMR-WB/16000");
+                return -1;
+            }
     if (s->min_expires > s->default_expires) {
         snprintf(err, errlen, "min-expires must not exceed default-expires");
         return -1;

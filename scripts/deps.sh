@@ -13,7 +13,9 @@ apt_pkgs=(
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
   sqlite3 openssl util-linux
-  kamailio kamailio-websocket-modules valgrind
+  rtpengine-daemon
+  kamailio kamailio-ims-modules kamailio-presence-modules
+  kamailio-websocket-modules valgrind
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
