@@ -21,6 +21,7 @@
 #include "gw.h"
 #include "gw_files.h"
 #include "gw_tls.h"
+#include "gw_workers.h"
 #include "log.h"
 #include "ws_conn.h"
 #include "ws_mask.h"
@@ -103,7 +104,7 @@ static int gw_http_text(struct lws *wsi, struct gw_http_pss *pss, unsigned statu
         return -1;
     char *text = pss->body + LWS_PRE;
     if (metrics)
-        pss->len = gw_metrics_render(&gw->metrics, text, GW_HTTP_MAX_BODY);
+        pss->len = gw_workers_metrics_render(text, GW_HTTP_MAX_BODY);
     else
         pss->len = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "%s\n", gw_http_reason(status));
     return gw_http_headers(wsi, pss, status, type, "no-store");

@@ -18,6 +18,8 @@
 #include "dereg.h"
 #include "flow.h"
 #include "gw.h"
+#include "gw_fds.h"
+#include "gw_workers.h"
 #include "gw_http.h"
 #include "gw_tls.h"
 #include "http_client.h"
@@ -48,7 +50,7 @@ static gboolean gw_on_sighup(gpointer unused)
 static gboolean gw_on_signal(gpointer loop)
 {
     log_info("stopping on signal");
-    g_main_loop_quit(loop);
+    gw_workers_drain(loop);
     return G_SOURCE_CONTINUE;
 }
 
@@ -96,7 +98,7 @@ __attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char c
         log_debug("sofia: %s", buf);
 }
 
-static struct lws_context *gw_lws_start(GMainLoop *loop)
+static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
 {
     static struct lws_protocols list[4];
     list[0] = gw_http_protocol;
@@ -114,8 +116,11 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!strchr(gw->cfg->listen, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (gw_workers_count() > 1) /* each worker accepts on its own socket (gw_workers_listen) */
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
+    info.fd_limit_per_thread = (unsigned)fd_limit; /* the rest is the core's (gw_fds.h) */
     /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
      * or a message) arrives within one more interval. */
     static lws_retry_bo_t idle_policy;
@@ -160,12 +165,23 @@ int main(int argc, char **argv)
     }
     ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
+    int exit_code = 0;
+    switch (gw_workers_start(&cfg, json, &exit_code, err, sizeof(err))) {
+    case -1:
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    case 1: /* the supervisor, once every worker has stopped */
+        cfg_free(&gw_program, &cfg);
+        return exit_code;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
     signal(SIGPIPE, SIG_IGN);
 
     memset(&state, 0, sizeof(state));
     gw = &state;
     gw->cfg = &cfg;
+    gw->worker = (uint16_t)gw_workers_self();
     gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     gw->loop = g_main_loop_new(NULL, FALSE);
     gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
@@ -199,8 +215,11 @@ int main(int argc, char **argv)
         goto out;
     static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
     ws_set_hooks(&sip_hooks);
-    gw->lws = gw_lws_start(gw->loop);
-    if (!gw->lws) {
+    int fd_limit = gw_fds_budget(&cfg.max_connections);
+    if (fd_limit < 0)
+        goto out;
+    gw->lws = gw_lws_start(gw->loop, fd_limit);
+    if (!gw->lws || (gw_workers_count() > 1 && gw_workers_listen(&cfg) < 0)) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }
@@ -217,12 +236,14 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGHUP, gw_on_sighup, NULL);
-    log_info("listening: %s://%s:%ld (WebSocket %s), SIP %s, next hop %s",
-             gw_tls_on() ? "https" : "http", cfg.listen, cfg.port, WS_SIP_PATH, cfg.sip_listen,
-             cfg.next_hop);
+    gw_workers_signals_ready();
+    log_info("listening: %s://%s:%ld (WebSocket %s, at most %ld connections), SIP %s, next hop %s",
+             gw_tls_on() ? "https" : "http", cfg.listen, cfg.port, WS_SIP_PATH, cfg.max_connections,
+             cfg.sip_listen, cfg.next_hop);
     g_main_loop_run(gw->loop);
     rc = 0;
 out:
+    gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
     media_stop(); /* before the proxy: pending media steps hold its transactions */

@@ -22,7 +22,10 @@ static const struct cfg_field gw_fields[] = {
     F("max-message-size", CFG_INT, max_message_size, 1024, 1 << 20,
       "largest SIP message over WebSocket, bytes (default 65536)"),
     F("max-connections", CFG_INT, max_connections, 1, 1000000,
-      "open WebSocket connections at most (default 18000)"),
+      "open WebSocket connections at most, per worker (default 18000)"),
+    F("workers", CFG_INT, workers, 0, 64,
+      "gateway processes sharing the WebSocket port, each on sip-listen's port + its number "
+      "(0 = one per core; default 1)"),
     F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
     F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
     F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),
@@ -132,6 +135,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->allowed_origins[1] = strdup("http://localhost:8080");
     s->max_message_size = 65536;
     s->max_connections = 18000;
+    s->workers = 1;
     cfg_set_str(&s->sip_listen, "sip:127.0.0.1:5070");
     cfg_set_str(&s->next_hop, "sip:127.0.0.1:5060;transport=tcp");
     cfg_set_str(&s->realm, "ims.test");

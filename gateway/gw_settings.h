@@ -65,6 +65,7 @@ struct gw_settings {
                                                                                 answer (RFC
                                                                                 3261: > 180) */
     long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
+    long workers;                 /* gateway processes (gw_workers.h); 0 = one per core */
 };
 
 extern const struct cfg_program gw_program;

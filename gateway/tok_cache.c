@@ -39,10 +39,15 @@ static gboolean tok_cache_equal(gconstpointer a, gconstpointer b)
     return memcmp(a, b, TOK_CACHE_KEY_LEN) == 0;
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up on every digest,
+ * which cost more than hashing the token itself (docs/benchmarks.md). */
 static void tok_cache_key(const char *token, size_t len, uint8_t key[TOK_CACHE_KEY_LEN])
 {
+    static EVP_MD *sha256;
     unsigned int n = 0;
-    EVP_Digest(token, len, key, &n, EVP_sha256(), NULL);
+    if (!sha256)
+        sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    EVP_Digest(token, len, key, &n, sha256 ? sha256 : EVP_sha256(), NULL);
 }
 
 struct tok_cache *tok_cache_new(size_t max_entries)

@@ -58,10 +58,13 @@ export const httpOk = (url, ca = null) =>
 
 /** A daemon whose stderr is kept for assertions. */
 export class Daemon {
-  constructor(name, args) {
+  // wrapper: a command that execs the daemon (e.g. prlimit), so the pid stays the daemon's
+  constructor(name, args, wrapper = []) {
     this.name = name;
     this.log = '';
-    this.proc = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = wrapper.length
+      ? spawn(wrapper[0], [...wrapper.slice(1), bin(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => {
@@ -95,7 +98,7 @@ export function wafCli(stack, args, input) {
  * to the gateway's own page (httpUrl + '/'), as the web client served there does.
  */
 export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
-  wafArgs = [], tlsCa = null } = {}) {
+  wafArgs = [], tlsCa = null, gatewayWrapper = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
   const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${wafPort}`;
@@ -146,7 +149,7 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
         '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
         '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
         '--authz-server', issuer, '--waf-client-id', 'gateway',
-        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs]);
+        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs], gatewayWrapper);
       await waitFor(() => httpOk(`${stack.httpUrl}/healthz`, tlsCa), 'the gateway');
     };
     /** Stops the gateway (returns its exit) and starts it again on the same ports. */

@@ -25,7 +25,8 @@ const uriOf = (v) => (/<([^>]+)>/.exec(v) || [null, v.split(';')[0]])[1];
 const tagOf = (v) => (/;tag=([^;>\s]+)/.exec(v) || [])[1];
 
 export class Ua {
-  static async register(stack, user, { scope } = {}) {
+  // instance: the +sip.instance UUID (a re-registering client keeps its own; default random)
+  static async register(stack, user, { scope, instance = crypto.randomUUID() } = {}) {
     const ua = new Ua();
     ua.user = user;
     ua.aor = `sip:${user}@ims.test`;
@@ -39,7 +40,8 @@ export class Ua {
     ua.ws.ws.on('message', (d) => ua.onMessage(d.toString()));
     const tok = token(stack, user, scope ? ['--scope', scope] : []);
     ua.ws.send(registerMsg({ user, callId: `reg-${ua.host}`, auth: `Bearer ${tok}` })
-      .replace(/Contact: [^\r]*/, `Contact: ${ua.contact};+sip.instance="<urn:uuid:${crypto.randomUUID()}>";reg-id=1`));
+      .replace(/Contact: [^\r]*/, `Contact: ${ua.contact};+sip.instance="<urn:uuid:${instance}>";reg-id=1`));
+    ua.instance = instance;
     const rsp = await ua.waitResponse((r) => /REGISTER/.test(r.headers.cseq[0]));
     if (rsp.status !== 200) throw new Error(`register ${user}: ${rsp.status}`);
     ua.serviceRoute = splitList(rsp.headers['service-route']);
