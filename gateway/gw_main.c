@@ -23,6 +23,8 @@
 #include "jwks.h"
 #include "log.h"
 #include "proxy.h"
+#include "recover.h"
+#include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "gw_sip.h"
@@ -195,6 +197,8 @@ int main(int argc, char **argv)
 out:
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    recover_clear(); /* held calls end now, like those of the flows closed just above */
+    reg_dpop_shutdown();
     proxy_stop();
     dereg_clear();
     if (gw->agent)

@@ -34,6 +34,12 @@ struct gw_metrics {
     uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
     uint64_t ws_queued_bytes;    /* gauge: bytes in all WebSocket send queues */
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */
+    uint64_t dpop_refused_total;           /* REGISTERs refused for their DPoP proof */
+    uint64_t recovery_held_total;          /* flows closed whose calls wait for recovery */
+    uint64_t recovery_done_total;          /* … that a proven client took over */
+    uint64_t recovery_refused_total;       /* REGISTERs for a held flow without a valid proof */
+    uint64_t recovery_expired_total;       /* … whose grace ran out (calls ended) */
+    uint64_t recovery_dialogs_total;       /* dialogs carried over to a new flow */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

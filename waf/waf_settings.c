@@ -67,6 +67,10 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
               "addresses or prefixes of HTTP proxies in front of the WAF; from them the client is "
               "the rightmost other X-Forwarded-For entry (default none)"),
+    WAF_FIELD("dpop-nonce", CFG_BOOL, dpop_nonce, 0, 0,
+              "DPoP proofs at /token must carry a nonce from this WAF (RFC 9449 §8; default true)"),
+    WAF_FIELD("dpop-max-age", CFG_INT, dpop_max_age, 10, 600,
+              "seconds a DPoP proof's iat and a DPoP nonce stay acceptable (default 60)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -104,6 +108,8 @@ void waf_settings_defaults(struct waf_settings *s)
     s->login_user_pace_after = 50;
     s->device_authz_per_source = 10;
     s->device_authz_per_client = 120;
+    s->dpop_nonce = 1;
+    s->dpop_max_age = 60;
 }
 
 void waf_settings_free(struct waf_settings *s)

@@ -37,6 +37,8 @@ struct waf_settings {
     long device_authz_per_source; /* /device_authorization per minute per source */
     long device_authz_per_client; /* … per client */
     char **trusted_proxies;       /* X-Forwarded-For is believed from these peers only */
+    int dpop_nonce;               /* /token demands a DPoP nonce of its own (RFC 9449 §8) */
+    long dpop_max_age;            /* seconds a DPoP proof (and a WAF nonce) stays acceptable */
 };
 
 extern const struct cfg_program waf_program;
