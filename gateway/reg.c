@@ -23,6 +23,7 @@
 #include "dereg.h"
 #include "log.h"
 #include "recover.h"
+#include "dpop.h"
 #include "reg_dpop.h"
 #include "reg_quota.h"
 #include "timeutil.h"
@@ -92,38 +93,36 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
         sipmsg_reply(c, sip, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact), TAG_END());
         return;
     }
-    char hdr[768], dpop[256], nonce[96];
+    /* A realm that requires DPoP challenges with that scheme (RFC 9449 §7.1); either way the
+     * gateway's nonce comes along, so a DPoP client's first proof can carry it. */
+    char hdr[768], nonce[96];
+    const char *scheme = cfg->require_dpop ? "DPoP" : "Bearer";
+    const char *algs = cfg->require_dpop ? ", algs=\"" DPOP_ALGS "\"" : "";
     if (error)
         snprintf(hdr, sizeof(hdr),
-                 "Bearer realm=\"%s\", error=\"%s\", scope=\"%s\", authz_server=\"%s\"", cfg->realm,
-                 error, cfg->register_scope, cfg->authz_server);
+                 "%s realm=\"%s\", error=\"%s\", scope=\"%s\", authz_server=\"%s\"%s", scheme,
+                 cfg->realm, error, cfg->register_scope, cfg->authz_server, algs);
     else
-        snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
-                 cfg->realm, cfg->register_scope, cfg->authz_server);
-    /* DPoP is offered beside Bearer (RFC 9449 §7.1), with the nonce a proof must carry. */
-    reg_dpop_challenge(dpop, sizeof(dpop), NULL, NULL);
+        snprintf(hdr, sizeof(hdr), "%s realm=\"%s\", scope=\"%s\", authz_server=\"%s\"%s", scheme,
+                 cfg->realm, cfg->register_scope, cfg->authz_server, algs);
     reg_dpop_nonce_header(nonce);
     sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr),
-                 SIPTAG_WWW_AUTHENTICATE_STR(dpop), SIPTAG_HEADER_STR(nonce), TAG_END());
+                 SIPTAG_HEADER_STR(nonce), TAG_END());
 }
 
 /* A token that validated but whose DPoP check failed: 401 with the reason (docs/dpop-sip.md). */
 static void reg_dpop_refuse(struct gw_conn *c, sip_t const *sip, const struct tok_identity *id,
                             const struct reg_dpop_result *res)
 {
-    const struct gw_settings *cfg = gw->cfg;
-    char hdr[512], bearer[512], nonce[96];
+    char hdr[768], nonce[96];
     log_info("reg: connection %llu: DPoP check failed (%s): %s", (unsigned long long)c->id,
              res->error, res->why);
     reg_count(REG_INVALID_TOKEN);
     if (id->jkt[0])
         recover_note_refused(id->jkt);
     reg_dpop_challenge(hdr, sizeof(hdr), res->error, res->why);
-    snprintf(bearer, sizeof(bearer), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
-             cfg->realm, cfg->register_scope, cfg->authz_server);
     reg_dpop_nonce_header(nonce);
     sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr),
-                 TAG_IF(!cfg->require_dpop, SIPTAG_WWW_AUTHENTICATE_STR(bearer)),
                  SIPTAG_HEADER_STR(nonce), TAG_END());
 }
 

@@ -39,11 +39,11 @@ void reg_dpop_nonce_header(char out[96])
 
 void reg_dpop_challenge(char *out, size_t len, const char *error, const char *why)
 {
-    if (error)
-        snprintf(out, len, "DPoP realm=\"%s\", error=\"%s\", error_description=\"%s\", algs=\"%s\"",
-                 gw->cfg->realm, error, why, DPOP_ALGS);
-    else
-        snprintf(out, len, "DPoP realm=\"%s\", algs=\"%s\"", gw->cfg->realm, DPOP_ALGS);
+    const struct gw_settings *cfg = gw->cfg;
+    snprintf(out, len,
+             "DPoP realm=\"%s\", error=\"%s\", error_description=\"%s\", scope=\"%s\", "
+             "authz_server=\"%s\", algs=\"%s\"",
+             cfg->realm, error, why, cfg->register_scope, cfg->authz_server, DPOP_ALGS);
 }
 
 static int reg_dpop_fail(struct reg_dpop_result *out, const char *error, const char *why)

@@ -29,7 +29,7 @@ int reg_dpop_check(sip_t const *req, int dpop_scheme, const char *tok, size_t le
                    const struct tok_identity *id, struct reg_dpop_result *out);
 /* "DPoP-Nonce: <fresh nonce>" for a 401 or a 200. */
 void reg_dpop_nonce_header(char out[96]);
-/* The WWW-Authenticate value of a DPoP challenge (error NULL: the plain offer). */
+/* The WWW-Authenticate value of a DPoP challenge with error and its description. */
 void reg_dpop_challenge(char *out, size_t len, const char *error, const char *why);
 /* Frees the replay cache (shutdown). */
 void reg_dpop_shutdown(void);

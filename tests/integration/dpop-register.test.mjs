@@ -30,10 +30,10 @@ const challenge = (r) => (r.headers['www-authenticate'] || []).join(' | ');
 test('a bound token: each wrong proof is refused with its reason; the right one registers', async () => {
   const tok = token(stack, 'alice', ['--jkt', key.jkt]);
   const c = await SipWs.open(stack.wsUrl);
-  // without any credentials: the challenge offers DPoP and gives a nonce
+  // without any credentials: the usual Bearer challenge, with the gateway's nonce
   let r = await register(c, null, null);
   assert.equal(r.status, 401);
-  assert.match(challenge(r), /DPoP realm="ims\.test", algs="ES256 RS256"/);
+  assert.match(challenge(r), /^Bearer realm="ims\.test"/);
   let nonce = r.headers['dpop-nonce'][0];
   assert.ok(nonce);
   const good = (over = {}) => proof(key, { htm: 'REGISTER', htu: RURI, nonce, accessToken: tok, ...over });
@@ -102,7 +102,10 @@ test('require-dpop: a bearer token is refused; a bound one with proof registers'
   const c = await SipWs.open(stack.wsUrl);
   let r = await register(c, `Bearer ${token(stack, 'bob')}`, null, { user: 'bob' });
   assert.equal(r.status, 401);
-  assert.match(challenge(r), /invalid_token.*this realm requires DPoP-bound tokens/);
+  assert.match(challenge(r), /^DPoP realm.*invalid_token.*this realm requires DPoP-bound tokens/);
+  assert.equal(r.headers['www-authenticate'].length, 1);
+  r = await register(c, null, null, { user: 'bob' });
+  assert.match(challenge(r), /^DPoP realm="ims\.test", scope="ims:register", authz_server="[^"]+", algs="ES256 RS256"$/);
   const nonce = r.headers['dpop-nonce'][0];
   const tok = token(stack, 'alice', ['--jkt', key.jkt]);
   r = await register(c, `DPoP ${tok}`, proof(key, { htm: 'REGISTER', htu: RURI, nonce, accessToken: tok }));
