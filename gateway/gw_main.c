@@ -22,6 +22,7 @@
 #include "http_client.h"
 #include "jwks.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "recover.h"
 #include "reg_dpop.h"
@@ -187,6 +188,11 @@ int main(int argc, char **argv)
         log_error("cannot start the SIP proxy");
         goto out;
     }
+    if (media_start(err, sizeof(err)) < 0) {
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        rc = 2;
+        goto out;
+    }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
@@ -199,6 +205,7 @@ out:
         lws_context_destroy(gw->lws);
     recover_clear(); /* held calls end now, like those of the flows closed just above */
     reg_dpop_shutdown();
+    media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     dereg_clear();
     if (gw->agent)

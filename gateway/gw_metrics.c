@@ -1,6 +1,7 @@
 #include "gw_metrics.h"
 
 #include "dialog.h"
+#include "media.h"
 #include "proxy.h"
 
 #include <inttypes.h>
@@ -101,5 +102,22 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_flow_recovery_dialogs_total", "counter",
               "Dialogs carried over from a closed flow to the client's new one.",
               m->recovery_dialogs_total);
+    struct media_stats ms;
+    media_get_stats(&ms);
+    gw_metric(&o, "imsgw_media_sessions", "gauge", "Calls anchored on the media relay.",
+              ms.sessions);
+    gw_metric(&o, "imsgw_media_relay_requests_total", "counter",
+              "Control requests sent to the media relay.", ms.relay_requests_total);
+    gw_metric(&o, "imsgw_media_relay_errors_total", "counter",
+              "Relay requests that timed out, found it unreachable or were refused.",
+              ms.relay_errors_total);
+    gw_put(&o,
+           "# HELP imsgw_media_relay_rtt_seconds_total Round-trip time of answered relay "
+           "requests (divide by imsgw_media_relay_answered_total for the mean).\n"
+           "# TYPE imsgw_media_relay_rtt_seconds_total counter\n"
+           "imsgw_media_relay_rtt_seconds_total %.3f\n",
+           (double)ms.relay_rtt_ms_total / 1000);
+    gw_metric(&o, "imsgw_media_relay_answered_total", "counter",
+              "Relay requests that got an answer.", ms.relay_answered_total);
     return o.used;
 }

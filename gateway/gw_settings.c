@@ -81,6 +81,18 @@ static const struct cfg_field gw_fields[] = {
     F("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
       "addresses or prefixes of HTTP proxies in front of the gateway; from them the client is "
       "the rightmost other X-Forwarded-For entry (default none)"),
+    F("media", CFG_STR, media, 0, 0,
+      "media relay for calls between WebSocket and IMS: off (SDP unchanged) or rtpengine"),
+    F("media-relay", CFG_STR, media_relay, 0, 0,
+      "rtpengine ng control address host:port (default 127.0.0.1:2223)"),
+    F("media-timeout", CFG_INT, media_timeout, 100, 30000,
+      "ms a relay request may take before the call fails with 503 (default 2000)"),
+    F("media-reconcile-interval", CFG_INT, media_reconcile_interval, 0, 86400,
+      "s between deletions of relay sessions without a call (default 60; 0 = at start only)"),
+    F("media-ws-codecs", CFG_STRLIST, media_ws_codecs, 0, 0,
+      "codecs added to offers towards browsers, transcoded when needed (default opus)"),
+    F("media-ims-codecs", CFG_STRLIST, media_ims_codecs, 0, 0,
+      "codecs added to offers towards IMS, transcoded when needed (default PCMA,PCMU)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -124,6 +136,15 @@ void gw_settings_defaults(struct gw_settings *s)
     s->dpop_nonce_lifetime = 900;
     s->flow_recovery_grace = 30;
     s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
+    cfg_set_str(&s->media, "off");
+    cfg_set_str(&s->media_relay, "127.0.0.1:2223");
+    s->media_timeout = 2000;
+    s->media_reconcile_interval = 60;
+    s->media_ws_codecs = calloc(2, sizeof(char *));
+    s->media_ws_codecs[0] = strdup("opus");
+    s->media_ims_codecs = calloc(3, sizeof(char *));
+    s->media_ims_codecs[0] = strdup("PCMA");
+    s->media_ims_codecs[1] = strdup("PCMU");
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https
@@ -192,6 +213,19 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s", reason);
         return -1;
     }
+    if (strcmp(s->media, "off") != 0 && strcmp(s->media, "rtpengine") != 0) {
+        snprintf(err, errlen, "media must be off or rtpengine");
+        return -1;
+    }
+    for (char **lists[] = {s->media_ws_codecs, s->media_ims_codecs}, ***l = lists; l < lists + 2;
+         l++)
+        for (char **c = *l; c && *c; c++)
+            if (!**c || strlen(*c) > 32 ||
+                strspn(*c, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-") !=
+                    strlen(*c)) {
+                snprintf(err, errlen, "media codecs are names such as opus, PCMA, AMR-WB/16000");
+                return -1;
+            }
     if (s->min_expires > s->default_expires) {
         snprintf(err, errlen, "min-expires must not exceed default-expires");
         return -1;

@@ -40,8 +40,14 @@ struct gw_settings {
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
-    long max_queued_bytes_total; /* all WebSocket send queues together */
-    char **trusted_proxies;      /* X-Forwarded-For is believed from these peers only */
+    long max_queued_bytes_total;   /* all WebSocket send queues together */
+    char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
+    char *media;                   /* media relay: off | rtpengine */
+    char *media_relay;             /* rtpengine ng control address host:port */
+    long media_timeout;            /* ms an ng request may take, retransmissions included */
+    long media_reconcile_interval; /* s between relay-session reconciliations; 0 = only at start */
+    char **media_ws_codecs;        /* codecs always offered to the WebSocket side (transcoded) */
+    char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final

@@ -23,6 +23,7 @@
 #include "sipmsg.h"
 #include "log.h"
 #include "recover.h"
+#include "media.h"
 #include "reg.h"
 #include "rnd.h"
 #include "route.h"
@@ -71,10 +72,57 @@ static gboolean in_timer_c(gpointer arg)
         in_send_cancel(tx); /* the browser stops ringing */
         dialog_early_over(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         nta_incoming_treply(tx->irq, SIP_408_REQUEST_TIMEOUT, TAG_END());
+        media_end(tx->conn_id, sip_object(tx->req)->sip_call_id->i_id);
         tx->final = 1;
         proxy_tx_free(tx);
     }
     return G_SOURCE_REMOVE;
+}
+
+/* A request from the core waiting for the media relay to rewrite its SDP. */
+struct in_pending {
+    uint64_t conn_id;
+    nta_incoming_t *irq;
+    char branch[64];
+};
+
+static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
+{
+    struct in_pending *p = arg;
+    struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
+    sip_t const *fs = sip_object(fwd);
+    sip_method_t method = fs->sip_request->rq_method;
+    if (c && status == 0 && sipmsg_send(c, fwd) < 0)
+        status = 500, phrase = "Server Internal Error";
+    /* Only a BYE that came from the core and reached the flow ends the dialog. */
+    if (c && status == 0 && method == sip_method_bye) {
+        dialog_ended(c->id, fs);
+        media_end(c->id, fs->sip_call_id->i_id);
+    }
+    struct proxy_tx *tx =
+        c && status == 0 && method != sip_method_ack
+            ? proxy_tx_add_in(c, p->irq, p->branch, fwd, method == sip_method_invite)
+            : NULL;
+    if (c && status == 0 && method != sip_method_ack && !tx)
+        status = 503, phrase = "Service Unavailable";
+    if (tx) {
+        nta_incoming_bind(p->irq, in_on_cancel, (nta_incoming_magic_t *)tx);
+        if (tx->invite)
+            tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
+        free(p);
+        return;
+    }
+    if (method != sip_method_ack && status != 0 && status >= 0) {
+        if (status > 0)
+            log_warn("proxy: %s from the IMS side answered %d: %s", fs->sip_request->rq_method_name,
+                     status, phrase);
+        nta_incoming_treply(p->irq, c ? status : 430, c ? phrase : "Flow Failed", TAG_END());
+        if (!fs->sip_to->a_tag)
+            media_end(p->conn_id, fs->sip_call_id->i_id);
+    }
+    msg_destroy(fwd);
+    nta_incoming_destroy(p->irq);
+    free(p);
 }
 
 /* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity included):
@@ -177,34 +225,38 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
         nta_incoming_destroy(irq);
         return 0;
     }
-    if (sipmsg_send(c, fwd) < 0) {
-        msg_destroy(fwd);
-        if (method != sip_method_ack)
-            nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
-        nta_incoming_destroy(irq);
-        return 0;
-    }
-    /* Only a BYE that came from the core and reached the flow ends the dialog. */
-    if (method == sip_method_bye)
-        dialog_ended(c->id, fs);
-    if (method == sip_method_ack) {
-        msg_destroy(fwd);
-        nta_incoming_destroy(irq);
-        return 0;
-    }
-    struct proxy_tx *tx = proxy_tx_add_in(c, irq, branch, fwd, method == sip_method_invite);
-    if (!tx) {
-        msg_destroy(fwd);
-        nta_incoming_treply(irq, SIP_503_SERVICE_UNAVAILABLE, TAG_END());
-        nta_incoming_destroy(irq);
-        return 0;
-    }
-    nta_incoming_bind(irq, in_on_cancel, (nta_incoming_magic_t *)tx);
-    if (tx->invite) {
+    if (method == sip_method_invite)
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
-        tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
-    }
+    struct in_pending *p = malloc(sizeof(*p));
+    p->conn_id = c->id;
+    p->irq = irq;
+    snprintf(p->branch, sizeof(p->branch), "%s", branch);
+    media_sdp(c->id, fwd, MEDIA_TO_WS, in_media_done, p);
     return 0;
+}
+
+/* The browser's response, its SDP anchored: relayed upstream through the server transaction,
+ * if that still waits for it. A 2xx whose SDP the relay refused becomes a 5xx upstream. */
+static void in_rsp_media_done(void *arg, msg_t *msg, int status, const char *phrase)
+{
+    char *branch = arg;
+    struct proxy_tx *tx = status >= 0 ? proxy_tx_find_in(branch) : NULL;
+    free(branch);
+    int code = sip_object(msg)->sip_status->st_status;
+    if (!tx || tx->final || (status > 0 && code < 200)) {
+        msg_destroy(msg);
+        return;
+    }
+    if (status == 0) {
+        nta_incoming_mreply(tx->irq, msg);
+    } else {
+        msg_destroy(msg);
+        nta_incoming_treply(tx->irq, status, phrase, TAG_END());
+    }
+    if (code >= 200) {
+        tx->final = 1;
+        proxy_tx_free(tx);
+    }
 }
 
 void proxy_in_response(struct gw_conn *c, msg_t *msg)
@@ -246,11 +298,9 @@ void proxy_in_response(struct gw_conn *c, msg_t *msg)
         g_source_remove(tx->timer_c);
         tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, in_timer_c, tx);
     }
-    nta_incoming_mreply(tx->irq, msg);
-    if (status >= 200) {
-        tx->final = 1;
-        proxy_tx_free(tx);
-    }
+    if (status >= 300 && tx->invite && !sent->sip_to->a_tag)
+        media_end(c->id, sent->sip_call_id->i_id); /* declined, cancelled, failed */
+    media_sdp(c->id, msg, MEDIA_TO_IMS, in_rsp_media_done, strdup(tx->branch));
 }
 
 int proxy_start(void)
@@ -275,8 +325,12 @@ static void proxy_end_tx(struct proxy_tx *tx)
 void proxy_flow_closed(struct gw_conn *c)
 {
     proxy_tx_foreach_conn(c->id, proxy_end_tx);
-    if (!recover_holds(c->id)) /* held: ended later unless the client comes back (recover.c) */
+    /* Held for flow recovery: its calls and their media end later unless the client comes back
+     * (recover.c). */
+    if (!recover_holds(c->id)) {
         dialog_flow_closed(c->id);
+        media_flow_closed(c->id);
+    }
 }
 
 void proxy_stop(void)

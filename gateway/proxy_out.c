@@ -20,6 +20,7 @@
 #include "sipmsg.h"
 #include "log.h"
 #include "recover.h"
+#include "media.h"
 #include "reg.h"
 #include "route.h"
 #include "timeutil.h"
@@ -69,6 +70,34 @@ static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
              "\";icid-generated-at=%s;orig-ioi=%s",
              time_now_s(), ++out_icid_counter, gw->cfg->sip_host, gw->cfg->visited_network_id);
     return sipmsg_add_unknown(fwd, fs, pcv);
+}
+
+/* A request waiting for the media relay to rewrite its SDP. */
+struct out_pending {
+    uint64_t conn_id;
+    msg_t *req;
+    url_string_t const *next;
+};
+
+static void out_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
+{
+    struct out_pending *p = arg;
+    struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
+    sip_t const *sip = sip_object(p->req);
+    if (c && status == 0) {
+        proxy_tx_send_out(c, p->req, fwd, p->next);
+    } else {
+        /* No half-set-up call: the request does not go on without its media. */
+        if (c && sip->sip_request->rq_method != sip_method_ack)
+            sipmsg_reply(c, sip, status, phrase, TAG_END());
+        else if (status > 0)
+            log_warn("proxy: %s dropped: %s", sip->sip_request->rq_method_name, phrase);
+        if (status > 0 && !sip->sip_to->a_tag)
+            media_end(p->conn_id, sip->sip_call_id->i_id);
+        msg_destroy(fwd);
+        msg_destroy(p->req);
+    }
+    free(p);
 }
 
 /* RFC 3261 §16.6 step 3: a request without Max-Forwards leaves with 70. */
@@ -192,10 +221,14 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     }
     if (d) {
         dialog_seen_cseq(d, sip);
-        if (method == sip_method_bye)
+        if (method == sip_method_bye) {
             dialog_remove(d);
+            media_end(c->id, sip->sip_call_id->i_id);
+        }
     }
     if (method == sip_method_invite)
         sipmsg_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
-    proxy_tx_send_out(c, msg, fwd, next);
+    struct out_pending *p = malloc(sizeof(*p));
+    *p = (struct out_pending){c->id, msg, next};
+    media_sdp(c->id, fwd, MEDIA_TO_IMS, out_media_done, p);
 }

@@ -2,6 +2,7 @@
  * the gateway (a gauge on /metrics), so a test can check that nothing outlives its purpose. */
 #include "proxy_tx.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "dialog.h"
 #include "sipmsg.h"
 #include "log.h"
+#include "media.h"
 #include "proxy.h"
 #include "ws_conn.h"
 
@@ -83,6 +85,31 @@ static gboolean proxy_tx_linger_done(gpointer arg)
     return G_SOURCE_REMOVE;
 }
 
+/* A response whose SDP the relay could not anchor: a failed 18x is dropped, a failed 2xx becomes
+ * a 5xx for the browser (the callee, never ACKed, ends its side). */
+static void out_rsp_media_done(void *arg, msg_t *rsp, int status, const char *phrase)
+{
+    uint64_t conn_id = (uint64_t)(uintptr_t)arg;
+    struct gw_conn *c = status >= 0 ? ws_find(conn_id) : NULL;
+    sip_t *rs = sip_object(rsp);
+    if (c && status == 0) {
+        sipmsg_send(c, rsp);
+    } else if (c && status > 0 && rs->sip_status->st_status >= 200) {
+        su_home_t *home = msg_home(rsp);
+        msg_header_replace(rsp, (msg_pub_t *)rs, (msg_header_t *)rs->sip_status,
+                           (msg_header_t *)sip_status_create(home, status, phrase, NULL));
+        if (rs->sip_payload)
+            sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_payload);
+        if (rs->sip_content_type)
+            sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_content_type);
+        if (rs->sip_content_length)
+            sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_content_length);
+        msg_header_insert(rsp, (msg_pub_t *)rs, (msg_header_t *)sip_content_length_create(home, 0));
+        sipmsg_send(c, rsp);
+    }
+    msg_destroy(rsp);
+}
+
 /* Responses from the IMS side: our Via off, charging headers off, to the flow. */
 static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
 {
@@ -109,14 +136,16 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         sip_t *rs = sip_object(rsp);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
-        sipmsg_send(c, rsp);
-        msg_destroy(rsp);
+        media_sdp(tx->conn_id, rsp, MEDIA_TO_WS, out_rsp_media_done,
+                  (void *)(uintptr_t)tx->conn_id);
     } else if (c && status >= 200) {
         /* nta's own timeout or transport error: answer from the request we kept */
         sipmsg_reply(c, sip_object(tx->req), status, NULL, TAG_END());
     }
     if (status >= 200) {
         tx->final = 1;
+        if (tx->invite && status >= 300 && !req->sip_to->a_tag)
+            media_end(tx->conn_id, req->sip_call_id->i_id); /* CANCEL, Timer C, failure */
         /* A failed INVITE waits briefly for the client's ACK, which it then absorbs. */
         if (tx->invite && status >= 300 && c)
             tx->linger = g_timeout_add(PROXY_ACK_WAIT_MS, proxy_tx_linger_done, tx);

@@ -14,6 +14,7 @@
 #include "dialog.h"
 #include "gw.h"
 #include "log.h"
+#include "media.h"
 #include "reg.h"
 #include "sipmsg.h"
 #include "tok.h"
@@ -45,13 +46,18 @@ int recover_binding(sip_t const *reg, char out[RECOVER_BINDING_MAX])
     return n > 0 && n < RECOVER_BINDING_MAX ? 0 : -1;
 }
 
+/* The flow `to` ended for good: the old ids that led to it lead nowhere now. Media sessions are
+ * keyed by the connection that set them up, so those of recovered calls end here at the latest. */
 static void recover_aliases_drop_to(uint64_t to)
 {
     for (guint i = 0; recover_aliases && i < recover_aliases->len;) {
-        if (g_array_index(recover_aliases, struct recover_alias, i).to == to)
+        struct recover_alias a = g_array_index(recover_aliases, struct recover_alias, i);
+        if (a.to == to) {
             g_array_remove_index_fast(recover_aliases, i);
-        else
+            media_flow_closed(a.from);
+        } else {
             i++;
+        }
     }
 }
 
@@ -71,6 +77,7 @@ static gboolean recover_expired(gpointer arg)
     log_info("recover: flow %llu was not recovered within %ld s; its calls are ended",
              (unsigned long long)h->conn_id, gw->cfg->flow_recovery_grace);
     dialog_flow_closed(h->conn_id);
+    media_flow_closed(h->conn_id);
     recover_aliases_drop_to(h->conn_id);
     recover_held_free(h);
     return G_SOURCE_REMOVE;
@@ -180,8 +187,10 @@ unsigned recover_held_count(void)
 
 void recover_clear(void)
 {
-    for (GList *l = recover_list; l; l = l->next)
+    for (GList *l = recover_list; l; l = l->next) {
         dialog_flow_closed(((struct recover_held *)l->data)->conn_id);
+        media_flow_closed(((struct recover_held *)l->data)->conn_id);
+    }
     g_list_free_full(recover_list, (GDestroyNotify)recover_held_free);
     recover_list = NULL;
     if (recover_aliases)

@@ -13,6 +13,7 @@ apt_pkgs=(
   clang libclang-rt-14-dev python3-cryptography
   sipvicious
   sqlite3 openssl util-linux
+  rtpengine-daemon
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)
