@@ -163,8 +163,8 @@ static const char *const waf_store_migrations[] = {
     " public_until INTEGER);",
     /* 3: DPoP (RFC 9449): the key thumbprint a refresh family and an access token are bound to;
      * NULL for bearer tokens. */
-    "ALTER TABLE families ADD COLUMN dpop_jkt TEXT;"
-    "ALTER TABLE access_tokens ADD COLUMN dpop_jkt TEXT;",
+    ("ALTER TABLE families ADD COLUMN dpop_jkt TEXT;"
+     "ALTER TABLE access_tokens ADD COLUMN dpop_jkt TEXT;"),
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))
