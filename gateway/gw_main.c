@@ -30,6 +30,8 @@
 #include "log.h"
 #include "media.h"
 #include "proxy.h"
+#include "recover.h"
+#include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "gw_sip.h"
@@ -246,6 +248,8 @@ out:
     gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    recover_clear(); /* held calls end now, like those of the flows closed just above */
+    reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     regevent_stop();

@@ -87,6 +87,20 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
+    gw_metric(&o, "imsgw_dpop_refused_total", "counter",
+              "REGISTERs refused for a missing or invalid DPoP proof.", m->dpop_refused_total);
+    gw_put(&o,
+           "# HELP imsgw_flow_recoveries_total Closed DPoP-proven flows by what became of them.\n"
+           "# TYPE imsgw_flow_recoveries_total counter\n"
+           "imsgw_flow_recoveries_total{result=\"held\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"recovered\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"refused\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"expired\"} %" PRIu64 "\n",
+           m->recovery_held_total, m->recovery_done_total, m->recovery_refused_total,
+           m->recovery_expired_total);
+    gw_metric(&o, "imsgw_flow_recovery_dialogs_total", "counter",
+              "Dialogs carried over from a closed flow to the client's new one.",
+              m->recovery_dialogs_total);
     gw_metric(&o, "imsgw_media_sessions", "gauge", "Calls anchored on the media relay.",
               m->media_sessions);
     gw_metric(&o, "imsgw_media_relay_requests_total", "counter",

@@ -65,6 +65,15 @@ static const struct cfg_field gw_fields[] = {
     F("ims-auth", CFG_STR, ims_auth, 0, 0,
       "tna (trusted-node REGISTER, default) or digest (answer the core's MD5 Digest challenge "
       "with a response the WAF computes from the user's IMS credentials)"),
+    F("require-dpop", CFG_BOOL, require_dpop, 0, 0,
+      "refuse REGISTERs whose token is not DPoP-bound (RFC 9449; docs/dpop-sip.md; default false)"),
+    F("dpop-max-age", CFG_INT, dpop_max_age, 10, 600,
+      "seconds a REGISTER's DPoP proof stays acceptable after its iat (default 60)"),
+    F("dpop-nonce-lifetime", CFG_INT, dpop_nonce_lifetime, 10, 86400,
+      "seconds a DPoP-Nonce given by the gateway stays acceptable (default 900)"),
+    F("flow-recovery-grace", CFG_INT, flow_recovery_grace, 0, 600,
+      "seconds the calls of a closed DPoP-proven WebSocket wait for the client to come back "
+      "with a proof before they are ended (0 = off; default 30)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -156,6 +165,9 @@ void gw_settings_defaults(struct gw_settings *s)
     s->ws_ping_interval = 60;
     s->max_queued_bytes_total = 256L << 20;
     s->timer_c = PROXY_TIMER_C_S;
+    s->dpop_max_age = 60;
+    s->dpop_nonce_lifetime = 900;
+    s->flow_recovery_grace = 30;
     s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
     cfg_set_str(&s->media, "off");
     cfg_set_str(&s->media_relay, "127.0.0.1:2223");

@@ -66,6 +66,10 @@ struct gw_settings {
                                                                                 3261: > 180) */
     long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
     long workers;                 /* gateway processes (gw_workers.h); 0 = one per core */
+    int require_dpop;             /* every client token must be DPoP-bound (docs/dpop-sip.md) */
+    long dpop_max_age;            /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
+    long dpop_nonce_lifetime;     /* seconds a gateway DPoP nonce stays acceptable */
+    long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
 };
 
 extern const struct cfg_program gw_program;

@@ -24,6 +24,7 @@
 #include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
+#include "recover.h"
 #include "media.h"
 #include "reg.h"
 #include "rnd.h"
@@ -180,8 +181,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     sip_t *fs = sip_object(fwd);
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
-    struct gw_conn *c =
-        found == ROUTE_TOKEN_OK && ref.worker == gw->worker ? ws_find(ref.conn_id) : NULL;
+    /* A recovered flow's old token still names it: its dialogs now live on the new flow. */
+    struct gw_conn *c = found == ROUTE_TOKEN_OK && ref.worker == gw->worker
+                            ? ws_find(recover_route(ref.conn_id))
+                            : NULL;
     int status = 0;
     if (found == ROUTE_TOKEN_BAD)
         status = 403; /* tampered flow token */
@@ -331,8 +334,12 @@ static void proxy_end_tx(struct proxy_tx *tx)
 void proxy_flow_closed(struct gw_conn *c)
 {
     proxy_tx_foreach_conn(c->id, proxy_end_tx);
-    dialog_flow_closed(c->id);
-    media_flow_closed(c->id);
+    /* Held for flow recovery: its calls and their media end later unless the client comes back
+     * (recover.c). */
+    if (!recover_holds(c->id)) {
+        dialog_flow_closed(c->id);
+        media_flow_closed(c->id);
+    }
 }
 
 void proxy_stop(void)

@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
+#include "recover.h"
 #include "media.h"
 #include "reg.h"
 #include "route.h"
@@ -176,7 +177,8 @@ static void out_refuse(struct gw_conn *c, msg_t *msg, int status, const char *ph
 static int out_prepare_in_dialog(struct gw_conn *c, struct dialog *d, msg_t *fwd, sip_t *fs)
 {
     struct flow_ref ref;
-    if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
+    /* After flow recovery the route set still names the old flow, now an alias of c. */
+    if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || recover_route(ref.conn_id) != c->id ||
         ref.worker != gw->worker)
         return 403;
     while (fs->sip_route)

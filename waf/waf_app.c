@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "waf_dpop.h"
 #include "rnd.h"
 #include "waf_limits.h"
 #include "timeutil.h"
@@ -27,7 +28,8 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
         waf_store_open(&app->store, s->data_dir, err, errlen) < 0 ||
         waf_keyring_open(&app->keys, app->store, s->data_dir, s->token_alg, err, errlen) < 0)
         goto fail;
-    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0) {
+    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0 ||
+        waf_dpop_open(app) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -48,6 +50,7 @@ void waf_app_close(struct waf_app *app)
     waf_throttle_destroy(app->throttle);
     app->throttle = NULL;
     waf_limits_close(app);
+    waf_dpop_close(app);
 }
 
 void waf_app_tick(struct waf_app *app)

@@ -126,6 +126,25 @@ static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_toke
         snprintf(dst, size, "!"); /* too long: no valid value of ours is this long */
 }
 
+/* The DPoP header (RFC 9449 §4.1), an lws custom header (names arrive lowercased with the colon).
+ * A proof never holds a comma, so one means the header was repeated and folded together. */
+static void waf_http_dpop(struct lws *wsi, struct waf_req *req)
+{
+    int n = lws_hdr_custom_length(wsi, "dpop:", 5);
+    req->dpop[0] = '\0';
+    if (n < 0)
+        return;
+    req->dpop_count = 1;
+    if ((size_t)n >= sizeof(req->dpop)) {
+        req->dpop_too_long = 1;
+        return;
+    }
+    if (lws_hdr_custom_copy(wsi, req->dpop, (int)sizeof(req->dpop), "dpop:", 5) < 0)
+        req->dpop_too_long = 1;
+    else if (strchr(req->dpop, ','))
+        req->dpop_count = 2;
+}
+
 /* The peer, or behind trusted-proxies the rightmost untrusted X-Forwarded-For entry. */
 static void waf_http_client_address(struct lws *wsi, char *const *trusted, char *out, size_t len)
 {
@@ -261,6 +280,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
                   WSI_TOKEN_HTTP_AUTHORIZATION);
     waf_http_copy(wsi, req->origin, sizeof(req->origin), WSI_TOKEN_ORIGIN);
     waf_http_copy(wsi, req->cookie, sizeof(req->cookie), WSI_TOKEN_HTTP_COOKIE);
+    waf_http_dpop(wsi, req);
     waf_http_client_address(wsi, h->app->s->trusted_proxies, req->peer, sizeof(req->peer));
     ss->head_only = req->method == WAF_M_HEAD;
     ss->cors = req->origin[0] && waf_http_cors_path(path) &&
@@ -341,6 +361,8 @@ static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
         err = waf_http_header(wsi, "location:", r->location, &p, end);
     if (!err && r->set_cookie[0])
         err = waf_http_header(wsi, "set-cookie:", r->set_cookie, &p, end);
+    if (!err && r->dpop_nonce[0])
+        err = waf_http_header(wsi, "dpop-nonce:", r->dpop_nonce, &p, end);
     if (!err && r->www_authenticate[0])
         err = waf_http_header(wsi, "www-authenticate:", r->www_authenticate, &p, end);
     if (!err && r->retry_after) {
@@ -349,11 +371,13 @@ static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
     }
     if (!err && ss->cors)
         err = waf_http_header(wsi, "access-control-allow-origin:", ss->req.origin, &p, end) ||
-              waf_http_header(wsi, "vary:", "Origin", &p, end);
+              waf_http_header(wsi, "vary:", "Origin", &p, end) ||
+              waf_http_header(wsi, "access-control-expose-headers:", "DPoP-Nonce", &p, end);
     if (!err && ss->cors && ss->req.method == WAF_M_OPTIONS)
-        err = waf_http_header(wsi, "access-control-allow-methods:", "POST", &p, end) ||
-              waf_http_header(wsi, "access-control-allow-headers:", "Content-Type", &p, end) ||
-              waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
+        err =
+            waf_http_header(wsi, "access-control-allow-methods:", "POST", &p, end) ||
+            waf_http_header(wsi, "access-control-allow-headers:", "Content-Type, DPoP", &p, end) ||
+            waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
     if (!err && r->status == 405)
         err = waf_http_header(wsi, "allow:", r->allow ? r->allow : "GET, HEAD", &p, end);
     if (!err) /* one request per connection: see the top of this file */

@@ -78,6 +78,10 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
               "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not "
               "sent)"),
+    WAF_FIELD("dpop-nonce", CFG_BOOL, dpop_nonce, 0, 0,
+              "DPoP proofs at /token must carry a nonce from this WAF (RFC 9449 §8; default true)"),
+    WAF_FIELD("dpop-max-age", CFG_INT, dpop_max_age, 10, 600,
+              "seconds a DPoP proof's iat and a DPoP nonce stay acceptable (default 60)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -116,6 +120,8 @@ void waf_settings_defaults(struct waf_settings *s)
     s->device_authz_per_source = 10;
     s->device_authz_per_client = 120;
     s->hsts_max_age = 31536000;
+    s->dpop_nonce = 1;
+    s->dpop_max_age = 60;
 }
 
 void waf_settings_free(struct waf_settings *s)

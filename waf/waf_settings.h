@@ -41,6 +41,8 @@ struct waf_settings {
     char *tls_key;                /* PEM private key of tls_cert */
     int allow_plain_http;         /* plain http on a non-loopback address (a TLS proxy in front) */
     long hsts_max_age;            /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    int dpop_nonce;               /* /token demands a DPoP nonce of its own (RFC 9449 §8) */
+    long dpop_max_age;            /* seconds a DPoP proof (and a WAF nonce) stays acceptable */
 };
 
 extern const struct cfg_program waf_program;

@@ -79,7 +79,10 @@ export async function openPage(browser, name) {
   page.grants = [];
   page.on('request', (r) => {
     const u = new URL(r.url());
-    if (u.pathname === '/token' && r.method() === 'POST') page.grants.push(new URLSearchParams(r.postData() || '').get('grant_type'));
+    // A DPoP proof without a nonce only fetches the WAF's nonce (it requires one): not a grant.
+    const dpop = r.headers().dpop;
+    const probe = dpop && !JSON.parse(Buffer.from(dpop.split('.')[1] || '', 'base64url').toString() || '{}').nonce;
+    if (u.pathname === '/token' && r.method() === 'POST' && !probe) page.grants.push(new URLSearchParams(r.postData() || '').get('grant_type'));
     if (u.pathname === '/revoke' && r.method() === 'POST') page.grants.push('revoke');
   });
   page.testName = name;

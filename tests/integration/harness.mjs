@@ -144,12 +144,12 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     await stack.startStub();
     await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
     const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
-    stack.startGateway = async () => {
+    stack.startGateway = async (moreArgs = []) => {
       stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
         '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
         '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
         '--authz-server', issuer, '--waf-client-id', 'gateway',
-        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs], gatewayWrapper);
+        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs, ...moreArgs], gatewayWrapper);
       await waitFor(() => httpOk(`${stack.httpUrl}/healthz`, tlsCa), 'the gateway');
     };
     /** Stops the gateway (returns its exit) and starts it again on the same ports. */
