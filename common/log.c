@@ -16,6 +16,15 @@ static const char *log_prog = "imsgw";
 static int log_json;
 static enum log_level log_min = LOGL_INFO;
 
+static log_sink_fn log_sink;
+static enum log_level log_sink_min = LOGL_ERROR;
+
+void log_set_sink(enum log_level min, log_sink_fn sink)
+{
+    log_sink_min = min;
+    log_sink = sink;
+}
+
 static const char *const log_level_names[] = {"debug", "info", "warn", "error"};
 
 /* Field names whose values are secrets wherever they appear as name=value or "name":"value". */
@@ -158,6 +167,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
             *c = ' ';
         else if (log_json && (unsigned char)*c >= 0x80)
             *c = '?'; /* jansson refuses invalid UTF-8: the line would vanish */
+    if (log_sink && level >= log_sink_min)
+        log_sink(level, line);
 
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

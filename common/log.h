@@ -13,6 +13,10 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 /* Replaces secrets in s (NUL-terminated, edited in place; never grows): Bearer credentials,
  * JWT-shaped strings, Authorization header values and key=value secrets such as password=. */
 void log_redact(char *s);
+/* Also hands every line at min or above, redacted and on one line, to sink (NULL: none); e.g.
+ * the gateway's ring of recent errors for its operator page. */
+typedef void (*log_sink_fn)(enum log_level level, const char *line);
+void log_set_sink(enum log_level min, log_sink_fn sink);
 
 #define log_debug(...) log_msg(LOGL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOGL_INFO, __VA_ARGS__)

@@ -79,24 +79,35 @@ static int dereg_rewrite(msg_t *m, sip_t *s)
                       SIPTAG_EXPIRES_STR("0"), TAG_END());
 }
 
-static gboolean dereg_fire(gpointer arg)
+/* Sends the de-REGISTER built from m (taken); why: for the log line. */
+static void dereg_send(msg_t *m, const char *key, const char *why)
 {
-    struct dereg_job *j = arg;
-    j->timer = 0;
-    dereg_jobs = g_list_remove(dereg_jobs, j);
-    msg_t *m = j->msg;
-    j->msg = NULL;
     sip_t *s = sip_object(m);
     nta_outgoing_t *orq = NULL;
     if (s && s->sip_cseq && dereg_rewrite(m, s) >= 0)
         orq = nta_outgoing_mcreate(gw->agent, dereg_on_response, NULL, gw->next_hop, m, TAG_END());
     if (orq)
-        log_info("dereg: flow closed %ld s ago; de-REGISTER sent for %.200s", gw->cfg->dereg_grace,
-                 j->key);
+        log_info("dereg: %s; de-REGISTER sent for %.200s", why, key);
     else
         msg_destroy(m);
+}
+
+static gboolean dereg_fire(gpointer arg)
+{
+    struct dereg_job *j = arg;
+    j->timer = 0;
+    dereg_jobs = g_list_remove(dereg_jobs, j);
+    char why[64];
+    snprintf(why, sizeof(why), "flow closed %ld s ago", gw->cfg->dereg_grace);
+    dereg_send(j->msg, j->key, why);
     free(j);
     return G_SOURCE_REMOVE;
+}
+
+void dereg_now(msg_t *last, const char *key, const char *why)
+{
+    dereg_cancel(key);
+    dereg_send(last, key, why);
 }
 
 void dereg_cancel(const char *key)

@@ -14,6 +14,9 @@
 int dereg_key(sip_t const *sip, char key[DEREG_KEY_MAX]);
 /* Sends a de-REGISTER built from last (the REGISTER as last forwarded; taken) after the grace. */
 void dereg_schedule(msg_t *last, const char *key);
+/* Sends the de-REGISTER built from last (taken) now, whatever dereg-grace says; why goes into
+ * the log line (e.g. "removed by the operator"). */
+void dereg_now(msg_t *last, const char *key, const char *why);
 /* A registration of key succeeded: any de-REGISTER waiting for it is dropped. */
 void dereg_cancel(const char *key);
 /* Pending de-REGISTERs (a gauge), and freeing them at shutdown. */

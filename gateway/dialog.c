@@ -16,6 +16,7 @@
 #include "log.h"
 #include "route.h"
 #include "sipmsg.h"
+#include "timeutil.h"
 
 struct dialog {
     uint64_t conn_id;
@@ -26,6 +27,8 @@ struct dialog {
     char *far_target;
     GString *route; /* "<uri>, <uri>" towards the far end, this leg's own entries removed */
     uint32_t cseq;  /* the next CSeq on the WebSocket user's side */
+    int ws_is_uac;  /* the WebSocket user called */
+    uint64_t created_ms;
 };
 
 static GList *dialogs;
@@ -33,6 +36,17 @@ static GList *dialogs;
 unsigned dialog_count(void)
 {
     return g_list_length(dialogs);
+}
+
+void dialog_visit(dialog_visit_fn fn, void *arg)
+{
+    for (GList *l = dialogs; l; l = l->next) {
+        struct dialog *d = l->data;
+        struct dialog_view v = {d->conn_id, !d->early,  d->ws_is_uac, d->call_id,
+                                d->ws_uri,  d->far_uri, d->created_ms};
+        if (fn(arg, &v) < 0)
+            return;
+    }
 }
 
 static void dialog_free(struct dialog *d)
@@ -134,6 +148,8 @@ static struct dialog *dialog_new(uint64_t conn_id, int ws_is_uac, sip_t const *r
     sip_addr_t const *ws = ws_is_uac ? rsp->sip_from : rsp->sip_to;
     sip_addr_t const *far = ws_is_uac ? rsp->sip_to : rsp->sip_from;
     d->conn_id = conn_id;
+    d->ws_is_uac = ws_is_uac;
+    d->created_ms = time_mono_ms();
     d->call_id = strdup(rsp->sip_call_id->i_id);
     d->ws_tag = strdup(ws->a_tag);
     d->far_tag = strdup(far->a_tag);

@@ -42,6 +42,17 @@ void dialog_flow_closed(uint64_t conn_id);
 unsigned dialog_rebind(uint64_t from, uint64_t to);
 /* Dialogs held now (a gauge for /metrics). */
 unsigned dialog_count(void);
+/* What the operator page shows of one dialog. */
+struct dialog_view {
+    uint64_t conn_id;
+    int confirmed; /* 2xx seen (else early) */
+    int ws_is_uac; /* the WebSocket user called */
+    const char *call_id, *ws_uri, *far_uri;
+    uint64_t created_ms; /* time_mono_ms() */
+};
+/* Calls fn for each dialog held, oldest last, until it returns < 0. */
+typedef int (*dialog_visit_fn)(void *arg, const struct dialog_view *v);
+void dialog_visit(dialog_visit_fn fn, void *arg);
 /* Frees everything (shutdown). */
 void dialog_clear(void);
 

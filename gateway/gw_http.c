@@ -1,4 +1,5 @@
-/* gw_http: /healthz, /metrics and the web client's files, one request per connection.
+/* gw_http: /healthz, the web client's files and what admin.c answers (/admin, /metrics), one
+ * request per connection.
  *
  * libwebsockets 4.1.6 keeps bytes that arrive after a request (a pipelined request) on the
  * connection's rx buffer list and replays them from an idle callback. In some states it replays
@@ -18,15 +19,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "gw.h"
 #include "gw_files.h"
 #include "gw_tls.h"
-#include "gw_workers.h"
 #include "log.h"
 #include "ws_conn.h"
 #include "ws_mask.h"
 
-#define GW_HTTP_MAX_BODY 16384 /* /healthz, /metrics and error texts */
+#define GW_HTTP_MAX_BODY 16384 /* /healthz and error texts */
 #define GW_HTTP_CHUNK 16384    /* file bytes per lws_write() */
 
 struct gw_http_pss {
@@ -61,14 +62,21 @@ static void gw_http_release(struct gw_http_pss *pss)
     pss->fd = 0;
 }
 
-/* Writes the headers now (as the lws examples do) and asks for WRITEABLE for the body. */
+/* Writes the headers now (as the lws examples do) and asks for WRITEABLE for the body. extra:
+ * "name:", "value" pairs ending with NULL, or NULL. */
 static int gw_http_headers(struct lws *wsi, struct gw_http_pss *pss, unsigned status,
-                           const char *type, const char *cache)
+                           const char *type, const char *cache, const char *const *extra)
 {
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
-                                      *end = hdr + sizeof(hdr) - 1;
-    if (lws_add_http_common_headers(wsi, status, type, pss->len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
+                                       *end = hdr + sizeof(hdr) - 1;
+    if (lws_add_http_common_headers(wsi, status, type, pss->len, &p, end))
+        return -1;
+    for (; extra && extra[0]; extra += 2)
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)extra[0],
+                                        (const unsigned char *)extra[1], (int)strlen(extra[1]), &p,
+                                        end))
+            return -1;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)cache, (int)strlen(cache), &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
@@ -96,39 +104,56 @@ static const char *gw_http_reason(unsigned status)
     }
 }
 
-static int gw_http_text(struct lws *wsi, struct gw_http_pss *pss, unsigned status, const char *type,
-                        int metrics)
+static int gw_http_text(struct lws *wsi, struct gw_http_pss *pss, unsigned status, const char *type)
 {
     pss->body = malloc(LWS_PRE + GW_HTTP_MAX_BODY);
     if (!pss->body)
         return -1;
     char *text = pss->body + LWS_PRE;
-    if (metrics)
-        pss->len = gw_workers_metrics_render(text, GW_HTTP_MAX_BODY);
-    else
-        pss->len = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "%s\n", gw_http_reason(status));
-    return gw_http_headers(wsi, pss, status, type, "no-store");
+    pss->len = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "%s\n", gw_http_reason(status));
+    return gw_http_headers(wsi, pss, status, type, "no-store", NULL);
+}
+
+/* An answer of admin.c: its body moves behind LWS_PRE bytes of headroom. */
+static int gw_http_admin(struct lws *wsi, struct gw_http_pss *pss, struct admin_reply *r)
+{
+    pss->body = malloc(LWS_PRE + r->len);
+    if (pss->body) {
+        memcpy(pss->body + LWS_PRE, r->body, r->len);
+        pss->len = r->len;
+    }
+    free(r->body);
+    if (!pss->body)
+        return -1;
+    return gw_http_headers(wsi, pss, r->status, r->type, "no-store", r->headers);
 }
 
 static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
 {
     char uri[256];
     int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0,
-        head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
-    if (!get && !head)
-        return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", 0);
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), get ? WSI_TOKEN_GET_URI : WSI_TOKEN_HEAD_URI) < 0)
-        return gw_http_text(wsi, pss, HTTP_STATUS_REQ_URI_TOO_LONG, "text/plain", 0);
-    if (strcmp(uri, "/healthz") == 0)
-        return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain", 0);
-    if (strcmp(uri, "/metrics") == 0)
-        return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4", 1);
+        head = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0,
+        post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0; /* operator actions only */
+    if (!get && !head && !post)
+        return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain");
+    enum lws_token_indexes which = get    ? WSI_TOKEN_GET_URI
+                                   : head ? WSI_TOKEN_HEAD_URI
+                                          : WSI_TOKEN_POST_URI;
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), which) < 0)
+        return gw_http_text(wsi, pss, HTTP_STATUS_REQ_URI_TOO_LONG, "text/plain");
+    if (strcmp(uri, "/healthz") == 0 && !post)
+        return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain");
+    struct admin_reply r;
+    if (admin_http(wsi, get ? "GET" : head ? "HEAD" : "POST", uri, &r) == 0)
+        return gw_http_admin(wsi, pss, &r);
+    if (post)
+        return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain");
     const char *mime;
-    int fd = gw_files_open(gw_http_root, uri, &pss->len, &mime);
+    int fd = admin_listener(wsi) ? -1 : gw_files_open(gw_http_root, uri, &pss->len, &mime);
     if (fd < 0)
-        return gw_http_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "text/plain", 0);
+        return gw_http_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "text/plain");
     pss->fd = fd + 1;
-    return gw_http_headers(wsi, pss, HTTP_STATUS_OK, mime, "no-cache");
+    return gw_http_headers(wsi, pss, HTTP_STATUS_OK, mime, "no-cache", NULL);
 }
 
 /* Every plain HTTP request passes here once its headers are in (see the top of this file). */
@@ -189,7 +214,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
     struct gw_http_pss *pss = user;
     switch (reason) {
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return ws_confirm_upgrade(wsi, in);
+        return admin_listener(wsi) ? -1 : ws_confirm_upgrade(wsi, in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* only reached if ws_confirm_upgrade() let a handshake without sip through */
         log_info("ws: handshake refused: the sip subprotocol was not offered");

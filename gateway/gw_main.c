@@ -14,6 +14,7 @@
 #include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/msg.h>
 
+#include "admin.h"
 #include "auth.h"
 #include "dereg.h"
 #include "flow.h"
@@ -135,6 +136,12 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
     if (gw->cfg->waf_ca_file && *gw->cfg->waf_ca_file)
         info.client_ssl_ca_filepath = gw->cfg->waf_ca_file; /* e.g. a private or demo CA */
     struct lws_context *ctx = lws_create_context(&info);
+    char err[512];
+    if (ctx && admin_listen(ctx, &gw_http_protocol, info.mounts, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        lws_context_destroy(ctx);
+        return NULL;
+    }
     if (ctx && gw_tls_start_redirect(ctx) < 0) {
         lws_context_destroy(ctx);
         return NULL;
@@ -195,7 +202,7 @@ int main(int argc, char **argv)
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
     /* Secrets first: a bad secret file stops the start before any port is opened. */
-    if (auth_init(err, sizeof(err)) < 0) {
+    if (auth_init(err, sizeof(err)) < 0 || admin_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "imsgw-gateway: %s\n", err);
         rc = 2;
         goto out;

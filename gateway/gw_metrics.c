@@ -121,5 +121,8 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_tls_reload_failures_total", "counter",
               "Certificate reloads on SIGHUP that failed (the previous certificate stays).",
               m->tls_reload_failures_total);
+    gw_metric(&o, "imsgw_admin_auth_failures_total", "counter",
+              "Requests for the operator page or /metrics with a wrong credential.",
+              m->admin_auth_failures_total);
     return o.used;
 }

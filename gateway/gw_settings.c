@@ -125,6 +125,13 @@ static const struct cfg_field gw_fields[] = {
       "a call from a browser that comes back through this gateway to another browser skips the "
       "relay: the browsers connect directly, which needs STUN/TURN for them and shows each "
       "browser's addresses to the other (default false)"),
+    F("admin-listen", CFG_STR, admin_listen, 0, 0,
+      "host:port of a separate listener for the operator page (/admin/) and /metrics, which the "
+      "WebSocket port then no longer answers; worker n listens on port + n (default none)"),
+    F("admin-credential-file", CFG_STR, admin_credential_file, 0, 0,
+      "file holding the operator's password (HTTP Basic, user operator; at least 16 characters): "
+      "enables the operator page and puts /metrics on the WebSocket port behind it (default "
+      "none: no operator page)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -178,6 +185,29 @@ void gw_settings_defaults(struct gw_settings *s)
     s->media_ims_codecs = calloc(3, sizeof(char *));
     s->media_ims_codecs[0] = strdup("PCMA");
     s->media_ims_codecs[1] = strdup("PCMU");
+}
+
+int gw_settings_host_port(const char *hostport, char *host, size_t hostlen, long *port)
+{
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || colon == hostport)
+        return -1;
+    const char *h = hostport;
+    size_t hlen = (size_t)(colon - hostport);
+    if (h[0] == '[') { /* [v6]:port */
+        if (hlen < 3 || h[hlen - 1] != ']')
+            return -1;
+        h++, hlen -= 2;
+    } else if (memchr(h, ':', hlen)) {
+        return -1; /* a bare IPv6 address needs its brackets */
+    }
+    char *end;
+    *port = strtol(colon + 1, &end, 10);
+    if (*end || colon[1] < '0' || colon[1] > '9' || *port < 1 || *port > 65535 || hlen >= hostlen)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    return 0;
 }
 
 /* An endpoint left empty is the authz server's URL plus path; either way it must be https
@@ -278,6 +308,21 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
                 snprintf(err, errlen, "media codecs are names such as opus, PCMA, AMR-WB/16000");
                 return -1;
             }
+    if (s->admin_listen && *s->admin_listen) {
+        char host[256];
+        long port;
+        if (gw_settings_host_port(s->admin_listen, host, sizeof(host), &port) < 0) {
+            snprintf(err, errlen, "admin-listen must be host:port (e.g. 127.0.0.1:9180)");
+            return -1;
+        }
+        if (!s->allow_plain_http && !tls_addr_is_loopback(host)) {
+            snprintf(err, errlen,
+                     "admin-listen %s is plain http on a non-loopback address: use a loopback "
+                     "address, or set allow-plain-http with a TLS proxy in front",
+                     s->admin_listen);
+            return -1;
+        }
+    }
     if (s->min_expires > s->default_expires) {
         snprintf(err, errlen, "min-expires must not exceed default-expires");
         return -1;

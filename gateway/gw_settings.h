@@ -70,6 +70,8 @@ struct gw_settings {
     long dpop_max_age;            /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
     long dpop_nonce_lifetime;     /* seconds a gateway DPoP nonce stays acceptable */
     long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
+    char *admin_listen;           /* host:port of the operator page and /metrics; NULL = none */
+    char *admin_credential_file;  /* the operator's password (HTTP Basic); NULL = page off */
 };
 
 extern const struct cfg_program gw_program;
@@ -78,5 +80,7 @@ extern const struct cfg_program gw_program;
 void gw_settings_defaults(struct gw_settings *s);
 /* Checks values and derives the rest; -1 with a one-line reason in err. */
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen);
+/* Splits "host:port" or "[v6]:port"; -1 when it is neither. */
+int gw_settings_host_port(const char *hostport, char *host, size_t hostlen, long *port);
 
 #endif

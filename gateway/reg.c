@@ -537,7 +537,10 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
         regevent_unsubscribe(c->id);
     msg_t *fwd = reg_build_upstream(c, p, expires);
-    if (fwd && cfg->dereg_grace > 0 && expires > 0)
+    /* kept for a later de-REGISTER: after dereg-grace, or when the operator removes it */
+    int undoable =
+        cfg->dereg_grace > 0 || (cfg->admin_credential_file && *cfg->admin_credential_file);
+    if (fwd && undoable && expires > 0)
         p->sent = msg_dup(fwd);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
@@ -879,6 +882,19 @@ void reg_flow_gone(struct gw_conn *c)
         c->reg->upstream = NULL;
     }
     reg_flow_closed(c);
+}
+
+int reg_remove(struct gw_conn *c, const char *why)
+{
+    char key[DEREG_KEY_MAX];
+    int sent = 0;
+    if (c->reg && c->reg->upstream && dereg_key(sip_object(c->reg->upstream), key) == 0) {
+        dereg_now(c->reg->upstream, key, why);
+        c->reg->upstream = NULL;
+        sent = 1;
+    }
+    reg_flow_closed(c);
+    return sent;
 }
 
 void reg_flow_closed(struct gw_conn *c)

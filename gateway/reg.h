@@ -36,6 +36,10 @@ struct reg_state {
 void reg_handle(struct gw_conn *c, msg_t *msg);
 /* The registration of c lapsed or was removed: forget its state. */
 void reg_flow_closed(struct gw_conn *c);
+/* Ends the registration of c at the edge and sends its de-REGISTER upstream now (why: for the
+ * log); 1 when one was sent (the REGISTER it undoes was kept), 0 when not. The caller tells the
+ * client (closes the flow). */
+int reg_remove(struct gw_conn *c, const char *why);
 /* The WebSocket of c closed: de-register upstream after dereg-grace (if set), forget the state. */
 void reg_flow_gone(struct gw_conn *c);
 

@@ -10,6 +10,7 @@
 #include "gw.h"
 #include "log.h"
 #include "peer.h"
+#include "timeutil.h"
 #include "ws_mask.h"
 
 /* Seconds a client refused for a full gateway waits before it tries again. */
@@ -276,6 +277,7 @@ static void ws_opened(struct lws *wsi, struct ws_pss *pss)
     }
     c->id = ++gw->next_conn_id;
     c->wsi = wsi;
+    c->opened_ms = time_mono_ms();
     snprintf(c->peer, sizeof(c->peer), "%s", pss->client);
     peer_source_key(c->peer, c->source, sizeof(c->source));
     pss->conn = c;

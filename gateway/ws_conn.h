@@ -32,6 +32,7 @@ struct gw_conn {
     int close_code;        /* non-zero: close with this code once the queue is written */
     struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
     unsigned ntx;          /* proxy transactions in flight on this flow */
+    int64_t opened_ms;     /* time_mono_ms() when it opened (its age on the operator page) */
 };
 
 /* Queues one WebSocket text message; drops the connection if its queue is full. */

@@ -1,0 +1,275 @@
+// Issue 16 item 5: the operator page and its API (docs/operator.md). Refused without the
+// operator's credential (401, no data), with a wrong one too; lists alice's registration and
+// call while they exist and nothing after; removes a registration (edge + upstream
+// de-REGISTER + close 4401); admin-listen moves /admin and /metrics off the WebSocket port.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startStack, freePort, sleep, stubRegisterCount, stubRegistersReach } from './harness.mjs';
+import { Ua, SDP } from './sipua.mjs';
+
+const PASSWORD = 'op-secret-0123456789';
+const basic = (user, pw) => `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`;
+const OK_AUTH = { authorization: basic('operator', PASSWORD) };
+
+/** A stack whose gateway has the operator credential (and the extra flags of more(stack)). */
+async function operatorStack(more = () => []) {
+  return startStack({
+    users: ['alice', 'bob'],
+    gatewayArgs: (s) => {
+      const file = path.join(s.dir, 'operator-password');
+      fs.writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
+      return ['--admin-credential-file', file, ...more(s)];
+    },
+  });
+}
+
+let stack;
+before(async () => { stack = await operatorStack(); });
+after(async () => {
+  const results = await stack.stop();
+  for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
+});
+
+const get = (url, headers = {}) => fetch(url, { headers });
+const state = async (s = stack, query = '') => {
+  const r = await get(`${s.httpUrl}/admin/api/state${query}`, OK_AUTH);
+  assert.equal(r.status, 200);
+  return r.json();
+};
+const until = async (what, check, ms = 3000) => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+};
+
+test('without the credential: 401 with a Basic challenge and no data, on the page, the API and /metrics', async () => {
+  const alice = await Ua.register(stack, 'alice');
+  for (const p of ['/admin', '/admin/', '/admin/operator.js', '/admin/api/state', '/metrics']) {
+    const r = await get(`${stack.httpUrl}${p}`);
+    assert.equal(r.status, 401, p);
+    assert.match(r.headers.get('www-authenticate'), /^Basic realm="imsgw operator"/, p);
+    const body = await r.text();
+    assert.doesNotMatch(body, /alice|imsgw_/, `${p} leaks nothing`);
+  }
+  const post = await fetch(`${stack.httpUrl}/admin/api/flows/1/deregister`, { method: 'POST', headers: { 'x-imsgw-operator': '1' } });
+  assert.equal(post.status, 401);
+  assert.equal(alice.ws.ws.readyState, WebSocket.OPEN, 'nothing was removed');
+  alice.close();
+});
+
+test('a wrong credential is refused, counted and shown among recent errors without the password', async () => {
+  const failures = async () => {
+    const text = await (await get(`${stack.httpUrl}/metrics`, OK_AUTH)).text();
+    return Number(/^imsgw_admin_auth_failures_total (\d+)$/m.exec(text)[1]);
+  };
+  const n0 = await failures();
+  for (const auth of [basic('operator', 'guess-guess-guess-1'), basic('admin', PASSWORD), `Bearer ${PASSWORD}`,
+    basic('operator', `${PASSWORD}x`), 'Basic !!!notbase64']) {
+    const r = await get(`${stack.httpUrl}/admin/api/state`, { authorization: auth });
+    assert.equal(r.status, 401, auth);
+  }
+  assert.equal(await failures(), n0 + 5);
+  const s = await state();
+  const line = s.errors.find((e) => /wrong operator credential from 127\.0\.0\.1/.test(e.text));
+  assert.ok(line, JSON.stringify(s.errors));
+  assert.equal(line.level, 'warn');
+  assert.ok(Math.abs(line.time - Date.now() / 1000) < 30);
+  assert.doesNotMatch(JSON.stringify(s), new RegExp(PASSWORD));
+});
+
+test("the listing shows alice's registration and call while they exist, and nothing after", async () => {
+  const alice = await Ua.register(stack, 'alice');
+  const bob = await Ua.register(stack, 'bob');
+  let s = await state();
+  const reg = s.registrations.items.find((r) => r.aor === 'sip:alice@ims.test');
+  assert.ok(reg, JSON.stringify(s.registrations));
+  assert.equal(reg.instance, `urn:uuid:${alice.instance}`);
+  assert.equal(s.registrations.total, 2, 'alice and bob, no one else');
+  assert.ok(reg.expires_in_s > 500 && reg.expires_in_s <= 600, `expires in ${reg.expires_in_s}`);
+  const flow = s.flows.items.find((f) => f.id === reg.flow);
+  assert.ok(flow && flow.registered && flow.peer === '127.0.0.1' && flow.age_s >= 0, JSON.stringify(s.flows));
+  assert.ok(s.sources.items.find((x) => x.source === '127.0.0.1').connections >= 2);
+  assert.equal(s.counts.registrations, 2);
+  assert.equal(s.counts.dialogs, 0);
+  assert.equal(s.worker, 0);
+  assert.equal(s.workers, 1);
+
+  const tx = alice.request('INVITE', bob.aor, { body: SDP('alice') });
+  const inv = await bob.waitRequest('INVITE');
+  const bobDialog = bob.respond(inv, 200, 'OK', { body: SDP('bob') });
+  const d = alice.dialogFrom(tx, await alice.waitStatus(200, 'INVITE'));
+  alice.inDialog(d, 'ACK');
+  await bob.waitRequest('ACK');
+  s = await until('the call', async () => { const x = await state(); return x.counts.dialogs === 2 && x; });
+  const call = s.dialogs.items.find((x) => x.flow === reg.flow);
+  assert.deepEqual({ state: call.state, direction: call.direction, local: call.local, remote: call.remote },
+    { state: 'confirmed', direction: 'outgoing', local: 'sip:alice@ims.test', remote: 'sip:bob@ims.test' });
+  assert.match(call.call, /^[0-9a-f]{12}$/, 'a hash, not the Call-ID');
+  assert.doesNotMatch(JSON.stringify(s), new RegExp(tx.callId.replace(/[.]/g, '\\.')));
+  assert.equal(s.dialogs.items.find((x) => x.flow !== reg.flow).direction, 'incoming');
+
+  // bounded lists: limit and offset page through them, totals stay whole
+  const page1 = await state(stack, '?limit=1');
+  const page2 = await state(stack, '?limit=1&offset=1');
+  assert.equal(page1.flows.items.length, 1);
+  assert.equal(page1.flows.total, 2);
+  assert.notEqual(page1.flows.items[0].id, page2.flows.items[0].id);
+  assert.equal((await state(stack, '?limit=999999')).flows.items.length, 2, 'a large limit is capped, not refused');
+
+  alice.inDialog(d, 'BYE');
+  bob.respond(await bob.waitRequest('BYE'), 200, 'OK');
+  await alice.waitStatus(200, 'BYE');
+  void bobDialog;
+  await until('the call gone', async () => (await state()).counts.dialogs === 0);
+  alice.close();
+  bob.close();
+  s = await until('the registrations gone', async () => { const x = await state(); return x.counts.flows === 0 && x; });
+  assert.equal(s.registrations.total, 0);
+  assert.equal(s.registrations.items.length, 0);
+  assert.equal(s.dialogs.items.length, 0);
+  assert.equal(s.sources.items.length, 0);
+});
+
+test("removing alice's registration: edge state gone, de-REGISTER upstream, her flow closed with 4401", async () => {
+  const alice = await Ua.register(stack, 'alice');
+  const bob = await Ua.register(stack, 'bob');
+  const reg = (await state()).registrations.items.find((r) => r.instance === `urn:uuid:${alice.instance}`);
+  const url = `${stack.httpUrl}/admin/api/flows/${reg.flow}/deregister`;
+  // the browser-sent credential alone is not enough for a change: CSRF
+  const csrf = await fetch(url, { method: 'POST', headers: OK_AUTH });
+  assert.equal(csrf.status, 403);
+  assert.equal(alice.ws.ws.readyState, WebSocket.OPEN);
+  assert.equal((await fetch(url, { headers: OK_AUTH })).status, 404, 'GET does not remove');
+
+  const n0 = stubRegisterCount(stack);
+  const closed = new Promise((resolve) => alice.ws.ws.on('close', (code) => resolve(code)));
+  const r = await fetch(url, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { removed: true, flow: reg.flow, aor: 'sip:alice@ims.test' });
+  assert.equal(await Promise.race([closed, sleep(2000).then(() => 'still open')]), 4401);
+  assert.equal(await stubRegistersReach(stack, n0 + 1), n0 + 1, 'the de-REGISTER reached the core');
+  assert.match(stack.gateway.log, /removed by the operator; de-REGISTER sent for sip:alice@ims\.test/);
+  // the core no longer has her: a message to alice is "not registered"
+  bob.request('MESSAGE', 'sip:alice@ims.test', { body: 'x', contentType: 'text/plain' });
+  assert.equal((await bob.waitResponse((x) => x.status >= 400)).status, 480);
+  const s = await state();
+  assert.equal(s.registrations.items.filter((x) => x.aor === 'sip:alice@ims.test').length, 0);
+  const again = await fetch(url, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } });
+  assert.equal(again.status, 404);
+  const bad = await fetch(`${stack.httpUrl}/admin/api/flows/x/deregister`, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } });
+  assert.equal(bad.status, 404);
+  bob.close();
+});
+
+test('the page is served with the credential, framing and foreign scripts forbidden', async () => {
+  const r = await get(`${stack.httpUrl}/admin/`, OK_AUTH);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^text\/html/);
+  assert.match(r.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+  assert.match(r.headers.get('content-security-policy'), /script-src 'self'/);
+  assert.equal(r.headers.get('x-frame-options'), 'DENY');
+  assert.match(await r.text(), /imsgw operator/);
+  const js = await get(`${stack.httpUrl}/admin/operator.js`, OK_AUTH);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('content-type'), /javascript/);
+  assert.equal((await get(`${stack.httpUrl}/admin/nothing`, OK_AUTH)).status, 404);
+});
+
+test('admin-listen: /admin and /metrics leave the WebSocket port for their own address', async () => {
+  const adminPort = await freePort();
+  const s = await operatorStack(() => ['--admin-listen', `127.0.0.1:${adminPort}`]);
+  try {
+    const admin = `http://127.0.0.1:${adminPort}`;
+    for (const p of ['/metrics', '/admin/', '/admin/api/state'])
+      assert.equal((await get(`${s.httpUrl}${p}`, OK_AUTH)).status, 404, `${p} on the WebSocket port`);
+    assert.equal((await get(`${s.httpUrl}/healthz`)).status, 200);
+    const m = await get(`${admin}/metrics`);
+    assert.equal(m.status, 200, 'the address is the restriction: Prometheus scrapes it plainly');
+    assert.match(await m.text(), /^imsgw_ws_connections 0$/m);
+    assert.equal((await get(`${admin}/admin/api/state`)).status, 401, 'the page still needs the credential');
+    assert.equal((await get(`${admin}/admin/api/state`, OK_AUTH)).status, 200);
+    assert.equal((await get(`${admin}/healthz`)).status, 200);
+    assert.equal((await get(`${admin}/`)).status, 404, 'no web client here');
+    const ws = new WebSocket(`ws://127.0.0.1:${adminPort}/sip`, 'sip');
+    const outcome = await new Promise((resolve) => {
+      ws.on('open', () => resolve('open'));
+      ws.on('unexpected-response', (req, res) => resolve(res.statusCode));
+      ws.on('error', () => resolve('error'));
+    });
+    assert.notEqual(outcome, 'open', 'no SIP WebSocket on the admin address');
+    ws.terminate();
+  } finally {
+    const results = await s.stop();
+    for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
+  }
+});
+
+test('with two workers each serves its own state on admin-listen port + its number', async () => {
+  const adminPort = await freePort();
+  const s = await operatorStack(() => ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`]);
+  try {
+    for (const w of [0, 1]) {
+      const r = await until(`worker ${w}`, async () => {
+        const x = await get(`http://127.0.0.1:${adminPort + w}/admin/api/state`, OK_AUTH).catch(() => null);
+        return x?.ok && x;
+      }, 10000);
+      const st = await r.json();
+      assert.deepEqual([st.worker, st.workers], [w, 2]);
+    }
+    // /metrics on either sums both workers
+    const m = await (await get(`http://127.0.0.1:${adminPort + 1}/metrics`)).text();
+    assert.match(m, /^imsgw_workers 2$/m);
+  } finally {
+    const results = await s.stop();
+    for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
+  }
+});
+
+test('without admin-credential-file there is no operator page; /metrics stays as it was', async () => {
+  const s = await startStack({ users: ['alice'] });
+  try {
+    assert.equal((await get(`${s.httpUrl}/admin/`)).status, 404);
+    assert.equal((await get(`${s.httpUrl}/admin/api/state`, OK_AUTH)).status, 404);
+    assert.equal((await get(`${s.httpUrl}/metrics`)).status, 200);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a credential file that is too short, or readable by others, stops the start', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { bin } = await import('./harness.mjs');
+  const dir = fs.mkdtempSync(path.join(stack.dir, 'cred-'));
+  const run = (file) => {
+    try {
+      execFileSync(bin('imsgw-gateway'), ['--port', '1', '--admin-credential-file', file], { stdio: 'pipe', timeout: 10000 });
+      return { code: 0, err: '' };
+    } catch (e) { return { code: e.status, err: e.stderr.toString() }; }
+  };
+  const short = path.join(dir, 'short');
+  fs.writeFileSync(short, 'tooshort\n', { mode: 0o600 });
+  let r = run(short);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /password must be one line of 16 to 512 characters/);
+  const open = path.join(dir, 'open');
+  fs.writeFileSync(open, `${PASSWORD}\n`, { mode: 0o644 });
+  fs.chmodSync(open, 0o644);
+  r = run(open);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /admin-credential-file/);
+  r = (() => {
+    try {
+      execFileSync(bin('imsgw-gateway'), ['--admin-listen', '10.1.2.3:9180'], { stdio: 'pipe', timeout: 10000 });
+      return { code: 0, err: '' };
+    } catch (e) { return { code: e.status, err: e.stderr.toString() }; }
+  })();
+  assert.equal(r.code, 2);
+  assert.match(r.err, /admin-listen 10\.1\.2\.3:9180 is plain http on a non-loopback address/);
+});
