@@ -211,7 +211,7 @@ test('admin-listen: /admin and /metrics leave the WebSocket port for their own a
   }
 });
 
-test('with two workers each serves its own state on admin-listen port + its number', async () => {
+test('with two workers each serves its own state on admin-listen port + its number; the Grafana dashboard queries only series /metrics has', async () => {
   const adminPort = await freePort();
   const s = await operatorStack(() => ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`]);
   try {
@@ -226,6 +226,14 @@ test('with two workers each serves its own state on admin-listen port + its numb
     // /metrics on either sums both workers
     const m = await (await get(`http://127.0.0.1:${adminPort + 1}/metrics`)).text();
     assert.match(m, /^imsgw_workers 2$/m);
+    // The Grafana dashboard cannot drift: every series it queries is in this output (a
+    // multi-worker gateway's, which has every single-worker series too).
+    const dashboard = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../docs/grafana-imsgw.json'), 'utf8'));
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr));
+    const used = new Set(exprs.flatMap((e) => e.match(/\bimsgw_[a-z0-9_]+/g) || []));
+    assert.ok(used.size >= 25, `the dashboard uses ${used.size} series`);
+    const missing = [...used].filter((n) => !new RegExp(`^${n}(\\{| )`, 'm').test(m));
+    assert.deepEqual(missing, [], 'series the dashboard queries but /metrics does not have');
   } finally {
     const results = await s.stop();
     for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
