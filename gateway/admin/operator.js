@@ -121,6 +121,7 @@ function draw(s) {
   }));
   if (!s.errors.length) {
     const li = document.createElement('li');
+    li.className = 'none';
     li.textContent = 'None since the start.';
     el('errors').append(li);
   }
