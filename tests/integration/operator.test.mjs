@@ -147,6 +147,12 @@ test("removing alice's registration: edge state gone, de-REGISTER upstream, her 
   assert.equal(csrf.status, 403);
   assert.equal(alice.ws.ws.readyState, WebSocket.OPEN);
   assert.equal((await fetch(url, { headers: OK_AUTH })).status, 404, 'GET does not remove');
+  // and a cross-site page cannot add the header: its CORS preflight is never granted
+  const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'http://evil.example',
+    'access-control-request-method': 'POST', 'access-control-request-headers': 'x-imsgw-operator' } });
+  assert.equal(preflight.status, 405);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+  assert.equal(preflight.headers.get('access-control-allow-headers'), null);
 
   const n0 = stubRegisterCount(stack);
   const closed = new Promise((resolve) => alice.ws.ws.on('close', (code) => resolve(code)));
