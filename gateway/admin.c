@@ -8,7 +8,7 @@
  * cannot send without a CORS preflight that this server never grants: no CSRF. */
 #include "admin.h"
 
-#include <inttypes.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,10 +147,12 @@ static int admin_remove(struct lws *wsi, const char *uri, struct admin_reply *r)
         strcmp(csrf, "1") != 0)
         return admin_text(r, HTTP_STATUS_FORBIDDEN,
                           "a request that changes state needs the header X-Imsgw-Operator: 1\n");
+    if (strncmp(uri, prefix, strlen(prefix)) != 0)
+        return admin_text(r, HTTP_STATUS_NOT_FOUND, "not found\n");
     const char *id_text = uri + strlen(prefix);
     char *end;
     unsigned long long id = strtoull(id_text, &end, 10);
-    if (strncmp(uri, prefix, strlen(prefix)) != 0 || end == id_text || strcmp(end, suffix) != 0)
+    if (!isdigit((unsigned char)id_text[0]) || strcmp(end, suffix) != 0)
         return admin_text(r, HTTP_STATUS_NOT_FOUND, "not found\n");
     char aor[256];
     if (admin_api_remove((uint64_t)id, aor, sizeof(aor)) < 0)

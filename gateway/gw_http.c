@@ -119,7 +119,8 @@ static int gw_http_admin(struct lws *wsi, struct gw_http_pss *pss, struct admin_
 {
     pss->body = malloc(LWS_PRE + r->len);
     if (pss->body) {
-        memcpy(pss->body + LWS_PRE, r->body, r->len);
+        if (r->len)
+            memcpy(pss->body + LWS_PRE, r->body, r->len);
         pss->len = r->len;
     }
     free(r->body);

@@ -169,8 +169,9 @@ test("removing alice's registration: edge state gone, de-REGISTER upstream, her 
   assert.equal(s.registrations.items.filter((x) => x.aor === 'sip:alice@ims.test').length, 0);
   const again = await fetch(url, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } });
   assert.equal(again.status, 404);
-  const bad = await fetch(`${stack.httpUrl}/admin/api/flows/x/deregister`, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } });
-  assert.equal(bad.status, 404);
+  for (const p of ['/admin/api/flows/x/deregister', '/admin/api/flows/-1/deregister', '/admin/api/flows/ 1/deregister',
+    `/admin/api/flows/${reg.flow}/deregisterx`, '/admin/x', '/admin', '/admin/api/flows/'])
+    assert.equal((await fetch(`${stack.httpUrl}${p}`, { method: 'POST', headers: { ...OK_AUTH, 'x-imsgw-operator': '1' } })).status, 404, p);
   bob.close();
 });
 
