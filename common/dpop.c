@@ -195,6 +195,19 @@ struct dpop_replay *dpop_replay_new(size_t capacity)
     return r;
 }
 
+size_t dpop_replay_size(size_t capacity)
+{
+    return sizeof(struct dpop_replay) + capacity * sizeof(struct dpop_replay_entry);
+}
+
+struct dpop_replay *dpop_replay_init(void *mem, size_t capacity)
+{
+    struct dpop_replay *r = mem;
+    memset(r, 0, dpop_replay_size(capacity));
+    r->capacity = capacity;
+    return r;
+}
+
 void dpop_replay_free(struct dpop_replay *r)
 {
     free(r);

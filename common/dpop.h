@@ -53,6 +53,10 @@ int dpop_nonce_check(const uint8_t key[DPOP_NONCE_KEY_LEN], const char *tag, con
  * entries a proof is refused rather than an entry forgotten (forgetting would allow a replay). */
 struct dpop_replay;
 struct dpop_replay *dpop_replay_new(size_t capacity);
+/* The same in memory the caller provides (e.g. a mapping shared by worker processes, which then
+ * serialise dpop_replay_add themselves): bytes needed, and the cache made empty in mem. */
+size_t dpop_replay_size(size_t capacity);
+struct dpop_replay *dpop_replay_init(void *mem, size_t capacity);
 void dpop_replay_free(struct dpop_replay *r);
 /* Records the proof until expires_at. 0 new, 1 replayed (seen before), -1 the cache is full. */
 int dpop_replay_add(struct dpop_replay *r, const struct dpop_proof *p, int64_t now,

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/params.h>
 
 #include "b64url.h"
@@ -41,6 +42,20 @@ void flow_set_key(const uint8_t key[FLOW_KEY_LEN])
     memcpy(flow_key, key, FLOW_KEY_LEN);
     EVP_MAC_CTX_free(flow_keyed);
     flow_keyed = flow_keyed_new(key);
+}
+
+int flow_derive_key(const char *label, uint8_t *out, size_t len)
+{
+    EVP_KDF *hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = hkdf ? EVP_KDF_CTX_new(hkdf) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
+                           OSSL_PARAM_construct_octet_string("key", flow_key, FLOW_KEY_LEN),
+                           OSSL_PARAM_construct_octet_string("info", (void *)label, strlen(label)),
+                           OSSL_PARAM_construct_end()};
+    int ok = ctx && EVP_KDF_derive(ctx, out, len, params) > 0;
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(hkdf);
+    return ok ? 0 : -1;
 }
 
 static void flow_mac(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,

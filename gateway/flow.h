@@ -22,6 +22,10 @@ void flow_set_key(const uint8_t key[FLOW_KEY_LEN]);
 /* Generic RFC 5626 §5.2 encoding: base64url(HMAC-SHA1-80(key, s) ‖ s). Returns the length. */
 size_t flow_token_encode(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,
                          char out[FLOW_TOKEN_MAX]);
+/* A key for another purpose derived from the flow key: HKDF-SHA256 (RFC 5869) with label as
+ * info, so every worker (and every restart with the same configured flow-key) derives the same
+ * one while nothing derived reveals the flow key. 0, or -1 when OpenSSL could not. */
+int flow_derive_key(const char *label, uint8_t *out, size_t len);
 /* The token for ref under the process key. */
 size_t flow_token_make(const struct flow_ref *ref, char out[FLOW_TOKEN_MAX]);
 /* Decodes and authenticates a token; -1 when malformed or tampered (→ 403 upstream). */

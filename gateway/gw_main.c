@@ -174,6 +174,10 @@ int main(int argc, char **argv)
     }
     ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
+    if (reg_dpop_start() < 0) { /* before the fork: the workers share it */
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    }
     int exit_code = 0;
     switch (gw_workers_start(&cfg, json, &exit_code, err, sizeof(err))) {
     case -1:

@@ -101,6 +101,12 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_flow_recovery_dialogs_total", "counter",
               "Dialogs carried over from a closed flow to the client's new one.",
               m->recovery_dialogs_total);
+    gw_metric(&o, "imsgw_flow_recovery_routed_total", "counter",
+              "Requests from the core that named a recovered flow's old token and were delivered "
+              "on the client's new connection.",
+              m->recovery_routed_total);
+    gw_metric(&o, "imsgw_flow_recovery_held", "gauge",
+              "Closed DPoP-proven flows whose calls wait for the client now.", m->recovery_held);
     gw_metric(&o, "imsgw_media_sessions", "gauge", "Calls anchored on the media relay.",
               m->media_sessions);
     gw_metric(&o, "imsgw_media_relay_requests_total", "counter",

@@ -51,6 +51,8 @@ struct gw_metrics {
     uint64_t recovery_refused_total;    /* REGISTERs for a held flow without a valid proof */
     uint64_t recovery_expired_total;    /* … whose grace ran out (calls ended) */
     uint64_t recovery_dialogs_total;    /* dialogs carried over to a new flow */
+    uint64_t recovery_routed_total;     /* core requests that followed an old token to a new flow */
+    uint64_t recovery_held;             /* gauge: flows held now (recover_held_count) */
     uint64_t admin_auth_failures_total; /* operator requests with a wrong credential */
 };
 

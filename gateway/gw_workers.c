@@ -27,6 +27,7 @@
 #include "log.h"
 #include "media.h"
 #include "proxy.h"
+#include "recover.h"
 #include "ws_mask.h"
 
 #define GW_WORKERS_RESTART_DELAY_S 1
@@ -303,6 +304,7 @@ static void gw_workers_gauges(struct gw_metrics *m)
     media_get_stats(&ms);
     m->proxy_transactions = proxy_active();
     m->dialogs = dialog_count();
+    m->recovery_held = recover_held_count();
     m->media_sessions = ms.sessions;
     m->media_relay_requests_total = ms.relay_requests_total;
     m->media_relay_errors_total = ms.relay_errors_total;

@@ -42,6 +42,11 @@ void media_flow_closed(uint64_t conn_id)
     media_be->flow_closed(conn_id);
 }
 
+void media_rebind(uint64_t from, uint64_t to)
+{
+    media_be->rebind(from, to);
+}
+
 void media_get_stats(struct media_stats *st)
 {
     memset(st, 0, sizeof(*st));

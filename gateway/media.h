@@ -31,6 +31,7 @@ struct media_backend {
     void (*sdp)(uint64_t conn_id, msg_t *msg, enum media_to to, media_done_fn done, void *arg);
     void (*end)(uint64_t conn_id, const char *call_id);
     void (*flow_closed)(uint64_t conn_id);
+    void (*rebind)(uint64_t from, uint64_t to);
     void (*stats)(struct media_stats *st);
 };
 
@@ -47,6 +48,9 @@ void media_sdp(uint64_t conn_id, msg_t *msg, enum media_to to, media_done_fn don
 void media_end(uint64_t conn_id, const char *call_id);
 /* The flow closed: every session of its calls ends. */
 void media_flow_closed(uint64_t conn_id);
+/* Flow `from` was recovered by flow `to` (recover.c): its calls' sessions belong to `to` now,
+ * for media_sdp, media_end and media_flow_closed alike. */
+void media_rebind(uint64_t from, uint64_t to);
 void media_get_stats(struct media_stats *st);
 
 #endif

@@ -28,11 +28,17 @@ static void off_flow_closed(uint64_t conn_id)
     (void)conn_id;
 }
 
+static void off_rebind(uint64_t from, uint64_t to)
+{
+    (void)from;
+    (void)to;
+}
+
 static void off_stats(struct media_stats *st)
 {
     (void)st;
 }
 
 const struct media_backend media_off = {
-    "off", off_start, off_stop, off_sdp, off_end, off_flow_closed, off_stats,
+    "off", off_start, off_stop, off_sdp, off_end, off_flow_closed, off_rebind, off_stats,
 };

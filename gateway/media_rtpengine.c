@@ -43,7 +43,8 @@
 #define RE_LIST_LIMIT 10000
 
 struct re_session {
-    char *key; /* rtpengine call-id */
+    char *key; /* rtpengine call-id: fixed for the life of the relay call */
+    char *leg; /* "<flow id>/<SIP Call-ID>" of the flow serving it now (key in re_legs) */
     uint64_t conn_id;
     int offers_to;  /* where the last offer went: MEDIA_TO_*, -1 none yet */
     int dead;       /* the call ended; delete once the queue drains */
@@ -67,6 +68,7 @@ struct re_op {
 };
 
 static GHashTable *re_sessions; /* key → struct re_session */
+static GHashTable *re_legs;     /* leg → struct re_session (a recovered flow re-files its legs) */
 static GHashTable *re_hairpins; /* relay "address port" → struct re_session awaiting its answer */
 static char re_prefix[300];
 static guint re_reconcile_timer;
@@ -75,6 +77,20 @@ static uint64_t re_relay_errors; /* error answers; transport errors are ng's */
 static void re_key(char *out, size_t len, uint64_t conn_id, const char *call_id)
 {
     snprintf(out, len, "%s%llu/%s", re_prefix, (unsigned long long)conn_id, call_id);
+}
+
+static char *re_leg(uint64_t conn_id, const char *call_id)
+{
+    return g_strdup_printf("%llu/%s", (unsigned long long)conn_id, call_id);
+}
+
+/* The session of call_id on flow conn_id (the flow may have recovered another one's calls). */
+static struct re_session *re_find(uint64_t conn_id, const char *call_id)
+{
+    char *leg = re_leg(conn_id, call_id);
+    struct re_session *s = g_hash_table_lookup(re_legs, leg);
+    g_free(leg);
+    return s;
 }
 
 static void re_encode_list(struct benc *b, const char *key, char **items)
@@ -152,7 +168,10 @@ static void re_session_free(struct re_session *s)
 {
     re_hairpin_forget(s);
     g_hash_table_remove(re_sessions, s->key);
+    if (g_hash_table_lookup(re_legs, s->leg) == s)
+        g_hash_table_remove(re_legs, s->leg);
     free(s->key);
+    g_free(s->leg);
     free(s);
 }
 
@@ -398,14 +417,16 @@ static int re_has_sdp(sip_t const *sip)
            strcasecmp(sip->sip_content_type->c_type, "application/sdp") == 0;
 }
 
-static struct re_session *re_session_new(const char *key, uint64_t conn_id)
+static struct re_session *re_session_new(const char *key, uint64_t conn_id, const char *call_id)
 {
     struct re_session *s = calloc(1, sizeof(*s));
     s->key = strdup(key);
+    s->leg = re_leg(conn_id, call_id);
     s->conn_id = conn_id;
     s->offers_to = -1;
     g_queue_init(&s->ops);
     g_hash_table_insert(re_sessions, s->key, s);
+    g_hash_table_insert(re_legs, s->leg, s);
     return s;
 }
 
@@ -430,7 +451,7 @@ static int re_hairpin(uint64_t conn_id, const char *key, msg_t *msg, media_done_
         re_set_sdp(msg, caller->ws_offer, strlen(caller->ws_offer)) < 0)
         return 0;
     caller->hairpin = 1;
-    struct re_session *s = re_session_new(key, conn_id);
+    struct re_session *s = re_session_new(key, conn_id, sip->sip_call_id->i_id);
     s->bypass = 1;
     s->offers_to = MEDIA_TO_WS;
     done(arg, msg, 0, NULL);
@@ -453,7 +474,7 @@ static void re_sdp(uint64_t conn_id, msg_t *msg, enum media_to to, media_done_fn
     sip_method_t m = request ? sip->sip_request->rq_method : sip->sip_cseq->cs_method;
     char key[RE_MAX_CALL_ID + 340];
     re_key(key, sizeof(key), conn_id, sip->sip_call_id->i_id);
-    struct re_session *s = g_hash_table_lookup(re_sessions, key);
+    struct re_session *s = re_find(conn_id, sip->sip_call_id->i_id);
     int offer;
     if (request && (m == sip_method_invite || m == sip_method_update))
         offer = 1;
@@ -489,7 +510,7 @@ static void re_sdp(uint64_t conn_id, msg_t *msg, enum media_to to, media_done_fn
             done(arg, msg, 503, "Service Unavailable (too many media sessions)");
             return;
         }
-        s = re_session_new(key, conn_id);
+        s = re_session_new(key, conn_id, sip->sip_call_id->i_id);
         op->created = 1;
     }
     op->s = s;
@@ -520,11 +541,9 @@ static void re_end_session(struct re_session *s)
 
 static void re_end(uint64_t conn_id, const char *call_id)
 {
-    char key[RE_MAX_CALL_ID + 340];
     if (strlen(call_id) > RE_MAX_CALL_ID)
         return;
-    re_key(key, sizeof(key), conn_id, call_id);
-    struct re_session *s = g_hash_table_lookup(re_sessions, key);
+    struct re_session *s = re_find(conn_id, call_id);
     if (s && !s->dead)
         re_end_session(s);
 }
@@ -536,6 +555,31 @@ static void re_flow_closed(uint64_t conn_id)
         struct re_session *s = l->data;
         if (s->conn_id == conn_id && !s->dead)
             re_end_session(s);
+    }
+    g_list_free(all);
+}
+
+/* Flow `from` was recovered by flow `to` (recover.c): its sessions are filed under `to` from now
+ * on, so the call's BYE or re-INVITE on the new flow finds them and the new flow's close ends
+ * them. The relay call keeps its id (rtpengine knows it by that). A session of the same Call-ID
+ * already on `to` (not possible for one client's own calls) keeps its leg; the moved one is then
+ * only reachable by `to`'s close, which still ends it. */
+static void re_rebind(uint64_t from, uint64_t to)
+{
+    GList *all = g_hash_table_get_values(re_sessions);
+    for (GList *l = all; l; l = l->next) {
+        struct re_session *s = l->data;
+        if (s->conn_id != from)
+            continue;
+        const char *call_id = strchr(s->leg, '/') + 1;
+        char *leg = re_leg(to, call_id);
+        if (g_hash_table_lookup(re_legs, s->leg) == s)
+            g_hash_table_remove(re_legs, s->leg);
+        g_free(s->leg);
+        s->leg = leg;
+        s->conn_id = to;
+        if (!g_hash_table_contains(re_legs, leg))
+            g_hash_table_insert(re_legs, s->leg, s);
     }
     g_list_free(all);
 }
@@ -586,6 +630,7 @@ static int re_start(char *err, size_t errlen)
         return -1;
     snprintf(re_prefix, sizeof(re_prefix), "imsgw/%s/%u/", gw->cfg->sip_host, (unsigned)gw->worker);
     re_sessions = g_hash_table_new(g_str_hash, g_str_equal);
+    re_legs = g_hash_table_new(g_str_hash, g_str_equal);
     re_hairpins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     re_reconcile(NULL); /* a restarted gateway clears what its predecessor left */
     if (gw->cfg->media_reconcile_interval > 0)
@@ -618,8 +663,9 @@ static void re_stop(void)
     }
     g_list_free(all);
     g_hash_table_destroy(re_sessions);
+    g_hash_table_destroy(re_legs);
     g_hash_table_destroy(re_hairpins);
-    re_sessions = re_hairpins = NULL;
+    re_sessions = re_legs = re_hairpins = NULL;
     ng_stop();
 }
 
@@ -634,5 +680,5 @@ static void re_stats(struct media_stats *st)
 }
 
 const struct media_backend media_rtpengine = {
-    "rtpengine", re_start, re_stop, re_sdp, re_end, re_flow_closed, re_stats,
+    "rtpengine", re_start, re_stop, re_sdp, re_end, re_flow_closed, re_rebind, re_stats,
 };

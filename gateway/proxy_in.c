@@ -182,9 +182,11 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
     /* A recovered flow's old token still names it: its dialogs now live on the new flow. */
-    struct gw_conn *c = found == ROUTE_TOKEN_OK && ref.worker == gw->worker
-                            ? ws_find(recover_route(ref.conn_id))
-                            : NULL;
+    uint64_t serving = found == ROUTE_TOKEN_OK ? recover_route(ref.conn_id) : 0;
+    struct gw_conn *c =
+        found == ROUTE_TOKEN_OK && ref.worker == gw->worker ? ws_find(serving) : NULL;
+    if (c && serving != ref.conn_id)
+        gw->metrics.recovery_routed_total++;
     int status = 0;
     if (found == ROUTE_TOKEN_BAD)
         status = 403; /* tampered flow token */

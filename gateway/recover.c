@@ -46,15 +46,14 @@ int recover_binding(sip_t const *reg, char out[RECOVER_BINDING_MAX])
     return n > 0 && n < RECOVER_BINDING_MAX ? 0 : -1;
 }
 
-/* The flow `to` ended for good: the old ids that led to it lead nowhere now. Media sessions are
- * keyed by the connection that set them up, so those of recovered calls end here at the latest. */
+/* The flow `to` ended for good: the old ids that led to it lead nowhere now. (Its dialogs and
+ * media sessions, the recovered ones included, were re-filed under it and end with it.) */
 static void recover_aliases_drop_to(uint64_t to)
 {
     for (guint i = 0; recover_aliases && i < recover_aliases->len;) {
         struct recover_alias a = g_array_index(recover_aliases, struct recover_alias, i);
         if (a.to == to) {
             g_array_remove_index_fast(recover_aliases, i);
-            media_flow_closed(a.from);
         } else {
             i++;
         }
@@ -149,6 +148,7 @@ int recover_claim(struct gw_conn *c, const char *jkt, const char *binding)
         }
         recover_list = g_list_delete_link(recover_list, l);
         int moved = (int)dialog_rebind(h->conn_id, c->id);
+        media_rebind(h->conn_id, c->id);
         recover_alias_set(h->conn_id, c->id);
         gw->metrics.recovery_done_total++;
         gw->metrics.recovery_dialogs_total += (uint64_t)moved;

@@ -1,6 +1,7 @@
 /* reg_dpop: the gateway checks proofs like a resource server (RFC 9449 §7): the token says
  * which key (cnf.jkt), the proof shows the key is here now. The nonce is stateless (HMAC of its
- * time under a per-process key), the jti cache is shared by all flows of the process, so a proof
+ * time under a key derived from the flow key, so every worker makes and accepts the same
+ * nonces), and the jti cache is shared by all flows of all workers (dpop_seen.c), so a proof
  * copied off one flow is as dead on another. */
 #include "reg_dpop.h"
 
@@ -9,25 +10,37 @@
 #include <strings.h>
 
 #include "dpop.h"
+#include "dpop_seen.h"
+#include "flow.h"
 #include "gw.h"
+#include "log.h"
 #include "rnd.h"
 #include "sipmsg.h"
 #include "timeutil.h"
 
 #define REG_DPOP_NONCE_TAG "imsgw-gw-register"
+#define REG_DPOP_NONCE_LABEL "imsgw dpop-nonce v1" /* HKDF info: the key's one purpose */
 #define REG_DPOP_LEEWAY 5 /* seconds a proof's iat may be ahead of our clock */
 
-static struct dpop_replay *reg_dpop_seen;
 static uint8_t reg_dpop_key[DPOP_NONCE_KEY_LEN];
 static int reg_dpop_keyed;
 
 static const uint8_t *reg_dpop_nonce_key(void)
 {
     if (!reg_dpop_keyed) {
-        rnd_bytes(reg_dpop_key, sizeof(reg_dpop_key));
+        if (flow_derive_key(REG_DPOP_NONCE_LABEL, reg_dpop_key, sizeof(reg_dpop_key)) < 0) {
+            /* Only this process knows its nonces then: other workers cost a retry. */
+            log_warn("dpop: cannot derive the nonce key from the flow key; using a random one");
+            rnd_bytes(reg_dpop_key, sizeof(reg_dpop_key));
+        }
         reg_dpop_keyed = 1;
     }
     return reg_dpop_key;
+}
+
+int reg_dpop_start(void)
+{
+    return dpop_seen_start(REG_DPOP_REPLAY_MAX);
 }
 
 void reg_dpop_nonce_header(char out[96])
@@ -110,10 +123,9 @@ int reg_dpop_check(sip_t const *req, int dpop_scheme, const char *tok, size_t le
         return reg_dpop_fail(out, "use_dpop_nonce",
                              p.nonce[0] ? "the DPoP nonce is stale or not this gateway's"
                                         : "the proof needs the gateway's DPoP nonce");
-    if (!reg_dpop_seen && !(reg_dpop_seen = dpop_replay_new(REG_DPOP_REPLAY_MAX)))
-        return reg_dpop_fail(out, "invalid_dpop_proof", "out of memory for the replay cache");
-    int seen =
-        dpop_replay_add(reg_dpop_seen, &p, now, now + cfg->dpop_max_age + REG_DPOP_LEEWAY + 1);
+    if (reg_dpop_start() < 0)
+        return reg_dpop_fail(out, "invalid_dpop_proof", "the replay cache is not available");
+    int seen = dpop_seen_add(&p, now, now + cfg->dpop_max_age + REG_DPOP_LEEWAY + 1);
     if (seen)
         return reg_dpop_fail(out, "invalid_dpop_proof",
                              seen > 0 ? "the DPoP proof was already used (jti)"
@@ -124,6 +136,5 @@ int reg_dpop_check(sip_t const *req, int dpop_scheme, const char *tok, size_t le
 
 void reg_dpop_shutdown(void)
 {
-    dpop_replay_free(reg_dpop_seen);
-    reg_dpop_seen = NULL;
+    dpop_seen_stop();
 }

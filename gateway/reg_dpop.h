@@ -10,7 +10,7 @@
 
 #include "tok.h"
 
-#define REG_DPOP_REPLAY_MAX 8192 /* live proofs remembered, all flows together */
+#define REG_DPOP_REPLAY_MAX 8192 /* live proofs remembered, all flows of all workers */
 #define REG_DPOP_WHY_MAX 160
 
 /* What the check of one REGISTER found. */
@@ -31,7 +31,10 @@ int reg_dpop_check(sip_t const *req, int dpop_scheme, const char *tok, size_t le
 void reg_dpop_nonce_header(char out[96]);
 /* The WWW-Authenticate value of a DPoP challenge with error and its description. */
 void reg_dpop_challenge(char *out, size_t len, const char *error, const char *why);
-/* Frees the replay cache (shutdown). */
+/* Maps the replay cache shared by the workers: before they are forked (else on first use, for
+ * this process alone). 0, or -1. */
+int reg_dpop_start(void);
+/* Unmaps the replay cache (shutdown). */
 void reg_dpop_shutdown(void);
 
 #endif

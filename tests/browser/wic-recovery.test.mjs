@@ -1,9 +1,11 @@
 // Issue 14 / checklist 77 in Chromium: alice (DPoP key in her browser) and bob in a call; alice's
 // WebSocket is cut; her page reconnects at once and re-registers with a proof; the call stays up
-// (audio keeps flowing both ways per getStats, past the grace time) and bob's BYE reaches her on
-// the new connection. The same cut without the key (alice's page is gone, a thief presents a
-// token bound to her key without a proof) moves nothing and bob gets the BYE after the grace.
-// bob's re-INVITE over the recovered flow is covered with the Node client (integration.flow-recovery).
+// (audio keeps flowing both ways per getStats, past the grace time); bob's re-INVITEs (hold, then
+// resume) and his BYE reach her on the new connection (her page's JsSIP session sees them, the
+// new WebSocket carried them, the gateway routed them through the old flow token), and audio
+// flows again after the resume. The same cut without the key (alice's page is gone, a thief
+// presents a token bound to her key without a proof) moves nothing and bob gets the BYE after the
+// grace. After each, /metrics shows no dialog, transaction or held flow left.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, token, SipWs, registerMsg } from '../integration/harness.mjs';
@@ -25,17 +27,70 @@ after(async () => {
   if (exits) for (const [name, r] of Object.entries(exits)) assert.deepEqual(r, { code: 0, sig: null }, `${name} exit`);
 });
 
-/** A page that keeps its WebSockets reachable for the test's cut. */
+/** A page that keeps its WebSockets reachable for the test's cut, each with the start lines of
+ * the SIP messages it received (`lines`). */
 async function phonePage(name) {
   const page = await openPage(browser, name);
   await page.addInitScript(() => {
     const Native = window.WebSocket;
     window.__ws = [];
     window.WebSocket = class extends Native {
-      constructor(...a) { super(...a); window.__ws.push(this); }
+      constructor(...a) {
+        super(...a);
+        this.lines = [];
+        this.addEventListener('message', (e) => { if (typeof e.data === 'string') this.lines.push(e.data.split('\r\n', 1)[0]); });
+        window.__ws.push(this);
+      }
     };
   });
   return page;
+}
+
+/** Test hook: the page's JsSIP sessions in window.__sessions (the same module instance the
+ * page's phone.js imported, so its UA's newRTCSession events are seen). Call once signed in. */
+function recordSessions(page) {
+  return page.evaluate(async () => {
+    const JsSIP = (await import('./vendor/jssip.js')).default;
+    const emit = JsSIP.UA.prototype.emit;
+    window.__sessions = [];
+    window.__sessionEvents = [];
+    JsSIP.UA.prototype.emit = function (event, ...args) {
+      if (event === 'newRTCSession') {
+        const { session } = args[0];
+        window.__sessions.push(session);
+        for (const e of ['hold', 'unhold', 'reinvite']) session.on(e, (ev) => window.__sessionEvents.push(`${e} ${ev.originator || ''}`.trim()));
+      }
+      return emit.call(this, event, ...args);
+    };
+  });
+}
+
+/** Waits (bounded) until the page's newest session has seen event (e.g. 'hold remote'). */
+async function sessionEvent(page, event, ms = 10000) {
+  for (let i = 0; i < ms / 50; i++) {
+    if ((await page.evaluate(() => window.__sessionEvents)).includes(event)) return;
+    await sleep(50);
+  }
+  assert.fail(`${page.testName}: no "${event}" event; saw ${JSON.stringify(await page.evaluate(() => window.__sessionEvents))}`);
+}
+
+/** Waits (bounded) until both pages receive more audio packets than a moment ago. */
+async function audioFlows(alice, bob, what) {
+  const [a0, b0] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
+  let [a1, b1] = [a0, b0];
+  for (let i = 0; i < 40 && (a1 <= a0 || b1 <= b0); i++) {
+    await sleep(250);
+    [a1, b1] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
+  }
+  assert.ok(a1 > a0 && b1 > b0, `${what}: alice ${a0}→${a1}, bob ${b0}→${b1}`);
+}
+
+/** No dialog, transaction or held flow left (workers publish their counters in a second). */
+async function allClear() {
+  const names = ['imsgw_dialogs', 'imsgw_proxy_transactions', 'imsgw_flow_recovery_held'];
+  const busy = async () => (await Promise.all(names.map(metric))).some((v) => v !== 0);
+  for (let i = 0; i < 100 && (await busy()); i++) await sleep(50);
+  for (const n of names) assert.equal(await metric(n), 0, n);
 }
 
 const metric = async (name) => {
@@ -65,28 +120,42 @@ async function gatewayLog(re, ms = 10000) {
   assert.match(stack.gateway.log, re);
 }
 
-test('the WebSocket is cut mid-call: the page recovers the flow with its key and the call goes on', async () => {
+test('the WebSocket is cut mid-call: the page recovers the flow with its key; bob\'s re-INVITEs and BYE reach it', async () => {
   const alice = await phonePage('alice');
   const bob = await phonePage('bob');
   await signIn(alice, stack, 'alice', stack.passwords.alice);
   await signIn(bob, stack, 'bob', stack.passwords.bob);
+  await recordSessions(alice);
+  await recordSessions(bob);
   await inCall(alice, bob);
+  const routed0 = await metric('imsgw_flow_recovery_routed_total');
   await alice.evaluate(() => window.__ws.at(-1).close()); // the network breaks
   await gatewayLog(/recover: flow \d+ recovered by connection \d+ with a DPoP proof; 1 dialogs carried over/);
   await expectText(alice, 'reg-status', /^Registered$/);
+  assert.equal(await alice.evaluate(() => window.__ws.length), 2, 'alice is on a new WebSocket');
   // past the grace: no BYE was sent, audio still flows both ways
   await sleep(GRACE * 1000 + 1000);
-  const [a0, b0] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
-  await sleep(1500);
-  const [a1, b1] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
-  assert.ok(a1 > a0 && b1 > b0, `audio keeps flowing: alice ${a0}→${a1}, bob ${b0}→${b1}`);
+  await audioFlows(alice, bob, 'audio keeps flowing after the cut');
   await expectText(alice, 'call-status', /^In call with sip:bob@ims\.test$/);
   await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/);
   await shot(alice, 'wic-recovery-1-alice-after-cut');
+  // bob puts the call on hold and resumes it: two re-INVITEs that follow the old flow token in
+  // the route set to alice's new WebSocket, where her JsSIP session answers them
+  await bob.evaluate(() => window.__sessions.at(-1).hold());
+  await sessionEvent(alice, 'hold remote');
+  assert.equal(await alice.evaluate(() => window.__sessions.at(-1).isOnHold().remote), true);
+  await bob.evaluate(() => window.__sessions.at(-1).unhold());
+  await sessionEvent(alice, 'unhold remote');
+  const reinvites = await alice.evaluate(() => window.__ws.at(-1).lines.filter((l) => l.startsWith('INVITE ')).length);
+  assert.equal(reinvites, 2, 'both re-INVITEs came over the new WebSocket');
+  assert.ok(await metric('imsgw_flow_recovery_routed_total') >= routed0 + 2, 'the gateway routed them through the old flow token');
+  await audioFlows(alice, bob, 'audio flows again after the resume');
   // bob hangs up: the BYE follows the old flow token to alice's new connection
   await byId(bob, 'hangup').click();
   await expectText(alice, 'call-status', /^Call ended by sip:bob@ims\.test$/);
+  assert.ok(await alice.evaluate(() => window.__ws.at(-1).lines.some((l) => l.startsWith('BYE '))), 'the BYE came over the new WebSocket');
   assert.equal(await metric('imsgw_flow_recoveries_total{result="recovered"}'), 1);
+  await allClear();
   await alice.context().close();
   await bob.context().close();
 });
@@ -109,9 +178,10 @@ test('the same cut without the key moves nothing; bob gets BYE after the grace',
   assert.match(r.headers['www-authenticate'][0], /DPoP header is missing/);
   await expectText(bob, 'call-status', /^Call ended by sip:alice@ims\.test$/, (GRACE + 5) * 1000);
   await gatewayLog(/recover: flow \d+ was not recovered within 6 s; its calls are ended/);
+  assert.equal(thief.queue.filter((m) => /^(BYE|INVITE) /.test(m)).length, 0, 'nothing reached the thief');
+  assert.equal(await metric('imsgw_flow_recoveries_total{result="recovered"}'), 1, 'no recovery beyond the first test\'s');
+  assert.ok(await metric('imsgw_flow_recoveries_total{result="refused"}') >= 1);
   thief.close();
   await bob.context().close();
-  for (let i = 0; i < 100 && ((await metric('imsgw_dialogs')) > 0 || (await metric('imsgw_proxy_transactions')) > 0); i++) await sleep(50);
-  assert.equal(await metric('imsgw_dialogs'), 0);
-  assert.equal(await metric('imsgw_proxy_transactions'), 0);
+  await allClear();
 });

@@ -10,6 +10,7 @@ import { startStack, sleep } from './harness.mjs';
 import { Ua } from './sipua.mjs';
 import { NativeUa } from './native-ua.mjs';
 import { Rtpengine } from './rtpengine.mjs';
+import { dpopKey } from './dpop.mjs';
 
 let stack, relay, alice, carol;
 
@@ -180,6 +181,49 @@ test('WebSocket closed mid-call: the gateway BYEs the native side and deletes th
   const bye = await carol.waitRequest('BYE', 5000);
   carol.respond(bye, 200, 'OK');
   await relay.callsReach(0);
+});
+
+test('WebSocket closed mid-call and recovered with the DPoP key: re-INVITE and BYE on the new flow use and end the same relay session', async () => {
+  const bob = await Ua.register(stack, 'bob', { dpop: dpopKey() });
+  const tx = bob.request('INVITE', carol.aor, { body: webrtcSdp() });
+  const inv = await carol.waitRequest('INVITE', 5000);
+  const nd = carol.respond(inv, 200, 'OK', carol.sdp(['PCMA'], { offer: inv.body }));
+  const ok = await bob.waitStatus(200, 'INVITE', 5000);
+  const bd = bob.dialogFrom(tx, ok);
+  bob.inDialog(bd, 'ACK');
+  await carol.waitRequest('ACK', 5000);
+  const [id] = await relay.callsReach(1);
+  const logHas = async (re) => {
+    for (let i = 0; i < 150 && !re.test(stack.gateway.log); i++) await sleep(20);
+    assert.match(stack.gateway.log, re);
+  };
+  const recovered0 = (stack.gateway.log.match(/with a DPoP proof; 1 dialogs carried over/g) || []).length;
+  bob.ws.close(); // the network breaks; the call is held (flow-recovery-grace, 30 s by default)
+  await logHas(/recover: flow \d+ closed; its calls wait/);
+  await bob.connect(stack);
+  for (let i = 0; i < 150 && (stack.gateway.log.match(/with a DPoP proof; 1 dialogs carried over/g) || []).length === recovered0; i++) await sleep(20);
+  assert.equal((stack.gateway.log.match(/with a DPoP proof; 1 dialogs carried over/g) || []).length, recovered0 + 1, 'recovered');
+  // The native side re-INVITEs: it reaches bob's new WebSocket and is anchored on the same relay call.
+  carol.inDialog(nd, 'INVITE', carol.sdp(['PCMA'], { direction: 'sendrecv' }));
+  const r = await bob.waitRequest('INVITE', 5000);
+  assertWebrtcSdp(r.body, '(actpass|passive|active)');
+  bob.respond(r, 200, 'OK', { body: webrtcSdp('active', { version: 3 }), toTag: bd.localTag });
+  const a = await carol.waitStatus(200, 'INVITE', 5000);
+  assertImsSdp(a.body);
+  carol.inDialog(nd, 'ACK');
+  await bob.waitRequest('ACK', 5000);
+  assert.deepEqual(await relay.calls(), [id], 'the recovered call kept its relay call');
+  assert.equal(await metric('imsgw_media_sessions'), 1);
+  // bob hangs up on the new flow (which stays open): the relay session ends with the call.
+  bob.inDialog(bd, 'BYE');
+  const bye = await carol.waitRequest('BYE', 5000);
+  carol.respond(bye, 200, 'OK');
+  await bob.waitStatus(200, 'BYE', 5000);
+  await relay.callsReach(0);
+  for (let i = 0; i < 50 && (await metric('imsgw_media_sessions')) > 0; i++) await sleep(20);
+  assert.equal(await metric('imsgw_media_sessions'), 0, 'no session left filed under the old flow');
+  assert.equal(await metric('imsgw_dialogs'), 0);
+  bob.close();
 });
 
 const direction = (sdp) => (/a=(sendrecv|sendonly|recvonly|inactive)/.exec(sdp) || [null, 'sendrecv'])[1];

@@ -209,6 +209,16 @@ static void test_replay_cache(void **state)
     assert_int_equal(dpop_replay_add(r, &c, T0 + 60, T0 + 120), 0); /* the old ones lapsed */
     assert_int_equal(dpop_replay_add(r, &a, T0 + 60, T0 + 120), 0);
     dpop_replay_free(r);
+    /* The same cache in memory the caller provides (the gateway's shared mapping), dirty first. */
+    _Alignas(16) unsigned char mem[256];
+    assert_true(dpop_replay_size(2) <= sizeof(mem));
+    memset(mem, 0xa5, sizeof(mem));
+    r = dpop_replay_init(mem, 2);
+    assert_int_equal(dpop_replay_count(r, T0), 0);
+    assert_int_equal(dpop_replay_add(r, &a, T0, T0 + 60), 0);
+    assert_int_equal(dpop_replay_add(r, &a, T0, T0 + 60), 1);
+    assert_int_equal(dpop_replay_add(r, &b, T0, T0 + 60), 0);
+    assert_int_equal(dpop_replay_add(r, &c, T0, T0 + 60), -1);
 }
 
 int main(void)

@@ -42,11 +42,35 @@ static void test_roundtrip_and_tamper(void **state)
     assert_int_equal(flow_token_parse(tok, n, &back), -1);
 }
 
+/* HKDF-SHA256 (RFC 5869) of the flow key, no salt, the label as info: the value below was
+ * computed with Python's hmac module from the RFC's definition, independently of OpenSSL. */
+static void test_derive_key(void **state)
+{
+    uint8_t key[FLOW_KEY_LEN];
+    for (int i = 0; i < FLOW_KEY_LEN; i++)
+        key[i] = (uint8_t)(i + 1);
+    flow_set_key(key);
+    static const uint8_t want[32] = {0x84, 0x07, 0x79, 0x4c, 0x79, 0xad, 0xcb, 0x58,
+                                     0x17, 0xd1, 0x25, 0x37, 0x20, 0x6c, 0x0c, 0x02,
+                                     0xfc, 0x86, 0x0c, 0xe4, 0xa5, 0x4a, 0xef, 0x4e,
+                                     0x50, 0x65, 0xab, 0xcc, 0x3f, 0xc2, 0x12, 0x1f};
+    uint8_t got[32], other[32];
+    assert_int_equal(flow_derive_key("imsgw dpop-nonce v1", got, sizeof(got)), 0);
+    assert_memory_equal(got, want, sizeof(want));
+    assert_int_equal(flow_derive_key("imsgw something else", other, sizeof(other)), 0);
+    assert_memory_not_equal(got, other, sizeof(got));
+    key[0] ^= 1;
+    flow_set_key(key);
+    assert_int_equal(flow_derive_key("imsgw dpop-nonce v1", other, sizeof(other)), 0);
+    assert_memory_not_equal(got, other, sizeof(got));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_t18_vector),
         cmocka_unit_test(test_roundtrip_and_tamper),
+        cmocka_unit_test(test_derive_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
