@@ -14,6 +14,7 @@ apt_pkgs=(
   sipvicious
   sqlite3 openssl util-linux
   rtpengine-daemon
+  postgresql libpq-dev
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

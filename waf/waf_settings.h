@@ -15,6 +15,7 @@ struct waf_settings {
     long port;
     char *issuer;
     char *data_dir;
+    char *database; /* "" = SQLite in data_dir, else a postgresql:// URL */
     char *audience;
     char *home_domain;
     long token_lifetime;
