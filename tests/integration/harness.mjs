@@ -68,6 +68,20 @@ class Daemon {
   }
 }
 
+let testDatabases = 0;
+/**
+ * The WAF's --database flag for one fresh database: none (SQLite in the data dir) unless the suite
+ * runs under tests/pg/with-pg.sh, which sets IMSGW_TEST_PG_HOST; then a new PostgreSQL database.
+ */
+export function testDatabaseArgs() {
+  const host = process.env.IMSGW_TEST_PG_HOST;
+  if (!host) return [];
+  const name = `waf_${process.pid}_${++testDatabases}`;
+  execFileSync('psql', ['-h', host, '-U', 'imsgw', '-d', 'postgres', '-qc', `CREATE DATABASE ${name}`],
+    { timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
+  return ['--database', `postgresql:///${name}?host=${host}&user=imsgw`];
+}
+
 /** Runs the WAF command-line tool against a data dir; returns stdout. */
 export function wafCli(stack, args, input) {
   return execFileSync(bin('imsgw-waf'), [...stack.wafArgs, ...args], {
@@ -92,7 +106,7 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     httpUrl: `http://127.0.0.1:${gwPort}`,
     // Cheap password hashing keeps the suite fast; the default cost is measured by make bench.
     wafArgs: ['--data-dir', path.join(dir, 'waf'), '--port', String(wafPort), '--issuer', issuer,
-      '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024'],
+      '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024', ...testDatabaseArgs()],
     passwords: {},
   };
   // nativeUsers register directly at the stub with Digest (IMS-native clients, e.g. SIPp)

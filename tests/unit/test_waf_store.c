@@ -14,6 +14,7 @@
 #include "waf_store.h"
 
 char *waf_test_tmpdir(void);
+const char *waf_test_database(void);
 void waf_test_rmtree(char *dir);
 
 /* A syntactically valid argon2id hash; the store does not verify it. */
@@ -23,6 +24,7 @@ void waf_test_rmtree(char *dir);
 
 struct fixture {
     char *dir;
+    char database[600]; /* "" = SQLite in dir */
     struct waf_store *st;
 };
 
@@ -31,7 +33,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char err[256];
     f->dir = waf_test_tmpdir();
-    if (waf_store_open(&f->st, f->dir, err, sizeof(err)) != WAF_STORE_OK) {
+    snprintf(f->database, sizeof(f->database), "%s", waf_test_database());
+    if (waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)) != WAF_STORE_OK) {
         fprintf(stderr, "open: %s\n", err);
         return -1;
     }
@@ -218,6 +221,21 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
     struct fixture *f = *state;
     char err[256];
     assert_int_equal(add(f->st, "alice", NULL, "sip:alice@ims.test", NULL, err), 0);
+    if (f->database[0]) {
+        /* PostgreSQL: reopening keeps the data and migrates nothing; the version is stored in
+         * waf_schema, and one written by a newer imsgw-waf is refused */
+        waf_store_close(f->st);
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)), 0);
+        struct waf_user u;
+        assert_int_equal(waf_store_user_get(f->st, "alice", &u, err, sizeof(err)), 0);
+        assert_int_equal(waf_db_exec(waf_store_db(f->st), "UPDATE waf_schema SET version = 99"), 0);
+        waf_store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)),
+                         WAF_STORE_ERROR);
+        assert_non_null(strstr(err, "newer"));
+        return;
+    }
     sqlite3 *db = raw_open(f->dir);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), waf_store_schema_version());
     sqlite3_stmt *s;
