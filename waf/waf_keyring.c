@@ -15,20 +15,37 @@
 
 #define WAF_KEYRING_CHECK_MS 2000
 
-static int waf_keyring_insert(struct waf_db *db, const struct waf_signing_key *k, const char *pem)
+/* Stores a new key, sealed with the key-encryption key when there is one. A shared PostgreSQL
+ * database is reached over the network and backed up elsewhere: there a clear private key is
+ * refused (SQLite's file is itself a secret file, 0600, so it may hold one). */
+static int waf_keyring_insert(struct waf_store *st, const struct waf_signing_key *k,
+                              const char *pem)
 {
+    struct waf_db *db = waf_store_db(st);
+    const struct waf_kek *kek = waf_store_kek(st);
+    char *sealed = NULL;
+    if (!kek->set && db->postgres) {
+        log_error("on PostgreSQL the signing keys are encrypted at rest: set "
+                  "key-encryption-key-file (or " WAF_KEK_ENV ")");
+        return -1;
+    }
+    if (kek->set && !(sealed = waf_kek_seal(kek, k->kid, pem)))
+        return -1;
     struct waf_stmt *s;
     if (waf_db_prepare(db,
                        "INSERT INTO signing_keys (kid, alg, private_pem, created_at) "
                        "VALUES (?1, ?2, ?3, ?4)",
-                       &s) != WAF_DB_OK)
+                       &s) != WAF_DB_OK) {
+        free(sealed);
         return -1;
+    }
     waf_db_bind_text(s, 1, k->kid);
     waf_db_bind_text(s, 2, k->alg);
-    waf_db_bind_text(s, 3, pem);
+    waf_db_bind_text(s, 3, sealed ? sealed : pem);
     waf_db_bind_int64(s, 4, time_now_s());
     int rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
     waf_db_finalize(s);
+    free(sealed);
     return rc;
 }
 
@@ -75,7 +92,7 @@ static int waf_keyring_first(struct waf_store *st, const char *data_dir, const c
         snprintf(err, errlen, "cannot generate a %s signing key", alg);
         return -1;
     }
-    int rc = waf_keyring_insert(db, &k, pem) < 0 || waf_store_commit(st) < 0 ? -1 : 0;
+    int rc = waf_keyring_insert(st, &k, pem) < 0 || waf_store_commit(st) < 0 ? -1 : 0;
     if (rc < 0) {
         snprintf(err, errlen, "storing the signing key: %s", waf_db_errmsg(db));
         waf_store_rollback(st);
@@ -109,17 +126,26 @@ static int waf_keyring_load(struct waf_keyring *kr, struct waf_store *st)
     struct waf_stmt *s;
     struct waf_keyring next = {0};
     if (waf_db_prepare(db,
-                       "SELECT alg, private_pem FROM signing_keys "
+                       "SELECT alg, private_pem, kid FROM signing_keys "
                        "WHERE retired_at IS NULL OR public_until > ?1 "
                        "ORDER BY retired_at IS NOT NULL, created_at DESC, kid DESC LIMIT 8",
                        &s) != WAF_DB_OK)
         return -1;
     waf_db_bind_int64(s, 1, time_now_s());
     while (waf_db_step(s) == WAF_DB_ROW && next.n < WAF_KEYRING_MAX) {
-        const char *alg = waf_db_column_text(s, 0);
-        const char *pem = waf_db_column_text(s, 1);
-        if (alg && pem && waf_keys_from_pem(pem, alg, &next.keys[next.n]) == 0)
+        const char *alg = waf_db_column_text(s, 0), *stored = waf_db_column_text(s, 1);
+        const char *kid = waf_db_column_text(s, 2);
+        char why[160];
+        char *pem = alg && stored && kid
+                        ? waf_kek_unseal(waf_store_kek(st), kid, stored, why, sizeof(why))
+                        : NULL;
+        if (!pem && alg && stored && kid)
+            log_error("%s", why); /* names the kid only, never the key */
+        if (pem && waf_keys_from_pem(pem, alg, &next.keys[next.n]) == 0)
             next.n++;
+        if (pem)
+            OPENSSL_cleanse(pem, strlen(pem));
+        free(pem);
     }
     waf_db_finalize(s);
     if (next.n == 0)
@@ -176,7 +202,7 @@ int waf_keyring_rotate(struct waf_store *st, const char *alg, long overlap, char
                        &s) == WAF_DB_OK) {
         waf_db_bind_int64(s, 1, now);
         waf_db_bind_int64(s, 2, now + overlap);
-        if (waf_db_step(s) == WAF_DB_DONE && waf_keyring_insert(db, &k, pem) == 0 &&
+        if (waf_db_step(s) == WAF_DB_DONE && waf_keyring_insert(st, &k, pem) == 0 &&
             waf_store_commit(st) == 0)
             rc = 0;
     }

@@ -9,6 +9,7 @@
 
 #include "peer.h"
 #include "waf_db.h"
+#include "waf_kek.h"
 #include "urlcheck.h"
 #include "waf_user.h"
 
@@ -22,6 +23,9 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("data-dir", CFG_STR, data_dir, 0, 0,
               "directory for the user database and signing key, created 0700 "
               "(default imsgw-waf-data)"),
+    WAF_FIELD("key-encryption-key-file", CFG_STR, key_encryption_key_file, 0, 0,
+              "secret file of 64 hex digits (openssl rand -hex 32) that encrypts the signing keys "
+              "in the database; required on PostgreSQL (else " WAF_KEK_ENV ")"),
     WAF_FIELD("database", CFG_STR, database, 0, 0,
               "empty for SQLite in the data directory (default), or a postgresql:// URL of a "
               "database shared by several WAFs (password from PGPASSFILE, not the URL)"),
@@ -88,6 +92,7 @@ void waf_settings_defaults(struct waf_settings *s)
     cfg_set_str(&s->issuer, "http://127.0.0.1:9090");
     cfg_set_str(&s->data_dir, "imsgw-waf-data");
     cfg_set_str(&s->database, "");
+    cfg_set_str(&s->key_encryption_key_file, "");
     cfg_set_str(&s->audience, "sip:ims.test");
     cfg_set_str(&s->home_domain, "ims.test");
     s->token_lifetime = 900;

@@ -13,7 +13,13 @@
 
 struct waf_store {
     struct waf_db *db;
+    struct waf_kek kek; /* seals the signing keys at rest (waf_keyring) */
 };
+
+const struct waf_kek *waf_store_kek(struct waf_store *st)
+{
+    return &st->kek;
+}
 
 void waf_store_set_busy_wait(struct waf_store *st, int ms)
 {
@@ -251,8 +257,8 @@ fail:
     return WAF_STORE_ERROR;
 }
 
-int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir, char *err,
-                      size_t errlen)
+int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir,
+                      const char *kek_file, char *err, size_t errlen)
 {
     *out = NULL;
     struct waf_store *st = calloc(1, sizeof(*st));
@@ -260,7 +266,8 @@ int waf_store_open_db(struct waf_store **out, const char *database, const char *
         snprintf(err, errlen, "out of memory");
         return WAF_STORE_ERROR;
     }
-    if (waf_db_open(&st->db, database, data_dir, err, errlen) < 0 ||
+    if (waf_kek_load(&st->kek, kek_file, err, errlen) < 0 ||
+        waf_db_open(&st->db, database, data_dir, err, errlen) < 0 ||
         waf_store_migrate(st, err, errlen) < 0) {
         waf_store_close(st);
         return WAF_STORE_ERROR;
@@ -271,7 +278,7 @@ int waf_store_open_db(struct waf_store **out, const char *database, const char *
 
 int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen)
 {
-    return waf_store_open_db(out, "", data_dir, err, errlen);
+    return waf_store_open_db(out, "", data_dir, NULL, err, errlen);
 }
 
 void waf_store_close(struct waf_store *st)
@@ -279,6 +286,7 @@ void waf_store_close(struct waf_store *st)
     if (!st)
         return;
     waf_db_close(st->db);
+    waf_kek_clear(&st->kek);
     free(st);
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "waf_db.h"
+#include "waf_kek.h"
 
 #include "waf_user.h"
 
@@ -29,9 +30,12 @@ typedef int (*waf_store_user_fn)(const struct waf_user *u, void *arg);
 
 /* Opens (creating and migrating) <data_dir>/waf.sqlite; 0, or -1 with err. */
 int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen);
-/* Opens database ("" = <data_dir>/waf.sqlite, or a postgresql:// URL) and migrates it. */
-int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir, char *err,
-                      size_t errlen);
+/* Opens database ("" = <data_dir>/waf.sqlite, or a postgresql:// URL) and migrates it, with the
+ * key-encryption key from kek_file (NULL or "": the environment, or none). */
+int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir,
+                      const char *kek_file, char *err, size_t errlen);
+/* The key-encryption key for the signing keys (k->set 0 when none is configured). */
+const struct waf_kek *waf_store_kek(struct waf_store *st);
 /* Closes the database and frees st (NULL is fine). */
 void waf_store_close(struct waf_store *st);
 /* The schema version this build migrates to. */

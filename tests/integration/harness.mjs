@@ -2,6 +2,7 @@
 // over WebSocket client. Every wait is bounded; every process is stopped with SIGTERM and must
 // exit 0 (under ASan that also means: no leak).
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -70,8 +71,9 @@ class Daemon {
 
 let testDatabases = 0;
 /**
- * The WAF's --database flag for one fresh database: none (SQLite in the data dir) unless the suite
- * runs under tests/pg/with-pg.sh, which sets IMSGW_TEST_PG_HOST; then a new PostgreSQL database.
+ * The WAF's database flags: none (SQLite in the data dir) unless the suite runs under
+ * tests/pg/with-pg.sh, which sets IMSGW_TEST_PG_HOST; then a new PostgreSQL database and the
+ * key-encryption key file that seals the signing keys in it.
  */
 export function testDatabaseArgs() {
   const host = process.env.IMSGW_TEST_PG_HOST;
@@ -79,7 +81,9 @@ export function testDatabaseArgs() {
   const name = `waf_${process.pid}_${++testDatabases}`;
   execFileSync('psql', ['-h', host, '-U', 'imsgw', '-d', 'postgres', '-qc', `CREATE DATABASE ${name}`],
     { timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
-  return ['--database', `postgresql:///${name}?host=${host}&user=imsgw`];
+  const kek = path.join(host, `${name}.kek`);
+  fs.writeFileSync(kek, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return ['--database', `postgresql:///${name}?host=${host}&user=imsgw`, '--key-encryption-key-file', kek];
 }
 
 /** Runs the WAF command-line tool against a data dir; returns stdout. */

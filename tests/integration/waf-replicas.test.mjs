@@ -4,9 +4,9 @@
 // tests/pg/with-pg.sh (registered as integration.waf-replicas-postgresql).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { bin, freePort, sleep } from './harness.mjs';
+import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
 import { startWaf, post, basic, wicTokens } from './waf-helpers.mjs';
 
 const onPostgres = Boolean(process.env.IMSGW_TEST_PG_HOST);
@@ -57,6 +57,25 @@ test('one JWKS: both replicas sign with the current key from the database', { sk
   const header = JSON.parse(Buffer.from(t.json.access_token.split('.')[0], 'base64url'));
   assert.equal(header.kid, ja.keys[0].kid, 'signed by the current key');
   assert.equal((await introspect(a, a, t.json.access_token)).json.active, true, 'b issued, a honours');
+  // the private keys in the shared database are sealed, never in clear
+  const url = a.args[a.args.indexOf('--database') + 1];
+  const stored = execFileSync('psql', [url, '-Atc', 'SELECT private_pem FROM signing_keys'], { encoding: 'utf8' })
+    .trim().split('\n');
+  assert.ok(stored.length >= 1);
+  for (const v of stored) {
+    assert.match(v, /^enc:v1:[A-Za-z0-9_-]+$/);
+    assert.doesNotMatch(v, /PRIVATE KEY/);
+  }
+});
+
+test('on PostgreSQL a WAF without a key-encryption key refuses to store a signing key', { skip: !onPostgres }, async () => {
+  const args = testDatabaseArgs().slice(0, 2); // a fresh database, no key file
+  const env = { ...process.env };
+  delete env.IMSGW_WAF_KEY_ENCRYPTION_KEY;
+  const r = spawnSync(bin('imsgw-waf'), ['--data-dir', path.join(a.dir, 'nokek'), '--port', String(await freePort()), ...args],
+    { env, encoding: 'utf8', timeout: 20000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /encrypted at rest: set key-encryption-key-file/);
 });
 
 test('1,000 concurrent refresh rotations alternating between the replicas: none lost, each token one child',

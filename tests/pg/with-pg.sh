@@ -25,6 +25,9 @@ as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 export IMSGW_TEST_PG_HOST="$dir"
 export IMSGW_TEST_PG="postgresql:///postgres?host=$dir&user=imsgw"
+# unit tests take the key-encryption key from the environment; integration tests from a file
+IMSGW_WAF_KEY_ENCRYPTION_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export IMSGW_WAF_KEY_ENCRYPTION_KEY
 status=0
 "$@" || status=$?
 exit $status

@@ -34,7 +34,7 @@ static int setup(void **state)
     char err[256];
     f->dir = waf_test_tmpdir();
     snprintf(f->database, sizeof(f->database), "%s", waf_test_database());
-    if (waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)) != WAF_STORE_OK) {
+    if (waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)) != WAF_STORE_OK) {
         fprintf(stderr, "open: %s\n", err);
         return -1;
     }
@@ -225,13 +225,13 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
         /* PostgreSQL: reopening keeps the data and migrates nothing; the version is stored in
          * waf_schema, and one written by a newer imsgw-waf is refused */
         waf_store_close(f->st);
-        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)), 0);
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)), 0);
         struct waf_user u;
         assert_int_equal(waf_store_user_get(f->st, "alice", &u, err, sizeof(err)), 0);
         assert_int_equal(waf_db_exec(waf_store_db(f->st), "UPDATE waf_schema SET version = 99"), 0);
         waf_store_close(f->st);
         f->st = NULL;
-        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, err, sizeof(err)),
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)),
                          WAF_STORE_ERROR);
         assert_non_null(strstr(err, "newer"));
         return;
