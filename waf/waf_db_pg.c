@@ -16,6 +16,7 @@
 
 #define WAF_DB_PG_PARAMS 16
 #define WAF_DB_PG_BUSY_MS 2000
+#define WAF_DB_PG_CONNECT_TIMEOUT_S "2"
 /* Any constant shared by all WAFs: the key of the advisory lock that makes writers take turns. */
 #define WAF_DB_PG_WRITE_LOCK "7421207"
 
@@ -378,7 +379,11 @@ int waf_db_pg_open(struct waf_db **out, const char *conninfo, char *err, size_t 
     d->base.ops = &waf_db_pg_ops;
     d->base.postgres = 1;
     d->busy_ms = WAF_DB_PG_BUSY_MS;
-    d->conn = PQconnectdb(conninfo);
+    /* A server that does not answer must not hold the WAF for long (libpq waits forever by
+     * default); a connect_timeout in the URL itself wins, as the later parameter. */
+    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {WAF_DB_PG_CONNECT_TIMEOUT_S, conninfo, NULL};
+    d->conn = PQconnectdbParams(keys, values, 1);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         /* libpq's message names host and port, never the password of the URL */
         const char *why = d->conn ? PQerrorMessage(d->conn) : "out of memory";
