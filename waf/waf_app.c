@@ -28,6 +28,9 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
                           errlen) < 0 ||
         waf_keyring_open(&app->keys, app->store, s->data_dir, s->token_alg, err, errlen) < 0)
         goto fail;
+    /* Replicas behind a balancer accept each other's sign-in forms: with a key-encryption key
+     * (the same on every replica) the CSRF key is derived from it instead of drawn at random. */
+    waf_kek_derive(waf_store_kek(app->store), "imsgw-waf csrf v1", app->csrf_key);
     if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "b64url.h"
 #include "rnd.h"
@@ -67,6 +68,17 @@ int waf_kek_load(struct waf_kek *k, const char *path, char *err, size_t errlen)
                  from);
     }
     return rc;
+}
+
+int waf_kek_derive(const struct waf_kek *k, const char *label, unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (!k->set)
+        return -1;
+    return HMAC(EVP_sha256(), k->key, sizeof(k->key), (const unsigned char *)label, strlen(label),
+                out, &len)
+               ? 0
+               : -1;
 }
 
 void waf_kek_clear(struct waf_kek *k)

@@ -25,6 +25,9 @@ char *waf_kek_seal(const struct waf_kek *k, const char *kid, const char *pem);
  * A malloc'd string the caller cleanses; NULL with err on failure. */
 char *waf_kek_unseal(const struct waf_kek *k, const char *kid, const char *stored, char *err,
                      size_t errlen);
+/* A 32-byte key for another purpose, derived under label (HMAC-SHA256): the same on every
+ * replica that shares the key-encryption key. 0, or -1 when no key is set. */
+int waf_kek_derive(const struct waf_kek *k, const char *label, unsigned char out[32]);
 /* Wipes the key. */
 void waf_kek_clear(struct waf_kek *k);
 

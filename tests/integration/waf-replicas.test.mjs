@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
-import { startWaf, post, basic, wicTokens } from './waf-helpers.mjs';
+import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce } from './waf-helpers.mjs';
 
 const onPostgres = Boolean(process.env.IMSGW_TEST_PG_HOST);
 let a, b;
@@ -77,6 +77,16 @@ test('on PostgreSQL a WAF without a key-encryption key refuses to store a signin
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /encrypted at rest: set key-encryption-key-file/);
 });
+
+test('a sign-in form served by one replica is accepted by the other (CSRF key from the shared key-encryption key)',
+  { skip: !onPostgres }, async () => {
+    const { challenge } = pkce();
+    const f = await openForm(b, authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256', state: 's' }));
+    const r = await post(a, '/authorize', { ...f.hidden, username: 'alice', password: a.passwords.alice },
+      { cookie: f.cookie });
+    assert.equal(r.status, 303, r.text.slice(0, 300));
+    assert.ok(new URL(r.res.headers.get('location')).searchParams.get('code'));
+  });
 
 test('1,000 concurrent refresh rotations alternating between the replicas: none lost, each token one child',
   { skip: !onPostgres, timeout: 120000 }, async () => {
