@@ -17,6 +17,9 @@
 #define WAF_DB_PG_PARAMS 16
 #define WAF_DB_PG_BUSY_MS 2000
 #define WAF_DB_PG_CONNECT_TIMEOUT_S "2"
+/* Longest statement: a bound for a server that hangs, not a latency target (a loaded host may
+ * take hundreds of milliseconds for a simple SELECT; failing those would be worse). */
+#define WAF_DB_PG_STATEMENT_MS 2000
 /* Any constant shared by all WAFs: the key of the advisory lock that makes writers take turns. */
 #define WAF_DB_PG_WRITE_LOCK "7421207"
 
@@ -72,7 +75,7 @@ static int waf_db_pg_settings(struct waf_db_pg *d)
 {
     char sql[160];
     snprintf(sql, sizeof(sql), "SET lock_timeout = %d; SET statement_timeout = %d", d->busy_ms,
-             d->busy_ms * 2);
+             d->busy_ms > WAF_DB_PG_STATEMENT_MS ? d->busy_ms : WAF_DB_PG_STATEMENT_MS);
     PGresult *r = PQexec(d->conn, sql);
     int rc = waf_db_pg_note(d, r);
     PQclear(r);
@@ -100,12 +103,25 @@ static void waf_db_pg_close(struct waf_db *db)
     free(db);
 }
 
+/* After the server restarted, the old connection fails on its next use. Outside a transaction
+ * nothing was done yet, so the statement is sent once more on a new connection: the first
+ * request after a restart succeeds instead of answering 503. */
+static int waf_db_pg_retry(struct waf_db_pg *d, int was_idle)
+{
+    return was_idle && d->broken && waf_db_pg_ready(d) == 0;
+}
+
 static int waf_db_pg_exec(struct waf_db *db, const char *sql)
 {
     struct waf_db_pg *d = DB(db);
     if (waf_db_pg_ready(d) < 0)
         return -1;
+    int idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
     PGresult *r = PQexec(d->conn, sql);
+    if (waf_db_pg_note(d, r) < 0 && waf_db_pg_retry(d, idle)) {
+        PQclear(r);
+        r = PQexec(d->conn, sql);
+    }
     int rc = waf_db_pg_note(d, r);
     if (rc == 0)
         d->changes = strtoll(PQcmdTuples(r), NULL, 10);
@@ -190,8 +206,14 @@ static int waf_db_pg_step(struct waf_stmt *s)
     if (p->row < 0) {
         if (waf_db_pg_ready(d) < 0)
             return WAF_DB_ERROR;
+        int idle = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
         p->res = PQexecParams(d->conn, p->sql, p->n_params, NULL, (const char *const *)p->values,
                               NULL, NULL, 0);
+        if (waf_db_pg_note(d, p->res) < 0 && waf_db_pg_retry(d, idle)) {
+            PQclear(p->res);
+            p->res = PQexecParams(d->conn, p->sql, p->n_params, NULL,
+                                  (const char *const *)p->values, NULL, NULL, 0);
+        }
         if (waf_db_pg_note(d, p->res) < 0) {
             PQclear(p->res);
             p->res = NULL;

@@ -76,7 +76,11 @@ static int waf_grant_client(struct waf_app *app, struct waf_req *req, struct waf
     } else {
         const char *id = b == 0 ? bid : fid;
         const char *secret = b == 0 ? bsecret : fsecret;
-        if (!id || waf_client_get(app->store, id, c) != 0)
+        int got = id ? waf_client_get(app->store, id, c) : WAF_STORE_NOT_FOUND;
+        /* a database that cannot answer (PostgreSQL down) is a 503, not an unknown client */
+        if (got == WAF_STORE_ERROR && waf_resp_store_unavailable(app, resp))
+            ;
+        else if (got != 0)
             waf_grant_invalid_client(resp, b == 0, "unknown client");
         else if (c->type == WAF_CLIENT_CONFIDENTIAL && !waf_client_secret_ok(c, secret))
             waf_grant_invalid_client(resp, b == 0, "client authentication failed");

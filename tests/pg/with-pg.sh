@@ -2,8 +2,9 @@
 # Runs a command next to a throw-away PostgreSQL cluster: initdb into a temporary directory, the
 # server on a Unix socket in it (no TCP port), fsync off, stopped and removed when the command
 # ends. PostgreSQL refuses to run as root, so as root the cluster belongs to "nobody".
-# The command sees IMSGW_TEST_PG_HOST (the socket directory; user imsgw, trust) and
-# IMSGW_TEST_PG (a URL of the "postgres" database); tests create their own databases in it.
+# The command sees IMSGW_TEST_PG_HOST (the socket directory; user imsgw, trust),
+# IMSGW_TEST_PG (a URL of the "postgres" database; tests create their own databases in it) and
+# IMSGW_TEST_PG_CTL (a script: "stop" / "start" the server).
 set -euo pipefail
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [ -z "$pgbin" ]; then
@@ -18,12 +19,20 @@ stop() {
   rm -rf "$dir"
 }
 trap stop EXIT
+# $dir/ctl.sh stop|start: for tests that take the server away and bring it back
+opts="-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c max_connections=100"
+runner=""
+[ "$(id -u)" -eq 0 ] && runner="runuser -u nobody --"
+cat >"$dir/ctl.sh" <<CTL
+#!/bin/sh
+exec $runner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -m fast -o "$opts" "\$@" >/dev/null
+CTL
+chmod 755 "$dir/ctl.sh"
 as_owner "$pgbin/initdb" -D "$dir/data" -U imsgw -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; exit 1; }
-as_owner "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-  -o "-k $dir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c max_connections=100" \
-  start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+"$dir/ctl.sh" start || { cat "$dir/server.log" >&2; exit 1; }
 export IMSGW_TEST_PG_HOST="$dir"
+export IMSGW_TEST_PG_CTL="$dir/ctl.sh"
 export IMSGW_TEST_PG="postgresql:///postgres?host=$dir&user=imsgw"
 # unit tests take the key-encryption key from the environment; integration tests from a file
 IMSGW_WAF_KEY_ENCRYPTION_KEY=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
