@@ -109,11 +109,6 @@ const char *waf_db_errmsg(struct waf_db *db)
     return db->ops->errmsg(db);
 }
 
-int waf_db_errcode(struct waf_db *db)
-{
-    return db->ops->errcode(db);
-}
-
 int waf_db_begin(struct waf_db *db)
 {
     return db->ops->begin(db);

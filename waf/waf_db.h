@@ -46,7 +46,6 @@ struct waf_db_ops {
     void (*finalize)(struct waf_stmt *s);
     int64_t (*changes)(struct waf_db *db);
     const char *(*errmsg)(struct waf_db *db);
-    int (*errcode)(struct waf_db *db);
     int (*begin)(struct waf_db *db);
     int (*commit)(struct waf_db *db);
     void (*rollback)(struct waf_db *db);
@@ -95,8 +94,6 @@ void waf_db_finalize(struct waf_stmt *s);
 /* Rows changed by the last INSERT/UPDATE/DELETE. */
 int64_t waf_db_changes(struct waf_db *db);
 const char *waf_db_errmsg(struct waf_db *db);
-/* The engine's code of the last failure (for logs and the unavailable check). */
-int waf_db_errcode(struct waf_db *db);
 /* A write transaction that excludes every other writer, in this and every other process (SQLite
  * BEGIN IMMEDIATE; PostgreSQL a transaction-scoped advisory lock): what runs inside is atomic
  * across WAF replicas. 0 or -1. */

@@ -293,11 +293,6 @@ static const char *waf_db_pg_errmsg(struct waf_db *db)
     return DB(db)->errmsg[0] ? DB(db)->errmsg : "not an error";
 }
 
-static int waf_db_pg_errcode(struct waf_db *db)
-{
-    return DB(db)->sqlstate[0] ? waf_db_pg_fail_code(DB(db)->sqlstate) : 0;
-}
-
 static int waf_db_pg_begin(struct waf_db *db)
 {
     return waf_db_pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" WAF_DB_PG_WRITE_LOCK ")");

@@ -154,11 +154,6 @@ static const char *waf_db_sqlite_errmsg(struct waf_db *db)
     return sqlite3_errmsg(DB(db)->db);
 }
 
-static int waf_db_sqlite_errcode(struct waf_db *db)
-{
-    return sqlite3_errcode(DB(db)->db);
-}
-
 static void waf_db_sqlite_rollback(struct waf_db *db)
 {
     struct waf_db_sqlite *d = DB(db);
@@ -253,7 +248,6 @@ static const struct waf_db_ops waf_db_sqlite_ops = {
     waf_db_sqlite_finalize,
     waf_db_sqlite_changes,
     waf_db_sqlite_errmsg,
-    waf_db_sqlite_errcode,
     waf_db_sqlite_begin,
     waf_db_sqlite_commit,
     waf_db_sqlite_rollback,
