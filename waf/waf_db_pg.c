@@ -375,14 +375,28 @@ static int waf_db_pg_set_version(struct waf_db *db, int version)
 }
 
 static const struct waf_db_ops waf_db_pg_ops = {
-    "postgresql",           waf_db_pg_close,        waf_db_pg_exec,
-    waf_db_pg_prepare,      waf_db_pg_bind_text,    waf_db_pg_bind_int64,
-    waf_db_pg_step,         waf_db_pg_column_type,  waf_db_pg_column_text,
-    waf_db_pg_column_bytes, waf_db_pg_column_int64, waf_db_pg_reset,
-    waf_db_pg_finalize,     waf_db_pg_changes,      waf_db_pg_errmsg,
-    waf_db_pg_errcode,      waf_db_pg_begin,        waf_db_pg_commit,
-    waf_db_pg_rollback,     waf_db_pg_down,         waf_db_pg_set_busy_wait,
-    waf_db_pg_get_version,  waf_db_pg_set_version,
+    .name = "postgresql",
+    .close = waf_db_pg_close,
+    .exec = waf_db_pg_exec,
+    .prepare = waf_db_pg_prepare,
+    .bind_text = waf_db_pg_bind_text,
+    .bind_int64 = waf_db_pg_bind_int64,
+    .step = waf_db_pg_step,
+    .column_type = waf_db_pg_column_type,
+    .column_text = waf_db_pg_column_text,
+    .column_bytes = waf_db_pg_column_bytes,
+    .column_int64 = waf_db_pg_column_int64,
+    .reset = waf_db_pg_reset,
+    .finalize = waf_db_pg_finalize,
+    .changes = waf_db_pg_changes,
+    .errmsg = waf_db_pg_errmsg,
+    .begin = waf_db_pg_begin,
+    .commit = waf_db_pg_commit,
+    .rollback = waf_db_pg_rollback,
+    .down = waf_db_pg_down,
+    .set_busy_wait = waf_db_pg_set_busy_wait,
+    .get_version = waf_db_pg_get_version,
+    .set_version = waf_db_pg_set_version,
 };
 
 int waf_db_pg_open(struct waf_db **out, const char *conninfo, char *err, size_t errlen)

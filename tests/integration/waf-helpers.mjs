@@ -36,7 +36,7 @@ export async function startWaf(extraArgs = []) {
   waf.exited = new Promise((resolve) => waf.proc.on('exit', (code, sig) => resolve({ code, sig })));
   const until = Date.now() + 10000;
   while (!(await fetch(`${issuer}/healthz`).catch(() => null))?.ok) {
-    if (Date.now() > until) throw new Error('the WAF did not start');
+    if (Date.now() > until) throw new Error(`the WAF did not start: ${waf.log.slice(-500)}`);
     await sleep(50);
   }
   waf.stop = async () => {
