@@ -31,6 +31,20 @@ struct nta_outgoing_s {
 
 static struct nta_outgoing_s *fake_orqs;
 
+/* Leg-based requests (the reg-event SUBSCRIBE, issue 11) are not modelled: refused as if they
+ * could not be sent, which the gateway handles (no subscription for that flow). */
+nta_outgoing_t *__wrap_nta_outgoing_tcreate(nta_leg_t *leg, nta_response_f *callback,
+                                            nta_outgoing_magic_t *magic,
+                                            url_string_t const *route_url, sip_method_t method,
+                                            char const *method_name,
+                                            url_string_t const *request_uri, tag_type_t tag,
+                                            tag_value_t value, ...)
+{
+    (void)leg, (void)callback, (void)magic, (void)route_url, (void)method, (void)method_name;
+    (void)request_uri, (void)tag, (void)value;
+    return NULL;
+}
+
 nta_outgoing_t *__wrap_nta_outgoing_mcreate(nta_agent_t *agent, nta_response_f *callback,
                                             nta_outgoing_magic_t *magic,
                                             url_string_t const *route_url, msg_t *msg,

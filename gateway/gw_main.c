@@ -20,6 +20,9 @@
 #include "gw.h"
 #include "gw_http.h"
 #include "http_client.h"
+#include "ims_auth.h"
+#include "ims_peers.h"
+#include "regevent.h"
 #include "jwks.h"
 #include "log.h"
 #include "media.h"
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
         cfg_free(&gw_program, &cfg);
         return 2;
     }
+    ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
     lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
     signal(SIGPIPE, SIG_IGN);
@@ -203,6 +207,8 @@ out:
         lws_context_destroy(gw->lws);
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
+    regevent_stop();
+    ims_peers_clear();
     dereg_clear();
     if (gw->agent)
         nta_agent_destroy(gw->agent);

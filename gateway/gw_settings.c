@@ -54,7 +54,11 @@ static const struct cfg_field gw_fields[] = {
     F("token-cache-size", CFG_INT, token_cache_size, 0, 1000000,
       "validated tokens remembered until they expire (default 10000; 0 = off)"),
     F("ims-peers", CFG_STRLIST, ims_peers, 0, 0,
-      "IP addresses of the IMS core allowed to send requests here (default: next-hop's host)"),
+      "IP addresses of the IMS core allowed to send requests here (default: next-hop's host "
+      "and the Service-Route hosts learnt at registration)"),
+    F("ims-auth", CFG_STR, ims_auth, 0, 0,
+      "tna (trusted-node REGISTER, default) or digest (answer the core's MD5 Digest challenge "
+      "with a response the WAF computes from the user's IMS credentials)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -116,6 +120,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->min_expires = 60;
     s->default_expires = 600;
     cfg_set_str(&s->challenge, "bearer");
+    cfg_set_str(&s->ims_auth, "tna");
     cfg_set_str(&s->waf_client_id, "gateway");
     s->introspection_cache_ttl = 60;
     s->token_cache_size = 10000;
@@ -166,6 +171,10 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "register-scope must be scope tokens of [a-z0-9:._-]");
         return -1;
     }
+    if (strcmp(s->ims_auth, "tna") != 0 && strcmp(s->ims_auth, "digest") != 0) {
+        snprintf(err, errlen, "ims-auth must be tna or digest");
+        return -1;
+    }
     if (strcmp(s->challenge, "bearer") != 0 && strcmp(s->challenge, "redirect") != 0) {
         snprintf(err, errlen, "challenge must be bearer or redirect");
         return -1;
@@ -181,7 +190,9 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
         cfg_set_str(&s->sip_host, buf);
     }
     if (!s->ims_peers || !s->ims_peers[0]) {
-        /* The core's entry point is the one peer we know; a name (not an IP) must be listed. */
+        /* The core's entry point is the one peer we know at start; the S-CSCFs are learnt from
+         * Service-Route (ims_peers.c). A next hop given by name (not IP) must be listed. */
+        s->ims_peers_default = 1;
         char host[256];
         snprintf(host, sizeof(host), "%.*s", (int)strcspn(s->next_hop + 4, ":;>"), s->next_hop + 4);
         free(s->ims_peers);

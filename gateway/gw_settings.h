@@ -37,9 +37,11 @@ struct gw_settings {
     long token_cache_size;
     long max_connections_per_source;
     char **ims_peers; /* addresses allowed to send requests on the IMS side */
+    int ims_peers_default; /* not configured: next hop + learnt Service-Route hosts */
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
+    char *ims_auth; /* "tna" or "digest" (ims_auth.h) */
     long max_queued_bytes_total;   /* all WebSocket send queues together */
     char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
     char *media;                   /* media relay: off | rtpengine */

@@ -19,6 +19,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "ims_peers.h"
 #include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
@@ -124,25 +125,6 @@ static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
     free(p);
 }
 
-/* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity included):
- * a party that learned our Record-Route must not reach a browser around the S-CSCF. */
-static int in_from_core(msg_t *msg)
-{
-    su_addrinfo_t *ai = msg_addrinfo(msg);
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (!ai || !ai->ai_addr)
-        return 0;
-    su_sockaddr_t const *sa = (su_sockaddr_t const *)ai->ai_addr;
-    if (sa->su_family == AF_INET)
-        inet_ntop(AF_INET, &sa->su_sin.sin_addr, ip, sizeof(ip));
-    else if (sa->su_family == AF_INET6)
-        inet_ntop(AF_INET6, &sa->su_sin6.sin6_addr, ip, sizeof(ip));
-    for (char *const *p = gw->cfg->ims_peers; p && *p; p++)
-        if (strcmp(*p, ip) == 0)
-            return 1;
-    return 0;
-}
-
 static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t *irq,
                          sip_t const *sip)
 {
@@ -150,7 +132,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     if (method == sip_method_cancel)
         return 481; /* nta matches CANCELs to live transactions itself */
     msg_t *orig = nta_incoming_getrequest(irq);
-    if (!orig || !in_from_core(orig)) {
+    /* Requests on the IMS side are trusted only from the core (its P-Asserted-Identity
+     * included): a party that learned our Record-Route must not reach a browser around the
+     * S-CSCF. */
+    if (!orig || !ims_peers_msg_allowed(orig)) {
         if (orig)
             msg_destroy(orig);
         log_info("proxy: %s from an address that is not the IMS core refused",

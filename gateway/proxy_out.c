@@ -208,6 +208,9 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         next = fs->sip_route ? NULL : gw->next_hop;
     } else if (!status) {
         status = out_prepare_initial(c, fwd, fs) == 0 ? 0 : 500;
+        /* Issue 11: along the Service-Route (TS 24.229 §5.2.6.3), so the S-CSCF gives it
+         * originating treatment; next-hop serves REGISTER (and cores without Service-Route). */
+        next = fs->sip_route ? NULL : gw->next_hop;
     }
     if (status) {
         if (fwd)

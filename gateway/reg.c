@@ -17,12 +17,15 @@
 
 #include "flow.h"
 #include "gw.h"
+#include "ims_auth.h"
+#include "ims_peers.h"
 #include "sipmsg.h"
 #include "auth.h"
 #include "code_grant.h"
 #include "dereg.h"
 #include "log.h"
 #include "reg_quota.h"
+#include "regevent.h"
 #include "timeutil.h"
 #include "tok.h"
 #include "ws_conn.h"
@@ -39,6 +42,7 @@ struct reg_pending {
     char *held_refresh;
     int64_t held_access_exp;
     int refreshing;           /* this REGISTER refreshes the flow's held tokens */
+    int answered;             /* the core's Digest challenge was answered once (no second) */
     struct reg_pending *next; /* in its flow's list of REGISTERs waiting for that refresh */
 };
 
@@ -157,7 +161,16 @@ static int reg_uses_outbound(sip_t const *sip)
            msg_params_find(m->m_params, "+sip.instance=");
 }
 
-/* Builds the trusted-node REGISTER of spec T4 from the client's request. */
+static int reg_set_cseq(msg_t *msg, sip_t *sip, uint32_t seq)
+{
+    char cseq[40];
+    snprintf(cseq, sizeof(cseq), "%u REGISTER", seq);
+    if (sip->sip_cseq)
+        sip_header_remove(msg, sip, (sip_header_t *)sip->sip_cseq);
+    return sip_add_tl(msg, sip, SIPTAG_CSEQ_STR(cseq), TAG_END());
+}
+
+/* Builds the REGISTER of spec T4 (authorised as ims-auth says) from the client's request. */
 static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long expires)
 {
     const struct gw_settings *cfg = gw->cfg;
@@ -196,10 +209,14 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
     snprintf(path, sizeof(path), "<sip:%s@%s;transport=%s;lr%s>", token, cfg->sip_host,
              strstr(cfg->next_hop, "transport=tcp") ? "tcp" : "udp",
              reg_uses_outbound(fs) ? ";ob" : "");
-    snprintf(digest, sizeof(digest),
-             "Digest username=\"%s\", realm=\"%s\", nonce=\"\", uri=\"sip:%s\", response=\"\", "
-             "integrity-protected=\"auth-done\"",
-             p->id.impi, cfg->realm, cfg->realm);
+    /* realm: the IMPU's domain, which the core matches credentials by; uri: the Request-URI */
+    char ruri[TOK_MAX_URI];
+    if (sipmsg_url(ruri, sizeof(ruri), fs->sip_request->rq_url) < 0 ||
+        reg_set_cseq(fwd, fs, sip_object(p->req)->sip_cseq->cs_seq * ims_auth->cseq_scale) < 0) {
+        msg_destroy(fwd);
+        return NULL;
+    }
+    ims_auth->initial(digest, sizeof(digest), p->id.impi, fs->sip_to->a_url->url_host, ruri);
     snprintf(pvni, sizeof(pvni), "P-Visited-Network-ID: %s", cfg->visited_network_id);
     snprintf(pcv, sizeof(pcv),
              "P-Charging-Vector: icid-value=\"gw-%" PRId64 "-%" PRIu64
@@ -240,6 +257,7 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
 {
     sip_t const *req = sip_object(p->req);
     if (reg_requested_expires(req) == 0) { /* de-REGISTER accepted */
+        regevent_unsubscribe(c->id);
         if (c->reg)
             gw->metrics.registrations--;
         /* REGISTERs waiting for a refresh of tokens that are now gone get a fresh challenge,
@@ -276,6 +294,7 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + p->expires;
     r->service_route = sipmsg_join_values((sip_header_t *)rs->sip_service_route, NULL);
+    ims_peers_learn(r->service_route);
     r->associated_uris = sipmsg_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
     /* Tokens the gateway holds for this flow stay with it; a plain Bearer REGISTER keeps any
      * held earlier, since it proves nothing about them. */
@@ -304,7 +323,21 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
         gw->metrics.registrations++;
     reg_state_free(c->reg);
     c->reg = r;
+    char contact[TOK_MAX_URI] = "";
+    if (req->sip_contact && req->sip_contact->m_url->url_type != url_any)
+        sipmsg_url(contact, sizeof(contact), req->sip_contact->m_url);
+    regevent_subscribe(c->id, r->impu, contact, r->service_route);
 }
+
+static const char *reg_digest_uri(struct reg_pending *p)
+{
+    static char uri[TOK_MAX_URI];
+    if (sipmsg_url(uri, sizeof(uri), sip_object(p->req)->sip_request->rq_url) < 0)
+        uri[0] = '\0';
+    return uri;
+}
+
+static void reg_on_answer(void *arg, const struct ims_auth_answer *a);
 
 static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
 {
@@ -322,16 +355,32 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
                  (unsigned long long)c->id);
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, req, status == 503 ? 503 : 504, NULL, TAG_END());
+    } else if ((status == 401 || status == 407) && !p->answered &&
+               ims_auth->answer(sip, p->id.impi, "REGISTER", reg_digest_uri(p), reg_on_answer, p) ==
+                   0) {
+        /* Digest on behalf of the user: resumes in reg_on_answer() (the client never sees it) */
+        nta_outgoing_destroy(p->orq);
+        p->orq = NULL;
+        msg_destroy(rsp);
+        return 0;
     } else if (status == 401 || status == 407) {
-        /* A token client cannot answer a Digest challenge (spec §7.1 step 9). */
-        log_warn("reg: the IMS core challenged a trusted-node REGISTER for %s (%d); "
-                 "answering 500 - check that it trusts this gateway",
-                 p->id.impi, status);
         reg_count(REG_UPSTREAM_ERROR);
-        sipmsg_reply(c, req, 500, "Server Internal Error (core refused trusted node)", TAG_END());
+        if (p->answered) {
+            log_warn("reg: the IMS core refused the Digest answer for %s (%d); 403, no retry",
+                     p->id.impi, status);
+            sipmsg_reply(c, req, 403, "Forbidden (IMS credentials not accepted)", TAG_END());
+        } else {
+            /* A token client cannot answer a Digest challenge (spec §7.1 step 9). */
+            log_warn("reg: the IMS core challenged a trusted-node REGISTER for %s (%d); "
+                     "answering 500 - check that it trusts this gateway",
+                     p->id.impi, status);
+            sipmsg_reply(c, req, 500, "Server Internal Error (core refused trusted node)",
+                         TAG_END());
+        }
     } else {
         sip_t *rs = sip_object(rsp);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via); /* ours */
+        reg_set_cseq(rsp, rs, req->sip_cseq->cs_seq); /* the client's numbering, not ours */
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
         if (status < 300)
             reg_store(c, p, rs);
@@ -343,6 +392,59 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         msg_destroy(rsp);
     reg_pending_free(p);
     return 0;
+}
+
+/* The WAF computed the answer to the core's challenge: the same REGISTER again with it (same
+ * Call-ID, next CSeq), once. */
+static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
+{
+    struct reg_pending *p = arg;
+    struct gw_conn *c = ws_find(p->conn_id);
+    sip_t const *req = sip_object(p->req);
+    if (!c) {
+        reg_pending_free(p);
+        return;
+    }
+    if (!a->ok) {
+        log_warn("reg: cannot answer the core's Digest challenge for %s: %s", p->id.impi, a->why);
+        reg_count(REG_UPSTREAM_ERROR);
+        if (a->refused)
+            sipmsg_reply(c, req, 403, "Forbidden (no usable IMS credentials)", TAG_END());
+        else
+            sipmsg_reply(c, req, 503, "Service Unavailable",
+                         SIPTAG_RETRY_AFTER_STR(REG_QUOTA_RETRY_AFTER), TAG_END());
+        reg_pending_free(p);
+        return;
+    }
+    p->answered = 1;
+    msg_t *fwd = reg_build_upstream(c, p, p->expires);
+    sip_t *fs = fwd ? sip_object(fwd) : NULL;
+    char hdr[IMS_AUTH_HEADER_MAX + 32];
+    snprintf(hdr, sizeof(hdr), "%s: %s", a->header_name, a->header);
+    if (fs) {
+        while (fs->sip_authorization)
+            sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_authorization);
+    }
+    if (fs && (reg_set_cseq(fwd, fs, req->sip_cseq->cs_seq * ims_auth->cseq_scale + 1) < 0 ||
+               sip_add_tl(fwd, fs, SIPTAG_HEADER_STR(hdr), TAG_END()) < 0)) {
+        msg_destroy(fwd);
+        fwd = NULL;
+    }
+    OPENSSL_cleanse(hdr, sizeof(hdr));
+    if (fwd && p->sent) {
+        msg_destroy(p->sent);
+        p->sent = msg_dup(fwd);
+    }
+    p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
+                                        gw->next_hop, fwd, TAG_END())
+                 : NULL;
+    if (!p->orq) {
+        if (fwd)
+            msg_destroy(fwd);
+        reg_count(REG_UPSTREAM_ERROR);
+        sipmsg_reply(c, req, 500, NULL, TAG_END());
+        reg_pending_free(p);
+    }
 }
 
 /* Identity known: check it may register To, clamp Expires, send upstream. */
@@ -385,6 +487,8 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         goto done;
     }
     p->expires = expires;
+    if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
+        regevent_unsubscribe(c->id);
     msg_t *fwd = reg_build_upstream(c, p, expires);
     if (fwd && cfg->dereg_grace > 0 && expires > 0)
         p->sent = msg_dup(fwd);
@@ -575,6 +679,11 @@ static int reg_validate(struct gw_conn *c, sip_t const *sip)
         sipmsg_reply(c, sip, 483, "Too Many Hops", TAG_END());
         return 483;
     }
+    /* upstream CSeq = client CSeq × ims_auth->cseq_scale (+ 1 for a Digest answer) < 2^31 */
+    if (sip->sip_cseq->cs_seq >= 0x80000000u / 2) {
+        sipmsg_reply(c, sip, 400, "Bad Request (CSeq too large)", TAG_END());
+        return 400;
+    }
     if (sip->sip_proxy_require) {
         /* We implement no option a client may demand of proxies. */
         char *unsupported = sip_header_as_string(NULL, (sip_header_t *)sip->sip_proxy_require);
@@ -713,6 +822,7 @@ void reg_flow_gone(struct gw_conn *c)
 
 void reg_flow_closed(struct gw_conn *c)
 {
+    regevent_unsubscribe(c->id);
     if (c->reg)
         gw->metrics.registrations--;
     reg_state_free(c->reg);

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
@@ -18,7 +20,9 @@
 #include <sofia-sip/su.h>
 
 #include "log.h"
+#include "stub_addr.h"
 #include "stub_proxy.h"
+#include "stub_regevent.h"
 #include "timeutil.h"
 
 /* Largest SIP message accepted; a REGISTER from the gateway is far below this. */
@@ -40,6 +44,7 @@ struct stub_server {
     nta_leg_t *leg;
     su_timer_t *sweep;
     struct stub_proxy *proxy;
+    struct stub_regevent *regevent;
     size_t last_active, last_bindings; /* what the last stats line said */
 };
 
@@ -78,6 +83,29 @@ static int stub_server_register(struct stub_server *srv, nta_incoming_t *irq, co
     return r.status;
 }
 
+/* Test hook: "OPTIONS sip:<stub>" with "X-Stub-Deregister: <AOR>" from a loopback address is a
+ * network-initiated de-registration of that user (TS 24.229 §5.4.1.5), told by reg-event. */
+static int stub_server_admin(struct stub_server *srv, nta_incoming_t *irq, const sip_t *sip)
+{
+    const sip_header_t *h = NULL;
+    for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next)
+        if (strcasecmp(u->un_name, "X-Stub-Deregister") == 0)
+            h = (const sip_header_t *)u;
+    char peer[64];
+    stub_server_peer(irq, peer, sizeof(peer));
+    if (!h || strncmp(peer, "127.", 4) != 0)
+        return 0;
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    url_t *url = url_make(home, h->sh_unknown->un_value);
+    char *aor = url ? stub_aor(home, url) : NULL;
+    int n = aor ? stub_regevent_deregister(srv->regevent, aor) : -1;
+    char removed[32];
+    snprintf(removed, sizeof(removed), "X-Removed: %d", n);
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_HEADER_STR(removed), TAG_END());
+    su_home_deinit(home);
+    return 1;
+}
+
 static int stub_server_request(struct stub_server *srv, nta_leg_t *leg, nta_incoming_t *irq,
                                const sip_t *sip)
 {
@@ -86,11 +114,16 @@ static int stub_server_request(struct stub_server *srv, nta_leg_t *leg, nta_inco
     sip_method_t method = sip->sip_request->rq_method;
     if (method == sip_method_register)
         return stub_server_register(srv, irq, sip);
+    if (method == sip_method_subscribe && sip->sip_event && sip->sip_event->o_type &&
+        strcasecmp(sip->sip_event->o_type, "reg") == 0 && !sip->sip_to->a_tag)
+        return stub_regevent_subscribe(srv->regevent, irq, sip);
     if (!stub_proxy_for_me(srv->proxy, sip) || method == sip_method_ack ||
         method == sip_method_cancel)
         return stub_proxy_request(srv->proxy, irq, sip);
     /* Addressed to the stub itself: an OPTIONS ping gets 200, anything else 405. */
     nta_incoming_tag(irq, NULL);
+    if (method == sip_method_options && stub_server_admin(srv, irq, sip))
+        return 200;
     if (method == sip_method_options) {
         nta_incoming_treply(irq, SIP_200_OK, SIPTAG_ALLOW_STR(STUB_ALLOW), TAG_END());
         return 200;
@@ -143,7 +176,8 @@ struct stub_server *stub_server_create(su_root_t *root, const struct stub_regist
         nta_leg_tcreate(srv->agent, stub_server_request, srv, NTATAG_NO_DIALOG(1), TAG_END());
     srv->sweep = su_timer_create(su_root_task(root), STUB_SWEEP_MS);
     srv->proxy = stub_proxy_create(srv->agent, root, reg);
-    if (!srv->leg || !srv->sweep || !srv->proxy ||
+    srv->regevent = stub_regevent_create(srv->agent, reg);
+    if (!srv->leg || !srv->sweep || !srv->proxy || !srv->regevent ||
         su_timer_set_interval(srv->sweep, stub_server_sweep, srv, STUB_SWEEP_MS) < 0) {
         snprintf(err, errlen, "cannot set up the SIP agent");
         goto fail;
@@ -163,6 +197,7 @@ void stub_server_destroy(struct stub_server *srv)
         stub_server_stats(srv, 1);
         stub_proxy_destroy(srv->proxy);
     }
+    stub_regevent_destroy(srv->regevent);
     if (srv->leg)
         nta_leg_destroy(srv->leg);
     if (srv->agent)

@@ -15,6 +15,7 @@ apt_pkgs=(
   sqlite3 openssl util-linux
   rtpengine-daemon
   postgresql libpq-dev
+  kamailio kamailio-ims-modules kamailio-presence-modules
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

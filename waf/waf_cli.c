@@ -12,6 +12,7 @@
 #include "timeutil.h"
 #include "waf_keyring.h"
 #include "waf_password.h"
+#include "waf_imscred.h"
 #include "waf_store.h"
 #include "waf_token.h"
 
@@ -28,6 +29,9 @@ void waf_cli_usage(FILE *out)
         "  user del NAME             delete a user (its tokens turn inactive)\n"
         "  user passwd NAME [--password-stdin]\n"
         "                            set a new password (generated and printed if not given)\n"
+        "  user ims-credentials NAME [--realm REALM] --password-stdin | --remove\n"
+        "                            the user's IMS Digest password (kept as HA1) for the\n"
+        "                            gateway's ims-auth digest; realm: the IMPI's domain\n"
         "  client add ID --public|--confidential [--redirect-uri URI ...] [--scope S]\n"
         "             [--token-format jwt|opaque] [--secret-file PATH]\n"
         "                            add an OAuth client; a confidential client's secret is\n"
@@ -195,10 +199,13 @@ static int waf_cli_user(const struct waf_settings *s, int argc, char **argv)
         return waf_cli_user_add(s, argc - 1, argv + 1);
     if (strcmp(sub, "passwd") == 0)
         return waf_cli_user_passwd(s, argc - 1, argv + 1);
+    if (strcmp(sub, "ims-credentials") == 0)
+        return waf_imscred_cli(s, argc - 1, argv + 1);
     int list = strcmp(sub, "list") == 0 && argc == 1;
     int del = strcmp(sub, "del") == 0 && argc == 2;
     if (!list && !del)
-        return waf_cli_fail(WAF_EXIT_USAGE, "usage: user add|list|del|passwd (see --help)");
+        return waf_cli_fail(WAF_EXIT_USAGE,
+                            "usage: user add|list|del|passwd|ims-credentials (see --help)");
     struct waf_store *st;
     char err[256];
     if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,

@@ -482,6 +482,12 @@ void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *
         app->metrics.token_errors++;
 }
 
+int waf_grant_client_auth(struct waf_app *app, struct waf_req *req, struct waf_client *c,
+                          struct waf_resp *resp)
+{
+    return waf_grant_form_ok(req, resp) < 0 ? -1 : waf_grant_client(app, req, c, resp);
+}
+
 void waf_grant_introspect(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
 {
     struct waf_client c;

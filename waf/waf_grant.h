@@ -5,8 +5,14 @@
 
 #include "waf_app.h"
 
+struct waf_client;
+
 #define WAF_GRANT_TYPE_DEVICE "urn:ietf:params:oauth:grant-type:device_code"
 
+/* Client authentication of a form POST (RFC 6749 §2.3) for other endpoints; -1 with resp
+ * filled when it fails. */
+int waf_grant_client_auth(struct waf_app *app, struct waf_req *req, struct waf_client *c,
+                          struct waf_resp *resp);
 /* POST /token. */
 void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *resp);
 /* POST /introspect (confidential clients only). */

@@ -22,6 +22,7 @@
 #include "waf_authorize.h"
 #include "waf_client.h"
 #include "waf_grant.h"
+#include "waf_imscred.h"
 #include "waf_metadata.h"
 
 #define WAF_HTTP_HEADER_MAX 4096 /* request header bytes lws keeps; longer requests are refused */
@@ -189,6 +190,8 @@ static int waf_http_route(struct waf_http *h, struct waf_http_session *ss, struc
         waf_grant_introspect(app, req, resp);
     else if (strcmp(p, WAF_PATH_REVOKE) == 0)
         waf_grant_revoke(app, req, resp);
+    else if (strcmp(p, WAF_PATH_IMS_DIGEST) == 0)
+        waf_imscred_digest(app, req, resp);
     else if (strcmp(p, WAF_PATH_DEVICE_AUTHZ) == 0)
         waf_grant_device_authorization(app, req, resp);
     else if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||

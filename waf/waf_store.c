@@ -131,6 +131,11 @@ static const char *const waf_store_migrations[] = {
     " created_at INTEGER NOT NULL,"
     " retired_at INTEGER,"
     " public_until INTEGER);",
+    /* 2: IMS Digest credentials (issue 11), as HA1 for one realm, next to the web identity. */
+    "CREATE TABLE ims_credentials ("
+    " user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    " realm TEXT NOT NULL,"
+    " ha1 TEXT NOT NULL);",
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))

@@ -25,6 +25,9 @@ export function toSipUri(text, domain) {
   return JsSIP.URI.parse(uri) ? uri : null;
 }
 
+/** WebSocket close code of the gateway: the network de-registered this user (issue 11). */
+const NETWORK_DEREGISTERED = 4401;
+
 export class Phone {
   /**
    * cfg: loaded config; impu: the user's IMPU; token: access token;
@@ -75,8 +78,16 @@ export class Phone {
   wire() {
     const { ua, on } = this;
     ua.on('connected', () => on.registration('registering'));
-    ua.on('disconnected', () => {
+    ua.on('disconnected', (e) => {
       if (this.stopped) return;
+      if (e && e.code === NETWORK_DEREGISTERED) {
+        // The IMS network ended the registration (gateway reg-event): no automatic way back.
+        this.stopped = true;
+        ua.stop();
+        on.registration('unregistered');
+        on.error('The network ended your registration. Sign in again to use the phone.');
+        return;
+      }
       // JsSIP's own recovery is random in [1, 2^n] s; use the RFC 5626 §4.5 schedule instead by
       // pinning JsSIP's next delay to ours (it clamps its draw to [min, max]).
       const delay = backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);

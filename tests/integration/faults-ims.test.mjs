@@ -44,7 +44,8 @@ before(async () => {
     users: ['alice', 'bob', 'carol'],
     gatewayArgs: ['--next-hop', `sip:127.0.0.1:${relay.port};transport=tcp`,
       '--sip-transaction-timeout', String(TX_TIMEOUT_S), '--timer-c', String(TIMER_C_S)],
-    stubArgs: [],
+    // initial requests follow the Service-Route (issue 11): point it through the relay too
+    stubArgs: ['--service-route', `sip:orig@127.0.0.1:${relay.port};transport=tcp;lr`],
   });
   stubPort = stack.stubPort;
   alice = await Ua.register(stack, 'alice');
