@@ -293,9 +293,17 @@ static const char *waf_db_pg_errmsg(struct waf_db *db)
     return DB(db)->errmsg[0] ? DB(db)->errmsg : "not an error";
 }
 
+static void waf_db_pg_rollback(struct waf_db *db);
+
 static int waf_db_pg_begin(struct waf_db *db)
 {
-    return waf_db_pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" WAF_DB_PG_WRITE_LOCK ")");
+    if (waf_db_pg_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" WAF_DB_PG_WRITE_LOCK ")") == 0)
+        return 0;
+    /* BEGIN ran but the lock timed out: the transaction is open and aborted. The caller saw the
+     * begin fail and will not roll back, so do it here, or every later statement on this
+     * connection fails ("current transaction is aborted"). */
+    waf_db_pg_rollback(db);
+    return -1;
 }
 
 static void waf_db_pg_rollback(struct waf_db *db)

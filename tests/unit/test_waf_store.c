@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "waf_password.h"
@@ -260,6 +261,30 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
     assert_non_null(strstr(err, "newer"));
 }
 
+/* PostgreSQL: a write lock that another WAF holds too long makes begin fail as "busy"; the
+ * connection must stay usable afterwards (BEGIN had run: its aborted transaction is rolled back),
+ * or every later request of that WAF fails. */
+static void test_pg_lock_timeout_leaves_connection_usable(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    if (!f->database[0])
+        skip();
+    assert_int_equal(add(f->st, "alice", NULL, "sip:alice@ims.test", NULL, err), 0);
+    PGconn *other = PQconnectdb(f->database);
+    assert_int_equal(PQstatus(other), CONNECTION_OK);
+    PQclear(PQexec(other, "BEGIN; SELECT pg_advisory_xact_lock(7421207)"));
+    waf_store_set_busy_wait(f->st, 100);
+    assert_int_equal(waf_store_begin(f->st), -1);
+    assert_int_equal(waf_store_unavailable(f->st), WAF_STORE_BUSY);
+    PQclear(PQexec(other, "ROLLBACK"));
+    PQfinish(other);
+    struct waf_user u;
+    assert_int_equal(waf_store_user_get(f->st, "alice", &u, err, sizeof(err)), 0);
+    assert_int_equal(waf_store_begin(f->st), 0);
+    assert_int_equal(waf_store_commit(f->st), 0);
+}
+
 static void test_password_hash_and_verify(void **state)
 {
     struct waf_argon2 p = {1, 1024, 1};
@@ -293,6 +318,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sql_looking_values_are_literal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_del_and_ids_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_wal_reopen_and_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_lock_timeout_leaves_connection_usable, setup,
+                                        teardown),
         cmocka_unit_test(test_password_hash_and_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
