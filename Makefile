@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_TIME       ?= 60
 FUZZ_CHECK_TIME ?= 15
 
-.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz fuzz \
+.PHONY: all deps build build-asan build-fuzz run compose test test-release test-asan test-fuzz fuzz \
 	fuzz-merge bench soak format clean
 
 all: build
@@ -31,8 +31,13 @@ build-fuzz: deps
 		-DIMSGW_FUZZ=ON -DIMSGW_PARTS='gateway;waf' >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
+# MEDIA=1: with rtpengine as media relay (calls to IMS phones); MEDIA_IP: its RTP address.
 run: build
-	@scripts/run-demo.sh $(BUILD)
+	@MEDIA=$(MEDIA) MEDIA_IP=$(MEDIA_IP) scripts/run-demo.sh $(BUILD)
+
+# The demo stack in containers (podman; docs/deploy.md): WSS + HTTPS with a demo certificate.
+compose: deps
+	@scripts/containers.sh up
 
 # Every suite, twice: once on the release build, once under ASan + UBSan; then every fuzz
 # corpus replayed and each fuzz target run briefly.

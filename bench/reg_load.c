@@ -30,6 +30,7 @@ struct reg_conn {
     uint64_t sent_ns;
     int waiting; /* a REGISTER is out */
     int registered;
+    int failed; /* counted in nclosed already */
     char *rx;
     size_t rx_len;
 };
@@ -39,6 +40,9 @@ static char **tokens;
 static int ntokens, nconn = 10, duration = 5, idle_mode;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
+static int first_user; /* --first N: connection i is user bench<N + i> with token line N + i */
+static int nsources; /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
+static char sources[64][24];
 static int port;
 static uint64_t *samples;
 static size_t nsamples;
@@ -98,6 +102,10 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
                 samples[nsamples++] = t - c->sent_ns;
         }
     } else {
+        if (!c->registered && !c->failed) { /* idle mode: this connection is done, unregistered */
+            c->failed = 1;
+            nclosed++;
+        }
         fail_count++;
         if (fail_count <= 3)
             fprintf(stderr, "reg_load: connection %d got %d\n", c->idx, status);
@@ -131,10 +139,16 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         fprintf(stderr, "reg_load: connection %d failed: %s\n", c ? c->idx : -1,
                 in ? (char *)in : "");
-        nclosed++;
+        if (!c || !c->failed)
+            nclosed++;
+        if (c)
+            c->failed = 1;
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
-        nclosed++;
+        if (!c || !c->failed)
+            nclosed++;
+        if (c)
+            c->failed = 1;
         return 0;
     default:
         return 0;
@@ -157,9 +171,11 @@ static int reg_connect(struct lws_context *ctx, int i)
     ci.host = host;
     ci.origin = NULL;
     ci.protocol = "sip";
+    if (nsources)
+        ci.iface = sources[i % nsources];
     ci.opaque_user_data = &conns[i];
     ci.pwsi = &conns[i].wsi;
-    conns[i].idx = i;
+    conns[i].idx = first_user + i;
     conns[i].cseq = 1;
     return lws_client_connect_via_info(&ci) ? 0 : -1;
 }
@@ -210,11 +226,16 @@ int main(int argc, char **argv)
             duration = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode"))
             idle_mode = !strcmp(argv[i + 1], "idle");
+        else if (!strcmp(argv[i], "--first"))
+            first_user = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--sources"))
+            nsources = atoi(argv[i + 1]);
     }
     if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
-        duration < 1 || duration > 600) {
+        duration < 1 || duration > 600 || nsources < 0 || nsources > 64 || first_user < 0) {
         fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
-                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle]\n");
+                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle] "
+                        "[--sources 1..64] [--first N]\n");
         return 2;
     }
     char buf[256];
@@ -226,6 +247,8 @@ int main(int argc, char **argv)
     }
     snprintf(host, sizeof(host), "%s", a);
     snprintf(path, sizeof(path), "/%s", p);
+    for (int i = 0; i < nsources; i++)
+        snprintf(sources[i], sizeof(sources[i]), "127.0.0.%d", 2 + i);
     samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
@@ -253,7 +276,8 @@ int main(int argc, char **argv)
             break;
     }
     if (idle_mode) {
-        printf("registered %d of %d\n", nregistered, nconn);
+        printf("registered %d of %d (%llu REGISTERs failed)\n", nregistered, nconn,
+               (unsigned long long)fail_count);
         fflush(stdout);
         uint64_t until = now_ns() + (uint64_t)duration * 1000000000ull;
         while (!stop && now_ns() < until)

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# REGISTER benchmark: gateway + IMS stub on loopback, driven by reg_load over SIP WebSocket.
-# Reports REGISTER/s and latency percentiles at 10 and 1,000 connections, and memory per idle
-# registered connection at 10,000 connections. Bounded: every step has a time limit.
+# REGISTER benchmark, imsgw beside Kamailio in one run (docs/benchmarks.md).
+#   imsgw:    gateway (WORKERS processes, ES256 tokens) -> IMS stub, over TCP
+#   Kamailio: WebSocket edge (bench/kamailio/edge.cfg: Bearer present?, Path, tm) -> registrar
+#             (bench/kamailio/registrar.cfg), KAM_CHILDREN TCP workers each
+# Both driven by the same load tool (bench/reg_load: one process, closed loop, one REGISTER in
+# flight per connection). Each point is run RUNS times (default 3), alternating imsgw and
+# Kamailio so a burst of load from other users of the machine hits both; the median, min and
+# max are printed, with CPU time per REGISTER of each process group, and memory per idle
+# registered connection. Loopback only; every step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+runs=${RUNS:-3}
+secs=${SECONDS_PER_RUN:-5}
+workers=${WORKERS:-$(nproc)}
+kam_children=${KAM_CHILDREN:-8} # Kamailio's stock kamailio.cfg: children=8
 idle_conns=${IDLE_CONNECTIONS:-10000}
 dir=$(mktemp -d /tmp/imsgw-bench-XXXXXX)
 pids=()
@@ -16,38 +26,130 @@ cleanup() {
 }
 trap cleanup EXIT
 ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+command -v kamailio >/dev/null || { echo "register-bench: kamailio is not installed (scripts/deps.sh)"; exit 1; }
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
+gw_port2=$(free_port); gw_sip2=$(free_port)
+while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
+kam_ws=$(free_port); kam_sip=$(free_port); kam_reg=$(free_port)
+
+echo "== REGISTER, imsgw vs Kamailio ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uptime | sed 's/.*load average/load average/'))"
+echo "   imsgw: $workers gateway worker(s) + stub; Kamailio $(kamailio -v | awk 'NR==1 {print $3}'): edge + registrar, $kam_children TCP children each; $runs runs x ${secs}s per point"
 
 node bench/token-server.mjs "$jwks_port" "$idle_conns" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
 
 "$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  --max-bindings $((idle_conns * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
-"$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" \
-  --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
-  --max-connections $((idle_conns + 100)) --max-connections-per-source $((idle_conns + 100)) \
-  --token-cache-size $((idle_conns * 2)) 2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+  --max-bindings $((idle_conns * 2)) --log-format json 2>"$dir/stub.log" & stub_pid=$!; pids+=($stub_pid)
+start_gw() { # port sip-port cache-size log
+  "$build/gateway/imsgw-gateway" --port "$1" --sip-listen "sip:127.0.0.1:$2" --workers "$workers" \
+    --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
+    --max-connections $((idle_conns + 100)) --max-connections-per-source $((idle_conns + 100)) \
+    --token-cache-size "$3" 2>"$4" &
+}
+start_gw "$gw_port" "$gw_sip" $((idle_conns * 2)) "$dir/gw.log"; gw_pid=$!; pids+=($gw_pid)
+for f in edge registrar; do
+  sed "s/EDGE_WS/$kam_ws/; s/EDGE_SIP/$kam_sip/; s/REG_SIP/$kam_reg/g; s/CHILDREN/$kam_children/g" \
+    "bench/kamailio/$f.cfg" >"$dir/$f.cfg"
+done
+kamailio -f "$dir/registrar.cfg" -DD -E -m 512 -M 16 -P "$dir/reg.pid" >"$dir/kam-reg.log" 2>&1 & kreg_pid=$!; pids+=($kreg_pid)
+kamailio -f "$dir/edge.cfg" -DD -E -m 512 -M 16 -P "$dir/edge.pid" >"$dir/kam-edge.log" 2>&1 & kedge_pid=$!; pids+=($kedge_pid)
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+sleep 1
 
-url="ws://127.0.0.1:$gw_port/sip"
-echo "== REGISTER throughput (closed loop, gateway + stub + load client on $(nproc) cores, ES256 tokens, validated once then cached)"
+# CPU ticks (user + system) of a process and its children, and their PSS in KiB.
+tree() { echo "$1"; pgrep -P "$1" || true; }
+ticks() { local t=0; for p in $(tree "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+pss() { local k=0; for p in $(tree "$1"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
+hz=$(getconf CLK_TCK)
+
+# run NAME URL CONNECTIONS PIDS...: one closed-loop run; appends "rate p99 cpu_us_per_reg..." to $dir/NAME
+run() {
+  local name=$1 url=$2 n=$3; shift 3
+  local before=() after=() i
+  for p in "$@"; do before+=("$(ticks "$p")"); done
+  local out
+  out=$(timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$n" --duration "$secs")
+  for p in "$@"; do after+=("$(ticks "$p")"); done
+  local rate p99 fails cpu=""
+  rate=$(sed -n 's/.*registers_per_s=\([0-9]*\).*/\1/p' <<<"$out")
+  p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out")
+  fails=$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$out")
+  # The load tool's warm-up second is outside its count but inside the CPU window: scale by
+  # secs / (secs + 1) so CPU per REGISTER is not overstated.
+  for i in "${!before[@]}"; do
+    cpu+=" $(awk -v d=$((after[i] - before[i])) -v r="$rate" -v s="$secs" -v hz="$hz" \
+      'BEGIN { printf "%.0f", (r > 0 ? d / hz * 1e6 * s / (s + 1) / (r * s) : 0) }')"
+  done
+  echo "$rate $p99 $fails$cpu" >>"$dir/$name"
+}
+
+# summary NAME LABEL CPU-LABELS...: median (min-max) of each column over the runs
+summary() {
+  local name=$1 label=$2; shift 2
+  awk -v label="$label" -v cols="$*" '
+    { for (i = 1; i <= NF; i++) v[i, NR] = $i + 0; n = NR; nf = NF }
+    END {
+      split(cols, names, " ")
+      for (i = 1; i <= nf; i++) {
+        for (r = 1; r <= n; r++) a[r] = v[i, r]
+        for (r = 2; r <= n; r++) for (k = r; k > 1 && a[k - 1] > a[k]; k--) { t = a[k]; a[k] = a[k - 1]; a[k - 1] = t }
+        med[i] = a[int((n + 1) / 2)]; lo_[i] = a[1]; hi_[i] = a[n]
+      }
+      printf "%-34s REGISTER/s %6d (%d-%d)  p99 %7.1f ms (%.1f-%.1f)  failures %d", label,
+        med[1], lo_[1], hi_[1], med[2], lo_[2], hi_[2], hi_[3]
+      for (i = 4; i <= nf; i++) printf "  %s %d us/REG (%d-%d)", names[i - 3], med[i], lo_[i], hi_[i]
+      printf "\n"
+    }' "$dir/$name" | tee -a "$dir/summary"
+  cut -d' ' -f1 "$dir/$name" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}' >"$dir/$name.median"
+}
+
+gw_url="ws://127.0.0.1:$gw_port/sip"; kam_url="ws://127.0.0.1:$kam_ws/sip"
+echo "-- memory per idle registered connection ($idle_conns connections, measured first on fresh processes; PSS of the gateway / the Kamailio edge processes)"
+idle() { # name url pid
+  local before after
+  before=$(pss "$3")
+  local out="$dir/idle-$1.out" load
+  timeout 300 "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections "$idle_conns" \
+    --duration 15 --mode idle >"$out" 2>&1 &
+  load=$!
+  for _ in $(seq 900); do grep -q registered "$out" && break; sleep 0.2; done
+  sleep 2
+  after=$(pss "$3")
+  local regs
+  regs=$(sed -n 's/registered \([0-9]*\) of.*/\1/p' "$out")
+  kill -TERM "$load" 2>/dev/null || true
+  wait "$load" 2>/dev/null || true
+  awk -v b="$before" -v a="$after" -v n="${regs:-0}" -v name="$1" \
+    'BEGIN { printf "%-10s registered %d, PSS %d -> %d KiB: %.1f KiB per connection\n", name, n, b, a, (n > 0 ? (a - b) / n : 0) }' | tee -a "$dir/summary"
+}
+idle imsgw "$gw_url" "$gw_pid"
+sleep 3
+idle kamailio "$kam_url" "$kedge_pid"
+sleep 3 # the idle clients' connections close before the throughput runs
 for n in 10 1000; do
-  timeout 120 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$n" --duration 5
+  timeout 60 "$build/bench/reg_load" --url "$gw_url" --tokens "$dir/tokens" --connections "$n" --duration 1 >/dev/null
+  timeout 60 "$build/bench/reg_load" --url "$kam_url" --tokens "$dir/tokens" --connections "$n" --duration 1 >/dev/null
+  for r in $(seq "$runs"); do
+    run "imsgw-$n" "$gw_url" "$n" "$gw_pid" "$stub_pid"
+    run "kam-$n" "$kam_url" "$n" "$kedge_pid" "$kreg_pid"
+  done
+  echo "-- $n connections"
+  summary "imsgw-$n" "imsgw gateway + stub" gateway stub
+  summary "kam-$n" "Kamailio edge + registrar" edge registrar
+  awk -v a="$(cat "$dir/imsgw-$n.median")" -v b="$(cat "$dir/kam-$n.median")" \
+    'BEGIN { printf "ratio imsgw / Kamailio (medians): %.2f (goal 1.5)\n", (b > 0 ? a / b : 0) }' | tee -a "$dir/summary"
 done
 
-echo "== memory per idle registered connection ($idle_conns connections)"
-rss() { awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status"; }
-before=$(rss)
-timeout 300 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$idle_conns" \
-  --duration 20 --mode idle >"$dir/idle.out" 2>&1 & load=$!; pids+=($load)
-for _ in $(seq 600); do grep -q registered "$dir/idle.out" && break; sleep 0.2; done
-sleep 1
-after=$(rss)
-cat "$dir/idle.out"
-open=$(curl -s "http://127.0.0.1:$gw_port/metrics" | awk '/^imsgw_ws_connections / {print $2}')
-regs=$(curl -s "http://127.0.0.1:$gw_port/metrics" | awk '/^imsgw_registrations / {print $2}')
-echo "gateway RSS before=${before} KiB after=${after} KiB open_connections=${open} registrations=${regs}"
-awk -v b="$before" -v a="$after" -v n="$regs" 'BEGIN { if (n > 0) printf "memory_per_idle_registered_connection=%.1f KiB\n", (a - b) / n }'
-kill -TERM "$load" 2>/dev/null || true
+echo "-- token cache off (every REGISTER verifies an ES256 signature), 10 connections"
+start_gw "$gw_port2" "$gw_sip2" 0 "$dir/gw-nocache.log"; nc_pid=$!; pids+=($nc_pid)
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port2/healthz" >/dev/null && break; sleep 0.1; done
+nc_url="ws://127.0.0.1:$gw_port2/sip"
+timeout 60 "$build/bench/reg_load" --url "$nc_url" --tokens "$dir/tokens" --connections 10 --duration 1 >/dev/null
+for r in $(seq "$runs"); do run "nocache-10" "$nc_url" 10 "$nc_pid" "$stub_pid"; done
+summary "nocache-10" "imsgw, token cache off" gateway stub
+verify=$(timeout 30 openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}')
+echo "ES256 verify limit, one core (openssl speed ecdsap256): ${verify:-?} /s; gateway cores: $workers" | tee -a "$dir/summary"
+kill -TERM "$nc_pid" 2>/dev/null || true
+

@@ -172,12 +172,61 @@ static void cfg_help(const struct cfg_program *prog)
     printf("Usage: %s [--config FILE.json] [--NAME VALUE ...]\n%s\n\n", prog->name, prog->summary);
     printf("  --help              show this help and exit\n"
            "  --version           show the version and exit\n"
+           "  --help-markdown     the settings as a Markdown table (docs/configuration.md)\n"
            "  --config FILE.json  read settings from a JSON object; flags override it\n"
            "  --log-format FMT    plain (default) or json\n\n"
            "Settings (JSON key = flag name):\n");
     for (const struct cfg_field *f = prog->fields; f->name; f++)
         printf("  --%-22s %s%s\n", f->name, f->help,
                f->type == CFG_STRLIST ? " (comma-separated on the command line)" : "");
+}
+
+/* The value a field holds now (the default, when called before any file or flag). */
+static void cfg_value_text(const struct cfg_field *f, const void *settings, char *out, size_t len)
+{
+    const void *slot = (const char *)settings + f->offset;
+    switch (f->type) {
+    case CFG_STR:
+        snprintf(out, len, "%s", *(char *const *)slot ? *(char *const *)slot : "");
+        return;
+    case CFG_INT:
+        snprintf(out, len, "%ld", *(const long *)slot);
+        return;
+    case CFG_BOOL:
+        snprintf(out, len, "%s", *(const int *)slot ? "true" : "false");
+        return;
+    case CFG_STRLIST: {
+        size_t used = 0;
+        out[0] = '\0';
+        for (char *const *p = *(char **const *)slot; p && *p && used < len; p++)
+            used += (size_t)snprintf(out + used, len - used, "%s%s", used ? ", " : "", *p);
+        return;
+    }
+    }
+}
+
+/* docs/configuration.md is generated from this (scripts/gen-configuration.sh): one table per
+ * daemon, so the reference can never drift from the code. */
+static void cfg_help_markdown(const struct cfg_program *prog, const void *defaults)
+{
+    static const char *const types[] = {"string", "integer", "boolean", "list of strings"};
+    printf("## %s\n\n%s\n\n", prog->name, prog->summary);
+    printf("| Setting | Type | Default | Meaning |\n|---|---|---|---|\n");
+    for (const struct cfg_field *f = prog->fields; f->name; f++) {
+        char def[512], range[64] = "";
+        cfg_value_text(f, defaults, def, sizeof(def));
+        if (f->type == CFG_INT)
+            snprintf(range, sizeof(range), " (%ld–%ld)", f->min, f->max);
+        printf("| `%s` | %s%s | %s%s%s | ", f->name, types[f->type], range, def[0] ? "`" : "",
+               def[0] ? def : "—", def[0] ? "`" : "");
+        for (const char *c = f->help; *c; c++)
+            if (*c == '|')
+                fputs("\\|", stdout); /* a table cell */
+            else
+                putchar(*c);
+        printf(" |\n");
+    }
+    printf("\n");
 }
 
 enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, int argc, char **argv,
@@ -187,6 +236,10 @@ enum cfg_result cfg_load_args(const struct cfg_program *prog, void *settings, in
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             cfg_help(prog);
+            return CFG_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--help-markdown") == 0) {
+            cfg_help_markdown(prog, settings);
             return CFG_EXIT_OK;
         }
         if (strcmp(argv[i], "--version") == 0) {

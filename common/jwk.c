@@ -11,6 +11,7 @@
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 
 #include "b64url.h"
 
@@ -173,4 +174,47 @@ char *jwk_private_pem(EVP_PKEY *key)
         return NULL;
     }
     return jwk_bio_text(bio);
+}
+
+/* RFC 7638 §3: SHA-256 over the required members only, in lexicographic order, no spaces. */
+static int jwk_digest_canon(const char *canon, int n, size_t size, char out[JWK_THUMBPRINT_SIZE])
+{
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)canon, (size_t)n, digest);
+    b64url_encode(digest, sizeof(digest), out);
+    return 0;
+}
+
+static int jwk_rsa_thumbprint(EVP_PKEY *key, char out[JWK_THUMBPRINT_SIZE])
+{
+    BIGNUM *n = NULL, *e = NULL;
+    unsigned char nb[JWK_RSA_MAX_BYTES], eb[16];
+    char ns[B64URL_ENCODED_LEN(JWK_RSA_MAX_BYTES) + 1], es[24], canon[1500];
+    int len = -1;
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) &&
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) &&
+        BN_num_bytes(n) <= (int)sizeof(nb) && BN_num_bytes(e) <= (int)sizeof(eb)) {
+        int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
+        b64url_encode(nb, (size_t)nl, ns);
+        b64url_encode(eb, (size_t)el, es);
+        len = snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", es, ns);
+    }
+    BN_free(n);
+    BN_free(e);
+    return jwk_digest_canon(canon, len, sizeof(canon), out);
+}
+
+int jwk_thumbprint(EVP_PKEY *key, char out[JWK_THUMBPRINT_SIZE])
+{
+    if (EVP_PKEY_is_a(key, "RSA"))
+        return jwk_rsa_thumbprint(key, out);
+    char x[64], y[64], canon[160];
+    if (jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_X, x) < 0 ||
+        jwk_coord(key, OSSL_PKEY_PARAM_EC_PUB_Y, y) < 0)
+        return -1;
+    int n = snprintf(canon, sizeof(canon),
+                     "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    return jwk_digest_canon(canon, n, sizeof(canon), out);
 }

@@ -176,7 +176,14 @@ static char *jws_b64_json(const json_t *o)
 char *jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ, const json_t *claims)
 {
     json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "typ", typ, "kid", kid);
-    char *h = hdr ? jws_b64_json(hdr) : NULL;
+    char *token = hdr ? jws_sign_es256_header(key, hdr, claims) : NULL;
+    json_decref(hdr);
+    return token;
+}
+
+char *jws_sign_es256_header(EVP_PKEY *key, const json_t *hdr, const json_t *claims)
+{
+    char *h = jws_b64_json(hdr);
     char *c = jws_b64_json(claims);
     char *token = NULL;
     unsigned char *der = NULL;
@@ -218,6 +225,5 @@ out:
     EVP_MD_CTX_free(md);
     free(h);
     free(c);
-    json_decref(hdr);
     return token;
 }

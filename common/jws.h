@@ -39,5 +39,7 @@ int jws_verify(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errl
 void jws_parsed_free(struct jws_parsed *p);
 /* Signs claims as {"alg":"ES256","typ":typ,"kid":kid}; returns the malloc'ed compact token. */
 char *jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ, const json_t *claims);
+/* Signs claims under the given header as is (its alg should say ES256): DPoP proofs in tests. */
+char *jws_sign_es256_header(EVP_PKEY *key, const json_t *header, const json_t *claims);
 
 #endif

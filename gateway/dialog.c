@@ -310,6 +310,19 @@ void dialog_flow_closed(uint64_t conn_id)
     }
 }
 
+unsigned dialog_rebind(uint64_t from, uint64_t to)
+{
+    unsigned n = 0;
+    for (GList *l = dialogs; l; l = l->next) {
+        struct dialog *d = l->data;
+        if (d->conn_id == from) {
+            d->conn_id = to;
+            n++;
+        }
+    }
+    return n;
+}
+
 void dialog_clear(void)
 {
     g_list_free_full(dialogs, (GDestroyNotify)dialog_free);

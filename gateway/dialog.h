@@ -38,6 +38,8 @@ void dialog_ended(uint64_t conn_id, sip_t const *bye);
 void dialog_orphan_answered(uint64_t conn_id, sip_t const *rsp);
 /* The flow closed: BYE every confirmed dialog it had towards the IMS side, then forget all. */
 void dialog_flow_closed(uint64_t conn_id);
+/* Flow recovery: the dialogs of flow from now belong to flow to; returns how many moved. */
+unsigned dialog_rebind(uint64_t from, uint64_t to);
 /* Dialogs held now (a gauge for /metrics). */
 unsigned dialog_count(void);
 /* Frees everything (shutdown). */

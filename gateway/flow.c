@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "b64url.h"
 
@@ -16,17 +17,47 @@
 
 static uint8_t flow_key[FLOW_KEY_LEN];
 
+/* The process key's HMAC, keyed once: every REGISTER and every request from the core makes or
+ * checks a token, and OpenSSL 3's one-shot HMAC() fetches and keys anew each time (~16,000
+ * instructions; a copy of a keyed context is a fraction of that, docs/benchmarks.md). */
+static EVP_MAC_CTX *flow_keyed;
+
+static EVP_MAC_CTX *flow_keyed_new(const uint8_t key[FLOW_KEY_LEN])
+{
+    EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA1", 0),
+                           OSSL_PARAM_construct_end()};
+    if (ctx && !EVP_MAC_init(ctx, key, FLOW_KEY_LEN, params)) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
+    }
+    EVP_MAC_free(hmac);
+    return ctx;
+}
+
 void flow_set_key(const uint8_t key[FLOW_KEY_LEN])
 {
     memcpy(flow_key, key, FLOW_KEY_LEN);
+    EVP_MAC_CTX_free(flow_keyed);
+    flow_keyed = flow_keyed_new(key);
 }
 
 static void flow_mac(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,
                      uint8_t mac[FLOW_MAC_LEN])
 {
     unsigned char full[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    HMAC(EVP_sha1(), key, FLOW_KEY_LEN, s, slen, full, &n);
+    size_t n = 0;
+    EVP_MAC_CTX *ctx = key == flow_key && flow_keyed ? EVP_MAC_CTX_dup(flow_keyed) : NULL;
+    if (ctx && EVP_MAC_update(ctx, s, slen) && EVP_MAC_final(ctx, full, &n, sizeof(full)) &&
+        n >= FLOW_MAC_LEN) {
+        EVP_MAC_CTX_free(ctx);
+        memcpy(mac, full, FLOW_MAC_LEN);
+        return;
+    }
+    EVP_MAC_CTX_free(ctx);
+    unsigned int len = 0;
+    HMAC(EVP_sha1(), key, FLOW_KEY_LEN, s, slen, full, &len);
     memcpy(mac, full, FLOW_MAC_LEN);
 }
 

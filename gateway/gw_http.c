@@ -20,6 +20,8 @@
 
 #include "gw.h"
 #include "gw_files.h"
+#include "gw_tls.h"
+#include "gw_workers.h"
 #include "log.h"
 #include "ws_conn.h"
 #include "ws_mask.h"
@@ -72,7 +74,7 @@ static int gw_http_headers(struct lws *wsi, struct gw_http_pss *pss, unsigned st
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
                                      &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+        gw_tls_add_hsts(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
         gw_http_release(pss); /* HEAD: headers only */
@@ -102,7 +104,7 @@ static int gw_http_text(struct lws *wsi, struct gw_http_pss *pss, unsigned statu
         return -1;
     char *text = pss->body + LWS_PRE;
     if (metrics)
-        pss->len = gw_metrics_render(&gw->metrics, text, GW_HTTP_MAX_BODY);
+        pss->len = gw_workers_metrics_render(text, GW_HTTP_MAX_BODY);
     else
         pss->len = (size_t)snprintf(text, GW_HTTP_MAX_BODY, "%s\n", gw_http_reason(status));
     return gw_http_headers(wsi, pss, status, type, "no-store");
@@ -194,7 +196,11 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         gw->metrics.ws_refused_total++;
         return -1;
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-        ws_mask_track((int)(intptr_t)in); /* every accepted socket, from its first byte */
+        /* every accepted socket, from its first byte: plain bytes or, with TLS, the decrypted */
+        ws_mask_track((int)(intptr_t)in, gw_tls_on());
+        return 0;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        gw_tls_set_ssl_ctx(user); /* the listener's SSL_CTX, for reloads */
         return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
         return gw_http_filter(wsi, pss);

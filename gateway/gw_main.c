@@ -18,7 +18,10 @@
 #include "dereg.h"
 #include "flow.h"
 #include "gw.h"
+#include "gw_fds.h"
+#include "gw_workers.h"
 #include "gw_http.h"
+#include "gw_tls.h"
 #include "http_client.h"
 #include "ims_auth.h"
 #include "ims_peers.h"
@@ -27,6 +30,8 @@
 #include "log.h"
 #include "media.h"
 #include "proxy.h"
+#include "recover.h"
+#include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "gw_sip.h"
@@ -37,10 +42,17 @@
 
 struct gw *gw;
 
+static gboolean gw_on_sighup(gpointer unused)
+{
+    (void)unused;
+    gw_tls_reload();
+    return G_SOURCE_CONTINUE;
+}
+
 static gboolean gw_on_signal(gpointer loop)
 {
     log_info("stopping on signal");
-    g_main_loop_quit(loop);
+    gw_workers_drain(loop);
     return G_SOURCE_CONTINUE;
 }
 
@@ -88,7 +100,7 @@ __attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char c
         log_debug("sofia: %s", buf);
 }
 
-static struct lws_context *gw_lws_start(GMainLoop *loop)
+static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
 {
     static struct lws_protocols list[4];
     list[0] = gw_http_protocol;
@@ -106,8 +118,11 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!strchr(gw->cfg->listen, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (gw_workers_count() > 1) /* each worker accepts on its own socket (gw_workers_listen) */
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
+    info.fd_limit_per_thread = (unsigned)fd_limit; /* the rest is the core's (gw_fds.h) */
     /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
      * or a message) arrives within one more interval. */
     static lws_retry_bo_t idle_policy;
@@ -116,7 +131,15 @@ static struct lws_context *gw_lws_start(GMainLoop *loop)
     if (gw->cfg->ws_ping_interval)
         info.retry_and_idle_policy = &idle_policy;
     info.max_http_header_data = 4096;
-    return lws_create_context(&info);
+    gw_tls_vhost_info(&info);
+    if (gw->cfg->waf_ca_file && *gw->cfg->waf_ca_file)
+        info.client_ssl_ca_filepath = gw->cfg->waf_ca_file; /* e.g. a private or demo CA */
+    struct lws_context *ctx = lws_create_context(&info);
+    if (ctx && gw_tls_start_redirect(ctx) < 0) {
+        lws_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 int main(int argc, char **argv)
@@ -144,12 +167,23 @@ int main(int argc, char **argv)
     }
     ims_auth_select(cfg.ims_auth); /* the name was checked by gw_settings_finish() */
     log_init("imsgw-gateway", json, LOGL_INFO);
+    int exit_code = 0;
+    switch (gw_workers_start(&cfg, json, &exit_code, err, sizeof(err))) {
+    case -1:
+        fprintf(stderr, "imsgw-gateway: %s\n", err);
+        cfg_free(&gw_program, &cfg);
+        return 2;
+    case 1: /* the supervisor, once every worker has stopped */
+        cfg_free(&gw_program, &cfg);
+        return exit_code;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log);
     signal(SIGPIPE, SIG_IGN);
 
     memset(&state, 0, sizeof(state));
     gw = &state;
     gw->cfg = &cfg;
+    gw->worker = (uint16_t)gw_workers_self();
     gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     gw->loop = g_main_loop_new(NULL, FALSE);
     gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
@@ -179,10 +213,15 @@ int main(int argc, char **argv)
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
     }
+    if (gw_tls_sip_start() < 0)
+        goto out;
     static const struct ws_hooks sip_hooks = {gw_sip_on_ws_message, gw_sip_flow_closed};
     ws_set_hooks(&sip_hooks);
-    gw->lws = gw_lws_start(gw->loop);
-    if (!gw->lws) {
+    int fd_limit = gw_fds_budget(&cfg.max_connections);
+    if (fd_limit < 0)
+        goto out;
+    gw->lws = gw_lws_start(gw->loop, fd_limit);
+    if (!gw->lws || (gw_workers_count() > 1 && gw_workers_listen(&cfg) < 0)) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }
@@ -198,13 +237,19 @@ int main(int argc, char **argv)
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
     g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
     g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
-    log_info("listening: http://%s:%ld (WebSocket %s), SIP %s, next hop %s", cfg.listen, cfg.port,
-             WS_SIP_PATH, cfg.sip_listen, cfg.next_hop);
+    g_unix_signal_add(SIGHUP, gw_on_sighup, NULL);
+    gw_workers_signals_ready();
+    log_info("listening: %s://%s:%ld (WebSocket %s, at most %ld connections), SIP %s, next hop %s",
+             gw_tls_on() ? "https" : "http", cfg.listen, cfg.port, WS_SIP_PATH, cfg.max_connections,
+             cfg.sip_listen, cfg.next_hop);
     g_main_loop_run(gw->loop);
     rc = 0;
 out:
+    gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
+    recover_clear(); /* held calls end now, like those of the flows closed just above */
+    reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     regevent_stop();

@@ -1,9 +1,5 @@
 #include "gw_metrics.h"
 
-#include "dialog.h"
-#include "media.h"
-#include "proxy.h"
-
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +41,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_ws_refused_total", "counter",
               "WebSocket handshakes refused (subprotocol, path, origin, limit).",
               m->ws_refused_total);
+    gw_metric(&o, "imsgw_ws_refused_full_total", "counter",
+              "WebSocket handshakes refused with 503 because max-connections was reached.",
+              m->ws_refused_full_total);
     gw_metric(&o, "imsgw_ws_messages_total", "counter", "SIP messages received over WebSocket.",
               m->ws_messages_total);
     gw_metric(&o, "imsgw_ws_bad_messages_total", "counter",
@@ -73,9 +72,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            (double)m->introspection_ms_total / 1000);
     gw_metric(&o, "imsgw_proxy_transactions", "gauge",
               "Proxy transactions in flight (calls and messages, both directions).",
-              proxy_active());
+              m->proxy_transactions);
     gw_metric(&o, "imsgw_dialogs", "gauge", "Dialogs (early and confirmed) the gateway tracks.",
-              dialog_count());
+              m->dialogs);
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
     gw_metric(&o, "imsgw_http_refused_total", "counter",
@@ -88,22 +87,39 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
-    struct media_stats ms;
-    media_get_stats(&ms);
+    gw_metric(&o, "imsgw_dpop_refused_total", "counter",
+              "REGISTERs refused for a missing or invalid DPoP proof.", m->dpop_refused_total);
+    gw_put(&o,
+           "# HELP imsgw_flow_recoveries_total Closed DPoP-proven flows by what became of them.\n"
+           "# TYPE imsgw_flow_recoveries_total counter\n"
+           "imsgw_flow_recoveries_total{result=\"held\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"recovered\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"refused\"} %" PRIu64 "\n"
+           "imsgw_flow_recoveries_total{result=\"expired\"} %" PRIu64 "\n",
+           m->recovery_held_total, m->recovery_done_total, m->recovery_refused_total,
+           m->recovery_expired_total);
+    gw_metric(&o, "imsgw_flow_recovery_dialogs_total", "counter",
+              "Dialogs carried over from a closed flow to the client's new one.",
+              m->recovery_dialogs_total);
     gw_metric(&o, "imsgw_media_sessions", "gauge", "Calls anchored on the media relay.",
-              ms.sessions);
+              m->media_sessions);
     gw_metric(&o, "imsgw_media_relay_requests_total", "counter",
-              "Control requests sent to the media relay.", ms.relay_requests_total);
+              "Control requests sent to the media relay.", m->media_relay_requests_total);
     gw_metric(&o, "imsgw_media_relay_errors_total", "counter",
               "Relay requests that timed out, found it unreachable or were refused.",
-              ms.relay_errors_total);
+              m->media_relay_errors_total);
     gw_put(&o,
            "# HELP imsgw_media_relay_rtt_seconds_total Round-trip time of answered relay "
            "requests (divide by imsgw_media_relay_answered_total for the mean).\n"
            "# TYPE imsgw_media_relay_rtt_seconds_total counter\n"
            "imsgw_media_relay_rtt_seconds_total %.3f\n",
-           (double)ms.relay_rtt_ms_total / 1000);
+           (double)m->media_relay_rtt_ms_total / 1000);
     gw_metric(&o, "imsgw_media_relay_answered_total", "counter",
-              "Relay requests that got an answer.", ms.relay_answered_total);
+              "Relay requests that got an answer.", m->media_relay_answered_total);
+    gw_metric(&o, "imsgw_tls_reloads_total", "counter",
+              "Certificate reloads on SIGHUP that took effect.", m->tls_reloads_total);
+    gw_metric(&o, "imsgw_tls_reload_failures_total", "counter",
+              "Certificate reloads on SIGHUP that failed (the previous certificate stays).",
+              m->tls_reload_failures_total);
     return o.used;
 }

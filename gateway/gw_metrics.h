@@ -17,10 +17,12 @@ enum gw_reg_outcome {
     REG_OUTCOME_COUNT
 };
 
+/* Every field is a uint64_t: the workers' copies are summed word by word (gw_workers.c). */
 struct gw_metrics {
     uint64_t ws_open; /* gauge */
     uint64_t ws_accepted_total;
-    uint64_t ws_refused_total; /* handshakes refused (subprotocol, path, origin, limit) */
+    uint64_t ws_refused_total;      /* handshakes refused (subprotocol, path, origin, limit) */
+    uint64_t ws_refused_full_total; /* of which: max-connections reached (503) */
     uint64_t ws_messages_total;
     uint64_t ws_bad_messages_total;
     uint64_t registrations; /* gauge: connections with a live registration */
@@ -34,6 +36,21 @@ struct gw_metrics {
     uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
     uint64_t ws_queued_bytes;    /* gauge: bytes in all WebSocket send queues */
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */
+    uint64_t tls_reloads_total;            /* certificate reloads on SIGHUP that took */
+    uint64_t tls_reload_failures_total;    /* ... that failed (the previous pair stays) */
+    uint64_t proxy_transactions;           /* gauge, filled in just before rendering */
+    uint64_t dialogs;                      /* gauge, likewise */
+    uint64_t media_sessions;               /* gauge, likewise (media_get_stats) */
+    uint64_t media_relay_requests_total;   /* likewise, and the next three */
+    uint64_t media_relay_errors_total;
+    uint64_t media_relay_rtt_ms_total;
+    uint64_t media_relay_answered_total;
+    uint64_t dpop_refused_total;           /* REGISTERs refused for their DPoP proof */
+    uint64_t recovery_held_total;          /* flows closed whose calls wait for recovery */
+    uint64_t recovery_done_total;          /* … that a proven client took over */
+    uint64_t recovery_refused_total;       /* REGISTERs for a held flow without a valid proof */
+    uint64_t recovery_expired_total;       /* … whose grace ran out (calls ended) */
+    uint64_t recovery_dialogs_total;       /* dialogs carried over to a new flow */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

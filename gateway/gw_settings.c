@@ -2,6 +2,7 @@
 
 #include "peer.h"
 #include "proxy.h"
+#include "tlsconf.h"
 #include "urlcheck.h"
 
 #include <stdio.h>
@@ -12,14 +13,19 @@
 
 static const struct cfg_field gw_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "HTTP and WebSocket address (default 127.0.0.1)"),
-    F("port", CFG_INT, port, 1, 65535, "HTTP and WebSocket port (default 8080)"),
-    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0, "folder of the web client served at /"),
+    F("port", CFG_INT, port, 0, 65535,
+      "HTTP and WebSocket port (default 0: 8080, or 8443 with tls-cert)"),
+    F("wwsf-dir", CFG_STR, wwsf_dir, 0, 0,
+      "folder of the web client served at / (default: wwsf-static/ of the source tree)"),
     F("allowed-origins", CFG_STRLIST, allowed_origins, 0, 0,
       "Origins allowed to open the SIP WebSocket (empty list = any)"),
     F("max-message-size", CFG_INT, max_message_size, 1024, 1 << 20,
       "largest SIP message over WebSocket, bytes (default 65536)"),
     F("max-connections", CFG_INT, max_connections, 1, 1000000,
-      "open WebSocket connections at most (default 18000)"),
+      "open WebSocket connections at most, per worker (default 18000)"),
+    F("workers", CFG_INT, workers, 0, 64,
+      "gateway processes sharing the WebSocket port, each on sip-listen's port + its number "
+      "(0 = one per core; default 1)"),
     F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
     F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
     F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),
@@ -59,6 +65,15 @@ static const struct cfg_field gw_fields[] = {
     F("ims-auth", CFG_STR, ims_auth, 0, 0,
       "tna (trusted-node REGISTER, default) or digest (answer the core's MD5 Digest challenge "
       "with a response the WAF computes from the user's IMS credentials)"),
+    F("require-dpop", CFG_BOOL, require_dpop, 0, 0,
+      "refuse REGISTERs whose token is not DPoP-bound (RFC 9449; docs/dpop-sip.md; default false)"),
+    F("dpop-max-age", CFG_INT, dpop_max_age, 10, 600,
+      "seconds a REGISTER's DPoP proof stays acceptable after its iat (default 60)"),
+    F("dpop-nonce-lifetime", CFG_INT, dpop_nonce_lifetime, 10, 86400,
+      "seconds a DPoP-Nonce given by the gateway stays acceptable (default 900)"),
+    F("flow-recovery-grace", CFG_INT, flow_recovery_grace, 0, 600,
+      "seconds the calls of a closed DPoP-proven WebSocket wait for the client to come back "
+      "with a proof before they are ended (0 = off; default 30)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -88,6 +103,28 @@ static const struct cfg_field gw_fields[] = {
       "codecs added to offers towards browsers, transcoded when needed (default opus)"),
     F("media-ims-codecs", CFG_STRLIST, media_ims_codecs, 0, 0,
       "codecs added to offers towards IMS, transcoded when needed (default PCMA,PCMU)"),
+    F("tls-cert", CFG_STR, tls_cert, 0, 0,
+      "PEM certificate (then its chain) for HTTPS and WSS; reloaded on SIGHUP (default none)"),
+    F("tls-key", CFG_STR, tls_key, 0, 0, "PEM private key of tls-cert, unencrypted (default none)"),
+    F("allow-plain-http", CFG_BOOL, allow_plain_http, 0, 0,
+      "serve plain http/ws on a non-loopback listen address, for a TLS-terminating proxy in "
+      "front (default false: refused)"),
+    F("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
+      "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not sent)"),
+    F("http-redirect-port", CFG_INT, http_redirect_port, 0, 65535,
+      "with TLS: a plain HTTP port that answers 301 to the https URL (default 0 = none)"),
+    F("waf-ca-file", CFG_STR, waf_ca_file, 0, 0,
+      "PEM CA certificates that verify the WAF's https certificate (default: the system's)"),
+    F("sip-tls-listen", CFG_STR, sip_tls_listen, 0, 0,
+      "IMS-side SIP over TLS: a sips: URI to bind (e.g. sips:0.0.0.0:5061); a next-hop "
+      "with ;transport=tls then goes over it (default none)"),
+    F("sip-tls-dir", CFG_STR, sip_tls_dir, 0, 0,
+      "directory with agent.pem (private key and certificate) and cafile.pem (CAs that verify "
+      "the IMS core's certificate) for sip-tls-listen"),
+    F("media-bypass-ws-to-ws", CFG_BOOL, media_bypass_ws_to_ws, 0, 0,
+      "a call from a browser that comes back through this gateway to another browser skips the "
+      "relay: the browsers connect directly, which needs STUN/TURN for them and shows each "
+      "browser's addresses to the other (default false)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -101,13 +138,13 @@ void gw_settings_defaults(struct gw_settings *s)
 {
     memset(s, 0, sizeof(*s));
     cfg_set_str(&s->listen, "127.0.0.1");
-    s->port = 8080;
-    cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
+    s->hsts_max_age = 31536000;
     s->allowed_origins = calloc(3, sizeof(char *));
     s->allowed_origins[0] = strdup("http://127.0.0.1:8080");
     s->allowed_origins[1] = strdup("http://localhost:8080");
     s->max_message_size = 65536;
     s->max_connections = 18000;
+    s->workers = 1;
     cfg_set_str(&s->sip_listen, "sip:127.0.0.1:5070");
     cfg_set_str(&s->next_hop, "sip:127.0.0.1:5060;transport=tcp");
     cfg_set_str(&s->realm, "ims.test");
@@ -128,6 +165,9 @@ void gw_settings_defaults(struct gw_settings *s)
     s->ws_ping_interval = 60;
     s->max_queued_bytes_total = 256L << 20;
     s->timer_c = PROXY_TIMER_C_S;
+    s->dpop_max_age = 60;
+    s->dpop_nonce_lifetime = 900;
+    s->flow_recovery_grace = 30;
     s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
     cfg_set_str(&s->media, "off");
     cfg_set_str(&s->media_relay, "127.0.0.1:2223");
@@ -155,6 +195,19 @@ static int gw_endpoint(char **field, const char *name, const char *base, const c
 
 int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
 {
+    if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
+        0)
+        return -1;
+    if (!s->wwsf_dir || !*s->wwsf_dir)
+        cfg_set_str(&s->wwsf_dir, IMSGW_SOURCE_DIR "/wwsf-static");
+    if (!s->port)
+        s->port = s->tls_cert && *s->tls_cert ? 8443 : 8080;
+    if (sip_tls_settings_check(s->sip_tls_listen, s->sip_tls_dir, err, errlen) < 0)
+        return -1;
+    if (s->http_redirect_port && !(s->tls_cert && *s->tls_cert)) {
+        snprintf(err, errlen, "http-redirect-port needs tls-cert and tls-key");
+        return -1;
+    }
     if (url_check_https_or_loopback("authz-server", s->authz_server, err, errlen) < 0)
         return -1;
     if (gw_endpoint(&s->jwks_uri, "jwks-uri", s->authz_server, "/jwks.json", err, errlen) < 0 ||

@@ -50,12 +50,26 @@ struct gw_settings {
     long media_reconcile_interval; /* s between relay-session reconciliations; 0 = only at start */
     char **media_ws_codecs;        /* codecs always offered to the WebSocket side (transcoded) */
     char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
+    char *tls_cert;                /* PEM certificate (+ chain): HTTPS and WSS when set */
+    char *tls_key;                 /* PEM private key of tls_cert */
+    int allow_plain_http;    /* plain http/ws on a non-loopback address (a TLS proxy in front) */
+    long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
+    char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
+    char *sip_tls_listen;    /* IMS-side SIP over TLS: sips: URI; NULL = none */
+    char *sip_tls_dir;       /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
+    int media_bypass_ws_to_ws; /* browser-to-browser calls through this gateway skip the relay */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay
                                                                                 without a final
                                                                                 answer (RFC
                                                                                 3261: > 180) */
     long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
+    long workers;                 /* gateway processes (gw_workers.h); 0 = one per core */
+    int require_dpop;             /* every client token must be DPoP-bound (docs/dpop-sip.md) */
+    long dpop_max_age;            /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
+    long dpop_nonce_lifetime;     /* seconds a gateway DPoP nonce stays acceptable */
+    long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
 };
 
 extern const struct cfg_program gw_program;

@@ -16,6 +16,7 @@
 #include "gw.h"
 #include "log.h"
 #include "proxy.h"
+#include "recover.h"
 #include "reg.h"
 #include "rnd.h"
 #include "sipcheck.h"
@@ -142,6 +143,7 @@ int gw_sip_on_ws_message(struct gw_conn *c, const char *data, size_t len)
 
 void gw_sip_flow_closed(struct gw_conn *c)
 {
+    recover_flow_closed(c); /* reads the registration state reg_flow_gone() frees */
     reg_flow_gone(c);
     proxy_flow_closed(c);
 }

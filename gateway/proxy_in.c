@@ -19,10 +19,12 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "gw_tls.h"
 #include "ims_peers.h"
 #include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
+#include "recover.h"
 #include "media.h"
 #include "reg.h"
 #include "rnd.h"
@@ -46,10 +48,10 @@ static void in_send_cancel(struct proxy_tx *tx)
         sipmsg_header_text(to, sizeof(to), (sip_header_t const *)inv->sip_to) < 0)
         return; /* cannot be expressed; the browser's own timers end its branch */
     int n = snprintf(buf, sizeof(buf),
-                     "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/WS %s;branch=%s\r\nMax-Forwards: 70\r\n"
+                     "CANCEL %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=%s\r\nMax-Forwards: 70\r\n"
                      "%s%sCall-ID: %s\r\nCSeq: %u CANCEL\r\nContent-Length: 0\r\n\r\n",
-                     ruri, gw->cfg->sip_host, tx->branch, from, to, inv->sip_call_id->i_id,
-                     inv->sip_cseq->cs_seq);
+                     ruri, gw_tls_via_transport(), gw->cfg->sip_host, tx->branch, from, to,
+                     inv->sip_call_id->i_id, inv->sip_cseq->cs_seq);
     if (n > 0 && (size_t)n < sizeof(buf))
         ws_send(c, buf, (size_t)n);
 }
@@ -84,7 +86,19 @@ struct in_pending {
     uint64_t conn_id;
     nta_incoming_t *irq;
     char branch[64];
+    int cancelled;
 };
+
+/* A CANCEL from the core for an INVITE still waiting for the relay (nta answered it 200): the
+ * INVITE ends with 487 once the relay has answered, and never reaches the browser. */
+static int in_pending_on_cancel(nta_incoming_magic_t *magic, nta_incoming_t *irq, sip_t const *sip)
+{
+    struct in_pending *p = (struct in_pending *)magic;
+    (void)irq;
+    if (sip && sip->sip_request->rq_method == sip_method_cancel)
+        p->cancelled = 1;
+    return 0;
+}
 
 static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
 {
@@ -92,6 +106,14 @@ static void in_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
     struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
     sip_t const *fs = sip_object(fwd);
     sip_method_t method = fs->sip_request->rq_method;
+    if (p->cancelled && status >= 0) {
+        nta_incoming_treply(p->irq, SIP_487_REQUEST_CANCELLED, TAG_END());
+        media_end(p->conn_id, fs->sip_call_id->i_id);
+        msg_destroy(fwd);
+        nta_incoming_destroy(p->irq);
+        free(p);
+        return;
+    }
     if (c && status == 0 && sipmsg_send(c, fwd) < 0)
         status = 500, phrase = "Server Internal Error";
     /* Only a BYE that came from the core and reached the flow ends the dialog. */
@@ -159,8 +181,10 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     sip_t *fs = sip_object(fwd);
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
-    struct gw_conn *c =
-        found == ROUTE_TOKEN_OK && ref.worker == gw->worker ? ws_find(ref.conn_id) : NULL;
+    /* A recovered flow's old token still names it: its dialogs now live on the new flow. */
+    struct gw_conn *c = found == ROUTE_TOKEN_OK && ref.worker == gw->worker
+                            ? ws_find(recover_route(ref.conn_id))
+                            : NULL;
     int status = 0;
     if (found == ROUTE_TOKEN_BAD)
         status = 403; /* tampered flow token */
@@ -197,7 +221,8 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     char rnd[24];
     rnd_token(rnd, 12);
     snprintf(branch, sizeof(branch), "z9hG4bK-%s", rnd);
-    snprintf(via, sizeof(via), "SIP/2.0/WS %s;branch=%s", gw->cfg->sip_host, branch);
+    snprintf(via, sizeof(via), "SIP/2.0/%s %s;branch=%s", gw_tls_via_transport(), gw->cfg->sip_host,
+             branch);
     ok = ok && sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
     if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
         ok = route_record_route(fwd, fs, c->id, 1) == 0;
@@ -209,10 +234,12 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     }
     if (method == sip_method_invite)
         nta_incoming_treply(irq, SIP_100_TRYING, TAG_END());
-    struct in_pending *p = malloc(sizeof(*p));
+    struct in_pending *p = calloc(1, sizeof(*p));
     p->conn_id = c->id;
     p->irq = irq;
     snprintf(p->branch, sizeof(p->branch), "%s", branch);
+    if (method == sip_method_invite)
+        nta_incoming_bind(irq, in_pending_on_cancel, (nta_incoming_magic_t *)p);
     media_sdp(c->id, fwd, MEDIA_TO_WS, in_media_done, p);
     return 0;
 }
@@ -307,8 +334,12 @@ static void proxy_end_tx(struct proxy_tx *tx)
 void proxy_flow_closed(struct gw_conn *c)
 {
     proxy_tx_foreach_conn(c->id, proxy_end_tx);
-    dialog_flow_closed(c->id);
-    media_flow_closed(c->id);
+    /* Held for flow recovery: its calls and their media end later unless the client comes back
+     * (recover.c). */
+    if (!recover_holds(c->id)) {
+        dialog_flow_closed(c->id);
+        media_flow_closed(c->id);
+    }
 }
 
 void proxy_stop(void)

@@ -19,6 +19,7 @@
 #include "identity.h"
 #include "sipmsg.h"
 #include "log.h"
+#include "recover.h"
 #include "media.h"
 #include "reg.h"
 #include "route.h"
@@ -71,19 +72,42 @@ static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
     return sipmsg_add_unknown(fwd, fs, pcv);
 }
 
-/* A request waiting for the media relay to rewrite its SDP. */
+/* A request waiting for the media relay to rewrite its SDP. An INVITE waiting so is also in
+ * out_waiting (key "<flow id>/<Via branch>"): a CANCEL that arrives before it went upstream
+ * is matched there, answered 200, and the INVITE then ends with 487 instead of going on
+ * (RFC 3261 §9.2). */
 struct out_pending {
     uint64_t conn_id;
     msg_t *req;
     url_string_t const *next;
+    char *key; /* in out_waiting, or NULL */
+    int cancelled;
 };
+
+static GHashTable *out_waiting; /* key → struct out_pending */
+
+static char *out_waiting_key(uint64_t conn_id, const char *branch)
+{
+    return g_strdup_printf("%" PRIu64 "/%s", conn_id, branch);
+}
 
 static void out_media_done(void *arg, msg_t *fwd, int status, const char *phrase)
 {
     struct out_pending *p = arg;
     struct gw_conn *c = status >= 0 ? ws_find(p->conn_id) : NULL;
     sip_t const *sip = sip_object(p->req);
-    if (c && status == 0) {
+    if (p->key) {
+        g_hash_table_remove(out_waiting, p->key);
+        g_free(p->key);
+    }
+    if (p->cancelled && status >= 0) {
+        /* Cancelled while the relay worked: it never goes upstream; its session goes. */
+        if (c)
+            sipmsg_reply(c, sip, 487, "Request Terminated", TAG_END());
+        media_end(p->conn_id, sip->sip_call_id->i_id);
+        msg_destroy(fwd);
+        msg_destroy(p->req);
+    } else if (c && status == 0) {
         proxy_tx_send_out(c, p->req, fwd, p->next);
     } else {
         /* No half-set-up call: the request does not go on without its media. */
@@ -112,7 +136,16 @@ static int out_decrement_max_forwards(msg_t *fwd, sip_t *fs)
 static void out_cancel(struct gw_conn *c, msg_t *msg, sip_t const *sip)
 {
     struct proxy_tx *tx = proxy_tx_find_out(c->id, sip->sip_via->v_branch);
-    if (!tx || !tx->invite || tx->final) {
+    struct out_pending *waiting = NULL;
+    if (!tx && out_waiting && sip->sip_via->v_branch) {
+        char *key = out_waiting_key(c->id, sip->sip_via->v_branch);
+        waiting = g_hash_table_lookup(out_waiting, key);
+        g_free(key);
+    }
+    if (waiting) {
+        sipmsg_reply(c, sip, 200, "OK", TAG_END());
+        waiting->cancelled = 1; /* the 487 follows once the relay has answered */
+    } else if (!tx || !tx->invite || tx->final) {
         sipmsg_reply(c, sip, 481, "Call/Transaction Does Not Exist", TAG_END());
     } else {
         sipmsg_reply(c, sip, 200, "OK", TAG_END());
@@ -144,7 +177,8 @@ static void out_refuse(struct gw_conn *c, msg_t *msg, int status, const char *ph
 static int out_prepare_in_dialog(struct gw_conn *c, struct dialog *d, msg_t *fwd, sip_t *fs)
 {
     struct flow_ref ref;
-    if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || ref.conn_id != c->id ||
+    /* After flow recovery the route set still names the old flow, now an alias of c. */
+    if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || recover_route(ref.conn_id) != c->id ||
         ref.worker != gw->worker)
         return 403;
     while (fs->sip_route)
@@ -229,7 +263,20 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
     }
     if (method == sip_method_invite)
         sipmsg_reply(c, sip, 100, "Trying", TAG_END()); /* within 200 ms: at once */
-    struct out_pending *p = malloc(sizeof(*p));
-    *p = (struct out_pending){c->id, msg, next};
+    struct out_pending *p = calloc(1, sizeof(*p));
+    *p = (struct out_pending){c->id, msg, next, NULL, 0};
+    if (method == sip_method_invite && sip->sip_via->v_branch) {
+        if (!out_waiting)
+            out_waiting = g_hash_table_new(g_str_hash, g_str_equal);
+        p->key = out_waiting_key(c->id, sip->sip_via->v_branch);
+        if (g_hash_table_contains(out_waiting, p->key)) {
+            g_free(p->key); /* a retransmission of an INVITE still waiting: absorbed */
+            free(p);
+            msg_destroy(fwd);
+            msg_destroy(msg);
+            return;
+        }
+        g_hash_table_insert(out_waiting, p->key, p);
+    }
     media_sdp(c->id, fwd, MEDIA_TO_IMS, out_media_done, p);
 }

@@ -24,6 +24,9 @@
 #include "code_grant.h"
 #include "dereg.h"
 #include "log.h"
+#include "recover.h"
+#include "dpop.h"
+#include "reg_dpop.h"
 #include "reg_quota.h"
 #include "regevent.h"
 #include "timeutil.h"
@@ -41,9 +44,11 @@ struct reg_pending {
     char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
     char *held_refresh;
     int64_t held_access_exp;
-    int refreshing;           /* this REGISTER refreshes the flow's held tokens */
-    int answered;             /* the core's Digest challenge was answered once (no second) */
-    struct reg_pending *next; /* in its flow's list of REGISTERs waiting for that refresh */
+    int refreshing;              /* this REGISTER refreshes the flow's held tokens */
+    int answered;                /* the core's Digest challenge was answered once (no second) */
+    int dpop_scheme;             /* the client's token came as "Authorization: DPoP" */
+    char dpop_jkt[TOK_JKT_SIZE]; /* the key its DPoP proof proved; "" for none */
+    struct reg_pending *next;    /* in its flow's list of REGISTERs waiting for that refresh */
 };
 
 static uint64_t reg_icid_counter;
@@ -92,15 +97,37 @@ static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error
         sipmsg_reply(c, sip, 302, "Moved Temporarily", SIPTAG_CONTACT_STR(contact), TAG_END());
         return;
     }
-    char hdr[768];
+    /* A realm that requires DPoP challenges with that scheme (RFC 9449 §7.1); either way the
+     * gateway's nonce comes along, so a DPoP client's first proof can carry it. */
+    char hdr[768], nonce[96];
+    const char *scheme = cfg->require_dpop ? "DPoP" : "Bearer";
+    const char *algs = cfg->require_dpop ? ", algs=\"" DPOP_ALGS "\"" : "";
     if (error)
         snprintf(hdr, sizeof(hdr),
-                 "Bearer realm=\"%s\", error=\"%s\", scope=\"%s\", authz_server=\"%s\"", cfg->realm,
-                 error, cfg->register_scope, cfg->authz_server);
+                 "%s realm=\"%s\", error=\"%s\", scope=\"%s\", authz_server=\"%s\"%s", scheme,
+                 cfg->realm, error, cfg->register_scope, cfg->authz_server, algs);
     else
-        snprintf(hdr, sizeof(hdr), "Bearer realm=\"%s\", scope=\"%s\", authz_server=\"%s\"",
-                 cfg->realm, cfg->register_scope, cfg->authz_server);
-    sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr), TAG_END());
+        snprintf(hdr, sizeof(hdr), "%s realm=\"%s\", scope=\"%s\", authz_server=\"%s\"%s", scheme,
+                 cfg->realm, cfg->register_scope, cfg->authz_server, algs);
+    reg_dpop_nonce_header(nonce);
+    sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr),
+                 SIPTAG_HEADER_STR(nonce), TAG_END());
+}
+
+/* A token that validated but whose DPoP check failed: 401 with the reason (docs/dpop-sip.md). */
+static void reg_dpop_refuse(struct gw_conn *c, sip_t const *sip, const struct tok_identity *id,
+                            const struct reg_dpop_result *res)
+{
+    char hdr[768], nonce[96];
+    log_info("reg: connection %llu: DPoP check failed (%s): %s", (unsigned long long)c->id,
+             res->error, res->why);
+    reg_count(REG_INVALID_TOKEN);
+    if (id->jkt[0])
+        recover_note_refused(id->jkt);
+    reg_dpop_challenge(hdr, sizeof(hdr), res->error, res->why);
+    reg_dpop_nonce_header(nonce);
+    sipmsg_reply(c, sip, 401, "Unauthorized", SIPTAG_WWW_AUTHENTICATE_STR(hdr),
+                 SIPTAG_HEADER_STR(nonce), TAG_END());
 }
 
 /* The WAF or the gateway's own capacity failed, not the client: come back later. */
@@ -112,16 +139,19 @@ static void reg_busy(struct gw_conn *c, sip_t const *sip, const char *why)
                  TAG_END());
 }
 
-/* Finds the one Bearer credential among Authorization and Proxy-Authorization.
- * Returns 1 found, 0 none, -1 malformed or more than one. */
-static int reg_find_bearer(sip_t const *sip, const char **tok, size_t *len)
+/* Finds the one token credential (scheme Bearer or DPoP) among Authorization and
+ * Proxy-Authorization; *dpop tells which scheme. Returns 1 found, 0 none, -1 malformed or more
+ * than one. */
+static int reg_find_bearer(sip_t const *sip, const char **tok, size_t *len, int *dpop)
 {
     int found = 0;
     const msg_auth_t *lists[] = {sip->sip_authorization, sip->sip_proxy_authorization};
     for (size_t i = 0; i < 2; i++)
         for (const msg_auth_t *a = lists[i]; a; a = a->au_next) {
-            if (!a->au_scheme || strcasecmp(a->au_scheme, "Bearer") != 0)
+            int is_dpop = a->au_scheme && strcasecmp(a->au_scheme, "DPoP") == 0;
+            if (!a->au_scheme || (!is_dpop && strcasecmp(a->au_scheme, "Bearer") != 0))
                 continue;
+            *dpop = is_dpop;
             if (found++ || tok_from_bearer_params(a->au_params, tok, len) < 0)
                 return -1;
         }
@@ -197,6 +227,7 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
     if (fs->sip_content_disposition)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_content_disposition);
     sipmsg_strip_p_headers(fwd, fs, NULL);
+    sipmsg_strip_p_headers(fwd, fs, "DPoP"); /* the proof is for this gateway, not the core */
     if (fs->sip_max_forwards)
         fs->sip_max_forwards->mf_count--;
     else
@@ -249,6 +280,7 @@ static void reg_state_free(struct reg_state *r)
     reg_secret_free(r->held_refresh);
     free(r->service_route);
     free(r->associated_uris);
+    free(r->binding);
     free(r);
 }
 
@@ -293,6 +325,11 @@ static void reg_store(struct gw_conn *c, struct reg_pending *p, sip_t *rs)
     }
     r->token_exp = p->id.exp;
     r->expires_at = time_now_s() + p->expires;
+    char binding[RECOVER_BINDING_MAX];
+    if (p->dpop_jkt[0] && recover_binding(req, binding) == 0) {
+        memcpy(r->dpop_jkt, p->dpop_jkt, sizeof(r->dpop_jkt));
+        r->binding = strdup(binding); /* NULL (out of memory) only means no recovery */
+    }
     r->service_route = sipmsg_join_values((sip_header_t *)rs->sip_service_route, NULL);
     ims_peers_learn(r->service_route);
     r->associated_uris = sipmsg_join_values((sip_header_t *)rs->sip_unknown, "P-Associated-URI");
@@ -382,10 +419,20 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via); /* ours */
         reg_set_cseq(rsp, rs, req->sip_cseq->cs_seq); /* the client's numbering, not ours */
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
+        char nonce[96];
         if (status < 300)
             reg_store(c, p, rs);
+        if (status < 300 && c->reg && c->reg->binding)
+            recover_claim(c, c->reg->dpop_jkt, c->reg->binding);
+        if (p->dpop_jkt[0]) { /* the next proof's nonce, as DPoP-Nonce in HTTP (§8.2) */
+            reg_dpop_nonce_header(nonce);
+            sipmsg_add_unknown(rsp, rs, nonce);
+        }
         reg_count(status < 300 ? REG_OK : REG_UPSTREAM_ERROR);
-        log_info("reg: %s on connection %llu -> %d", p->id.impi, (unsigned long long)c->id, status);
+        /* A success is counted (imsgw_register_total) and logged at debug only: one formatted,
+         * redacted line per REGISTER was ~5 % of a REGISTER's instructions (docs/benchmarks.md). */
+        log_msg(status < 300 ? LOGL_DEBUG : LOGL_INFO, "reg: %s on connection %llu -> %d",
+                p->id.impi, (unsigned long long)c->id, status);
         sipmsg_send(c, rsp);
     }
     if (rsp)
@@ -530,6 +577,19 @@ static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity 
         return;
     }
     p->id = *id;
+    if (!p->held_access) { /* the client's own token: DPoP applies (the held ones are ours) */
+        const char *tok = NULL;
+        size_t len = 0;
+        int dpop = 0;
+        struct reg_dpop_result res;
+        reg_find_bearer(sip_object(p->req), &tok, &len, &dpop); /* checked in reg_handle() */
+        if (reg_dpop_check(sip_object(p->req), dpop, tok, len, id, &res) < 0) {
+            reg_dpop_refuse(c, sip_object(p->req), id, &res);
+            reg_pending_free(p);
+            return;
+        }
+        memcpy(p->dpop_jkt, res.jkt, sizeof(p->dpop_jkt));
+    }
     reg_forward(c, p);
 }
 
@@ -761,7 +821,8 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     }
     const char *tok;
     size_t toklen;
-    int found = reg_find_bearer(sip, &tok, &toklen);
+    int dpop_scheme = 0;
+    int found = reg_find_bearer(sip, &tok, &toklen, &dpop_scheme);
     if (found < 0 || (found && toklen > TOK_MAX_LEN)) {
         reg_count(REG_BAD_REQUEST);
         sipmsg_reply(c, sip, 400,

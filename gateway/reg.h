@@ -7,6 +7,8 @@
 
 #include <sofia-sip/msg.h>
 
+#include "tok.h"
+
 struct gw_conn;
 struct reg_pending;
 
@@ -26,6 +28,8 @@ struct reg_state {
     int refreshing;                      /* a refresh of the held tokens is at the WAF */
     struct reg_pending *refresh_waiters; /* REGISTERs on this flow waiting for it */
     msg_t *upstream; /* the REGISTER as last forwarded, for a de-REGISTER when the flow dies */
+    char dpop_jkt[TOK_JKT_SIZE]; /* the key the last REGISTER proved; "" for bearer tokens */
+    char *binding;               /* recover_binding() of that REGISTER, when DPoP-proven */
 };
 
 /* Handles one REGISTER received on c; takes ownership of msg. */

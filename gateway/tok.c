@@ -117,9 +117,21 @@ enum tok_result tok_validate_claims(json_t *c, enum tok_source src, const struct
     /* RFC 7662 §2.2: token_type is the RFC 6749 §5.1 type of an access token ("Bearer"); the WAF
      * reports a refresh token as "refresh_token", and one without a type proves nothing. */
     const char *type = json_string_value(json_object_get(c, "token_type"));
-    if (src == TOK_FROM_INTROSPECTION && (!type || strcasecmp(type, "Bearer") != 0)) {
+    if (src == TOK_FROM_INTROSPECTION &&
+        (!type || (strcasecmp(type, "Bearer") != 0 && strcasecmp(type, "DPoP") != 0))) {
         snprintf(why, whylen, "not an access token (token_type %.20s)", type ? type : "missing");
         return TOK_INVALID;
+    }
+    /* RFC 9449 §6: a bound token names its key; a cnf we cannot read binds to nothing we could
+     * check, so the token is refused rather than taken for a bearer one. */
+    json_t *cnf = json_object_get(c, "cnf");
+    if (cnf) {
+        const char *jkt = json_string_value(json_object_get(cnf, "jkt"));
+        if (!jkt || strlen(jkt) != TOK_JKT_SIZE - 1) {
+            snprintf(why, whylen, "cnf without a usable jkt");
+            return TOK_INVALID;
+        }
+        memcpy(id->jkt, jkt, TOK_JKT_SIZE);
     }
     const char *iss = json_string_value(json_object_get(c, "iss"));
     json_t *exp = json_object_get(c, "exp"), *iat = json_object_get(c, "iat");

@@ -11,6 +11,7 @@
 
 #define TOK_MAX_IMPU 8
 #define TOK_MAX_URI 256
+#define TOK_JKT_SIZE 44 /* an RFC 7638 SHA-256 thumbprint in base64url + NUL */
 
 enum tok_result {
     TOK_OK,
@@ -43,6 +44,7 @@ struct tok_identity {
     char scope[512];
     size_t nimpu;
     char impu[TOK_MAX_IMPU][TOK_MAX_URI];
+    char jkt[TOK_JKT_SIZE]; /* cnf.jkt: the DPoP key the token is bound to; "" for a bearer token */
 };
 
 /* Returns the key for kid (ownership stays with the caller), or NULL. */
@@ -57,8 +59,8 @@ int tok_from_bearer_params(const char *const *params, const char **tok, size_t *
 enum tok_result tok_validate(const char *token, size_t len, const struct tok_policy *policy,
                              tok_key_lookup lookup, void *lookup_ctx, int64_t now,
                              struct tok_identity *id, char *why, size_t whylen);
-/* Checks claims (a JWT payload or an introspection response): active and token_type "Bearer"
- * (introspection: a refresh token is never an access token), iss, aud,
+/* Checks claims (a JWT payload or an introspection response): active and token_type "Bearer" or
+ * "DPoP" (introspection: a refresh token is never an access token), cnf.jkt if any, iss, aud,
  * exp, nbf and iat with leeway, sub, client_id, jti (JWT), impi, impu, the required scope. */
 enum tok_result tok_validate_claims(json_t *claims, enum tok_source src,
                                     const struct tok_policy *policy, int64_t now,

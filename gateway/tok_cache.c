@@ -18,7 +18,9 @@ struct tok_cache_entry {
     int64_t exp;
     uint8_t nimpu;
     uint16_t len;
-    char packed[]; /* sub, impi, client_id, scope, impu[0..nimpu), each NUL-terminated */
+    char jkt[TOK_JKT_SIZE]; /* the DPoP binding must survive the cache, or a bound token would
+                               pass as a bearer one from its second use on */
+    char packed[];          /* sub, impi, client_id, scope, impu[0..nimpu), each NUL-terminated */
 };
 
 struct tok_cache {
@@ -39,10 +41,15 @@ static gboolean tok_cache_equal(gconstpointer a, gconstpointer b)
     return memcmp(a, b, TOK_CACHE_KEY_LEN) == 0;
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up on every digest,
+ * which cost more than hashing the token itself (docs/benchmarks.md). */
 static void tok_cache_key(const char *token, size_t len, uint8_t key[TOK_CACHE_KEY_LEN])
 {
+    static EVP_MD *sha256;
     unsigned int n = 0;
-    EVP_Digest(token, len, key, &n, EVP_sha256(), NULL);
+    if (!sha256)
+        sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    EVP_Digest(token, len, key, &n, sha256 ? sha256 : EVP_sha256(), NULL);
 }
 
 struct tok_cache *tok_cache_new(size_t max_entries)
@@ -82,6 +89,7 @@ int tok_cache_get(struct tok_cache *c, const char *token, size_t len, int64_t no
         return 0;
     memset(id, 0, sizeof(*id));
     id->exp = e->exp;
+    memcpy(id->jkt, e->jkt, sizeof(id->jkt));
     const char *p = e->packed;
     p = tok_cache_unpack_one(p, id->sub, sizeof(id->sub));
     p = tok_cache_unpack_one(p, id->impi, sizeof(id->impi));
@@ -107,6 +115,7 @@ static struct tok_cache_entry *tok_cache_pack(const struct tok_identity *id)
     for (size_t i = 0; i < n; i++)
         p = stpcpy(p, parts[i]) + 1;
     e->exp = id->exp;
+    memcpy(e->jkt, id->jkt, sizeof(e->jkt));
     e->nimpu = (uint8_t)(n - 4);
     e->len = (uint16_t)len;
     return e;

@@ -12,6 +12,9 @@
 #include "peer.h"
 #include "ws_mask.h"
 
+/* Seconds a client refused for a full gateway waits before it tries again. */
+#define WS_BUSY_RETRY_AFTER "5"
+
 struct gw_out {
     struct gw_out *next;
     size_t len;
@@ -204,6 +207,30 @@ int ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
     return -1;
 }
 
+/* A full gateway answers 503 with Retry-After (RFC 9110 §10.2.3), so a client backs off and
+ * retries, maybe landing on another gateway, instead of hammering this one. */
+static void ws_refuse_busy(struct lws *wsi, const char *why)
+{
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+                                      *end = buf + sizeof(buf) - 1;
+    char len[16];
+    int n = snprintf(len, sizeof(len), "%zu", strlen(why) + 1);
+    if (lws_add_http_header_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"retry-after:", (const unsigned char *)WS_BUSY_RETRY_AFTER,
+            (int)strlen(WS_BUSY_RETRY_AFTER), &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"text/plain", 10, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, (const unsigned char *)len,
+                                     n, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < strlen(why) + 1)
+        return;
+    p += snprintf((char *)p, (size_t)(end - p), "%s\n", why);
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+}
+
 /* Refuses the handshake unless it is for /sip, from an allowed Origin, within the limit. */
 static int ws_filter(struct lws *wsi, struct ws_pss *pss)
 {
@@ -222,8 +249,10 @@ static int ws_filter(struct lws *wsi, struct ws_pss *pss)
         return -1;
     }
     if (gw->metrics.ws_open >= (uint64_t)gw->cfg->max_connections) {
-        log_warn("ws: handshake refused: %ld connections open", gw->cfg->max_connections);
-        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "Too many connections");
+        /* debug, not warn: a full gateway sees this per attempt; the metric counts them */
+        log_debug("ws: handshake refused: %ld connections open", gw->cfg->max_connections);
+        gw->metrics.ws_refused_full_total++;
+        ws_refuse_busy(wsi, "Too many connections");
         return -1;
     }
     char source[PEER_ADDR_MAX];
@@ -232,8 +261,7 @@ static int ws_filter(struct lws *wsi, struct ws_pss *pss)
     if (ws_per_source(source) >= (unsigned)gw->cfg->max_connections_per_source) {
         log_warn("ws: handshake refused: %s already has %ld connections", source,
                  gw->cfg->max_connections_per_source);
-        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
-                               "Too many connections from this address");
+        ws_refuse_busy(wsi, "Too many connections from this address");
         return -1;
     }
     return 0;

@@ -6,8 +6,14 @@
  * that follows the request head and then each frame header; at an unmasked frame the bytes from
  * its header on are withheld from lws (dropped, as is everything after), and the flow is closed
  * with 1002. A stale entry (its fd closed without a callback and reused) is recognised by the
- * socket's inode. TLS on the gateway's listener would hide the frames; the gateway listens in
- * plain and leaves TLS to a front proxy (docs/security-http.md). */
+ * socket's inode.
+ *
+ * With TLS on the listener the socket carries ciphertext, which this parser must never see:
+ * OpenSSL reads it with read(), not recv(), and recv() also skips entries marked tls. Instead the
+ * gateway defines SSL_read() the same way (the real one found with dlsym(RTLD_NEXT)): lws 4.1.6
+ * reads a TLS connection with SSL_read(wsi->tls.ssl, …) (lws_ssl_capable_read in
+ * tls/openssl/openssl-ssl.c), so the parser sees the decrypted bytes of tracked TLS sockets and
+ * the same rule holds over WSS (docs/deploy.md). */
 #include "ws_mask.h"
 
 #include <errno.h>
@@ -18,7 +24,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include <glib.h>
+#include <openssl/ssl.h>
 
 #include "gw.h"
 #include "log.h"
@@ -29,6 +38,7 @@ struct ws_mask_entry {
     struct ws_mask_parser p;
     struct gw_conn *conn; /* NULL until the handshake completed */
     int reported;         /* the violation was handed to the connection */
+    int tls;              /* watched through SSL_read(), not recv() */
 };
 
 static GHashTable *ws_mask_fds; /* fd → struct ws_mask_entry */
@@ -121,7 +131,7 @@ static ino_t ws_mask_inode(int fd)
     return fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
-void ws_mask_track(int fd)
+void ws_mask_track(int fd, int tls)
 {
     if (!ws_mask_fds)
         ws_mask_fds = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, free);
@@ -129,6 +139,7 @@ void ws_mask_track(int fd)
     if (!e)
         return; /* unchecked, not refused: lws still frames it */
     e->ino = ws_mask_inode(fd);
+    e->tls = tls;
     g_hash_table_replace(ws_mask_fds, GINT_TO_POINTER(fd), e);
 }
 
@@ -167,23 +178,57 @@ void ws_mask_shutdown(void)
     ws_mask_fds = NULL;
 }
 
+/* The tracked entry of fd watched through the given path (tls or plain), or NULL. */
+static struct ws_mask_entry *ws_mask_entry(int fd, int tls)
+{
+    struct ws_mask_entry *e;
+    if (fd < 0 || !ws_mask_fds || !(e = g_hash_table_lookup(ws_mask_fds, GINT_TO_POINTER(fd))))
+        return NULL;
+    if (e->ino != ws_mask_inode(fd)) { /* closed behind our back, fd reused */
+        g_hash_table_remove(ws_mask_fds, GINT_TO_POINTER(fd));
+        return NULL;
+    }
+    return e->tls == tls ? e : NULL;
+}
+
+/* How many of the n bytes lws may have; 0 when all are withheld (the close is on its way). */
+static size_t ws_mask_pass(struct ws_mask_entry *e, const void *buf, size_t n)
+{
+    size_t ok = ws_mask_feed(&e->p, buf, n);
+    if (e->p.phase != WS_MASK_BAD)
+        return n;
+    ws_mask_report(e);
+    return ok;
+}
+
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
     ssize_t n = syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
     struct ws_mask_entry *e;
-    if (n <= 0 || flags || !ws_mask_fds ||
-        !(e = g_hash_table_lookup(ws_mask_fds, GINT_TO_POINTER(fd))))
+    if (n <= 0 || flags || !(e = ws_mask_entry(fd, 0)))
         return n;
-    if (e->ino != ws_mask_inode(fd)) { /* closed behind our back, fd reused */
-        g_hash_table_remove(ws_mask_fds, GINT_TO_POINTER(fd));
-        return n;
-    }
-    size_t ok = ws_mask_feed(&e->p, buf, (size_t)n);
-    if (e->p.phase != WS_MASK_BAD)
-        return n;
-    ws_mask_report(e);
+    size_t ok = ws_mask_pass(e, buf, (size_t)n);
     if (ok)
         return (ssize_t)ok;
     errno = EAGAIN; /* nothing for lws; the close is on its way */
     return -1;
+}
+
+int SSL_read(SSL *ssl, void *buf, int num)
+{
+    static int (*real)(SSL *, void *, int);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "SSL_read");
+    int n = real(ssl, buf, num);
+    struct ws_mask_entry *e;
+    if (n <= 0 || !(e = ws_mask_entry(SSL_get_fd(ssl), 1)))
+        return n;
+    size_t ok = ws_mask_pass(e, buf, (size_t)n);
+    if (ok)
+        return (int)ok;
+    /* Everything withheld: drain what OpenSSL holds, so the caller sees a plain "want read"
+     * (SSL_get_error() then reports the last real call) and sends the close. */
+    while ((n = real(ssl, buf, num)) > 0)
+        ;
+    return n;
 }

@@ -28,8 +28,10 @@ struct ws_mask_parser {
  * frame (n when none). Once an unmasked frame was seen the phase stays WS_MASK_BAD. */
 size_t ws_mask_feed(struct ws_mask_parser *p, const unsigned char *b, size_t n);
 
-/* A new accepted socket (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): watch it from its first byte. */
-void ws_mask_track(int fd);
+/* A new accepted socket (LWS_CALLBACK_FILTER_NETWORK_CONNECTION): watch it from its first byte.
+ * tls: the listener serves TLS, so the bytes are watched after decryption (SSL_read), never the
+ * raw socket's (which are ciphertext); plain: the raw socket's (recv). */
+void ws_mask_track(int fd, int tls);
 /* The socket closes: stop watching it. */
 void ws_mask_forget(int fd);
 /* The socket became the WebSocket flow c: an unmasked frame closes c with 1002. */

@@ -14,6 +14,7 @@
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/nta.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
@@ -169,6 +170,13 @@ struct stub_server *stub_server_create(su_root_t *root, const struct stub_regist
         NTATAG_TIMER_C((unsigned)reg->set->timer_c_ms + STUB_NTA_TIMER_C_EXTRA_MS), TAG_END());
     if (!srv->agent) {
         snprintf(err, errlen, "cannot listen on %s (address in use or not local?)", listen);
+        goto fail;
+    }
+    if (reg->set->tls_listen && *reg->set->tls_listen &&
+        nta_agent_add_tport(srv->agent, URL_STRING_MAKE(reg->set->tls_listen),
+                            TPTAG_CERTIFICATE(reg->set->tls_dir), TAG_END()) < 0) {
+        snprintf(err, errlen, "cannot listen for SIP over TLS on %s (certificates in %s)",
+                 reg->set->tls_listen, reg->set->tls_dir);
         goto fail;
     }
     /* One default leg receives every request that is not part of a dialog. */

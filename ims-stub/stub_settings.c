@@ -2,6 +2,8 @@
  * startup error rather than a surprise at the first REGISTER. */
 #include "stub_settings.h"
 
+#include "tlsconf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@
 
 static const struct cfg_field stub_settings_fields[] = {
     F("listen", CFG_STR, listen, 0, 0, "SIP URI to listen on, UDP and TCP (sip:127.0.0.1:5060)"),
+    F("tls-listen", CFG_STR, tls_listen, 0, 0,
+      "SIP over TLS too: a sips: URI to bind, e.g. sips:127.0.0.1:5061 (default none)"),
+    F("tls-dir", CFG_STR, tls_dir, 0, 0,
+      "directory with agent.pem (private key and certificate) and cafile.pem for tls-listen"),
     F("home-domain", CFG_STR, home_domain, 0, 0, "home network domain and realm (ims.test)"),
     F("service-route", CFG_STR, service_route, 0, 0,
       "URI returned in Service-Route; empty = sip:orig@<listen host:port>;lr"),
@@ -118,6 +124,8 @@ int stub_settings_check(struct stub_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "\"record-route\": \"%s\" is not a sip: URI", s->record_route);
         return -1;
     }
+    if (sip_tls_settings_check(s->tls_listen, s->tls_dir, err, errlen) < 0)
+        return -1;
     if (!s->home_domain || !*s->home_domain || strpbrk(s->home_domain, "\" \t\r\n")) {
         snprintf(err, errlen, "\"home-domain\" must be a non-empty domain name");
         return -1;

@@ -8,6 +8,8 @@
 
 struct stub_settings {
     char *listen;         /* SIP URI; nta binds UDP and TCP on it */
+    char *tls_listen;     /* SIP over TLS: sips: URI; NULL = none */
+    char *tls_dir;        /* sofia-sip's TLS directory: agent.pem (key + cert), cafile.pem */
     char *home_domain;    /* realm of Digest challenges */
     char *service_route;  /* URI returned in Service-Route */
     char **trusted_peers; /* IP addresses allowed to send REGISTER */

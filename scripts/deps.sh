@@ -16,6 +16,9 @@ apt_pkgs=(
   rtpengine-daemon
   postgresql libpq-dev
   kamailio kamailio-ims-modules kamailio-presence-modules
+  systemd
+  podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap
+  kamailio-websocket-modules valgrind
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already installed.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs)

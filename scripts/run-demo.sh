@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make run: starts WAF, IMS stub and gateway with the demo defaults, prints the URL and the demo
 # credentials, and stops all three on Ctrl-C (no process is left behind).
+# MEDIA=1 (make run MEDIA=1) also starts rtpengine as the media relay (eIMS-AGW, docs/media.md)
+# with its ng port on 127.0.0.1:2223 and RTP ports 30000-30999 on MEDIA_IP (default 127.0.0.1:
+# browsers and phones on this host; give a LAN address to reach phones on the LAN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -37,6 +40,12 @@ if ! "$waf" --data-dir "$data/waf" client list | grep -q '^gateway	' || [ ! -s "
     --redirect-uri http://127.0.0.1:8080/ --secret-file "$data/gateway-client-secret"
 fi
 gateway_args=(--waf-client-id gateway --waf-client-secret-file "$data/gateway-client-secret")
+media=${MEDIA:-0}
+media_ip=${MEDIA_IP:-127.0.0.1}
+if [ "$media" = 1 ]; then
+  command -v rtpengine >/dev/null || { echo "MEDIA=1 needs rtpengine (apt-get install rtpengine-daemon)" >&2; exit 1; }
+  gateway_args+=(--media rtpengine --media-relay 127.0.0.1:2223)
+fi
 
 pids=()
 stop() {
@@ -49,6 +58,11 @@ trap stop INT TERM EXIT
 
 "$waf" --data-dir "$data/waf" & pids+=($!)
 "$stub" & pids+=($!)
+if [ "$media" = 1 ]; then
+  # Userspace forwarding (no kernel module), in the foreground so Ctrl-C stops it too.
+  rtpengine --config-file=none -f -E --table=-1 -i "$media_ip" -n 127.0.0.1:2223 \
+    -m 30000 -M 30999 -d 0 -L 5 --num-threads=2 & pids+=($!)
+fi
 # The gateway fetches the WAF's keys at start: let the WAF come up first (bounded wait).
 for _ in $(seq 50); do curl -sf http://127.0.0.1:9090/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 "$gateway" "${gateway_args[@]}" & pids+=($!)
@@ -63,10 +77,11 @@ cat <<MSG
   Open:      http://127.0.0.1:8080/
   WAF:       http://127.0.0.1:9090/  (issuer; phone codes at /code, devices at /device)
   IMS stub:  sip:127.0.0.1:5060 (UDP + TCP)
+  Media:     $([ "$media" = 1 ] && echo "rtpengine on $media_ip (RTP 30000-30999, ng 127.0.0.1:2223)" || echo "off (browser to browser only; make run MEDIA=1 for IMS phones)")
   Demo users (IMPU sip:NAME@ims.test):
 $(sed 's/^\([^ ]*\) \(.*\)$/    \1  password: \2/' "$creds")
 
-  Press Ctrl-C to stop all three.
+  Press Ctrl-C to stop them all.
 
 MSG
 wait -n "${pids[@]}" || true

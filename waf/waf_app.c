@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "waf_dpop.h"
 #include "rnd.h"
 #include "waf_limits.h"
 #include "timeutil.h"
@@ -31,7 +32,8 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
     /* Replicas behind a balancer accept each other's sign-in forms: with a key-encryption key
      * (the same on every replica) the CSRF key is derived from it instead of drawn at random. */
     waf_kek_derive(waf_store_kek(app->store), "imsgw-waf csrf v1", app->csrf_key);
-    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0) {
+    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0 ||
+        waf_dpop_open(app) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -52,6 +54,7 @@ void waf_app_close(struct waf_app *app)
     waf_throttle_destroy(app->throttle);
     app->throttle = NULL;
     waf_limits_close(app);
+    waf_dpop_close(app);
 }
 
 void waf_app_tick(struct waf_app *app)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dpop.h"
 #include "form.h"
 #include "waf_keyring.h"
 #include "waf_metrics.h"
@@ -30,6 +31,8 @@ struct waf_app {
     struct waf_pool *pool;         /* set by the HTTP layer, which owns the wake-up */
     char dummy_hash[WAF_HASH_MAX]; /* verified for unknown users, so timing names no user */
     unsigned char csrf_key[32];
+    uint8_t dpop_nonce_key[DPOP_NONCE_KEY_LEN]; /* waf_dpop */
+    struct dpop_replay *dpop_replay;
     uint64_t gc_ms;
 };
 
@@ -46,6 +49,10 @@ struct waf_req {
     char origin[256];
     char cookie[512];
     char peer[64]; /* client address (behind trusted-proxies: from X-Forwarded-For) */
+    char dpop[DPOP_MAX_PROOF + 1]; /* the DPoP header (RFC 9449) */
+    int dpop_count;                /* DPoP headers seen (more than one is refused) */
+    int dpop_too_long;
+    char dpop_jkt[JWK_THUMBPRINT_SIZE]; /* set by waf_dpop_check(): the proven key, or "" */
 };
 
 struct waf_resp {
@@ -58,7 +65,8 @@ struct waf_resp {
     char location[2400];
     char set_cookie[256];
     char www_authenticate[64];
-    const char *allow; /* the Allow header of a 405 */
+    char dpop_nonce[DPOP_NONCE_MAX + 1]; /* DPoP-Nonce header when set */
+    const char *allow;                   /* the Allow header of a 405 */
     int retry_after;
 };
 

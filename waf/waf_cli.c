@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "jwk.h"
 #include "timeutil.h"
 #include "waf_keyring.h"
 #include "waf_password.h"
@@ -42,6 +43,7 @@ void waf_cli_usage(FILE *out)
         "                            new signing key; the old one stays in the JWKS until\n"
         "                            its tokens have expired\n"
         "  token NAME [--scope S] [--lifetime SEC] [--client-id ID] [--issued-at UNIX]\n"
+        "    [--jkt THUMBPRINT]  (a DPoP-bound token, RFC 9449)\n"
         "                            print a signed access token for NAME\n");
 }
 
@@ -219,11 +221,12 @@ static int waf_cli_user(const struct waf_settings *s, int argc, char **argv)
 
 static int waf_cli_token(const struct waf_settings *s, int argc, char **argv)
 {
-    struct waf_token_request req = {s->issuer,         s->audience,  "imsgw-cli",
-                                    WAF_SCOPE_DEFAULT, time_now_s(), s->token_lifetime};
+    struct waf_token_request req = {s->issuer,    s->audience,       "imsgw-cli", WAF_SCOPE_DEFAULT,
+                                    time_now_s(), s->token_lifetime, NULL};
     if (argc < 1 || argv[0][0] == '-')
-        return waf_cli_fail(WAF_EXIT_USAGE, "usage: token NAME [--scope S] [--lifetime SEC] "
-                                            "[--client-id ID] [--issued-at UNIX]");
+        return waf_cli_fail(WAF_EXIT_USAGE,
+                            "usage: token NAME [--scope S] [--lifetime SEC] "
+                            "[--client-id ID] [--issued-at UNIX] [--jkt THUMBPRINT]");
     for (int i = 1; i < argc; i += 2) {
         long long n;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -231,6 +234,8 @@ static int waf_cli_token(const struct waf_settings *s, int argc, char **argv)
             req.scope = v;
         else if (v && strcmp(argv[i], "--client-id") == 0)
             req.client_id = v;
+        else if (v && strcmp(argv[i], "--jkt") == 0 && strlen(v) == JWK_THUMBPRINT_SIZE - 1)
+            req.jkt = v; /* a DPoP-bound token (cnf.jkt), for tests and operators */
         else if (v && strcmp(argv[i], "--lifetime") == 0) {
             if (waf_cli_number("--lifetime", v, 1, 86400, &n) < 0)
                 return WAF_EXIT_USAGE;

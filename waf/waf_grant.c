@@ -13,6 +13,7 @@
 #include "log.h"
 #include "timeutil.h"
 #include "waf_codes.h"
+#include "waf_dpop.h"
 #include "waf_limits.h"
 #include "waf_oauth.h"
 
@@ -147,8 +148,15 @@ static const char *waf_grant_col(struct waf_stmt *s, int i)
     return v ? v : "";
 }
 
+/* The key a new refresh family is bound to: the proof's, for a public client only (RFC 9449
+ * §5: a confidential client's refresh token is bound by its client authentication). */
+static const char *waf_grant_family_jkt(const struct waf_req *req, const struct waf_client *c)
+{
+    return c->type == WAF_CLIENT_PUBLIC && req->dpop_jkt[0] ? req->dpop_jkt : NULL;
+}
+
 /* Issues a new family for user (and records it on the code row when code_hash is set). */
-static void waf_grant_issue_family(struct waf_app *app, struct waf_resp *resp,
+static void waf_grant_issue_family(struct waf_app *app, struct waf_req *req, struct waf_resp *resp,
                                    const struct waf_client *c, int64_t user_id, const char *scope,
                                    enum waf_grant_kind kind)
 {
@@ -157,8 +165,8 @@ static void waf_grant_issue_family(struct waf_app *app, struct waf_resp *resp,
         waf_grant_fail(app, resp, "invalid_grant", "the user no longer exists");
         return;
     }
-    int64_t fam = waf_oauth_family_new(app, c->id, user_id, scope);
-    struct waf_issue in = {c, &u, scope, fam, 1};
+    int64_t fam = waf_oauth_family_new(app, c->id, user_id, scope, waf_grant_family_jkt(req, c));
+    struct waf_issue in = {c, &u, scope, fam, 1, req->dpop_jkt};
     waf_grant_issued(app, resp, fam > 0 ? waf_oauth_issue(app, &in) : NULL, kind);
 }
 
@@ -215,9 +223,10 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
     snprintf(scope, sizeof(scope), "%s", waf_grant_col(s, 3));
     waf_db_finalize(s);
     struct waf_user u;
-    int64_t fam = waf_store_user_by_id(app->store, user_id, &u) == 0
-                      ? waf_oauth_family_new(app, c->id, user_id, scope)
-                      : -1;
+    int64_t fam =
+        waf_store_user_by_id(app->store, user_id, &u) == 0
+            ? waf_oauth_family_new(app, c->id, user_id, scope, waf_grant_family_jkt(req, c))
+            : -1;
     if (fam < 0 || waf_db_prepare(db,
                                   "UPDATE auth_codes SET used = 1, family_id = ?2 "
                                   "WHERE hash = ?1",
@@ -229,7 +238,7 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
     waf_db_bind_int64(s, 2, fam);
     int ok = waf_db_step(s) == WAF_DB_DONE;
     waf_db_finalize(s);
-    struct waf_issue in = {c, &u, scope, fam, 1};
+    struct waf_issue in = {c, &u, scope, fam, 1, req->dpop_jkt};
     waf_grant_issued(app, resp, ok ? waf_oauth_issue(app, &in) : NULL, WAF_GRANT_CODE);
 }
 
@@ -279,7 +288,7 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
             waf_resp_error(resp, 500, "server_error", "the code could not be consumed");
             return;
         }
-        waf_grant_issue_family(app, resp, c, user_id, c->scope, WAF_GRANT_NUMERIC);
+        waf_grant_issue_family(app, req, resp, c, user_id, c->scope, WAF_GRANT_NUMERIC);
         return;
     }
     app->metrics.numeric_failures++;
@@ -319,7 +328,7 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
     waf_secret_hash(token, hash);
     if (waf_db_prepare(db,
                        "SELECT r.family_id, r.used, r.expires_at, f.client_id, f.user_id, "
-                       "f.scope, f.revoked FROM refresh_tokens r JOIN families f ON "
+                       "f.scope, f.revoked, f.dpop_jkt FROM refresh_tokens r JOIN families f ON "
                        "f.id = r.family_id WHERE r.hash = ?1",
                        &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "server_error", NULL);
@@ -342,6 +351,10 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
         err = "invalid_grant", desc = "the refresh token was already used";
     } else if (waf_db_column_int64(s, 2) <= time_now_s()) {
         err = "invalid_grant", desc = "the refresh token has expired";
+    } else if (waf_db_column_type(s, 7) != WAF_DB_NULL &&
+               strcmp(waf_grant_col(s, 7), req->dpop_jkt) != 0) {
+        /* RFC 9449 §5.2: a bound refresh token is only worth anything with its key's proof. */
+        err = "invalid_dpop_proof", desc = "the refresh token is bound to another DPoP key";
     } else {
         fam = waf_db_column_int64(s, 0);
         user_id = waf_db_column_int64(s, 4);
@@ -369,7 +382,7 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
     waf_db_bind_text(s, 1, hash);
     int ok = waf_db_step(s) == WAF_DB_DONE;
     waf_db_finalize(s);
-    struct waf_issue in = {c, &u, scope, fam, 1};
+    struct waf_issue in = {c, &u, scope, fam, 1, req->dpop_jkt};
     waf_grant_issued(app, resp, ok ? waf_oauth_issue(app, &in) : NULL, WAF_GRANT_REFRESH);
 }
 
@@ -385,7 +398,7 @@ static void waf_grant_client_credentials(struct waf_app *app, struct waf_req *re
         waf_grant_fail(app, resp, "invalid_scope", "the scope is unknown or not allowed");
         return;
     }
-    struct waf_issue in = {c, NULL, want ? want : c->scope, 0, 0};
+    struct waf_issue in = {c, NULL, want ? want : c->scope, 0, 0, req->dpop_jkt};
     waf_grant_issued(app, resp, waf_oauth_issue(app, &in), WAF_GRANT_CLIENT);
 }
 
@@ -443,13 +456,14 @@ static void waf_grant_device(struct waf_app *app, struct waf_req *req, const str
     if (err)
         waf_grant_fail(app, resp, err, desc);
     else
-        waf_grant_issue_family(app, resp, c, user_id, scope, WAF_GRANT_DEVICE);
+        waf_grant_issue_family(app, req, resp, c, user_id, scope, WAF_GRANT_DEVICE);
 }
 
 void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
 {
     struct waf_client c;
-    if (waf_grant_form_ok(req, resp) < 0 || waf_grant_client(app, req, &c, resp) < 0) {
+    if (waf_grant_form_ok(req, resp) < 0 || waf_grant_client(app, req, &c, resp) < 0 ||
+        waf_dpop_check(app, req, resp) < 0) {
         app->metrics.token_errors++;
         return;
     }
@@ -480,6 +494,8 @@ void waf_grant_token(struct waf_app *app, struct waf_req *req, struct waf_resp *
     }
     if (resp->status != 200)
         app->metrics.token_errors++;
+    if (req->dpop_count)
+        waf_dpop_nonce(app, resp); /* the next proof's nonce, whatever the outcome (§8.2) */
 }
 
 int waf_grant_client_auth(struct waf_app *app, struct waf_req *req, struct waf_client *c,

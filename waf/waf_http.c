@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "peer.h"
+#include "tlsconf.h"
 #include "waf_authorize.h"
 #include "waf_client.h"
 #include "waf_grant.h"
@@ -61,6 +62,8 @@ struct waf_http {
     char metadata_alias[WAF_ISSUER_MAX + 64]; /* RFC 8414 §3.1 path form when issuer has a path */
     struct waf_http_session *verifying;
     uint64_t next_job;
+    struct tls_listener tls; /* cert and key paths, and lws' SSL_CTX for reloads */
+    char hsts[32];           /* Strict-Transport-Security value over TLS, "" = none */
 };
 
 static const struct {
@@ -121,6 +124,25 @@ static void waf_http_copy(struct lws *wsi, char *dst, size_t size, enum lws_toke
         lws_hdr_copy(wsi, dst, (int)size, tok);
     else if (n > 0)
         snprintf(dst, size, "!"); /* too long: no valid value of ours is this long */
+}
+
+/* The DPoP header (RFC 9449 §4.1), an lws custom header (names arrive lowercased with the colon).
+ * A proof never holds a comma, so one means the header was repeated and folded together. */
+static void waf_http_dpop(struct lws *wsi, struct waf_req *req)
+{
+    int n = lws_hdr_custom_length(wsi, "dpop:", 5);
+    req->dpop[0] = '\0';
+    if (n < 0)
+        return;
+    req->dpop_count = 1;
+    if ((size_t)n >= sizeof(req->dpop)) {
+        req->dpop_too_long = 1;
+        return;
+    }
+    if (lws_hdr_custom_copy(wsi, req->dpop, (int)sizeof(req->dpop), "dpop:", 5) < 0)
+        req->dpop_too_long = 1;
+    else if (strchr(req->dpop, ','))
+        req->dpop_count = 2;
 }
 
 /* The peer, or behind trusted-proxies the rightmost untrusted X-Forwarded-For entry. */
@@ -258,6 +280,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
                   WSI_TOKEN_HTTP_AUTHORIZATION);
     waf_http_copy(wsi, req->origin, sizeof(req->origin), WSI_TOKEN_ORIGIN);
     waf_http_copy(wsi, req->cookie, sizeof(req->cookie), WSI_TOKEN_HTTP_COOKIE);
+    waf_http_dpop(wsi, req);
     waf_http_client_address(wsi, h->app->s->trusted_proxies, req->peer, sizeof(req->peer));
     ss->head_only = req->method == WAF_M_HEAD;
     ss->cors = req->origin[0] && waf_http_cors_path(path) &&
@@ -338,6 +361,8 @@ static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
         err = waf_http_header(wsi, "location:", r->location, &p, end);
     if (!err && r->set_cookie[0])
         err = waf_http_header(wsi, "set-cookie:", r->set_cookie, &p, end);
+    if (!err && r->dpop_nonce[0])
+        err = waf_http_header(wsi, "dpop-nonce:", r->dpop_nonce, &p, end);
     if (!err && r->www_authenticate[0])
         err = waf_http_header(wsi, "www-authenticate:", r->www_authenticate, &p, end);
     if (!err && r->retry_after) {
@@ -346,15 +371,20 @@ static int waf_http_write_headers(struct lws *wsi, struct waf_http_session *ss)
     }
     if (!err && ss->cors)
         err = waf_http_header(wsi, "access-control-allow-origin:", ss->req.origin, &p, end) ||
-              waf_http_header(wsi, "vary:", "Origin", &p, end);
+              waf_http_header(wsi, "vary:", "Origin", &p, end) ||
+              waf_http_header(wsi, "access-control-expose-headers:", "DPoP-Nonce", &p, end);
     if (!err && ss->cors && ss->req.method == WAF_M_OPTIONS)
-        err = waf_http_header(wsi, "access-control-allow-methods:", "POST", &p, end) ||
-              waf_http_header(wsi, "access-control-allow-headers:", "Content-Type", &p, end) ||
-              waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
+        err =
+            waf_http_header(wsi, "access-control-allow-methods:", "POST", &p, end) ||
+            waf_http_header(wsi, "access-control-allow-headers:", "Content-Type, DPoP", &p, end) ||
+            waf_http_header(wsi, "access-control-max-age:", "600", &p, end);
     if (!err && r->status == 405)
         err = waf_http_header(wsi, "allow:", r->allow ? r->allow : "GET, HEAD", &p, end);
     if (!err) /* one request per connection: see the top of this file */
         err = waf_http_header(wsi, "connection:", "close", &p, end);
+    const struct waf_http *h = lws_context_user(lws_get_context(wsi));
+    if (!err && lws_is_ssl(wsi) && h->hsts[0])
+        err = waf_http_header(wsi, "strict-transport-security:", h->hsts, &p, end);
     if (err || lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     return 0;
@@ -448,6 +478,10 @@ static int waf_http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
             waf_http_reset(ss);
         }
         return 0;
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        if (h && !h->tls.ssl_ctx)
+            h->tls.ssl_ctx = user; /* the listener's SSL_CTX, for reloads */
+        return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         log_info("http upgrade refused");
         return -1; /* the WAF speaks plain HTTP only */
@@ -510,6 +544,17 @@ struct waf_http *waf_http_create(struct waf_app *app, char *err, size_t errlen)
     info.max_http_header_data = WAF_HTTP_HEADER_MAX;
     info.timeout_secs = WAF_HTTP_TIMEOUT_S;
     info.keepalive_timeout = WAF_HTTP_KEEPALIVE_S;
+    if (s->tls_cert && *s->tls_cert) {
+        h->tls.cert_path = s->tls_cert;
+        h->tls.key_path = s->tls_key;
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = s->tls_cert;
+        info.ssl_private_key_filepath = s->tls_key;
+        info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION;
+        info.alpn = "http/1.1"; /* one request per connection is HTTP/1.1's (no h2) */
+        if (s->hsts_max_age)
+            snprintf(h->hsts, sizeof(h->hsts), "max-age=%ld", s->hsts_max_age);
+    }
     h->ctx = lws_create_context(&info);
     if (!h->ctx) {
         snprintf(err, errlen, "cannot listen on %s port %ld", s->listen, s->port);
@@ -523,6 +568,22 @@ struct waf_http *waf_http_create(struct waf_app *app, char *err, size_t errlen)
         return NULL;
     }
     return h;
+}
+
+void waf_http_reload_tls(struct waf_http *h)
+{
+    char err[512], fp[100];
+    if (!h->tls.cert_path) {
+        log_info("SIGHUP: no TLS configured, nothing to reload");
+        return;
+    }
+    if (tls_listener_reload(&h->tls, err, sizeof(err)) < 0) {
+        log_error("SIGHUP: certificate not reloaded, the previous one stays: %s", err);
+        return;
+    }
+    tls_fingerprint(h->tls.cert_path, fp, sizeof(fp));
+    log_info("SIGHUP: certificate reloaded from %s (sha256 %s); open connections are kept",
+             h->tls.cert_path, fp);
 }
 
 int waf_http_port(struct waf_http *h)

@@ -18,6 +18,8 @@ int waf_http_port(struct waf_http *h);
 int waf_http_service(struct waf_http *h);
 /* Wakes waf_http_service() (async-signal-safe), so the caller can look at its stop flag. */
 void waf_http_wake(struct waf_http *h);
+/* Reloads the TLS certificate and key (SIGHUP); open connections keep theirs. Logged. */
+void waf_http_reload_tls(struct waf_http *h);
 /* Stops the pool, closes every connection and the listener and frees h (NULL is fine). */
 void waf_http_destroy(struct waf_http *h);
 

@@ -15,7 +15,6 @@
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/sha.h>
 
 #include "b64url.h"
 #include "jws.h"
@@ -61,42 +60,9 @@ static json_t *waf_keys_rsa_jwk(EVP_PKEY *key, const char *kid)
     return jwk;
 }
 
-/* RFC 7638: base64url(SHA-256(canonical JWK)); n < 0 or n >= size means it did not fit. */
-static int waf_keys_digest_canon(const char *canon, int n, size_t size, char out[WAF_KID_SIZE])
-{
-    if (n < 0 || (size_t)n >= size)
-        return -1;
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)canon, (size_t)n, digest);
-    b64url_encode(digest, sizeof(digest), out);
-    return 0;
-}
-
-static int waf_keys_rsa_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
-{
-    json_t *jwk = waf_keys_rsa_jwk(key, "");
-    char canon[1500];
-    int n = jwk ? snprintf(canon, sizeof(canon), "{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}",
-                           json_string_value(json_object_get(jwk, "e")),
-                           json_string_value(json_object_get(jwk, "n")))
-                : -1;
-    json_decref(jwk);
-    return waf_keys_digest_canon(canon, n, sizeof(canon), out);
-}
-
 int waf_keys_thumbprint(EVP_PKEY *key, char out[WAF_KID_SIZE])
 {
-    if (EVP_PKEY_is_a(key, "RSA"))
-        return waf_keys_rsa_thumbprint(key, out);
-    json_t *jwk = jwk_from_ec_key(key, "");
-    const char *x = json_string_value(json_object_get(jwk, "x"));
-    const char *y = json_string_value(json_object_get(jwk, "y"));
-    char canon[160];
-    int n = x && y ? snprintf(canon, sizeof(canon),
-                              "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y)
-                   : -1;
-    json_decref(jwk);
-    return waf_keys_digest_canon(canon, n, sizeof(canon), out);
+    return jwk_thumbprint(key, out);
 }
 
 static int waf_keys_load(const char *path, struct waf_signing_key *out, char *err, size_t errlen)

@@ -11,12 +11,15 @@
 #include "waf_http.h"
 #include "waf_settings.h"
 
-static volatile sig_atomic_t waf_stop;
+static volatile sig_atomic_t waf_stop, waf_reload;
 static struct waf_http *waf_running;
 
 static void waf_on_signal(int sig)
 {
-    waf_stop = 1;
+    if (sig == SIGHUP)
+        waf_reload = 1;
+    else
+        waf_stop = 1;
     if (waf_running)
         waf_http_wake(waf_running);
 }
@@ -81,13 +84,17 @@ static int waf_serve(const struct waf_settings *s)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* reload the TLS certificate */
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (ulimit -f) must turn into a write error the store reports, not death. */
     signal(SIGXFSZ, SIG_IGN);
     log_info("listening on %s port %d, issuer %s, kid %s", s->listen, waf_http_port(waf_running),
              s->issuer, waf_keyring_current(&app.keys)->kid);
     while (!waf_stop && waf_http_service(waf_running) >= 0)
-        ;
+        if (waf_reload) {
+            waf_reload = 0;
+            waf_http_reload_tls(waf_running);
+        }
     log_info("stopping");
     status = WAF_EXIT_OK;
 out:

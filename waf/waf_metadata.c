@@ -50,6 +50,8 @@ json_t *waf_metadata_build(const char *issuer)
                             waf_metadata_list(auth_methods));
         json_object_set_new(m, "introspection_endpoint_auth_methods_supported",
                             waf_metadata_list(confidential));
+        static const char *const dpop_algs[] = {"ES256", "RS256", NULL}; /* = DPOP_ALGS */
+        json_object_set_new(m, "dpop_signing_alg_values_supported", waf_metadata_list(dpop_algs));
     }
     return m;
 }

@@ -31,7 +31,12 @@ char *waf_metrics_text(const struct waf_metrics *m)
                     "# TYPE imsgw_waf_throttled_total counter\n"
                     "imsgw_waf_throttled_total %" PRIu64 "\n"
                     "# TYPE imsgw_waf_refresh_reuse_total counter\n"
-                    "imsgw_waf_refresh_reuse_total %" PRIu64 "\n",
-                    m->token_errors, m->numeric_failures, m->throttled, m->refresh_reuse);
+                    "imsgw_waf_refresh_reuse_total %" PRIu64 "\n"
+                    "# TYPE imsgw_waf_dpop_refused_total counter\n"
+                    "imsgw_waf_dpop_refused_total %" PRIu64 "\n"
+                    "# TYPE imsgw_waf_dpop_bound_tokens_total counter\n"
+                    "imsgw_waf_dpop_bound_tokens_total %" PRIu64 "\n",
+                    m->token_errors, m->numeric_failures, m->throttled, m->refresh_reuse,
+                    m->dpop_refused, m->dpop_bound);
     return form_buf_take(&b, NULL);
 }

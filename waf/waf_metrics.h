@@ -17,6 +17,8 @@ struct waf_metrics {
     uint64_t logins_ok, logins_failed;
     uint64_t tokens_issued[WAF_GRANT_KINDS];
     uint64_t token_errors;
+    uint64_t dpop_refused; /* /token requests whose DPoP proof failed */
+    uint64_t dpop_bound;   /* access tokens bound to a DPoP key */
     uint64_t numeric_failures;
     uint64_t throttled;
     uint64_t refresh_reuse;

@@ -19,14 +19,14 @@ static struct waf_db *waf_oauth_db(struct waf_app *app)
 }
 
 int64_t waf_oauth_family_new(struct waf_app *app, const char *client_id, int64_t user_id,
-                             const char *scope)
+                             const char *scope, const char *dpop_jkt)
 {
     struct waf_db *db = waf_oauth_db(app);
     struct waf_stmt *s;
     int64_t now = time_now_s(), id = -1;
     if (waf_db_prepare(db,
                        "INSERT INTO families (client_id, user_id, scope, created_at, "
-                       "expires_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                       "expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
                        &s) != WAF_DB_OK)
         return -1;
     waf_db_bind_text(s, 1, client_id);
@@ -35,6 +35,8 @@ int64_t waf_oauth_family_new(struct waf_app *app, const char *client_id, int64_t
     waf_db_bind_text(s, 3, scope);
     waf_db_bind_int64(s, 4, now);
     waf_db_bind_int64(s, 5, now + app->s->refresh_lifetime);
+    if (dpop_jkt)
+        waf_db_bind_text(s, 6, dpop_jkt);
     if (waf_db_step(s) == WAF_DB_ROW)
         id = waf_db_column_int64(s, 0);
     waf_db_finalize(s);
@@ -67,7 +69,8 @@ static int waf_oauth_record(struct waf_app *app, const struct waf_issue *in, con
     struct waf_stmt *s;
     if (waf_db_prepare(waf_oauth_db(app),
                        "INSERT INTO access_tokens (jti, hash, family_id, client_id, user_id, "
-                       "scope, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                       "scope, issued_at, expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, "
+                       "?6, ?7, ?8, ?9)",
                        &s) != WAF_DB_OK)
         return -1;
     waf_db_bind_text(s, 1, jti);
@@ -81,6 +84,8 @@ static int waf_oauth_record(struct waf_app *app, const struct waf_issue *in, con
     waf_db_bind_text(s, 6, in->scope);
     waf_db_bind_int64(s, 7, iat);
     waf_db_bind_int64(s, 8, iat + app->s->token_lifetime);
+    if (in->jkt && in->jkt[0])
+        waf_db_bind_text(s, 9, in->jkt);
     int rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
     waf_db_finalize(s);
     return rc;
@@ -120,8 +125,8 @@ json_t *waf_oauth_issue(struct waf_app *app, const struct waf_issue *in)
     } else {
         waf_keyring_refresh(&app->keys, app->store);
         struct waf_token_request req = {
-            app->s->issuer,        app->s->audience, in->client->id, in->scope, now,
-            app->s->token_lifetime};
+            app->s->issuer,         app->s->audience, in->client->id, in->scope, now,
+            app->s->token_lifetime, in->jkt};
         access = waf_token_issue_jti(waf_keyring_current(&app->keys), &req, in->user, jti, err,
                                      sizeof(err));
     }
@@ -130,8 +135,12 @@ json_t *waf_oauth_issue(struct waf_app *app, const struct waf_issue *in)
         free(access);
         return NULL;
     }
-    json_t *r = json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type", "Bearer",
-                          "expires_in", (json_int_t)app->s->token_lifetime, "scope", in->scope);
+    int bound = in->jkt && in->jkt[0];
+    if (bound)
+        app->metrics.dpop_bound++;
+    json_t *r = json_pack("{s:s, s:s, s:I, s:s}", "access_token", access, "token_type",
+                          bound ? "DPoP" : "Bearer", "expires_in",
+                          (json_int_t)app->s->token_lifetime, "scope", in->scope);
     if (r && in->refresh)
         json_object_set_new(r, "refresh_token", json_string(refresh));
     free(access);
@@ -160,7 +169,8 @@ static const char *waf_oauth_jwt_jti(struct waf_app *app, const char *token, str
 }
 
 #define WAF_OAUTH_ACTIVE_SQL                                                                       \
-    "SELECT a.client_id, a.user_id, a.scope, a.issued_at, a.expires_at, a.jti FROM access_tokens " \
+    "SELECT a.client_id, a.user_id, a.scope, a.issued_at, a.expires_at, a.jti, a.dpop_jkt "        \
+    "FROM access_tokens "                                                                          \
     "a LEFT JOIN families f ON f.id = a.family_id WHERE a.revoked = 0 AND a.expires_at > ?2 AND "  \
     "coalesce(f.revoked, 0) = 0 AND "
 
@@ -177,6 +187,10 @@ static json_t *waf_oauth_describe(struct waf_app *app, struct waf_stmt *s, const
         return NULL;
     if (waf_db_column_type(s, 5) == WAF_DB_TEXT)
         json_object_set_new(r, "jti", json_string(waf_db_column_text(s, 5)));
+    if (waf_db_column_type(s, 6) == WAF_DB_TEXT) { /* RFC 9449 §6.2 */
+        json_object_set_new(r, "token_type", json_string("DPoP"));
+        json_object_set_new(r, "cnf", json_pack("{s:s}", "jkt", waf_db_column_text(s, 6)));
+    }
     struct waf_user u;
     if (waf_db_column_type(s, 1) == WAF_DB_NULL) {
         json_object_set_new(r, "sub", json_string(client ? client : ""));
@@ -231,7 +245,7 @@ json_t *waf_oauth_introspect(struct waf_app *app, const char *token)
         if (!r)
             r = waf_oauth_lookup(
                 app,
-                "SELECT f.client_id, f.user_id, f.scope, f.created_at, r.expires_at, NULL "
+                "SELECT f.client_id, f.user_id, f.scope, f.created_at, r.expires_at, NULL, NULL "
                 "FROM refresh_tokens r JOIN families f ON f.id = r.family_id WHERE r.hash = ?1 "
                 "AND r.used = 0 AND f.revoked = 0 AND r.expires_at > ?2",
                 hash, "refresh_token");

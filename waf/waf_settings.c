@@ -10,6 +10,7 @@
 #include "peer.h"
 #include "waf_db.h"
 #include "waf_kek.h"
+#include "tlsconf.h"
 #include "urlcheck.h"
 #include "waf_user.h"
 
@@ -75,6 +76,20 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
               "addresses or prefixes of HTTP proxies in front of the WAF; from them the client is "
               "the rightmost other X-Forwarded-For entry (default none)"),
+    WAF_FIELD("tls-cert", CFG_STR, tls_cert, 0, 0,
+              "PEM certificate (then its chain) for HTTPS; reloaded on SIGHUP (default none)"),
+    WAF_FIELD("tls-key", CFG_STR, tls_key, 0, 0,
+              "PEM private key of tls-cert, unencrypted (default none)"),
+    WAF_FIELD("allow-plain-http", CFG_BOOL, allow_plain_http, 0, 0,
+              "serve plain http on a non-loopback listen address, for a TLS-terminating proxy in "
+              "front (default false: refused)"),
+    WAF_FIELD("hsts-max-age", CFG_INT, hsts_max_age, 0, 1L << 30,
+              "Strict-Transport-Security max-age sent over TLS, s (default 31536000; 0 = not "
+              "sent)"),
+    WAF_FIELD("dpop-nonce", CFG_BOOL, dpop_nonce, 0, 0,
+              "DPoP proofs at /token must carry a nonce from this WAF (RFC 9449 §8; default true)"),
+    WAF_FIELD("dpop-max-age", CFG_INT, dpop_max_age, 10, 600,
+              "seconds a DPoP proof's iat and a DPoP nonce stay acceptable (default 60)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -114,6 +129,9 @@ void waf_settings_defaults(struct waf_settings *s)
     s->login_user_pace_after = 50;
     s->device_authz_per_source = 10;
     s->device_authz_per_client = 120;
+    s->hsts_max_age = 31536000;
+    s->dpop_nonce = 1;
+    s->dpop_max_age = 60;
 }
 
 void waf_settings_free(struct waf_settings *s)
@@ -162,6 +180,13 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
     char why[160];
     if (!peer_list_valid(s->trusted_proxies, why, sizeof(why))) {
         snprintf(err, errlen, "\"trusted-proxies\": %s", why);
+        return -1;
+    }
+    if (tls_settings_check(s->listen, s->tls_cert, s->tls_key, s->allow_plain_http, err, errlen) <
+        0)
+        return -1;
+    if (s->tls_cert && *s->tls_cert && strncmp(s->issuer, "https://", 8) != 0) {
+        snprintf(err, errlen, "\"issuer\" must be an https URL when tls-cert is set");
         return -1;
     }
     return url_check_https_or_loopback("issuer", s->issuer, err, errlen);

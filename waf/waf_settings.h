@@ -39,6 +39,12 @@ struct waf_settings {
     long device_authz_per_source; /* /device_authorization per minute per source */
     long device_authz_per_client; /* … per client */
     char **trusted_proxies;       /* X-Forwarded-For is believed from these peers only */
+    char *tls_cert;               /* PEM certificate (+ chain): HTTPS when set */
+    char *tls_key;                /* PEM private key of tls_cert */
+    int allow_plain_http;         /* plain http on a non-loopback address (a TLS proxy in front) */
+    long hsts_max_age;            /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    int dpop_nonce;               /* /token demands a DPoP nonce of its own (RFC 9449 §8) */
+    long dpop_max_age;            /* seconds a DPoP proof (and a WAF nonce) stays acceptable */
 };
 
 extern const struct cfg_program waf_program;

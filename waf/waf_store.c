@@ -131,11 +131,15 @@ static const char *const waf_store_migrations[] = {
     " created_at INTEGER NOT NULL,"
     " retired_at INTEGER,"
     " public_until INTEGER);",
-    /* 2: IMS Digest credentials (issue 11), as HA1 for one realm, next to the web identity. */
+    /* 3: IMS Digest credentials (issue 11), as HA1 for one realm, next to the web identity. */
     "CREATE TABLE ims_credentials ("
     " user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
     " realm TEXT NOT NULL,"
     " ha1 TEXT NOT NULL);",
+    /* 4: DPoP (RFC 9449): the key thumbprint a refresh family and an access token are bound to;
+     * NULL for bearer tokens. */
+    ("ALTER TABLE families ADD COLUMN dpop_jkt TEXT;"
+     "ALTER TABLE access_tokens ADD COLUMN dpop_jkt TEXT;"),
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))

@@ -70,11 +70,24 @@ static json_t *waf_token_claims_jti(const struct waf_token_request *req,
                      "impi", user->impi, "impu", impu);
 }
 
+/* The claims, with cnf.jkt when the token is DPoP-bound. */
+static json_t *waf_token_claims_bound(const struct waf_token_request *req,
+                                      const struct waf_user *user, const char *jti)
+{
+    json_t *c = waf_token_claims_jti(req, user, jti);
+    if (c && req->jkt && req->jkt[0] &&
+        json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt", req->jkt)) < 0) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
 json_t *waf_token_claims(const struct waf_token_request *req, const struct waf_user *user)
 {
     char jti[2 * WAF_JTI_BYTES];
     rnd_token(jti, WAF_JTI_BYTES);
-    return waf_token_claims_jti(req, user, jti);
+    return waf_token_claims_bound(req, user, jti);
 }
 
 char *waf_token_issue(const struct waf_signing_key *key, const struct waf_token_request *req,
@@ -98,7 +111,7 @@ char *waf_token_issue_jti(const struct waf_signing_key *key, const struct waf_to
                  WAF_CLIENT_ID_MAX);
         return NULL;
     }
-    json_t *claims = waf_token_claims_jti(req, user, jti);
+    json_t *claims = waf_token_claims_bound(req, user, jti);
     char *token = claims ? waf_keys_sign(key, "at+jwt", claims) : NULL;
     json_decref(claims);
     if (!token)

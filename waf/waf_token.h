@@ -23,7 +23,8 @@ struct waf_token_request {
     const char *client_id;
     const char *scope;
     int64_t issued_at;
-    long lifetime; /* seconds */
+    long lifetime;   /* seconds */
+    const char *jkt; /* DPoP key thumbprint for cnf.jkt (RFC 9449 §6.1); NULL or "": none */
 };
 
 /* 1 if scope is one or more distinct supported scopes separated by single spaces. */

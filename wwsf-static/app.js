@@ -3,10 +3,11 @@
 import { loadConfig } from './config.js';
 import { startSignIn, isCallback, finishSignIn, refresh, revoke, SignInError } from './oauth.js';
 import { Phone } from './phone.js';
+import { forgetDpopKey } from './dpop.js';
 import { el, showError, showSignedIn, setRegistration, setCall, logMessage } from './ui.js';
 
 let cfg = null;
-let tokens = null; // { access, refresh, expiresIn, impu }
+let tokens = null; // { access, refresh, expiresIn, impu, type: 'Bearer' or 'DPoP' }
 let phone = null;
 let refreshTimer = null;
 
@@ -51,7 +52,7 @@ function startPhone() {
     session: onSession,
     message: (dir, peer, text) => logMessage(dir, peer, text),
     error: showError,
-  });
+  }, tokens.type);
   phone.start();
   scheduleRenewal();
 }
@@ -103,6 +104,7 @@ async function endSession(reason) {
   tokens = null;
   if (p) await p.stop();
   await revoke(cfg, refreshToken);
+  await forgetDpopKey(); // what was bound to it is dropped; the next sign-in makes a new key
   showSignedIn(false);
   setRegistration('signedout');
   showError(reason || '');

@@ -1,6 +1,8 @@
 // OAuth 2.0 public client: authorization code + PKCE S256 (RFC 6749, 7636, 9700). Tokens live in
 // memory only. The PKCE verifier and state survive the redirect round trip in sessionStorage and
 // are deleted as soon as the callback is read.
+import { dpopProof } from './dpop.js';
+
 const PENDING = 'imsgw.oauth.pending';
 
 const b64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -67,15 +69,24 @@ export async function revoke(cfg, refreshToken) {
   } catch { /* nothing more to do: the tokens are dropped from memory anyway */ }
 }
 
+let wafNonce = null; // the WAF's last DPoP-Nonce (RFC 9449 §8)
+
+/** POST /token with a DPoP proof, so the tokens are bound to this browser's key; when the WAF
+ * asks for its nonce, once more with it. */
 async function tokenRequest(cfg, form) {
   let res;
   let body;
   try {
-    res = await fetch(`${cfg.issuer}/token`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(form), cache: 'no-store',
-    });
-    body = await res.json();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const dpop = await dpopProof('POST', `${cfg.issuer}/token`, { nonce: wafNonce });
+      res = await fetch(`${cfg.issuer}/token`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', DPoP: dpop },
+        body: new URLSearchParams(form), cache: 'no-store',
+      });
+      wafNonce = res.headers.get('DPoP-Nonce') || wafNonce;
+      body = await res.json();
+      if (!(res.status === 400 && body?.error === 'use_dpop_nonce')) break;
+    }
   } catch {
     throw new SignInError('The sign-in server could not be reached or gave an unreadable answer. Please try again.');
   }
@@ -92,12 +103,13 @@ async function tokenRequest(cfg, form) {
 export function checkTokens(body) {
   const bad = (what) => new SignInError(`Sign-in failed: the sign-in server's answer is incomplete (${what}). Please sign in again.`);
   if (!body || typeof body.access_token !== 'string' || !body.access_token) throw bad('no access token');
-  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') throw bad('not a Bearer token');
+  const type = typeof body.token_type === 'string' ? body.token_type.toLowerCase() : '';
+  if (type !== 'bearer' && type !== 'dpop') throw bad('not a Bearer or DPoP token');
   if (!Number.isFinite(body.expires_in) || body.expires_in <= 0) throw bad('no lifetime');
   const impu = impuOf(body.access_token);
   if (!impu) throw bad('no SIP identity in the token');
   return { access: body.access_token, refresh: typeof body.refresh_token === 'string' ? body.refresh_token : null,
-    expiresIn: body.expires_in, impu };
+    expiresIn: body.expires_in, impu, type: type === 'dpop' ? 'DPoP' : 'Bearer' };
 }
 
 /** The IMPU for the REGISTER's To: the `impu` claim of the gateway's RFC 9068 token. Only used to
@@ -113,12 +125,13 @@ function impuOf(jwt) {
   }
 }
 
-/** Parses `WWW-Authenticate: Bearer k="v", ...` into an object (null if not Bearer). */
+/** Parses `WWW-Authenticate: Bearer k="v", ...` (or DPoP, RFC 9449 §7.1) into an object with
+ * its scheme (null if neither). */
 export function parseBearerChallenge(value) {
-  const m = /^\s*Bearer\b(.*)$/i.exec(value || '');
+  const m = /^\s*(Bearer|DPoP)\b(.*)$/i.exec(value || '');
   if (!m) return null;
-  const params = {};
-  for (const p of m[1].matchAll(/([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+  const params = { scheme: m[1] };
+  for (const p of m[2].matchAll(/([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
     params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
   }
   return params;

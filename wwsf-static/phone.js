@@ -4,6 +4,7 @@
 import JsSIP from './vendor/jssip.js';
 import { backoffSeconds } from './backoff.js';
 import { parseBearerChallenge } from './oauth.js';
+import { dpopProof } from './dpop.js';
 
 const INSTANCE_KEY = 'imsgw.sip.instance';
 
@@ -30,20 +31,23 @@ const NETWORK_DEREGISTERED = 4401;
 
 export class Phone {
   /**
-   * cfg: loaded config; impu: the user's IMPU; token: access token;
+   * cfg: loaded config; impu: the user's IMPU; token: access token; tokenType: 'Bearer' or
+   * 'DPoP' (then every REGISTER carries a proof by this browser's key, docs/dpop-sip.md);
    * on: { registration(state, detail), challenge(params) → Promise<bool>, incoming(session),
    *       session(event, detail), message(dir, peer, text), error(text) }
    */
-  constructor(cfg, impu, token, expiresIn, on) {
+  constructor(cfg, impu, token, expiresIn, on, tokenType = 'Bearer') {
     this.cfg = cfg;
     this.on = on;
+    this.token = token;
+    this.scheme = tokenType === 'DPoP' ? 'DPoP' : 'Bearer';
     this.failures = 0;
     this.session = null;
     const socket = new JsSIP.WebSocketInterface(cfg.wsUrl);
     this.ua = new JsSIP.UA({
       sockets: [socket],
       uri: impu,
-      authorization_jwt: `Bearer ${token}`,
+      authorization_jwt: `${this.scheme} ${token}`,
       instance_id: instanceId(),
       // RFC 8898 / standards §7.3: the registration must not outlive the token.
       register_expires: Math.max(30, Math.min(cfg.registerExpires, Math.floor(expiresIn))),
@@ -51,13 +55,34 @@ export class Phone {
       user_agent: 'imsgw-wic',
     });
     this.wire();
+    if (this.scheme === 'DPoP') this.proveRegisters();
+  }
+
+  /** Every REGISTER JsSIP sends (the first, its refreshes, after a reconnect) gets a fresh proof
+   * first: JsSIP builds the request synchronously, so its Registrator's register() is wrapped to
+   * sign (asynchronous in WebCrypto) and then set the DPoP header before the real send. */
+  proveRegisters() {
+    const reg = this.ua.registrator();
+    const send = reg.register.bind(reg);
+    reg.register = () => {
+      dpopProof('REGISTER', String(reg._registrar), { nonce: this.sipNonce, accessToken: this.token })
+        .then((proof) => { reg.setExtraHeaders([`DPoP: ${proof}`]); send(); })
+        .catch(() => this.on.error('This browser could not sign the registration (WebCrypto unavailable).'));
+    };
+  }
+
+  /** The gateway's DPoP-Nonce from a REGISTER answer, for the next proof. */
+  keepNonce(response) {
+    const n = response && response.getHeader('DPoP-Nonce');
+    if (n) this.sipNonce = n;
   }
 
   start() { this.on.registration('connecting'); this.ua.start(); }
 
   /** A renewed token: used from now on, and the binding is refreshed with it at once. */
   renew(token) {
-    this.ua.set('authorization_jwt', `Bearer ${token}`);
+    this.token = token;
+    this.ua.set('authorization_jwt', `${this.scheme} ${token}`);
     if (this.ua.isConnected()) this.ua.register();
   }
 
@@ -89,13 +114,16 @@ export class Phone {
         return;
       }
       // JsSIP's own recovery is random in [1, 2^n] s; use the RFC 5626 §4.5 schedule instead by
-      // pinning JsSIP's next delay to ours (it clamps its draw to [min, max]).
-      const delay = backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);
+      // pinning JsSIP's next delay to ours (it clamps its draw to [min, max]). With a call up
+      // and a DPoP key, at once: the gateway holds the call for its flow-recovery grace only.
+      const inCall = this.scheme === 'DPoP' && this.session && !this.session.isEnded();
+      const delay = inCall ? 0 : backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);
       ua.transport.recovery_options = { min_interval: delay, max_interval: delay };
       on.registration('reconnecting', Math.ceil(delay));
     });
     ua.on('registered', (e) => {
       this.failures = 0;
+      this.keepNonce(e.response);
       const pau = e.response.getHeader('P-Associated-URI') || '';
       const first = /<([^>]+)>/.exec(pau);
       on.registration('registered', first ? first[1] : null);
@@ -111,6 +139,16 @@ export class Phone {
 
   async registrationFailed(e) {
     const res = e.response;
+    this.keepNonce(res);
+    // RFC 9449 §8: the gateway wants its (fresh) nonce in the proof; once, then as any 401.
+    const dpopError = res && res.status_code === 401 && this.scheme === 'DPoP'
+      && (res.getHeaders('WWW-Authenticate') || []).some((h) => /error="use_dpop_nonce"/.test(h));
+    if (dpopError && !this.nonceRetried) {
+      this.nonceRetried = true;
+      setTimeout(() => { this.nonceRetried = false; }, 10000);
+      this.ua.register();
+      return;
+    }
     if (res && res.status_code === 401) {
       // RFC 8898: follow a Bearer challenge only to an authorization server we trust.
       const ch = parseBearerChallenge(res.getHeader('WWW-Authenticate'));

@@ -117,6 +117,7 @@ test('a Bearer challenge naming an untrusted authorization server is not followe
   await page.route(`${stack.issuer}/token`, async (route) => {
     const res = await route.fetch();
     const body = await res.json();
+    if (!body.access_token) return route.fulfill({ response: res, json: body }); // the DPoP nonce probe
     const [h, p] = body.access_token.split('.');
     await route.fulfill({ response: res, json: { ...body, access_token: `${h}.${p}.AAAA` } });
   });
@@ -133,7 +134,7 @@ test('a Bearer challenge from the trusted server renews the token and registers'
   await page.route(`${stack.issuer}/token`, async (route) => {
     const res = await route.fetch();
     const body = await res.json();
-    if (first) { // only the first token is broken: the renewal is real
+    if (first && body.access_token) { // only the first token is broken: the renewal is real
       first = false;
       const [h, p] = body.access_token.split('.');
       body.access_token = `${h}.${p}.AAAA`;

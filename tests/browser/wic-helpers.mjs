@@ -29,12 +29,13 @@ function wwsfCopy(extraConfig) {
 }
 
 /** The stack plus the web client: `config` overrides config.json keys (after issuer is set). */
-export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [] } = {}) {
+export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [], nativeUsers = [] } = {}) {
   // Reconnect quickly in tests; the RFC 5626 schedule is the same, only the base is shorter.
   const wwsf = wwsfCopy({ reconnectBaseSeconds: 2, ...config });
   const stack = await startStack({
     wafArgs,
     stubArgs,
+    nativeUsers,
     gatewayArgs: (s) => ['--wwsf-dir', wwsf.dir, '--allowed-origins', s.httpUrl, ...gatewayArgs],
   });
   wwsf.writeConfig(stack.issuer);
@@ -48,12 +49,14 @@ export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [
   return stack;
 }
 
-export function launch() {
+/** Chromium with a fake microphone (a beep, or the WAV file given); extraArgs are appended. */
+export function launch(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+      ...extraArgs],
   });
 }
 
@@ -76,7 +79,10 @@ export async function openPage(browser, name) {
   page.grants = [];
   page.on('request', (r) => {
     const u = new URL(r.url());
-    if (u.pathname === '/token' && r.method() === 'POST') page.grants.push(new URLSearchParams(r.postData() || '').get('grant_type'));
+    // A DPoP proof without a nonce only fetches the WAF's nonce (it requires one): not a grant.
+    const dpop = r.headers().dpop;
+    const probe = dpop && !JSON.parse(Buffer.from(dpop.split('.')[1] || '', 'base64url').toString() || '{}').nonce;
+    if (u.pathname === '/token' && r.method() === 'POST' && !probe) page.grants.push(new URLSearchParams(r.postData() || '').get('grant_type'));
     if (u.pathname === '/revoke' && r.method() === 'POST') page.grants.push('revoke');
   });
   page.testName = name;

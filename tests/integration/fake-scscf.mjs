@@ -6,7 +6,7 @@ import net from 'node:net';
 import { parseSip } from './harness.mjs';
 
 export async function startFakeScscf({ onRequest } = {}) {
-  const scscf = { received: [], sockets: new Set() };
+  const scscf = { received: [], responses: [], sockets: new Set() };
   scscf.server = net.createServer((sock) => {
     scscf.sockets.add(sock);
     sock.on('close', () => scscf.sockets.delete(sock));
@@ -24,7 +24,10 @@ export async function startFakeScscf({ onRequest } = {}) {
         buf = buf.subarray(end + 4 + len);
         if (/^\s*$/.test(head)) continue; // keep-alive CRLFs
         const m = parseSip(text);
-        if (m.status !== null) continue; // a response: not expected here
+        if (m.status !== null) { // a response to a request a test sent with send()
+          scscf.responses.push(m);
+          continue;
+        }
         scscf.received.push(m);
         if (onRequest && onRequest(m, (lines) => sock.write(lines.join('\r\n') + '\r\n\r\n'))) continue;
         const h = m.headers;
@@ -43,6 +46,13 @@ export async function startFakeScscf({ onRequest } = {}) {
   });
   await new Promise((r) => scscf.server.listen(0, '127.0.0.1', r));
   scscf.port = scscf.server.address().port;
+  // Sends a request to the gateway on the connection it opened to us (the last one).
+  scscf.send = (lines, body = '') => {
+    const sock = [...scscf.sockets].pop();
+    if (body) lines.push('Content-Type: application/sdp');
+    lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+    sock.write(lines.join('\r\n') + '\r\n\r\n' + body);
+  };
   scscf.registers = () => scscf.received.filter((m) => m.start.startsWith('REGISTER'));
   scscf.stop = async () => {
     for (const s of scscf.sockets) s.destroy();

@@ -4,6 +4,8 @@
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,12 +46,26 @@ const tcpOpen = (port) =>
     s.on('error', () => resolve(false));
   });
 
+/** GET url answers 200 (https: verified against the PEM ca). */
+export const httpOk = (url, ca = null) =>
+  new Promise((resolve) => {
+    const req = (url.startsWith('https:') ? https : http).get(url, ca ? { ca } : {}, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(2000, () => req.destroy());
+  });
+
 /** A daemon whose stderr is kept for assertions. */
-class Daemon {
-  constructor(name, args) {
+export class Daemon {
+  // wrapper: a command that execs the daemon (e.g. prlimit), so the pid stays the daemon's
+  constructor(name, args, wrapper = []) {
     this.name = name;
     this.log = '';
-    this.proc = spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = wrapper.length
+      ? spawn(wrapper[0], [...wrapper.slice(1), bin(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(bin(name), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => {
@@ -100,14 +116,16 @@ export function wafCli(stack, args, input) {
  * to the gateway's own page (httpUrl + '/'), as the web client served there does.
  */
 export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
-  wafArgs = [] } = {}) {
+  wafArgs = [], tlsCa = null, gatewayWrapper = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
   const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${wafPort}`;
   const stack = {
     dir, wafPort, stubPort, gwPort, gwSipPort, issuer,
-    wsUrl: `ws://127.0.0.1:${gwPort}/sip`,
-    httpUrl: `http://127.0.0.1:${gwPort}`,
+    // tlsCa (PEM): the gateway serves TLS (its flags name the certificate), trusted through it
+    wsUrl: `${tlsCa ? 'wss' : 'ws'}://127.0.0.1:${gwPort}/sip`,
+    httpUrl: `${tlsCa ? 'https' : 'http'}://127.0.0.1:${gwPort}`,
+    tlsCa,
     // Cheap password hashing keeps the suite fast; the default cost is measured by make bench.
     wafArgs: ['--data-dir', path.join(dir, 'waf'), '--port', String(wafPort), '--issuer', issuer,
       '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024', ...testDatabaseArgs()],
@@ -144,13 +162,13 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     await stack.startStub();
     await waitFor(async () => (await fetch(`${issuer}/healthz`).catch(() => null))?.ok, 'the WAF');
     const extraGatewayArgs = typeof gatewayArgs === 'function' ? gatewayArgs(stack) : gatewayArgs;
-    stack.startGateway = async () => {
+    stack.startGateway = async (moreArgs = []) => {
       stack.gateway = new Daemon('imsgw-gateway', ['--port', String(gwPort),
         '--sip-listen', `sip:127.0.0.1:${gwSipPort}`,
         '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`,
         '--authz-server', issuer, '--waf-client-id', 'gateway',
-        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs]);
-      await waitFor(async () => (await fetch(`${stack.httpUrl}/healthz`).catch(() => null))?.ok, 'the gateway');
+        '--waf-client-secret-file', stack.gatewaySecretFile, ...extraGatewayArgs, ...moreArgs], gatewayWrapper);
+      await waitFor(() => httpOk(`${stack.httpUrl}/healthz`, tlsCa), 'the gateway');
     };
     /** Stops the gateway (returns its exit) and starts it again on the same ports. */
     stack.restartGateway = async () => {

@@ -48,12 +48,21 @@ export class NativeUa {
     ua.rtp = dgram.createSocket('udp4');
     await new Promise((r) => ua.rtp.bind(0, '127.0.0.1', r));
     ua.rtpPort = ua.rtp.address().port;
-    ua.rx = { packets: 0, peak: 0, payloadTypes: new Set(), from: null };
+    ua.sdpVersion = 0;
+    ua.dtmfPt = 101;
+    ua.rx = { packets: 0, peak: 0, payloadTypes: new Set(), from: null, digits: '' };
+    let lastEventTs = null;
     ua.rtp.on('message', (m, rinfo) => {
       if (m.length < 12 || (m[0] >> 6) !== 2) return;
       ua.rx.packets++;
       ua.rx.from = `${rinfo.address}:${rinfo.port}`;
       ua.rx.payloadTypes.add(m[1] & 0x7f);
+      // RFC 4733 telephone-event/8000 (PT of our last SDP): a digit counts once, at its end bit
+      // (the end packet is sent three times, with the event's timestamp).
+      if ((m[1] & 0x7f) === ua.dtmfPt && m.length >= 16 && (m[13] & 0x80) && m.readUInt32BE(4) !== lastEventTs) {
+        lastEventTs = m.readUInt32BE(4);
+        ua.rx.digits += '0123456789*#ABCD'[m[12]] ?? '?';
+      }
       if ((m[1] & 0x7f) === 8) for (let i = 12; i < m.length; i++) ua.rx.peak = Math.max(ua.rx.peak, Math.abs(alawDecode(m[i])));
     });
     const callId = `reg-${rnd()}`;
@@ -125,13 +134,16 @@ export class NativeUa {
     return this.waitMsg((m) => m.status === status && m.headers.cseq[0].endsWith(method), timeoutMs);
   }
 
-  /** Plain IMS SDP: RTP/AVP, A-law (and optionally more), telephone-event, no ICE/DTLS. */
-  sdp(codecs = ['PCMA']) {
+  /** Plain IMS SDP: RTP/AVP, A-law (and optionally more), telephone-event, no ICE/DTLS. As an
+   * answer to offer, telephone-event keeps the offer's payload type (RFC 3264 §6.1). */
+  sdp(codecs = ['PCMA'], { offer, direction = 'sendrecv' } = {}) {
     const pts = { PCMA: 8, PCMU: 0 };
-    return ['v=0', `o=${this.user} 1 1 IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
-      `m=audio ${this.rtpPort} RTP/AVP ${codecs.map((c) => pts[c]).join(' ')} 101`,
-      ...codecs.map((c) => `a=rtpmap:${pts[c]} ${c}/8000`), 'a=rtpmap:101 telephone-event/8000', 'a=fmtp:101 0-15',
-      'a=ptime:20', 'a=sendrecv', ''].join('\r\n');
+    const te = Number((/a=rtpmap:(\d+) telephone-event\/8000/.exec(offer || '') || [0, 101])[1]);
+    this.dtmfPt = te;
+    return ['v=0', `o=${this.user} 1 ${++this.sdpVersion} IN IP4 127.0.0.1`, 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
+      `m=audio ${this.rtpPort} RTP/AVP ${codecs.map((c) => pts[c]).join(' ')} ${te}`,
+      ...codecs.map((c) => `a=rtpmap:${pts[c]} ${c}/8000`), `a=rtpmap:${te} telephone-event/8000`, `a=fmtp:${te} 0-15`,
+      'a=ptime:20', `a=${direction}`, ''].join('\r\n');
   }
 
   /** Where the far end (the relay) wants our RTP, from its SDP. */
@@ -163,6 +175,12 @@ export class NativeUa {
       `Contact: ${this.contact}`, `Route: ${this.route}`], body);
     return call;
   }
+  /** CANCEL of an INVITE we sent (same branch, RFC 3261 §9.1). */
+  cancel(call) {
+    this.send([`CANCEL ${call.target} SIP/2.0`, `Via: SIP/2.0/TCP 127.0.0.1:${this.port};branch=${call.branch}`, 'Max-Forwards: 70',
+      `From: <${this.aor}>;tag=${call.fromTag}`, `To: <${call.target}>`, `Call-ID: ${call.callId}`, `CSeq: ${call.cseq} CANCEL`,
+      `Route: ${this.route}`]);
+  }
   /** ACK for a non-2xx (same branch) or, with a dialog, for a 2xx. */
   ack(call, rsp, dialog) {
     const lines = dialog
@@ -192,11 +210,12 @@ export class NativeUa {
       local: uriOf(req.headers.to[0]), remote: uriOf(req.headers.from[0]), target: uriOf(req.headers.contact?.[0] || ''),
       routes: rr, cseq: 100 };
   }
-  /** An in-dialog request (BYE). */
-  inDialog(d, method) {
+  /** An in-dialog request (BYE; re-INVITE with body; ACK keeps the INVITE's CSeq number). */
+  inDialog(d, method, body = '') {
+    const n = method === 'ACK' ? d.cseq : ++d.cseq;
     this.send([`${method} ${d.target} SIP/2.0`, `Via: SIP/2.0/TCP 127.0.0.1:${this.port};branch=z9hG4bK-${rnd()}`,
       'Max-Forwards: 70', `From: <${d.local}>;tag=${d.localTag}`, `To: <${d.remote}>;tag=${d.remoteTag}`,
-      `Call-ID: ${d.callId}`, `CSeq: ${++d.cseq} ${method}`, ...d.routes.map((r) => `Route: ${r}`)]);
+      `Call-ID: ${d.callId}`, `CSeq: ${n} ${method}`, `Contact: ${this.contact}`, ...d.routes.map((r) => `Route: ${r}`)], body);
   }
   close() {
     this.stopRtp();

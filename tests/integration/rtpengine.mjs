@@ -40,7 +40,7 @@ export class Rtpengine {
     r.portMin = 20000 + 200 * Math.floor(Math.random() * 200);
     r.log = '';
     r.args = ['--config-file=none', '-f', '-E', '--table=-1', '-i', '127.0.0.1', '-n', `127.0.0.1:${r.ngPort}`,
-      '-m', String(r.portMin), '-M', String(r.portMin + 199), '-L', '5', '-d', '0', '--num-threads=2',
+      '-m', String(r.portMin), '-M', String(r.portMin + 199), '-L', process.env.IMSGW_RTPENGINE_LOG || '5', '-d', '0', '--num-threads=2',
       '--media-num-threads=1', '--no-log-timestamps'];
     await r.spawn();
     return r;

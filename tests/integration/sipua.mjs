@@ -3,6 +3,7 @@
 // Only what the tests need; every wait is bounded.
 import crypto from 'node:crypto';
 import { SipWs, parseSip, registerMsg, token } from './harness.mjs';
+import { proof } from './dpop.mjs';
 
 const rnd = () => crypto.randomBytes(6).toString('hex');
 
@@ -25,25 +26,51 @@ const uriOf = (v) => (/<([^>]+)>/.exec(v) || [null, v.split(';')[0]])[1];
 const tagOf = (v) => (/;tag=([^;>\s]+)/.exec(v) || [])[1];
 
 export class Ua {
-  static async register(stack, user, { scope } = {}) {
+  /** Registers user on a new WebSocket; with dpop (a key from dpop.mjs) the token is bound to
+   * it and every REGISTER carries a proof (docs/dpop-sip.md). instance: the +sip.instance UUID
+   * (a re-registering client keeps its own; default random). */
+  static async register(stack, user, { scope, dpop, instance = crypto.randomUUID() } = {}) {
     const ua = new Ua();
     ua.user = user;
     ua.aor = `sip:${user}@ims.test`;
     ua.host = `${rnd()}.invalid`;
     ua.contact = `<sip:${user}@${ua.host};transport=ws;ob>`;
-    ua.ws = await SipWs.open(stack.wsUrl);
+    ua.instance = instance;
     ua.requests = [];
     ua.responses = [];
     ua.waiters = [];
-    ua.ws.ws.removeAllListeners('message');
-    ua.ws.ws.on('message', (d) => ua.onMessage(d.toString()));
-    const tok = token(stack, user, scope ? ['--scope', scope] : []);
-    ua.ws.send(registerMsg({ user, callId: `reg-${ua.host}`, auth: `Bearer ${tok}` })
-      .replace(/Contact: [^\r]*/, `Contact: ${ua.contact};+sip.instance="<urn:uuid:${crypto.randomUUID()}>";reg-id=1`));
-    const rsp = await ua.waitResponse((r) => /REGISTER/.test(r.headers.cseq[0]));
-    if (rsp.status !== 200) throw new Error(`register ${user}: ${rsp.status}`);
-    ua.serviceRoute = splitList(rsp.headers['service-route']);
+    ua.key = dpop;
+    ua.token = token(stack, user, [...(scope ? ['--scope', scope] : []), ...(dpop ? ['--jkt', dpop.jkt] : [])]);
+    ua.regCseq = 0;
+    await ua.connect(stack);
     return ua;
+  }
+
+  /** A new WebSocket for this UA (after the old one broke) and a REGISTER on it with the same
+   * Contact, +sip.instance and reg-id: RFC 5626 flow recovery. Returns the REGISTER's answer. */
+  async connect(stack, { key = this.key, tok = this.token, expect = 200 } = {}) {
+    this.ws = await SipWs.open(stack.wsUrl);
+    this.ws.ws.removeAllListeners('message');
+    this.ws.ws.on('message', (d) => this.onMessage(d.toString()));
+    let rsp = await this.sendRegister(key, tok);
+    if (rsp.status === 401 && key && rsp.headers['dpop-nonce']) { // the gateway's nonce, once
+      this.nonce = rsp.headers['dpop-nonce'][0];
+      rsp = await this.sendRegister(key, tok);
+    }
+    if (expect && rsp.status !== expect) throw new Error(`register ${this.user}: ${rsp.status} ${rsp.headers['www-authenticate']}`);
+    if (rsp.status === 200) {
+      this.serviceRoute = splitList(rsp.headers['service-route']);
+      if (rsp.headers['dpop-nonce']) this.nonce = rsp.headers['dpop-nonce'][0];
+    }
+    return rsp;
+  }
+
+  async sendRegister(key, tok) {
+    const extra = key ? [`DPoP: ${proof(key, { htm: 'REGISTER', htu: 'sip:ims.test', nonce: this.nonce, accessToken: tok })}`] : [];
+    this.ws.send(registerMsg({ user: this.user, callId: `reg-${this.host}`, cseq: ++this.regCseq,
+      auth: `${this.key ? 'DPoP' : 'Bearer'} ${tok}`, extra })
+      .replace(/Contact: [^\r]*/, `Contact: ${this.contact};+sip.instance="<urn:uuid:${this.instance}>";reg-id=1`));
+    return this.waitResponse((r) => /REGISTER/.test(r.headers.cseq[0]));
   }
 
   onMessage(text) {

@@ -193,8 +193,8 @@ static void test_jwks_verifies_issued_token(void **state)
     const char *impus[] = {"sip:alice@ims.test"};
     struct waf_user u;
     assert_int_equal(waf_user_build(&u, "alice", NULL, "ims.test", impus, 1, err, sizeof(err)), 0);
-    struct waf_token_request req = {f->s.issuer,       f->s.audience, "imsgw-cli",
-                                    WAF_SCOPE_DEFAULT, 1767225600,    900};
+    struct waf_token_request req = {f->s.issuer, f->s.audience, "imsgw-cli", WAF_SCOPE_DEFAULT,
+                                    1767225600,  900,           NULL};
     char *tok = waf_token_issue(waf_keyring_current(&f->app.keys), &req, &u, err, sizeof(err));
     struct jws_parsed p;
     assert_int_equal(jws_parse(tok, strlen(tok), &p, err, sizeof(err)), 0);

@@ -14,9 +14,13 @@
 char *waf_test_tmpdir(void);
 void waf_test_rmtree(char *dir);
 
-static const struct waf_token_request req = {
-    "https://waf.example.net", "sip:ims.test", "wwsf-portal",
-    "ims:register ims:call",   1767225600,     900};
+static const struct waf_token_request req = {"https://waf.example.net",
+                                             "sip:ims.test",
+                                             "wwsf-portal",
+                                             "ims:register ims:call",
+                                             1767225600,
+                                             900,
+                                             NULL};
 
 static void make_user(struct waf_user *u)
 {

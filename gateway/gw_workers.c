@@ -1,0 +1,430 @@
+/* gw_workers: see gw_workers.h. The supervisor holds no socket and runs no event loop: it only
+ * forks, waits, restarts and forwards the stop signal, so it has nothing that can crash with a
+ * worker. Metrics travel through one anonymous shared mapping made before the fork: any worker
+ * may receive the scrape (the port is shared), and a table the workers copy their counters into
+ * every second needs no extra socket, no protocol and no lock (a sum of 64-bit words read a
+ * moment apart is at worst a second stale). */
+#include "gw_workers.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "dialog.h"
+#include "gw.h"
+#include "gw_tls.h"
+#include "log.h"
+#include "media.h"
+#include "proxy.h"
+#include "ws_mask.h"
+
+#define GW_WORKERS_RESTART_DELAY_S 1
+#define GW_WORKERS_QUICK_DEATH_S 10 /* a worker that dies this soon after its start… */
+#define GW_WORKERS_QUICK_DEATHS 5   /* …this many times in a row stops the gateway */
+#define GW_WORKERS_STOP_S 20        /* SIGKILL for a worker still there after SIGTERM */
+#define GW_WORKERS_DRAIN_S 5        /* a stopping worker waits this long for transactions */
+#define GW_WORKERS_BACKLOG 4096
+#define GW_WORKERS_ACCEPT_BURST 64 /* accepts per wake-up, so a connect storm cannot starve SIP */
+
+_Static_assert(sizeof(struct gw_metrics) % sizeof(uint64_t) == 0,
+               "gw_metrics must be uint64_t fields only");
+
+struct gw_worker_slot {
+    struct gw_metrics m;
+    uint64_t pid; /* 0 while not running */
+};
+
+struct gw_workers_shared {
+    uint64_t restarts_total;
+    struct gw_worker_slot slot[GW_WORKERS_MAX];
+};
+
+static struct gw_workers_shared *gw_shared;
+static int gw_listen_fd = -1;
+static guint gw_listen_source;
+static unsigned gw_self, gw_count = 1;
+static char gw_log_name[32];
+
+unsigned gw_workers_self(void)
+{
+    return gw_self;
+}
+
+unsigned gw_workers_count(void)
+{
+    return gw_count;
+}
+
+/* "…host:port;params" → the same with port + add. The port is the digits after the last ':'
+ * outside [ ] and before any ';' or '>'. skip: a scheme to step over ("sip:"). */
+static int gw_workers_shift_port(char **field, size_t skip, unsigned add)
+{
+    const char *s = *field + skip;
+    size_t end = strcspn(s, ";>");
+    const char *colon = NULL, *bracket = memchr(s, ']', end);
+    for (const char *p = s; p < s + end; p++)
+        if (*p == ':')
+            colon = p;
+    if (!colon || (bracket && colon < bracket))
+        return -1;
+    char *e;
+    long port = strtol(colon + 1, &e, 10);
+    if (e != s + end || port <= 0 || port + (long)add > 65535)
+        return -1;
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%.*s:%ld%s", (int)(colon - *field), *field, port + (long)add,
+             s + end);
+    cfg_set_str(field, buf);
+    return 0;
+}
+
+static int gw_workers_ports(struct gw_settings *cfg, unsigned worker)
+{
+    return gw_workers_shift_port(&cfg->sip_listen, 4, worker) < 0 ||
+                   gw_workers_shift_port(&cfg->sip_host, 0, worker) < 0
+               ? -1
+               : 0;
+}
+
+static gboolean gw_workers_tick(gpointer unused)
+{
+    (void)unused;
+    gw_workers_publish();
+    return G_SOURCE_CONTINUE;
+}
+
+/* fork(); in the child (returns 0) the worker's identity and ports are set up. */
+static pid_t gw_workers_spawn(struct gw_settings *cfg, unsigned i, const sigset_t *mask, int json)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_error("cannot start worker %u: %s", i, strerror(errno));
+        return -1;
+    }
+    if (pid > 0) {
+        gw_shared->slot[i].pid = (uint64_t)pid;
+        log_info("worker %u started (pid %d)", i, (int)pid);
+        return pid;
+    }
+    gw_self = i;
+    snprintf(gw_log_name, sizeof(gw_log_name), "imsgw-gateway/%u", i);
+    log_init(gw_log_name, json, LOGL_INFO);
+    /* SIGTERM/SIGINT stay blocked (held, not lost) until main has its handlers: a stop that
+     * comes while a worker is still starting then drains it instead of killing it. */
+    sigset_t held = *mask;
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    sigprocmask(SIG_SETMASK, &held, NULL);
+    memset(&gw_shared->slot[i].m, 0, sizeof(gw_shared->slot[i].m));
+    gw_workers_ports(cfg, i); /* checked for every i before the first fork */
+    g_timeout_add(1000, gw_workers_tick, NULL);
+    return 0;
+}
+
+static void gw_workers_signal_all(int sig)
+{
+    for (unsigned i = 0; i < gw_count; i++)
+        if (gw_shared->slot[i].pid)
+            kill((pid_t)gw_shared->slot[i].pid, sig);
+}
+
+static unsigned gw_workers_alive(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < gw_count; i++)
+        n += gw_shared->slot[i].pid != 0;
+    return n;
+}
+
+/* The supervisor's loop: 1 when it is over (*exit_code set), 0 in a freshly restarted worker. */
+static int gw_workers_supervise(struct gw_settings *cfg, const sigset_t *waitset,
+                                const sigset_t *mask, int json, int *exit_code)
+{
+    time_t started[GW_WORKERS_MAX] = {0}, restart_at[GW_WORKERS_MAX] = {0}, stop_by = 0;
+    unsigned quick[GW_WORKERS_MAX] = {0};
+    int stopping = 0, rc = 0;
+    for (unsigned i = 0; i < gw_count; i++)
+        started[i] = time(NULL);
+    for (;;) {
+        struct timespec tick = {1, 0};
+        int sig = sigtimedwait(waitset, NULL, &tick);
+        time_t now = time(NULL);
+        if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
+            log_info("stopping %u workers on signal", gw_workers_alive());
+            stopping = 1;
+            stop_by = now + GW_WORKERS_STOP_S;
+            gw_workers_signal_all(SIGTERM);
+        }
+        int st;
+        pid_t pid;
+        while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+            unsigned i = 0;
+            while (i < gw_count && gw_shared->slot[i].pid != (uint64_t)pid)
+                i++;
+            if (i == gw_count)
+                continue;
+            gw_shared->slot[i].pid = 0;
+            memset(&gw_shared->slot[i].m, 0, sizeof(gw_shared->slot[i].m));
+            int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            if (stopping) {
+                if (!clean)
+                    rc = 1;
+                continue;
+            }
+            if (WIFSIGNALED(st))
+                log_warn("worker %u (pid %d) died on signal %d; restarting it", i, (int)pid,
+                         WTERMSIG(st));
+            else
+                log_warn("worker %u (pid %d) exited with status %d; restarting it", i, (int)pid,
+                         WEXITSTATUS(st));
+            quick[i] = now - started[i] < GW_WORKERS_QUICK_DEATH_S ? quick[i] + 1 : 0;
+            if (quick[i] >= GW_WORKERS_QUICK_DEATHS) {
+                log_error("worker %u died %d times just after starting; stopping the gateway", i,
+                          GW_WORKERS_QUICK_DEATHS);
+                stopping = 1, rc = 1;
+                stop_by = now + GW_WORKERS_STOP_S;
+                gw_workers_signal_all(SIGTERM);
+                continue;
+            }
+            restart_at[i] = now + GW_WORKERS_RESTART_DELAY_S;
+        }
+        if (stopping) {
+            if (!gw_workers_alive())
+                break;
+            if (now >= stop_by) {
+                log_error("workers still running %d s after SIGTERM: killing them",
+                          GW_WORKERS_STOP_S);
+                gw_workers_signal_all(SIGKILL);
+                rc = 1;
+            }
+            continue;
+        }
+        for (unsigned i = 0; i < gw_count; i++) {
+            if (!restart_at[i] || now < restart_at[i])
+                continue;
+            restart_at[i] = 0;
+            started[i] = now;
+            gw_shared->restarts_total++;
+            pid = gw_workers_spawn(cfg, i, mask, json);
+            if (pid == 0)
+                return 0;
+            if (pid < 0)
+                restart_at[i] = now + GW_WORKERS_RESTART_DELAY_S;
+        }
+    }
+    log_info("all workers stopped");
+    *exit_code = rc;
+    return 1;
+}
+
+int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *err, size_t errlen)
+{
+    if (cfg->workers == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->workers = cores < 1 ? 1 : cores > GW_WORKERS_MAX ? GW_WORKERS_MAX : cores;
+    }
+    gw_count = (unsigned)cfg->workers;
+    if (gw_count == 1)
+        return 0;
+    /* Every worker's ports are checked before any starts: nothing half-started. */
+    for (unsigned i = 0; i < gw_count; i++) {
+        struct gw_settings probe = {0};
+        cfg_set_str(&probe.sip_listen, cfg->sip_listen);
+        cfg_set_str(&probe.sip_host, cfg->sip_host);
+        int bad = gw_workers_ports(&probe, i);
+        free(probe.sip_listen);
+        free(probe.sip_host);
+        if (bad) {
+            snprintf(err, errlen,
+                     "with %u workers, sip-listen and sip-host need an explicit port with room "
+                     "for %u more after it (each worker takes port + its number)",
+                     gw_count, gw_count - 1);
+            return -1;
+        }
+    }
+    gw_shared =
+        mmap(NULL, sizeof(*gw_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (gw_shared == MAP_FAILED) {
+        snprintf(err, errlen, "cannot map the workers' shared table: %s", strerror(errno));
+        return -1;
+    }
+    memset(gw_shared, 0, sizeof(*gw_shared));
+    sigset_t waitset, mask;
+    sigemptyset(&waitset);
+    sigaddset(&waitset, SIGCHLD);
+    sigaddset(&waitset, SIGTERM);
+    sigaddset(&waitset, SIGINT);
+    sigprocmask(SIG_BLOCK, &waitset, &mask);
+    log_info("starting %u workers sharing the WebSocket port; SIP ports from %s on", gw_count,
+             cfg->sip_listen);
+    for (unsigned i = 0; i < gw_count; i++) {
+        pid_t pid = gw_workers_spawn(cfg, i, &mask, json);
+        if (pid == 0)
+            return 0;
+        if (pid < 0) {
+            gw_workers_signal_all(SIGTERM);
+            break;
+        }
+    }
+    return gw_workers_supervise(cfg, &waitset, &mask, json, exit_code);
+}
+
+void gw_workers_signals_ready(void)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    if (gw_count > 1)
+        sigprocmask(SIG_UNBLOCK, &stop, NULL);
+}
+
+/* What other modules keep themselves, copied in so that workers' rows sum like the rest. */
+static void gw_workers_gauges(struct gw_metrics *m)
+{
+    struct media_stats ms;
+    media_get_stats(&ms);
+    m->proxy_transactions = proxy_active();
+    m->dialogs = dialog_count();
+    m->media_sessions = ms.sessions;
+    m->media_relay_requests_total = ms.relay_requests_total;
+    m->media_relay_errors_total = ms.relay_errors_total;
+    m->media_relay_rtt_ms_total = ms.relay_rtt_ms_total;
+    m->media_relay_answered_total = ms.relay_answered_total;
+}
+
+void gw_workers_publish(void)
+{
+    if (gw_count == 1 || !gw)
+        return;
+    gw_workers_gauges(&gw->metrics);
+    gw_shared->slot[gw_self].m = gw->metrics;
+}
+
+size_t gw_workers_metrics_render(char *buf, size_t len)
+{
+    gw_workers_gauges(&gw->metrics);
+    if (gw_count == 1)
+        return gw_metrics_render(&gw->metrics, buf, len);
+    gw_workers_publish();
+    enum { WORDS = sizeof(struct gw_metrics) / sizeof(uint64_t) };
+    uint64_t sum[WORDS] = {0}, one[WORDS];
+    for (unsigned i = 0; i < gw_count; i++) {
+        memcpy(one, &gw_shared->slot[i].m, sizeof(one));
+        for (size_t w = 0; w < WORDS; w++)
+            sum[w] += one[w];
+    }
+    struct gw_metrics total;
+    memcpy(&total, sum, sizeof(total));
+    size_t n = gw_metrics_render(&total, buf, len);
+    int k = snprintf(buf + n, len - n,
+                     "# HELP imsgw_workers Worker processes running.\n# TYPE imsgw_workers gauge\n"
+                     "imsgw_workers %u\n"
+                     "# HELP imsgw_worker_restarts_total Workers restarted after they died.\n"
+                     "# TYPE imsgw_worker_restarts_total counter\n"
+                     "imsgw_worker_restarts_total %" PRIu64 "\n"
+                     "# HELP imsgw_worker_ws_connections Open SIP WebSocket connections per "
+                     "worker.\n# TYPE imsgw_worker_ws_connections gauge\n",
+                     gw_workers_alive(), gw_shared->restarts_total);
+    for (unsigned i = 0; k > 0 && n + (size_t)k < len && i < gw_count; i++) {
+        n += (size_t)k;
+        k = snprintf(buf + n, len - n, "imsgw_worker_ws_connections{worker=\"%u\"} %" PRIu64 "\n",
+                     i, gw_shared->slot[i].m.ws_open);
+    }
+    if (k > 0 && n + (size_t)k < len)
+        n += (size_t)k;
+    return n;
+}
+
+/* libwebsockets 4.1 sets no SO_REUSEPORT (its ALLOW_LISTEN_SHARE is about vhosts of one
+ * process), so each worker owns its listen socket and hands accepted sockets to lws. */
+static gboolean gw_workers_accept(gint fd, GIOCondition cond, gpointer unused)
+{
+    (void)cond, (void)unused;
+    for (int i = 0; i < GW_WORKERS_ACCEPT_BURST; i++) {
+        int s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s < 0) {
+            if (errno == EMFILE || errno == ENFILE)
+                log_warn("accept: out of file descriptors");
+            break;
+        }
+        /* what lws's FILTER_NETWORK_CONNECTION does for its own accepts */
+        ws_mask_track(s, gw_tls_on());
+        if (!lws_adopt_socket(gw->lws, s)) /* lws closes the socket it could not adopt */
+            ws_mask_forget(s);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+int gw_workers_listen(const struct gw_settings *cfg)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%ld", cfg->port);
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
+                             .ai_socktype = SOCK_STREAM},
+                    *ai;
+    if (getaddrinfo(cfg->listen, port, &hints, &ai) != 0) {
+        log_error("listen address %s is not a numeric address", cfg->listen);
+        return -1;
+    }
+    int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, GW_WORKERS_BACKLOG) < 0) {
+        log_error("cannot listen on %s:%ld: %s", cfg->listen, cfg->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    gw_listen_fd = fd;
+    gw_listen_source = g_unix_fd_add(fd, G_IO_IN, gw_workers_accept, NULL);
+    return 0;
+}
+
+void gw_workers_unlisten(void)
+{
+    if (gw_listen_source)
+        g_source_remove(gw_listen_source);
+    if (gw_listen_fd >= 0)
+        close(gw_listen_fd);
+    gw_listen_source = 0;
+    gw_listen_fd = -1;
+}
+
+/* A stopping worker takes no new connection (its listen socket closes, the kernel gives new
+ * ones to the others) and waits, bounded, for the transactions it has in flight. */
+static gboolean gw_workers_drain_check(gpointer loop)
+{
+    static int ticks;
+    if (proxy_active() == 0 || ++ticks >= GW_WORKERS_DRAIN_S * 10) {
+        g_main_loop_quit(loop);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void gw_workers_drain(GMainLoop *loop)
+{
+    static int draining;
+    if (gw_count == 1 || draining) {
+        g_main_loop_quit(loop);
+        return;
+    }
+    draining = 1;
+    log_info("draining: %u transactions in flight", proxy_active());
+    gw_workers_unlisten();
+    g_timeout_add(100, gw_workers_drain_check, loop);
+}

@@ -1,0 +1,77 @@
+/* waf_dpop: the nonce is stateless (HMAC of its time under a key made at start), so it costs no
+ * store write; a restart only makes clients fetch a new one. The jti cache is what stops a
+ * proof from being used twice inside its window. */
+#include "waf_dpop.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "dpop.h"
+#include "log.h"
+#include "rnd.h"
+#include "timeutil.h"
+
+#define WAF_DPOP_NONCE_TAG "imsgw-waf-token"
+#define WAF_DPOP_LEEWAY 5 /* seconds an iat may be ahead of our clock */
+
+int waf_dpop_open(struct waf_app *app)
+{
+    rnd_bytes(app->dpop_nonce_key, sizeof(app->dpop_nonce_key));
+    app->dpop_replay = dpop_replay_new(WAF_DPOP_REPLAY_MAX);
+    return app->dpop_replay ? 0 : -1;
+}
+
+void waf_dpop_close(struct waf_app *app)
+{
+    dpop_replay_free(app->dpop_replay);
+    app->dpop_replay = NULL;
+}
+
+void waf_dpop_nonce(struct waf_app *app, struct waf_resp *resp)
+{
+    dpop_nonce_make(app->dpop_nonce_key, WAF_DPOP_NONCE_TAG, time_now_s(), resp->dpop_nonce);
+}
+
+static int waf_dpop_refuse(struct waf_app *app, struct waf_resp *resp, const char *error,
+                           const char *why)
+{
+    app->metrics.dpop_refused++;
+    log_info("token: DPoP proof refused: %s", why);
+    waf_resp_error(resp, 400, error, why);
+    waf_dpop_nonce(app, resp);
+    return -1;
+}
+
+int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
+{
+    req->dpop_jkt[0] = '\0';
+    if (req->dpop_count == 0)
+        return 0;
+    if (req->dpop_count > 1 || req->dpop_too_long)
+        return waf_dpop_refuse(app, resp, "invalid_dpop_proof",
+                               "one DPoP header of at most 4096 bytes is allowed");
+    char htu[WAF_ISSUER_MAX + 16], why[160];
+    snprintf(htu, sizeof(htu), "%s/token", app->s->issuer);
+    int64_t now = time_now_s();
+    struct dpop_expect want = {.htm = "POST",
+                               .htu = htu,
+                               .now = now,
+                               .max_age = app->s->dpop_max_age,
+                               .leeway = WAF_DPOP_LEEWAY};
+    struct dpop_proof p;
+    if (dpop_verify(req->dpop, strlen(req->dpop), &want, &p, why, sizeof(why)) < 0)
+        return waf_dpop_refuse(app, resp, "invalid_dpop_proof", why);
+    if (app->s->dpop_nonce && !dpop_nonce_check(app->dpop_nonce_key, WAF_DPOP_NONCE_TAG, p.nonce,
+                                                now, app->s->dpop_max_age))
+        return waf_dpop_refuse(app, resp, "use_dpop_nonce",
+                               p.nonce[0] ? "the DPoP nonce is stale or not ours"
+                                          : "the authorization server requires a DPoP nonce");
+    int seen = dpop_replay_add(app->dpop_replay, &p, now,
+                               now + app->s->dpop_max_age + WAF_DPOP_LEEWAY + 1);
+    if (seen)
+        return waf_dpop_refuse(app, resp, "invalid_dpop_proof",
+                               seen > 0 ? "the DPoP proof was already used (jti)"
+                                        : "too many recent DPoP proofs; try again shortly");
+    snprintf(req->dpop_jkt, sizeof(req->dpop_jkt), "%s", p.jkt);
+    return 0;
+}
