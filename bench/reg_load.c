@@ -41,7 +41,7 @@ static int ntokens, nconn = 10, duration = 5, idle_mode;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
 static int first_user; /* --first N: connection i is user bench<N + i> with token line N + i */
-static int nsources; /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
+static int nsources;   /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
 static char sources[64][24];
 static int port;
 static uint64_t *samples;

@@ -45,12 +45,12 @@ struct gw_metrics {
     uint64_t media_relay_errors_total;
     uint64_t media_relay_rtt_ms_total;
     uint64_t media_relay_answered_total;
-    uint64_t dpop_refused_total;           /* REGISTERs refused for their DPoP proof */
-    uint64_t recovery_held_total;          /* flows closed whose calls wait for recovery */
-    uint64_t recovery_done_total;          /* … that a proven client took over */
-    uint64_t recovery_refused_total;       /* REGISTERs for a held flow without a valid proof */
-    uint64_t recovery_expired_total;       /* … whose grace ran out (calls ended) */
-    uint64_t recovery_dialogs_total;       /* dialogs carried over to a new flow */
+    uint64_t dpop_refused_total;     /* REGISTERs refused for their DPoP proof */
+    uint64_t recovery_held_total;    /* flows closed whose calls wait for recovery */
+    uint64_t recovery_done_total;    /* … that a proven client took over */
+    uint64_t recovery_refused_total; /* REGISTERs for a held flow without a valid proof */
+    uint64_t recovery_expired_total; /* … whose grace ran out (calls ended) */
+    uint64_t recovery_dialogs_total; /* dialogs carried over to a new flow */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

@@ -36,12 +36,12 @@ struct gw_settings {
     long introspection_cache_ttl;
     long token_cache_size;
     long max_connections_per_source;
-    char **ims_peers; /* addresses allowed to send requests on the IMS side */
+    char **ims_peers;      /* addresses allowed to send requests on the IMS side */
     int ims_peers_default; /* not configured: next hop + learnt Service-Route hosts */
     long ws_ping_interval;
     long timer_c;
     long dereg_grace;
-    char *ims_auth; /* "tna" or "digest" (ims_auth.h) */
+    char *ims_auth;                /* "tna" or "digest" (ims_auth.h) */
     long max_queued_bytes_total;   /* all WebSocket send queues together */
     char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
     char *media;                   /* media relay: off | rtpengine */
@@ -52,12 +52,12 @@ struct gw_settings {
     char **media_ims_codecs;       /* codecs always offered to the IMS side (transcoded) */
     char *tls_cert;                /* PEM certificate (+ chain): HTTPS and WSS when set */
     char *tls_key;                 /* PEM private key of tls_cert */
-    int allow_plain_http;    /* plain http/ws on a non-loopback address (a TLS proxy in front) */
-    long hsts_max_age;       /* Strict-Transport-Security max-age over TLS; 0 = not sent */
-    long http_redirect_port; /* plain port answering 301 to the https URL; 0 = none */
-    char *waf_ca_file;       /* CA bundle for the WAF's https certificate; NULL = system's */
-    char *sip_tls_listen;    /* IMS-side SIP over TLS: sips: URI; NULL = none */
-    char *sip_tls_dir;       /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
+    int allow_plain_http;      /* plain http/ws on a non-loopback address (a TLS proxy in front) */
+    long hsts_max_age;         /* Strict-Transport-Security max-age over TLS; 0 = not sent */
+    long http_redirect_port;   /* plain port answering 301 to the https URL; 0 = none */
+    char *waf_ca_file;         /* CA bundle for the WAF's https certificate; NULL = system's */
+    char *sip_tls_listen;      /* IMS-side SIP over TLS: sips: URI; NULL = none */
+    char *sip_tls_dir;         /* sofia-sip TLS directory: agent.pem (key + cert), cafile.pem */
     int media_bypass_ws_to_ws; /* browser-to-browser calls through this gateway skip the relay */
     /* seconds after a flow closes before de-REGISTER upstream; 0 = never */ /* seconds an
                                                                                 INVITE may stay

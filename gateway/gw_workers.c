@@ -121,10 +121,12 @@ static pid_t gw_workers_spawn(struct gw_settings *cfg, unsigned i, const sigset_
     snprintf(gw_log_name, sizeof(gw_log_name), "imsgw-gateway/%u", i);
     log_init(gw_log_name, json, LOGL_INFO);
     /* SIGTERM/SIGINT stay blocked (held, not lost) until main has its handlers: a stop that
-     * comes while a worker is still starting then drains it instead of killing it. */
+     * comes while a worker is still starting then drains it instead of killing it. SIGHUP (the
+     * certificate reload) likewise, so a reload during a start does not kill the worker. */
     sigset_t held = *mask;
     sigaddset(&held, SIGTERM);
     sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGHUP);
     sigprocmask(SIG_SETMASK, &held, NULL);
     memset(&gw_shared->slot[i].m, 0, sizeof(gw_shared->slot[i].m));
     gw_workers_ports(cfg, i); /* checked for every i before the first fork */
@@ -160,6 +162,8 @@ static int gw_workers_supervise(struct gw_settings *cfg, const sigset_t *waitset
         struct timespec tick = {1, 0};
         int sig = sigtimedwait(waitset, NULL, &tick);
         time_t now = time(NULL);
+        if (sig == SIGHUP && !stopping) /* systemctl reload: each worker reloads its certificate */
+            gw_workers_signal_all(SIGHUP);
         if ((sig == SIGTERM || sig == SIGINT) && !stopping) {
             log_info("stopping %u workers on signal", gw_workers_alive());
             stopping = 1;
@@ -265,6 +269,7 @@ int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *er
     sigaddset(&waitset, SIGCHLD);
     sigaddset(&waitset, SIGTERM);
     sigaddset(&waitset, SIGINT);
+    sigaddset(&waitset, SIGHUP);
     sigprocmask(SIG_BLOCK, &waitset, &mask);
     log_info("starting %u workers sharing the WebSocket port; SIP ports from %s on", gw_count,
              cfg->sip_listen);
@@ -286,6 +291,7 @@ void gw_workers_signals_ready(void)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     if (gw_count > 1)
         sigprocmask(SIG_UNBLOCK, &stop, NULL);
 }

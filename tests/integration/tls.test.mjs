@@ -204,6 +204,29 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
     assert.deepEqual(await plain.stop(), { code: 0, sig: null });
   });
 
+// With worker processes (issue 13) the supervisor takes SIGHUP (systemctl reload) and hands it to
+// every worker; before, SIGHUP's default action ended the supervisor.
+test('workers: SIGHUP to the supervisor reloads every worker and stops nothing', async () => {
+  install(A);
+  const port = await freePort();
+  const gw = new Daemon('imsgw-gateway', ['--workers', '2', '--port', String(port), '--tls-cert', live.cert,
+    '--tls-key', live.key, '--sip-listen', `sip:127.0.0.1:${await freePort()}`]);
+  try {
+    let up = false;
+    for (let i = 0; i < 200 && !(up = await httpOk(`https://127.0.0.1:${port}/healthz`, ca)); i++) await sleep(50);
+    assert.ok(up, `the gateway serves https: ${gw.log}`);
+    for (let i = 0; i < 100 && (gw.log.match(/listening: https/g) || []).length < 2; i++) await sleep(50);
+    install(B);
+    gw.proc.kill('SIGHUP');
+    for (let i = 0; i < 200 && (gw.log.match(/certificate reloaded/g) || []).length < 2; i++) await sleep(20);
+    assert.equal((gw.log.match(/certificate reloaded/g) || []).length, 2, gw.log);
+    for (let i = 0; i < 6; i++) assert.equal(await presented(port), fingerprint(B.pem)); // any worker
+    assert.equal(gw.proc.exitCode, null, 'the supervisor is still running');
+  } finally {
+    assert.deepEqual(await gw.stop(), { code: 0, sig: null });
+  }
+});
+
 test('WAF: HTTPS issuer with HSTS, reload on SIGHUP', async () => {
   const port = await freePort();
   const waf = new Daemon('imsgw-waf', ['--data-dir', path.join(dir, 'waf-tls'), '--port', String(port),
