@@ -20,6 +20,7 @@
 
 #include "gw.h"
 #include "gw_files.h"
+#include "gw_proxyproto.h"
 #include "gw_tls.h"
 #include "gw_workers.h"
 #include "log.h"
@@ -197,6 +198,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return -1;
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         /* every accepted socket, from its first byte: plain bytes or, with TLS, the decrypted */
+        gw_pp_track((int)(intptr_t)in); /* a balancer's PROXY header comes before all that */
         ws_mask_track((int)(intptr_t)in, gw_tls_on());
         return 0;
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
@@ -216,6 +218,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         if (pss)
             gw_http_release(pss);
         ws_mask_forget(lws_get_socket_fd(wsi));
+        gw_pp_forget(lws_get_socket_fd(wsi));
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

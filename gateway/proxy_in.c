@@ -182,7 +182,7 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     struct flow_ref ref;
     enum route_flow found = route_pop_ours(fwd, fs, &ref);
     /* A recovered flow's old token still names it: its dialogs now live on the new flow. */
-    struct gw_conn *c = found == ROUTE_TOKEN_OK && ref.worker == gw->worker
+    struct gw_conn *c = found == ROUTE_TOKEN_OK && flow_ref_ours(&ref, gw->worker)
                             ? ws_find(recover_route(ref.conn_id))
                             : NULL;
     int status = 0;

@@ -15,6 +15,7 @@ apt_pkgs=(
   sqlite3 openssl util-linux
   rtpengine-daemon
   postgresql libpq-dev
+  haproxy
   kamailio kamailio-ims-modules kamailio-presence-modules
   systemd
   podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap
