@@ -70,7 +70,11 @@ defaults
   timeout tunnel 1h
   timeout check 2s
   retries 3
-  option redispatch
+  # a connection that finds its server dead is retried at once on another one (redispatch on
+  # every retry; the balancing algorithm avoids the server that failed): with leastconn the dead
+  # gateway, having no connections left, is every reconnecting client's first choice until its
+  # checks fail (a second); without this, those connections are reset after the retries
+  option redispatch 1
 # WebSockets: TCP, TLS passes through to the gateways (they hold the certificate); each connection
 # to a gateway starts with a PROXY v2 header (the client's address), before the TLS handshake;
 # health checks GET /healthz over TLS, themselves behind a PROXY header (LOCAL), as the gateway
@@ -98,7 +102,9 @@ backend wafs
   timeout server 30s
   balance roundrobin
   option forwardfor
-  retry-on conn-failure empty-response
+  # only a request that never reached a replica is sent again: a POST /token that reached one
+  # may have rotated a refresh token, and sending it again would be a reuse (family revoked)
+  retry-on conn-failure
   option httpchk GET /healthz
   default-server check inter 500 fall 2 rise 2
 ${wafs}
