@@ -41,11 +41,11 @@ int gw_pp_looks_like(const unsigned char *b, size_t n)
     return n >= 1 && memcmp(b, gw_pp_sig, n < sizeof(gw_pp_sig) ? n : sizeof(gw_pp_sig)) == 0;
 }
 
-#define GW_PP_BAD_WHY(text)                                                                        \
-    do {                                                                                           \
-        *why = (text);                                                                             \
-        return GW_PP_BAD;                                                                          \
-    } while (0)
+static enum gw_pp_result gw_pp_bad(const char **why, const char *text)
+{
+    *why = text;
+    return GW_PP_BAD;
+}
 
 enum gw_pp_result gw_pp_parse(const unsigned char *b, size_t n, size_t *need,
                               struct gw_pp_header *out, const char **why)
@@ -53,27 +53,27 @@ enum gw_pp_result gw_pp_parse(const unsigned char *b, size_t n, size_t *need,
     *need = GW_PP_FIXED;
     size_t sig = n < sizeof(gw_pp_sig) ? n : sizeof(gw_pp_sig);
     if (memcmp(b, gw_pp_sig, sig) != 0)
-        GW_PP_BAD_WHY(n >= 6 && memcmp(b, "PROXY ", 6) == 0
-                          ? "a PROXY protocol v1 header (configure send-proxy-v2)"
-                          : "no PROXY protocol v2 signature");
+        return gw_pp_bad(why, n >= 6 && memcmp(b, "PROXY ", 6) == 0
+                                  ? "a PROXY protocol v1 header (configure send-proxy-v2)"
+                                  : "no PROXY protocol v2 signature");
     if (n < GW_PP_FIXED)
         return GW_PP_MORE;
     unsigned version = b[12] >> 4, command = b[12] & 0x0f;
     unsigned family = b[13] >> 4, transport = b[13] & 0x0f;
     size_t len = (size_t)b[14] << 8 | b[15];
     if (version != 2)
-        GW_PP_BAD_WHY("PROXY protocol version is not 2");
+        return gw_pp_bad(why, "PROXY protocol version is not 2");
     if (command > 1)
-        GW_PP_BAD_WHY("unknown PROXY protocol command");
+        return gw_pp_bad(why, "unknown PROXY protocol command");
     if (GW_PP_FIXED + len > GW_PP_MAX)
-        GW_PP_BAD_WHY("PROXY protocol header too long");
+        return gw_pp_bad(why, "PROXY protocol header too long");
     /* the address block must fit in the stated length before anything else is believed */
     size_t addr_len = family == 1 ? 12 : family == 2 ? 36 : 0;
     if (command == 1 && family != 0) {
         if ((family != 1 && family != 2) || transport != 1)
-            GW_PP_BAD_WHY("PROXY protocol family is not TCP over IPv4 or IPv6");
+            return gw_pp_bad(why, "PROXY protocol family is not TCP over IPv4 or IPv6");
         if (len < addr_len)
-            GW_PP_BAD_WHY("PROXY protocol length shorter than its addresses");
+            return gw_pp_bad(why, "PROXY protocol length shorter than its addresses");
     }
     *need = GW_PP_FIXED + len;
     if (n < *need)
@@ -105,7 +105,7 @@ struct gw_pp_entry {
     enum gw_pp_state state;
     unsigned char *buf; /* the header so far (GW_PP_AWAIT only) */
     size_t have;
-    char balancer[PEER_ADDR_MAX];
+    char peer[PEER_ADDR_MAX];   /* the socket's own peer address (a balancer or not) */
     char client[PEER_ADDR_MAX]; /* empty: none given */
 };
 
@@ -169,7 +169,7 @@ void gw_pp_track(int fd)
     }
     e->ino = gw_pp_inode(fd);
     e->state = trusted ? GW_PP_AWAIT : GW_PP_CHECK;
-    snprintf(e->balancer, sizeof(e->balancer), "%s", addr);
+    snprintf(e->peer, sizeof(e->peer), "%s", addr);
     gw_pp_pending++;
     g_hash_table_replace(gw_pp_fds, GINT_TO_POINTER(fd), e);
 }
@@ -203,7 +203,7 @@ static struct gw_pp_entry *gw_pp_entry(int fd)
  * the socket is shut down so the peer learns it at once. */
 static int gw_pp_refuse(int fd, struct gw_pp_entry *e, const char *why)
 {
-    log_warn("proxy-protocol: connection from %s refused: %s", e->balancer, why);
+    log_warn("proxy-protocol: connection from %s refused: %s", e->peer, why);
     gw->metrics.ws_refused_total++;
     gw_pp_settle(e, GW_PP_REFUSED);
     shutdown(fd, SHUT_RDWR);
