@@ -1,6 +1,8 @@
-/* flow: the token carries the worker number and connection id instead of the example's IP/port
- * tuple: a connection id is never reused within a process, so a token can never point at a later
- * connection that happens to reuse an old port. */
+/* flow: the token carries the process instance, worker number and connection id instead of the
+ * example's IP/port tuple: a connection id is never reused within a process, so a token can never
+ * point at a later connection that happens to reuse an old port; the instance (random per
+ * process) keeps several gateways sharing one flow-key (docs/scale-out.md), and a restarted one,
+ * from taking each other's tokens for their own connections: such a token is answered 430. */
 #include "flow.h"
 
 #include <string.h>
@@ -12,11 +14,13 @@
 #include <openssl/params.h>
 
 #include "b64url.h"
+#include "rnd.h"
 
-#define FLOW_S_VERSION 1
-#define FLOW_S_LEN 11 /* version ‖ worker(2) ‖ conn_id(8) */
+#define FLOW_S_VERSION 2
+#define FLOW_S_LEN 15 /* version ‖ instance(4) ‖ worker(2) ‖ conn_id(8) */
 
 static uint8_t flow_key[FLOW_KEY_LEN];
+static uint32_t flow_instance;
 
 /* The process key's HMAC, keyed once: every REGISTER and every request from the core makes or
  * checks a token, and OpenSSL 3's one-shot HMAC() fetches and keys anew each time (~16,000
@@ -40,6 +44,7 @@ static EVP_MAC_CTX *flow_keyed_new(const uint8_t key[FLOW_KEY_LEN])
 void flow_set_key(const uint8_t key[FLOW_KEY_LEN])
 {
     memcpy(flow_key, key, FLOW_KEY_LEN);
+    rnd_bytes(&flow_instance, sizeof(flow_instance));
     EVP_MAC_CTX_free(flow_keyed);
     flow_keyed = flow_keyed_new(key);
 }
@@ -91,9 +96,13 @@ size_t flow_token_encode(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size
 
 size_t flow_token_make(const struct flow_ref *ref, char out[FLOW_TOKEN_MAX])
 {
-    uint8_t s[FLOW_S_LEN] = {FLOW_S_VERSION, (uint8_t)(ref->worker >> 8), (uint8_t)ref->worker};
+    uint8_t s[FLOW_S_LEN] = {FLOW_S_VERSION};
+    for (int i = 0; i < 4; i++)
+        s[1 + i] = (uint8_t)(flow_instance >> (24 - 8 * i));
+    s[5] = (uint8_t)(ref->worker >> 8);
+    s[6] = (uint8_t)ref->worker;
     for (int i = 0; i < 8; i++)
-        s[3 + i] = (uint8_t)(ref->conn_id >> (56 - 8 * i));
+        s[7 + i] = (uint8_t)(ref->conn_id >> (56 - 8 * i));
     return flow_token_encode(flow_key, s, sizeof(s), out);
 }
 
@@ -106,9 +115,15 @@ int flow_token_parse(const char *token, size_t len, struct flow_ref *ref)
     flow_mac(flow_key, s, FLOW_S_LEN, mac);
     if (CRYPTO_memcmp(mac, raw, FLOW_MAC_LEN) != 0 || s[0] != FLOW_S_VERSION)
         return -1;
-    ref->worker = (uint16_t)(s[1] << 8 | s[2]);
+    ref->instance = (uint32_t)s[1] << 24 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 8 | s[4];
+    ref->worker = (uint16_t)(s[5] << 8 | s[6]);
     ref->conn_id = 0;
     for (int i = 0; i < 8; i++)
-        ref->conn_id = ref->conn_id << 8 | s[3 + i];
+        ref->conn_id = ref->conn_id << 8 | s[7 + i];
     return 0;
+}
+
+int flow_ref_ours(const struct flow_ref *ref, uint16_t worker)
+{
+    return ref->instance == flow_instance && ref->worker == worker;
 }

@@ -22,6 +22,7 @@
 #include "admin.h"
 #include "gw.h"
 #include "gw_files.h"
+#include "gw_proxyproto.h"
 #include "gw_tls.h"
 #include "log.h"
 #include "ws_conn.h"
@@ -223,6 +224,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return -1;
     case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
         /* every accepted socket, from its first byte: plain bytes or, with TLS, the decrypted */
+        gw_pp_track((int)(intptr_t)in); /* a balancer's PROXY header comes before all that */
         ws_mask_track((int)(intptr_t)in, gw_tls_on());
         return 0;
     case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
@@ -242,6 +244,7 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         if (pss)
             gw_http_release(pss);
         ws_mask_forget(lws_get_socket_fd(wsi));
+        gw_pp_forget(lws_get_socket_fd(wsi));
         return 0;
     default:
         return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -22,6 +22,7 @@
 #include "gw_fds.h"
 #include "gw_workers.h"
 #include "gw_http.h"
+#include "gw_proxyproto.h"
 #include "gw_tls.h"
 #include "http_client.h"
 #include "ims_auth.h"
@@ -273,6 +274,7 @@ out:
     auth_shutdown();
     ws_shutdown();
     ws_mask_shutdown();
+    gw_pp_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
     g_main_loop_unref(gw->loop);

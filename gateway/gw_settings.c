@@ -91,6 +91,10 @@ static const struct cfg_field gw_fields[] = {
     F("trusted-proxies", CFG_STRLIST, trusted_proxies, 0, 0,
       "addresses or prefixes of HTTP proxies in front of the gateway; from them the client is "
       "the rightmost other X-Forwarded-For entry (default none)"),
+    F("proxy-protocol-from", CFG_STRLIST, proxy_protocol_from, 0, 0,
+      "addresses or prefixes of TCP load balancers that start each connection with a PROXY "
+      "protocol v2 header (HAProxy send-proxy-v2); from them the header is required and gives "
+      "the client address, from elsewhere it is refused (default none)"),
     F("media", CFG_STR, media, 0, 0,
       "media relay for calls between WebSocket and IMS: off (SDP unchanged) or rtpengine"),
     F("media-relay", CFG_STR, media_relay, 0, 0,
@@ -292,6 +296,12 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
     if (!peer_list_valid(s->trusted_proxies, err, errlen)) {
         char reason[256];
         snprintf(reason, sizeof(reason), "trusted-proxies: %s", err);
+        snprintf(err, errlen, "%s", reason);
+        return -1;
+    }
+    if (!peer_list_valid(s->proxy_protocol_from, err, errlen)) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "proxy-protocol-from: %s", err);
         snprintf(err, errlen, "%s", reason);
         return -1;
     }

@@ -44,6 +44,7 @@ struct gw_settings {
     char *ims_auth;                /* "tna" or "digest" (ims_auth.h) */
     long max_queued_bytes_total;   /* all WebSocket send queues together */
     char **trusted_proxies;        /* X-Forwarded-For is believed from these peers only */
+    char **proxy_protocol_from;    /* balancers that put a PROXY v2 header first */
     char *media;                   /* media relay: off | rtpengine */
     char *media_relay;             /* rtpengine ng control address host:port */
     long media_timeout;            /* ms an ng request may take, retransmissions included */

@@ -184,7 +184,7 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
     /* A recovered flow's old token still names it: its dialogs now live on the new flow. */
     uint64_t serving = found == ROUTE_TOKEN_OK ? recover_route(ref.conn_id) : 0;
     struct gw_conn *c =
-        found == ROUTE_TOKEN_OK && ref.worker == gw->worker ? ws_find(serving) : NULL;
+        found == ROUTE_TOKEN_OK && flow_ref_ours(&ref, gw->worker) ? ws_find(serving) : NULL;
     if (c && serving != ref.conn_id)
         gw->metrics.recovery_routed_total++;
     int status = 0;

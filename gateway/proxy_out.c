@@ -179,7 +179,7 @@ static int out_prepare_in_dialog(struct gw_conn *c, struct dialog *d, msg_t *fwd
     struct flow_ref ref;
     /* After flow recovery the route set still names the old flow, now an alias of c. */
     if (route_pop_ours(fwd, fs, &ref) != ROUTE_TOKEN_OK || recover_route(ref.conn_id) != c->id ||
-        ref.worker != gw->worker)
+        !flow_ref_ours(&ref, gw->worker))
         return 403;
     while (fs->sip_route)
         sip_header_remove(fwd, fs, (sip_header_t *)fs->sip_route);

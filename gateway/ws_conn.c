@@ -9,6 +9,7 @@
 
 #include "gw.h"
 #include "log.h"
+#include "gw_proxyproto.h"
 #include "peer.h"
 #include "timeutil.h"
 #include "ws_mask.h"
@@ -142,7 +143,8 @@ int ws_origin_allowed(const char *origin, char *const *allowed)
 void ws_client_address(struct lws *wsi, char *out, size_t len)
 {
     char peer[PEER_ADDR_MAX], xff[512] = "";
-    lws_get_peer_simple(wsi, peer, sizeof(peer));
+    if (!gw_pp_client(lws_get_socket_fd(wsi), peer, sizeof(peer))) /* a balancer's PROXY header */
+        lws_get_peer_simple(wsi, peer, sizeof(peer));
     int n = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
     if (n > 0 && n < (int)sizeof(xff))
         lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
@@ -298,6 +300,7 @@ static void ws_closed(struct ws_pss *pss)
     if (ws_hooks.on_closed)
         ws_hooks.on_closed(c);
     ws_mask_forget(lws_get_socket_fd(c->wsi));
+    gw_pp_forget(lws_get_socket_fd(c->wsi));
     ws_source_add(c->source, -1);
     g_hash_table_remove(gw->conns, &c->id);
     ws_queue_free(c);

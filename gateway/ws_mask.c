@@ -30,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "gw.h"
+#include "gw_proxyproto.h"
 #include "log.h"
 #include "ws_conn.h"
 
@@ -203,6 +204,9 @@ static size_t ws_mask_pass(struct ws_mask_entry *e, const void *buf, size_t n)
 
 ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+    int gate = gw_pp_gate(fd); /* a balancer's PROXY header first (gw_proxyproto.c) */
+    if (gate <= 0)
+        return gate;
     ssize_t n = syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
     struct ws_mask_entry *e;
     if (n <= 0 || flags || !(e = ws_mask_entry(fd, 0)))

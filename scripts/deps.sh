@@ -14,6 +14,8 @@ apt_pkgs=(
   sipvicious
   sqlite3 openssl util-linux
   rtpengine-daemon
+  postgresql libpq-dev
+  haproxy
   kamailio kamailio-ims-modules kamailio-presence-modules
   systemd
   podman runc debootstrap podman-compose docker-compose netavark aardvark-dns iptables uidmap

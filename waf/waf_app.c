@@ -25,9 +25,13 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
     struct waf_argon2 params = {(uint32_t)s->argon2_t_cost, (uint32_t)s->argon2_m_cost_kib,
                                 (uint32_t)s->argon2_parallelism};
     if (waf_password_hash(&params, pw, app->dummy_hash, sizeof(app->dummy_hash), err, errlen) < 0 ||
-        waf_store_open(&app->store, s->data_dir, err, errlen) < 0 ||
+        waf_store_open_db(&app->store, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          errlen) < 0 ||
         waf_keyring_open(&app->keys, app->store, s->data_dir, s->token_alg, err, errlen) < 0)
         goto fail;
+    /* Replicas behind a balancer accept each other's sign-in forms: with a key-encryption key
+     * (the same on every replica) the CSRF key is derived from it instead of drawn at random. */
+    waf_kek_derive(waf_store_kek(app->store), "imsgw-waf csrf v1", app->csrf_key);
     if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0 ||
         waf_dpop_open(app) < 0) {
         snprintf(err, errlen, "out of memory");

@@ -132,7 +132,14 @@ static int waf_authz_check(struct waf_app *app, const struct form *f, struct waf
     a->challenge = form_get(f, "code_challenge");
     /* Without a trusted redirect URI there is nobody to tell: show the error here
      * (RFC 6749 §4.1.2.1), never redirect to an unregistered address. */
-    if (!id || waf_client_get(app->store, id, &a->client) != 0)
+    int got = id ? waf_client_get(app->store, id, &a->client) : WAF_STORE_NOT_FOUND;
+    if (got == WAF_STORE_ERROR && waf_store_unavailable(app->store)) {
+        /* the database cannot answer (PostgreSQL down or busy): try again, not "unknown" */
+        int rc = waf_authz_message(resp, 503, "Try again", "The service is busy; try again.");
+        resp->retry_after = WAF_RETRY_BUSY_S;
+        return rc;
+    }
+    if (got != 0)
         return waf_authz_message(resp, 400, "Request refused", "Unknown client.");
     if (!a->redirect || !waf_client_redirect_ok(&a->client, a->redirect))
         return waf_authz_message(resp, 400, "Request refused",

@@ -145,7 +145,8 @@ static int waf_cli_user_add(const struct waf_settings *s, int argc, char **argv)
     struct waf_store *st = NULL;
     if (status != WAF_EXIT_OK) {
         /* reported */
-    } else if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
+    } else if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                                 sizeof(err)) < 0) {
         status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     } else {
         int rc = waf_store_user_add(st, &u, hash, err, sizeof(err));
@@ -169,7 +170,8 @@ static int waf_cli_user_passwd(const struct waf_settings *s, int argc, char **ar
     struct waf_store *st = NULL;
     if (status != WAF_EXIT_OK) {
         /* reported */
-    } else if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0) {
+    } else if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                                 sizeof(err)) < 0) {
         status = waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     } else {
         int rc = waf_store_user_set_password(st, argv[0], hash, err, sizeof(err));
@@ -208,7 +210,8 @@ static int waf_cli_user(const struct waf_settings *s, int argc, char **argv)
                             "usage: user add|list|del|passwd|ims-credentials (see --help)");
     struct waf_store *st;
     char err[256];
-    if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
+    if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     int rc = list ? waf_store_user_list(st, waf_cli_print_user, NULL, err, sizeof(err))
                   : waf_store_user_del(st, argv[1], err, sizeof(err));
@@ -257,7 +260,8 @@ static int waf_cli_token(const struct waf_settings *s, int argc, char **argv)
     struct waf_user u;
     struct waf_keyring kr;
     char err[256];
-    if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
+    if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     int rc = waf_store_user_get(st, argv[0], &u, err, sizeof(err));
     if (rc < 0) {

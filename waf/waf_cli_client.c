@@ -72,7 +72,8 @@ static int waf_cli_client_add(const struct waf_settings *s, int argc, char **arg
         waf_secret_hash(secret, c.secret_hash);
     }
     struct waf_store *st;
-    if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
+    if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     int rc = waf_client_add(st, &c, err, sizeof(err));
     int status = WAF_EXIT_OK;
@@ -111,7 +112,8 @@ int waf_cli_client(const struct waf_settings *s, int argc, char **argv)
         return waf_cli_fail(WAF_EXIT_USAGE, "usage: client add|list|del (see --help)");
     struct waf_store *st;
     char err[256];
-    if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
+    if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     int rc = list ? waf_client_list(st, waf_cli_print_client, NULL, err, sizeof(err))
                   : waf_client_del(st, argv[1], err, sizeof(err));
@@ -132,7 +134,8 @@ int waf_cli_keys(const struct waf_settings *s, int argc, char **argv)
     struct waf_store *st;
     struct waf_keyring kr;
     char err[256], kid[WAF_KID_SIZE];
-    if (waf_store_open(&st, s->data_dir, err, sizeof(err)) < 0)
+    if (waf_store_open_db(&st, s->database, s->data_dir, s->key_encryption_key_file, err,
+                          sizeof(err)) < 0)
         return waf_cli_fail(WAF_EXIT_FAIL, "%s", err);
     /* Make sure the key being retired exists (first use imports or creates it). */
     int rc = waf_keyring_open(&kr, st, s->data_dir, s->token_alg, err, sizeof(err));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "text.h"
+#include "timeutil.h"
 
 int waf_client_origin_of(const char *uri, char *out, size_t size)
 {
@@ -91,35 +92,34 @@ static int waf_client_check(const struct waf_client *c, char *err, size_t errlen
     return 0;
 }
 
-static int waf_client_insert_uris(sqlite3 *db, const struct waf_client *c)
+static int waf_client_insert_uris(struct waf_db *db, const struct waf_client *c)
 {
-    sqlite3_stmt *u = NULL, *o = NULL;
+    struct waf_stmt *u = NULL, *o = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "INSERT INTO client_redirect_uris VALUES (?1, ?2)", -1, &u, NULL) ||
-        sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO client_origins VALUES (?1, ?2)", -1, &o,
-                           NULL))
+    if (waf_db_prepare(db, "INSERT INTO client_redirect_uris VALUES (?1, ?2)", &u) ||
+        waf_db_prepare(db, "INSERT INTO client_origins VALUES (?1, ?2) ON CONFLICT DO NOTHING", &o))
         goto out;
     for (size_t i = 0; i < c->n_redirect; i++) {
         char origin[WAF_URI_MAX + 1];
-        sqlite3_reset(u);
-        sqlite3_bind_text(u, 1, c->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(u, 2, c->redirect[i], -1, SQLITE_STATIC);
-        if (sqlite3_step(u) != SQLITE_DONE)
+        waf_db_reset(u);
+        waf_db_bind_text(u, 1, c->id);
+        waf_db_bind_text(u, 2, c->redirect[i]);
+        if (waf_db_step(u) != WAF_DB_DONE)
             goto out;
         /* Only browser (public) clients call the token endpoint cross-origin. */
         if (c->type != WAF_CLIENT_PUBLIC ||
             waf_client_origin_of(c->redirect[i], origin, sizeof(origin)) < 0)
             continue;
-        sqlite3_reset(o);
-        sqlite3_bind_text(o, 1, c->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(o, 2, origin, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(o) != SQLITE_DONE)
+        waf_db_reset(o);
+        waf_db_bind_text(o, 1, c->id);
+        waf_db_bind_text(o, 2, origin);
+        if (waf_db_step(o) != WAF_DB_DONE)
             goto out;
     }
     rc = 0;
 out:
-    sqlite3_finalize(u);
-    sqlite3_finalize(o);
+    waf_db_finalize(u);
+    waf_db_finalize(o);
     return rc;
 }
 
@@ -127,44 +127,44 @@ int waf_client_add(struct waf_store *st, const struct waf_client *c, char *err, 
 {
     if (waf_client_check(c, err, errlen) < 0)
         return WAF_STORE_INVALID;
-    sqlite3 *db = waf_store_db(st);
+    struct waf_db *db = waf_store_db(st);
     if (waf_store_begin(st) < 0) {
-        snprintf(err, errlen, "locking the database: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "locking the database: %s", waf_db_errmsg(db));
         return WAF_STORE_ERROR;
     }
-    sqlite3_stmt *s;
-    int step = SQLITE_ERROR;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO clients (id, type, secret_hash, token_format, scope, "
-                           "created_at) VALUES (?1, ?2, ?3, ?4, ?5, strftime('%s','now'))",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, c->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, c->type == WAF_CLIENT_PUBLIC ? "public" : "confidential", -1,
-                          SQLITE_STATIC);
+    struct waf_stmt *s;
+    int step = WAF_DB_ERROR;
+    if (waf_db_prepare(db,
+                       "INSERT INTO clients (id, type, secret_hash, token_format, scope, "
+                       "created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, c->id);
+        waf_db_bind_text(s, 2, c->type == WAF_CLIENT_PUBLIC ? "public" : "confidential");
         if (c->type == WAF_CLIENT_CONFIDENTIAL)
-            sqlite3_bind_text(s, 3, c->secret_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, c->format == WAF_FORMAT_JWT ? "jwt" : "opaque", -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 5, c->scope, -1, SQLITE_STATIC);
-        step = sqlite3_step(s);
-        sqlite3_finalize(s);
+            waf_db_bind_text(s, 3, c->secret_hash);
+        waf_db_bind_text(s, 4, c->format == WAF_FORMAT_JWT ? "jwt" : "opaque");
+        waf_db_bind_text(s, 5, c->scope);
+        waf_db_bind_int64(s, 6, time_now_s());
+        step = waf_db_step(s);
+        waf_db_finalize(s);
     }
-    if (step == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    if (step == WAF_DB_CONSTRAINT_UNIQUE) {
         waf_store_rollback(st);
         snprintf(err, errlen, "client \"%s\" already exists", c->id);
         return WAF_STORE_EXISTS;
     }
-    if (step != SQLITE_DONE || waf_client_insert_uris(db, c) < 0 || waf_store_commit(st) < 0) {
-        snprintf(err, errlen, "adding the client: %s", sqlite3_errmsg(db));
+    if (step != WAF_DB_DONE || waf_client_insert_uris(db, c) < 0 || waf_store_commit(st) < 0) {
+        snprintf(err, errlen, "adding the client: %s", waf_db_errmsg(db));
         waf_store_rollback(st);
         return WAF_STORE_ERROR;
     }
     return WAF_STORE_OK;
 }
 
-static int waf_client_text(sqlite3_stmt *s, int col, char *dst, size_t size)
+static int waf_client_text(struct waf_stmt *s, int col, char *dst, size_t size)
 {
-    const unsigned char *v = sqlite3_column_text(s, col);
-    int n = sqlite3_column_bytes(s, col);
+    const char *v = waf_db_column_text(s, col);
+    int n = waf_db_column_bytes(s, col);
     if (!v) {
         dst[0] = '\0';
         return 0;
@@ -175,7 +175,7 @@ static int waf_client_text(sqlite3_stmt *s, int col, char *dst, size_t size)
     return 0;
 }
 
-static int waf_client_row(sqlite3 *db, sqlite3_stmt *s, struct waf_client *c)
+static int waf_client_row(struct waf_db *db, struct waf_stmt *s, struct waf_client *c)
 {
     char type[16], format[16];
     memset(c, 0, sizeof(*c));
@@ -187,18 +187,17 @@ static int waf_client_row(sqlite3 *db, sqlite3_stmt *s, struct waf_client *c)
         return -1;
     c->type = strcmp(type, "public") == 0 ? WAF_CLIENT_PUBLIC : WAF_CLIENT_CONFIDENTIAL;
     c->format = strcmp(format, "opaque") == 0 ? WAF_FORMAT_OPAQUE : WAF_FORMAT_JWT;
-    sqlite3_stmt *u;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT uri FROM client_redirect_uris WHERE client_id = ?1 ORDER BY uri",
-                           -1, &u, NULL) != SQLITE_OK)
+    struct waf_stmt *u;
+    if (waf_db_prepare(db, "SELECT uri FROM client_redirect_uris WHERE client_id = ?1 ORDER BY uri",
+                       &u) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_text(u, 1, c->id, -1, SQLITE_STATIC);
+    waf_db_bind_text(u, 1, c->id);
     int rc = 0;
-    while (rc == 0 && sqlite3_step(u) == SQLITE_ROW)
+    while (rc == 0 && waf_db_step(u) == WAF_DB_ROW)
         rc = c->n_redirect == WAF_CLIENT_REDIRECTS_MAX
                  ? -1
                  : waf_client_text(u, 0, c->redirect[c->n_redirect++], WAF_URI_MAX + 1);
-    sqlite3_finalize(u);
+    waf_db_finalize(u);
     return rc;
 }
 
@@ -206,60 +205,60 @@ static int waf_client_row(sqlite3 *db, sqlite3_stmt *s, struct waf_client *c)
 
 int waf_client_get(struct waf_store *st, const char *id, struct waf_client *out)
 {
-    sqlite3 *db = waf_store_db(st);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(st);
+    struct waf_stmt *s;
     if (!waf_token_client_id_valid(id))
         return WAF_STORE_NOT_FOUND;
-    if (sqlite3_prepare_v2(db, WAF_CLIENT_COLUMNS "WHERE id = ?1", -1, &s, NULL) != SQLITE_OK)
+    if (waf_db_prepare(db, WAF_CLIENT_COLUMNS "WHERE id = ?1", &s) != WAF_DB_OK)
         return WAF_STORE_ERROR;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? (waf_client_row(db, s, out) < 0 ? WAF_STORE_ERROR : 0)
-             : step == SQLITE_DONE ? WAF_STORE_NOT_FOUND
+    waf_db_bind_text(s, 1, id);
+    int step = waf_db_step(s);
+    int rc = step == WAF_DB_ROW    ? (waf_client_row(db, s, out) < 0 ? WAF_STORE_ERROR : 0)
+             : step == WAF_DB_DONE ? WAF_STORE_NOT_FOUND
                                    : WAF_STORE_ERROR;
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
 int waf_client_del(struct waf_store *st, const char *id, char *err, size_t errlen)
 {
-    sqlite3 *db = waf_store_db(st);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "DELETE FROM clients WHERE id = ?1", -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "deleting the client: %s", sqlite3_errmsg(db));
+    struct waf_db *db = waf_store_db(st);
+    struct waf_stmt *s;
+    if (waf_db_prepare(db, "DELETE FROM clients WHERE id = ?1", &s) != WAF_DB_OK) {
+        snprintf(err, errlen, "deleting the client: %s", waf_db_errmsg(db));
         return WAF_STORE_ERROR;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, id);
     int rc = WAF_STORE_OK;
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        snprintf(err, errlen, "deleting the client: %s", sqlite3_errmsg(db));
+    if (waf_db_step(s) != WAF_DB_DONE) {
+        snprintf(err, errlen, "deleting the client: %s", waf_db_errmsg(db));
         rc = WAF_STORE_ERROR;
-    } else if (sqlite3_changes(db) == 0) {
+    } else if (waf_db_changes(db) == 0) {
         snprintf(err, errlen, "no client \"%s\"", id);
         rc = WAF_STORE_NOT_FOUND;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
 int waf_client_list(struct waf_store *st, waf_client_fn fn, void *arg, char *err, size_t errlen)
 {
-    sqlite3 *db = waf_store_db(st);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(st);
+    struct waf_stmt *s;
     struct waf_client c;
-    if (sqlite3_prepare_v2(db, WAF_CLIENT_COLUMNS "ORDER BY id", -1, &s, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "listing clients: %s", sqlite3_errmsg(db));
+    if (waf_db_prepare(db, WAF_CLIENT_COLUMNS "ORDER BY id", &s) != WAF_DB_OK) {
+        snprintf(err, errlen, "listing clients: %s", waf_db_errmsg(db));
         return WAF_STORE_ERROR;
     }
     int rc = WAF_STORE_OK;
-    while (rc == WAF_STORE_OK && sqlite3_step(s) == SQLITE_ROW) {
+    while (rc == WAF_STORE_OK && waf_db_step(s) == WAF_DB_ROW) {
         if (waf_client_row(db, s, &c) < 0) {
             snprintf(err, errlen, "listing clients: a row is malformed");
             rc = WAF_STORE_ERROR;
         } else if (fn(&c, arg))
             break;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -282,13 +281,13 @@ int waf_client_secret_ok(const struct waf_client *c, const char *secret)
 
 int waf_client_origin_allowed(struct waf_store *st, const char *origin)
 {
-    sqlite3_stmt *s;
-    if (!origin || sqlite3_prepare_v2(waf_store_db(st),
-                                      "SELECT 1 FROM client_origins WHERE origin = ?1 LIMIT 1", -1,
-                                      &s, NULL) != SQLITE_OK)
+    struct waf_stmt *s;
+    if (!origin ||
+        waf_db_prepare(waf_store_db(st), "SELECT 1 FROM client_origins WHERE origin = ?1 LIMIT 1",
+                       &s) != WAF_DB_OK)
         return 0;
-    sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-    int ok = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
+    waf_db_bind_text(s, 1, origin);
+    int ok = waf_db_step(s) == WAF_DB_ROW;
+    waf_db_finalize(s);
     return ok;
 }

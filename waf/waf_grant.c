@@ -77,7 +77,11 @@ static int waf_grant_client(struct waf_app *app, struct waf_req *req, struct waf
     } else {
         const char *id = b == 0 ? bid : fid;
         const char *secret = b == 0 ? bsecret : fsecret;
-        if (!id || waf_client_get(app->store, id, c) != 0)
+        int got = id ? waf_client_get(app->store, id, c) : WAF_STORE_NOT_FOUND;
+        /* a database that cannot answer (PostgreSQL down) is a 503, not an unknown client */
+        if (got == WAF_STORE_ERROR && waf_resp_store_unavailable(app, resp))
+            ;
+        else if (got != 0)
             waf_grant_invalid_client(resp, b == 0, "unknown client");
         else if (c->type == WAF_CLIENT_CONFIDENTIAL && !waf_client_secret_ok(c, secret))
             waf_grant_invalid_client(resp, b == 0, "client authentication failed");
@@ -138,9 +142,9 @@ static void waf_grant_fail(struct waf_app *app, struct waf_resp *resp, const cha
     waf_resp_error(resp, 400, error, desc);
 }
 
-static const char *waf_grant_col(sqlite3_stmt *s, int i)
+static const char *waf_grant_col(struct waf_stmt *s, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(s, i);
+    const char *v = waf_db_column_text(s, i);
     return v ? v : "";
 }
 
@@ -169,18 +173,18 @@ static void waf_grant_issue_family(struct waf_app *app, struct waf_req *req, str
 static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struct waf_client *c,
                            const char *code, struct waf_resp *resp)
 {
-    sqlite3 *db = waf_store_db(app->store);
+    struct waf_db *db = waf_store_db(app->store);
     char hash[WAF_HASH_HEX];
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     waf_secret_hash(code, hash);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT client_id, user_id, redirect_uri, scope, challenge, expires_at, "
-                           "used, family_id FROM auth_codes WHERE hash = ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (waf_db_prepare(db,
+                       "SELECT client_id, user_id, redirect_uri, scope, challenge, expires_at, "
+                       "used, family_id FROM auth_codes WHERE hash = ?1",
+                       &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "server_error", NULL);
         return;
     }
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, hash);
     const char *redirect = form_get(&req->form, "redirect_uri");
     const char *verifier = form_get(&req->form, "code_verifier");
     const char *err = NULL, *desc = NULL;
@@ -188,52 +192,52 @@ static void waf_grant_code(struct waf_app *app, struct waf_req *req, const struc
      * was issued to, with its PKCE verifier when the code has a challenge. A public client
      * without PKCE proves nothing (its id is public), so its replay revokes nothing either. */
     int has_challenge = 0;
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    if (waf_db_step(s) != WAF_DB_ROW) {
         err = "invalid_grant", desc = "unknown authorization code";
     } else if (strcmp(waf_grant_col(s, 0), c->id) != 0) {
         err = "invalid_grant", desc = "the code was issued to another client";
-    } else if ((has_challenge = sqlite3_column_type(s, 4) != SQLITE_NULL)
+    } else if ((has_challenge = waf_db_column_type(s, 4) != WAF_DB_NULL)
                    ? !waf_codes_pkce_ok(verifier, waf_grant_col(s, 4))
                    : verifier != NULL) {
         err = "invalid_grant", desc = "PKCE verification failed";
-    } else if (sqlite3_column_int(s, 6)) {
+    } else if (waf_db_column_int(s, 6)) {
         /* RFC 6749 §4.1.2: a replayed code revokes what it produced (T23). */
         int proven = c->type == WAF_CLIENT_CONFIDENTIAL || has_challenge;
-        if (proven && sqlite3_column_type(s, 7) != SQLITE_NULL)
-            waf_oauth_family_revoke(app, sqlite3_column_int64(s, 7));
+        if (proven && waf_db_column_type(s, 7) != WAF_DB_NULL)
+            waf_oauth_family_revoke(app, waf_db_column_int64(s, 7));
         log_warn("authorization code reused by client %s; %s", c->id,
                  proven ? "its tokens are revoked" : "nothing revoked (client not proven)");
         err = "invalid_grant", desc = "the authorization code was already used";
-    } else if (sqlite3_column_int64(s, 5) <= time_now_s()) {
+    } else if (waf_db_column_int64(s, 5) <= time_now_s()) {
         err = "invalid_grant", desc = "the authorization code has expired";
     } else if (!redirect || strcmp(redirect, waf_grant_col(s, 2)) != 0) {
         err = "invalid_grant", desc = "redirect_uri differs from the authorization request";
     }
     if (err) {
-        sqlite3_finalize(s);
+        waf_db_finalize(s);
         waf_grant_fail(app, resp, err, desc);
         return;
     }
-    int64_t user_id = sqlite3_column_int64(s, 1);
+    int64_t user_id = waf_db_column_int64(s, 1);
     char scope[WAF_SCOPE_MAX + 1];
     snprintf(scope, sizeof(scope), "%s", waf_grant_col(s, 3));
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     struct waf_user u;
     int64_t fam =
         waf_store_user_by_id(app->store, user_id, &u) == 0
             ? waf_oauth_family_new(app, c->id, user_id, scope, waf_grant_family_jkt(req, c))
             : -1;
-    if (fam < 0 || sqlite3_prepare_v2(db,
-                                      "UPDATE auth_codes SET used = 1, family_id = ?2 "
-                                      "WHERE hash = ?1",
-                                      -1, &s, NULL) != SQLITE_OK) {
+    if (fam < 0 || waf_db_prepare(db,
+                                  "UPDATE auth_codes SET used = 1, family_id = ?2 "
+                                  "WHERE hash = ?1",
+                                  &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "invalid_grant", "the code's user no longer exists");
         return;
     }
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, fam);
-    int ok = sqlite3_step(s) == SQLITE_DONE;
-    sqlite3_finalize(s);
+    waf_db_bind_text(s, 1, hash);
+    waf_db_bind_int64(s, 2, fam);
+    int ok = waf_db_step(s) == WAF_DB_DONE;
+    waf_db_finalize(s);
     struct waf_issue in = {c, &u, scope, fam, 1, req->dpop_jkt};
     waf_grant_issued(app, resp, ok ? waf_oauth_issue(app, &in) : NULL, WAF_GRANT_CODE);
 }
@@ -253,32 +257,31 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
         waf_grant_fail(app, resp, "invalid_request", "numeric codes need the impu parameter");
         return;
     }
-    sqlite3 *db = waf_store_db(app->store);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(app->store);
+    struct waf_stmt *s;
     char hash[WAF_HASH_HEX];
     waf_secret_hash(code, hash);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT hash, expires_at, attempts, user_id FROM numeric_codes "
-                           "WHERE impu = ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (waf_db_prepare(db,
+                       "SELECT hash, expires_at, attempts, user_id FROM numeric_codes "
+                       "WHERE impu = ?1",
+                       &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "server_error", NULL);
         return;
     }
-    sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-    int found = sqlite3_step(s) == SQLITE_ROW;
+    waf_db_bind_text(s, 1, impu);
+    int found = waf_db_step(s) == WAF_DB_ROW;
     int match = found && waf_secret_equal(waf_grant_col(s, 0), hash);
-    int live = found && sqlite3_column_int64(s, 1) > time_now_s() &&
-               sqlite3_column_int64(s, 2) < app->s->numeric_max_attempts;
-    int64_t user_id = found ? sqlite3_column_int64(s, 3) : 0;
-    sqlite3_finalize(s);
+    int live = found && waf_db_column_int64(s, 1) > time_now_s() &&
+               waf_db_column_int64(s, 2) < app->s->numeric_max_attempts;
+    int64_t user_id = found ? waf_db_column_int64(s, 3) : 0;
+    waf_db_finalize(s);
     if (match && live) {
         /* single use: no tokens unless the code is gone */
-        int gone = sqlite3_prepare_v2(db, "DELETE FROM numeric_codes WHERE impu = ?1", -1, &s,
-                                      NULL) == SQLITE_OK;
+        int gone = waf_db_prepare(db, "DELETE FROM numeric_codes WHERE impu = ?1", &s) == WAF_DB_OK;
         if (gone) {
-            sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-            gone = sqlite3_step(s) == SQLITE_DONE;
-            sqlite3_finalize(s);
+            waf_db_bind_text(s, 1, impu);
+            gone = waf_db_step(s) == WAF_DB_DONE;
+            waf_db_finalize(s);
         }
         if (!gone) {
             waf_store_rollback(app->store);
@@ -290,21 +293,21 @@ static void waf_grant_numeric(struct waf_app *app, struct waf_req *req, const st
     }
     app->metrics.numeric_failures++;
     /* A wrong guess counts; the code dies at the limit (or at once when it is expired). */
-    if (sqlite3_prepare_v2(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+    if (waf_db_prepare(db, "UPDATE numeric_codes SET attempts = attempts + 1 WHERE impu = ?1",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, impu);
+        waf_db_step(s);
+        waf_db_finalize(s);
     }
-    if (sqlite3_prepare_v2(db,
-                           "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
-                           "expires_at <= ?3)",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, impu, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, app->s->numeric_max_attempts);
-        sqlite3_bind_int64(s, 3, time_now_s());
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+    if (waf_db_prepare(db,
+                       "DELETE FROM numeric_codes WHERE impu = ?1 AND (attempts >= ?2 OR "
+                       "expires_at <= ?3)",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, impu);
+        waf_db_bind_int64(s, 2, app->s->numeric_max_attempts);
+        waf_db_bind_int64(s, 3, time_now_s());
+        waf_db_step(s);
+        waf_db_finalize(s);
     }
     log_info("numeric code refused for %s", impu);
     waf_grant_fail(app, resp, "invalid_grant", "the code is wrong, expired, used or locked");
@@ -319,46 +322,45 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
         waf_grant_fail(app, resp, "invalid_request", "refresh_token is missing");
         return;
     }
-    sqlite3 *db = waf_store_db(app->store);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(app->store);
+    struct waf_stmt *s;
     char hash[WAF_HASH_HEX];
     waf_secret_hash(token, hash);
-    if (sqlite3_prepare_v2(
-            db,
-            "SELECT r.family_id, r.used, r.expires_at, f.client_id, f.user_id, "
-            "f.scope, f.revoked, f.dpop_jkt FROM refresh_tokens r JOIN families f ON "
-            "f.id = r.family_id WHERE r.hash = ?1",
-            -1, &s, NULL) != SQLITE_OK) {
+    if (waf_db_prepare(db,
+                       "SELECT r.family_id, r.used, r.expires_at, f.client_id, f.user_id, "
+                       "f.scope, f.revoked, f.dpop_jkt FROM refresh_tokens r JOIN families f ON "
+                       "f.id = r.family_id WHERE r.hash = ?1",
+                       &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "server_error", NULL);
         return;
     }
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, hash);
     const char *err = NULL, *desc = NULL;
     int64_t fam = 0, user_id = 0;
     char scope[WAF_SCOPE_MAX + 1] = "";
-    if (sqlite3_step(s) != SQLITE_ROW) {
+    if (waf_db_step(s) != WAF_DB_ROW) {
         err = "invalid_grant", desc = "unknown refresh token";
     } else if (strcmp(waf_grant_col(s, 3), c->id) != 0) {
         err = "invalid_grant", desc = "the refresh token was issued to another client";
-    } else if (sqlite3_column_int(s, 1) || sqlite3_column_int(s, 6)) {
+    } else if (waf_db_column_int(s, 1) || waf_db_column_int(s, 6)) {
         /* RFC 9700 §4.14.2: an old refresh token came back, so one of its holders is not the
          * client. Nobody in the family can be trusted any more. */
-        waf_oauth_family_revoke(app, sqlite3_column_int64(s, 0));
+        waf_oauth_family_revoke(app, waf_db_column_int64(s, 0));
         app->metrics.refresh_reuse++;
         log_warn("refresh token reused by client %s; its family is revoked", c->id);
         err = "invalid_grant", desc = "the refresh token was already used";
-    } else if (sqlite3_column_int64(s, 2) <= time_now_s()) {
+    } else if (waf_db_column_int64(s, 2) <= time_now_s()) {
         err = "invalid_grant", desc = "the refresh token has expired";
-    } else if (sqlite3_column_type(s, 7) != SQLITE_NULL &&
+    } else if (waf_db_column_type(s, 7) != WAF_DB_NULL &&
                strcmp(waf_grant_col(s, 7), req->dpop_jkt) != 0) {
         /* RFC 9449 §5.2: a bound refresh token is only worth anything with its key's proof. */
         err = "invalid_dpop_proof", desc = "the refresh token is bound to another DPoP key";
     } else {
-        fam = sqlite3_column_int64(s, 0);
-        user_id = sqlite3_column_int64(s, 4);
+        fam = waf_db_column_int64(s, 0);
+        user_id = waf_db_column_int64(s, 4);
         snprintf(scope, sizeof(scope), "%s", waf_grant_col(s, 5));
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     if (!err && want) {
         struct waf_client granted = *c;
         snprintf(granted.scope, sizeof(granted.scope), "%s", scope);
@@ -373,14 +375,13 @@ static void waf_grant_refresh(struct waf_app *app, struct waf_req *req, const st
     }
     struct waf_user u;
     if (waf_store_user_by_id(app->store, user_id, &u) != 0 ||
-        sqlite3_prepare_v2(db, "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1", -1, &s,
-                           NULL) != SQLITE_OK) {
+        waf_db_prepare(db, "UPDATE refresh_tokens SET used = 1 WHERE hash = ?1", &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "invalid_grant", "the user no longer exists");
         return;
     }
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-    int ok = sqlite3_step(s) == SQLITE_DONE;
-    sqlite3_finalize(s);
+    waf_db_bind_text(s, 1, hash);
+    int ok = waf_db_step(s) == WAF_DB_DONE;
+    waf_db_finalize(s);
     struct waf_issue in = {c, &u, scope, fam, 1, req->dpop_jkt};
     waf_grant_issued(app, resp, ok ? waf_oauth_issue(app, &in) : NULL, WAF_GRANT_REFRESH);
 }
@@ -409,47 +410,48 @@ static void waf_grant_device(struct waf_app *app, struct waf_req *req, const str
         waf_grant_fail(app, resp, "invalid_request", "device_code is missing");
         return;
     }
-    sqlite3 *db = waf_store_db(app->store);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(app->store);
+    struct waf_stmt *s;
     char hash[WAF_HASH_HEX], scope[WAF_SCOPE_MAX + 1] = "";
     waf_secret_hash(code, hash);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT client_id, scope, expires_at, interval, last_poll, state, "
-                           "user_id FROM device_codes WHERE hash = ?1",
-                           -1, &s, NULL) != SQLITE_OK) {
+    if (waf_db_prepare(db,
+                       "SELECT client_id, scope, expires_at, \"interval\", last_poll, state, "
+                       "user_id FROM device_codes WHERE hash = ?1",
+                       &s) != WAF_DB_OK) {
         waf_grant_fail(app, resp, "server_error", NULL);
         return;
     }
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, hash);
     int64_t now = time_now_s(), user_id = 0;
     const char *err = NULL, *desc = NULL,
                *update = "UPDATE device_codes SET last_poll = ?2 "
                          "WHERE hash = ?1";
-    if (sqlite3_step(s) != SQLITE_ROW || strcmp(waf_grant_col(s, 0), c->id) != 0) {
+    if (waf_db_step(s) != WAF_DB_ROW || strcmp(waf_grant_col(s, 0), c->id) != 0) {
         err = "invalid_grant", desc = "unknown device code";
         update = NULL;
-    } else if (sqlite3_column_int64(s, 2) <= now) {
+    } else if (waf_db_column_int64(s, 2) <= now) {
         err = "expired_token", desc = NULL;
-    } else if (now - sqlite3_column_int64(s, 4) < sqlite3_column_int64(s, 3)) {
+    } else if (now - waf_db_column_int64(s, 4) < waf_db_column_int64(s, 3)) {
         /* RFC 8628 §3.5: polling too fast adds 5 s to this device's interval for good. */
         err = "slow_down", desc = NULL;
-        update = "UPDATE device_codes SET last_poll = ?2, interval = interval + 5 WHERE hash = ?1";
-    } else if (sqlite3_column_int(s, 5) == WAF_DEVICE_PENDING) {
+        update = "UPDATE device_codes SET last_poll = ?2, \"interval\" = \"interval\" + 5 WHERE "
+                 "hash = ?1";
+    } else if (waf_db_column_int(s, 5) == WAF_DEVICE_PENDING) {
         err = "authorization_pending", desc = NULL;
-    } else if (sqlite3_column_int(s, 5) == WAF_DEVICE_DENIED) {
+    } else if (waf_db_column_int(s, 5) == WAF_DEVICE_DENIED) {
         err = "access_denied", desc = NULL;
         update = "DELETE FROM device_codes WHERE hash = ?1 AND ?2 > 0";
     } else {
-        user_id = sqlite3_column_int64(s, 6);
+        user_id = waf_db_column_int64(s, 6);
         snprintf(scope, sizeof(scope), "%s", waf_grant_col(s, 1));
         update = "DELETE FROM device_codes WHERE hash = ?1 AND ?2 > 0";
     }
-    sqlite3_finalize(s);
-    if (update && sqlite3_prepare_v2(db, update, -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, now);
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+    waf_db_finalize(s);
+    if (update && waf_db_prepare(db, update, &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, hash);
+        waf_db_bind_int64(s, 2, now);
+        waf_db_step(s);
+        waf_db_finalize(s);
     }
     if (err)
         waf_grant_fail(app, resp, err, desc);

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
+#include "waf_db.h"
 
 #include "form.h"
 #include "waf_cli.h"
@@ -57,21 +57,20 @@ static int field_ok(const char *v, int may_be_empty)
     return 1;
 }
 
-static int imscred_store(sqlite3 *db, const char *user, const char *realm, const char *password,
-                         int remove, char *err, size_t errlen)
+static int imscred_store(struct waf_db *db, const char *user, const char *realm,
+                         const char *password, int remove, char *err, size_t errlen)
 {
-    sqlite3_stmt *s = NULL;
+    struct waf_stmt *s = NULL;
     char impi[WAF_URI_MAX + 1] = "";
     int64_t uid = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, impi FROM users WHERE name = ?1", -1, &s, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW) {
-            uid = sqlite3_column_int64(s, 0);
-            snprintf(impi, sizeof(impi), "%s", (const char *)sqlite3_column_text(s, 1));
+    if (waf_db_prepare(db, "SELECT id, impi FROM users WHERE name = ?1", &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, user);
+        if (waf_db_step(s) == WAF_DB_ROW) {
+            uid = waf_db_column_int64(s, 0);
+            snprintf(impi, sizeof(impi), "%s", waf_db_column_text(s, 1));
         }
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     if (!uid) {
         snprintf(err, errlen, "no user \"%s\"", user);
         return -1;
@@ -92,21 +91,23 @@ static int imscred_store(sqlite3 *db, const char *user, const char *realm, const
         snprintf(err, errlen, "cannot compute HA1");
         return -1;
     }
-    const char *sql = remove ? "DELETE FROM ims_credentials WHERE user_id = ?1"
-                             : "INSERT OR REPLACE INTO ims_credentials VALUES (?1, ?2, ?3)";
-    ok = sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK;
+    const char *sql = remove
+                          ? "DELETE FROM ims_credentials WHERE user_id = ?1"
+                          : "INSERT INTO ims_credentials VALUES (?1, ?2, ?3) ON CONFLICT (user_id) "
+                            "DO UPDATE SET realm = excluded.realm, ha1 = excluded.ha1";
+    ok = waf_db_prepare(db, sql, &s) == WAF_DB_OK;
     if (ok) {
-        sqlite3_bind_int64(s, 1, uid);
+        waf_db_bind_int64(s, 1, uid);
         if (!remove) {
-            sqlite3_bind_text(s, 2, realm, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 3, ha1, -1, SQLITE_STATIC);
+            waf_db_bind_text(s, 2, realm);
+            waf_db_bind_text(s, 3, ha1);
         }
-        ok = sqlite3_step(s) == SQLITE_DONE;
+        ok = waf_db_step(s) == WAF_DB_DONE;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     OPENSSL_cleanse(ha1, sizeof(ha1));
     if (!ok)
-        snprintf(err, errlen, "store: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "store: %s", waf_db_errmsg(db));
     return ok ? 0 : -1;
 }
 
@@ -176,19 +177,19 @@ void waf_imscred_digest(struct waf_app *app, struct waf_req *req, struct waf_res
                        "\"auth\" with nc (8 hex) and cnonce");
         return;
     }
-    sqlite3 *db = waf_store_db(app->store);
-    sqlite3_stmt *s = NULL;
+    struct waf_db *db = waf_store_db(app->store);
+    struct waf_stmt *s = NULL;
     char ha1[33] = "";
-    if (sqlite3_prepare_v2(db,
-                           "SELECT c.ha1 FROM ims_credentials c JOIN users u ON u.id = c.user_id "
-                           "WHERE u.impi = ?1 AND c.realm = ?2",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, impi, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, realm, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_bytes(s, 0) == 32)
-            memcpy(ha1, sqlite3_column_text(s, 0), 33);
+    if (waf_db_prepare(db,
+                       "SELECT c.ha1 FROM ims_credentials c JOIN users u ON u.id = c.user_id "
+                       "WHERE u.impi = ?1 AND c.realm = ?2",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, impi);
+        waf_db_bind_text(s, 2, realm);
+        if (waf_db_step(s) == WAF_DB_ROW && waf_db_column_bytes(s, 0) == 32)
+            memcpy(ha1, waf_db_column_text(s, 0), 33);
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     char out[33];
     if (!*ha1) {
         waf_resp_error(resp, 404, "no_credentials", "no IMS credentials for this IMPI and realm");

@@ -15,32 +15,49 @@
 
 #define WAF_KEYRING_CHECK_MS 2000
 
-static int waf_keyring_insert(sqlite3 *db, const struct waf_signing_key *k, const char *pem)
+/* Stores a new key, sealed with the key-encryption key when there is one. A shared PostgreSQL
+ * database is reached over the network and backed up elsewhere: there a clear private key is
+ * refused (SQLite's file is itself a secret file, 0600, so it may hold one). */
+static int waf_keyring_insert(struct waf_store *st, const struct waf_signing_key *k,
+                              const char *pem)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO signing_keys (kid, alg, private_pem, created_at) "
-                           "VALUES (?1, ?2, ?3, ?4)",
-                           -1, &s, NULL) != SQLITE_OK)
+    struct waf_db *db = waf_store_db(st);
+    const struct waf_kek *kek = waf_store_kek(st);
+    char *sealed = NULL;
+    if (!kek->set && db->postgres) {
+        log_error("on PostgreSQL the signing keys are encrypted at rest: set "
+                  "key-encryption-key-file (or " WAF_KEK_ENV ")");
         return -1;
-    sqlite3_bind_text(s, 1, k->kid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, k->alg, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, pem, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, time_now_s());
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    }
+    if (kek->set && !(sealed = waf_kek_seal(kek, k->kid, pem)))
+        return -1;
+    struct waf_stmt *s;
+    if (waf_db_prepare(db,
+                       "INSERT INTO signing_keys (kid, alg, private_pem, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4)",
+                       &s) != WAF_DB_OK) {
+        free(sealed);
+        return -1;
+    }
+    waf_db_bind_text(s, 1, k->kid);
+    waf_db_bind_text(s, 2, k->alg);
+    waf_db_bind_text(s, 3, sealed ? sealed : pem);
+    waf_db_bind_int64(s, 4, time_now_s());
+    int rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
+    waf_db_finalize(s);
+    free(sealed);
     return rc;
 }
 
-static int waf_keyring_count_current(sqlite3 *db)
+static int waf_keyring_count_current(struct waf_db *db)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     int n = -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL", -1, &s,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        n = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    if (waf_db_prepare(db, "SELECT count(*) FROM signing_keys WHERE retired_at IS NULL", &s) ==
+            WAF_DB_OK &&
+        waf_db_step(s) == WAF_DB_ROW)
+        n = waf_db_column_int(s, 0);
+    waf_db_finalize(s);
     return n;
 }
 
@@ -49,9 +66,9 @@ static int waf_keyring_count_current(sqlite3 *db)
 static int waf_keyring_first(struct waf_store *st, const char *data_dir, const char *alg, char *err,
                              size_t errlen)
 {
-    sqlite3 *db = waf_store_db(st);
+    struct waf_db *db = waf_store_db(st);
     if (waf_store_begin(st) < 0) {
-        snprintf(err, errlen, "locking the database: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "locking the database: %s", waf_db_errmsg(db));
         return -1;
     }
     int n = waf_keyring_count_current(db);
@@ -75,9 +92,9 @@ static int waf_keyring_first(struct waf_store *st, const char *data_dir, const c
         snprintf(err, errlen, "cannot generate a %s signing key", alg);
         return -1;
     }
-    int rc = waf_keyring_insert(db, &k, pem) < 0 || waf_store_commit(st) < 0 ? -1 : 0;
+    int rc = waf_keyring_insert(st, &k, pem) < 0 || waf_store_commit(st) < 0 ? -1 : 0;
     if (rc < 0) {
-        snprintf(err, errlen, "storing the signing key: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "storing the signing key: %s", waf_db_errmsg(db));
         waf_store_rollback(st);
     } else
         log_info("%s signing key kid %s", imported ? "imported" : "created", k.kid);
@@ -87,40 +104,50 @@ static int waf_keyring_first(struct waf_store *st, const char *data_dir, const c
     return rc;
 }
 
-static void waf_keyring_stamp(sqlite3 *db, char *out, size_t size)
+static void waf_keyring_stamp(struct waf_db *db, char *out, size_t size)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     out[0] = '\0';
-    if (sqlite3_prepare_v2(db,
-                           "SELECT count(*), coalesce(max(rowid), 0), coalesce(sum(retired_at), 0) "
-                           "FROM signing_keys",
-                           -1, &s, NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW)
-        snprintf(out, size, "%lld/%lld/%lld", (long long)sqlite3_column_int64(s, 0),
-                 (long long)sqlite3_column_int64(s, 1), (long long)sqlite3_column_int64(s, 2));
-    sqlite3_finalize(s);
+    if (waf_db_prepare(
+            db,
+            "SELECT count(*), coalesce(max(created_at), 0), coalesce(sum(retired_at), 0) "
+            "FROM signing_keys",
+            &s) == WAF_DB_OK &&
+        waf_db_step(s) == WAF_DB_ROW)
+        snprintf(out, size, "%lld/%lld/%lld", (long long)waf_db_column_int64(s, 0),
+                 (long long)waf_db_column_int64(s, 1), (long long)waf_db_column_int64(s, 2));
+    waf_db_finalize(s);
 }
 
 /* Current key first, then the retired ones still published, newest first. */
 static int waf_keyring_load(struct waf_keyring *kr, struct waf_store *st)
 {
-    sqlite3 *db = waf_store_db(st);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_store_db(st);
+    struct waf_stmt *s;
     struct waf_keyring next = {0};
-    if (sqlite3_prepare_v2(db,
-                           "SELECT alg, private_pem FROM signing_keys "
-                           "WHERE retired_at IS NULL OR public_until > ?1 "
-                           "ORDER BY retired_at IS NOT NULL, created_at DESC, rowid DESC LIMIT 8",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (waf_db_prepare(db,
+                       "SELECT alg, private_pem, kid FROM signing_keys "
+                       "WHERE retired_at IS NULL OR public_until > ?1 "
+                       "ORDER BY retired_at IS NOT NULL, created_at DESC, kid DESC LIMIT 8",
+                       &s) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, time_now_s());
-    while (sqlite3_step(s) == SQLITE_ROW && next.n < WAF_KEYRING_MAX) {
-        const char *alg = (const char *)sqlite3_column_text(s, 0);
-        const char *pem = (const char *)sqlite3_column_text(s, 1);
-        if (alg && pem && waf_keys_from_pem(pem, alg, &next.keys[next.n]) == 0)
+    waf_db_bind_int64(s, 1, time_now_s());
+    while (waf_db_step(s) == WAF_DB_ROW && next.n < WAF_KEYRING_MAX) {
+        const char *alg = waf_db_column_text(s, 0), *stored = waf_db_column_text(s, 1);
+        const char *kid = waf_db_column_text(s, 2);
+        char why[160];
+        char *pem = alg && stored && kid
+                        ? waf_kek_unseal(waf_store_kek(st), kid, stored, why, sizeof(why))
+                        : NULL;
+        if (!pem && alg && stored && kid)
+            log_error("%s", why); /* names the kid only, never the key */
+        if (pem && waf_keys_from_pem(pem, alg, &next.keys[next.n]) == 0)
             next.n++;
+        if (pem)
+            OPENSSL_cleanse(pem, strlen(pem));
+        free(pem);
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     if (next.n == 0)
         return -1;
     waf_keyring_stamp(db, next.stamp, sizeof(next.stamp));
@@ -158,30 +185,30 @@ void waf_keyring_refresh(struct waf_keyring *kr, struct waf_store *st)
 int waf_keyring_rotate(struct waf_store *st, const char *alg, long overlap, char *kid_out,
                        char *err, size_t errlen)
 {
-    sqlite3 *db = waf_store_db(st);
+    struct waf_db *db = waf_store_db(st);
     struct waf_signing_key k;
     char *pem;
     if (waf_keys_generate(alg, &k, &pem) < 0) {
         snprintf(err, errlen, "cannot generate a %s signing key", alg);
         return -1;
     }
-    sqlite3_stmt *s = NULL;
+    struct waf_stmt *s = NULL;
     int rc = -1;
     int64_t now = time_now_s();
     if (waf_store_begin(st) == 0 &&
-        sqlite3_prepare_v2(db,
-                           "UPDATE signing_keys SET retired_at = ?1, public_until = ?2 "
-                           "WHERE retired_at IS NULL",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(s, 1, now);
-        sqlite3_bind_int64(s, 2, now + overlap);
-        if (sqlite3_step(s) == SQLITE_DONE && waf_keyring_insert(db, &k, pem) == 0 &&
+        waf_db_prepare(db,
+                       "UPDATE signing_keys SET retired_at = ?1, public_until = ?2 "
+                       "WHERE retired_at IS NULL",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_int64(s, 1, now);
+        waf_db_bind_int64(s, 2, now + overlap);
+        if (waf_db_step(s) == WAF_DB_DONE && waf_keyring_insert(st, &k, pem) == 0 &&
             waf_store_commit(st) == 0)
             rc = 0;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     if (rc < 0) {
-        snprintf(err, errlen, "rotating the signing key: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "rotating the signing key: %s", waf_db_errmsg(db));
         waf_store_rollback(st);
     } else
         snprintf(kid_out, WAF_KID_SIZE, "%s", k.kid);

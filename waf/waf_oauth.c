@@ -13,7 +13,7 @@
 #include "timeutil.h"
 #include "waf_secret.h"
 
-static sqlite3 *waf_oauth_db(struct waf_app *app)
+static struct waf_db *waf_oauth_db(struct waf_app *app)
 {
     return waf_store_db(app->store);
 }
@@ -21,42 +21,42 @@ static sqlite3 *waf_oauth_db(struct waf_app *app)
 int64_t waf_oauth_family_new(struct waf_app *app, const char *client_id, int64_t user_id,
                              const char *scope, const char *dpop_jkt)
 {
-    sqlite3 *db = waf_oauth_db(app);
-    sqlite3_stmt *s;
+    struct waf_db *db = waf_oauth_db(app);
+    struct waf_stmt *s;
     int64_t now = time_now_s(), id = -1;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO families (client_id, user_id, scope, created_at, "
-                           "expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (waf_db_prepare(db,
+                       "INSERT INTO families (client_id, user_id, scope, created_at, "
+                       "expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                       &s) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, client_id, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, client_id);
     if (user_id > 0)
-        sqlite3_bind_int64(s, 2, user_id);
-    sqlite3_bind_text(s, 3, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, now + app->s->refresh_lifetime);
+        waf_db_bind_int64(s, 2, user_id);
+    waf_db_bind_text(s, 3, scope);
+    waf_db_bind_int64(s, 4, now);
+    waf_db_bind_int64(s, 5, now + app->s->refresh_lifetime);
     if (dpop_jkt)
-        sqlite3_bind_text(s, 6, dpop_jkt, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_DONE)
-        id = sqlite3_last_insert_rowid(db);
-    sqlite3_finalize(s);
+        waf_db_bind_text(s, 6, dpop_jkt);
+    if (waf_db_step(s) == WAF_DB_ROW)
+        id = waf_db_column_int64(s, 0);
+    waf_db_finalize(s);
     return id;
 }
 
-static int waf_oauth_exec_id(sqlite3 *db, const char *sql, int64_t id)
+static int waf_oauth_exec_id(struct waf_db *db, const char *sql, int64_t id)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    struct waf_stmt *s;
+    if (waf_db_prepare(db, sql, &s) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+    waf_db_bind_int64(s, 1, id);
+    int rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
+    waf_db_finalize(s);
     return rc;
 }
 
 int waf_oauth_family_revoke(struct waf_app *app, int64_t family)
 {
-    sqlite3 *db = waf_oauth_db(app);
+    struct waf_db *db = waf_oauth_db(app);
     return waf_oauth_exec_id(db, "UPDATE families SET revoked = 1 WHERE id = ?1", family) |
            waf_oauth_exec_id(db, "UPDATE access_tokens SET revoked = 1 WHERE family_id = ?1",
                              family) |
@@ -66,46 +66,46 @@ int waf_oauth_family_revoke(struct waf_app *app, int64_t family)
 static int waf_oauth_record(struct waf_app *app, const struct waf_issue *in, const char *jti,
                             const char *hash, int64_t iat)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(waf_oauth_db(app),
-                           "INSERT INTO access_tokens (jti, hash, family_id, client_id, user_id, "
-                           "scope, issued_at, expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, "
-                           "?6, ?7, ?8, ?9)",
-                           -1, &s, NULL) != SQLITE_OK)
+    struct waf_stmt *s;
+    if (waf_db_prepare(waf_oauth_db(app),
+                       "INSERT INTO access_tokens (jti, hash, family_id, client_id, user_id, "
+                       "scope, issued_at, expires_at, dpop_jkt) VALUES (?1, ?2, ?3, ?4, ?5, "
+                       "?6, ?7, ?8, ?9)",
+                       &s) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, jti, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, jti);
     if (hash)
-        sqlite3_bind_text(s, 2, hash, -1, SQLITE_STATIC);
+        waf_db_bind_text(s, 2, hash);
     if (in->family > 0)
-        sqlite3_bind_int64(s, 3, in->family);
-    sqlite3_bind_text(s, 4, in->client->id, -1, SQLITE_STATIC);
+        waf_db_bind_int64(s, 3, in->family);
+    waf_db_bind_text(s, 4, in->client->id);
     if (in->user)
-        sqlite3_bind_int64(s, 5, in->user->id);
-    sqlite3_bind_text(s, 6, in->scope, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, iat);
-    sqlite3_bind_int64(s, 8, iat + app->s->token_lifetime);
+        waf_db_bind_int64(s, 5, in->user->id);
+    waf_db_bind_text(s, 6, in->scope);
+    waf_db_bind_int64(s, 7, iat);
+    waf_db_bind_int64(s, 8, iat + app->s->token_lifetime);
     if (in->jkt && in->jkt[0])
-        sqlite3_bind_text(s, 9, in->jkt, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(s);
+        waf_db_bind_text(s, 9, in->jkt);
+    int rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
+    waf_db_finalize(s);
     return rc;
 }
 
 static int waf_oauth_refresh_new(struct waf_app *app, int64_t family, char out[WAF_SECRET_LEN])
 {
     char hash[WAF_HASH_HEX];
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     waf_secret_new(out);
     waf_secret_hash(out, hash);
-    if (sqlite3_prepare_v2(waf_oauth_db(app),
-                           "INSERT INTO refresh_tokens (hash, family_id, expires_at) "
-                           "SELECT ?1, id, expires_at FROM families WHERE id = ?2",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (waf_db_prepare(waf_oauth_db(app),
+                       "INSERT INTO refresh_tokens (hash, family_id, expires_at) "
+                       "SELECT ?1, id, expires_at FROM families WHERE id = ?2",
+                       &s) != WAF_DB_OK)
         return -1;
-    sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, family);
-    int rc = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(waf_oauth_db(app)) == 1 ? 0 : -1;
-    sqlite3_finalize(s);
+    waf_db_bind_text(s, 1, hash);
+    waf_db_bind_int64(s, 2, family);
+    int rc = waf_db_step(s) == WAF_DB_DONE && waf_db_changes(waf_oauth_db(app)) == 1 ? 0 : -1;
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -174,25 +174,25 @@ static const char *waf_oauth_jwt_jti(struct waf_app *app, const char *token, str
     "a LEFT JOIN families f ON f.id = a.family_id WHERE a.revoked = 0 AND a.expires_at > ?2 AND "  \
     "coalesce(f.revoked, 0) = 0 AND "
 
-static json_t *waf_oauth_describe(struct waf_app *app, sqlite3_stmt *s, const char *type)
+static json_t *waf_oauth_describe(struct waf_app *app, struct waf_stmt *s, const char *type)
 {
-    const char *client = (const char *)sqlite3_column_text(s, 0);
-    int64_t user_id = sqlite3_column_int64(s, 1);
-    json_t *r = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "active", 1, "client_id",
-                          client ? client : "", "scope", (const char *)sqlite3_column_text(s, 2),
-                          "iss", app->s->issuer, "aud", app->s->audience, "iat",
-                          (json_int_t)sqlite3_column_int64(s, 3), "exp",
-                          (json_int_t)sqlite3_column_int64(s, 4), "token_type", type);
+    const char *client = waf_db_column_text(s, 0);
+    int64_t user_id = waf_db_column_int64(s, 1);
+    json_t *r =
+        json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "active", 1, "client_id",
+                  client ? client : "", "scope", waf_db_column_text(s, 2), "iss", app->s->issuer,
+                  "aud", app->s->audience, "iat", (json_int_t)waf_db_column_int64(s, 3), "exp",
+                  (json_int_t)waf_db_column_int64(s, 4), "token_type", type);
     if (!r)
         return NULL;
-    if (sqlite3_column_type(s, 5) == SQLITE_TEXT)
-        json_object_set_new(r, "jti", json_string((const char *)sqlite3_column_text(s, 5)));
-    if (sqlite3_column_type(s, 6) == SQLITE_TEXT) { /* RFC 9449 §6.2 */
+    if (waf_db_column_type(s, 5) == WAF_DB_TEXT)
+        json_object_set_new(r, "jti", json_string(waf_db_column_text(s, 5)));
+    if (waf_db_column_type(s, 6) == WAF_DB_TEXT) { /* RFC 9449 §6.2 */
         json_object_set_new(r, "token_type", json_string("DPoP"));
-        json_object_set_new(r, "cnf", json_pack("{s:s}", "jkt", sqlite3_column_text(s, 6)));
+        json_object_set_new(r, "cnf", json_pack("{s:s}", "jkt", waf_db_column_text(s, 6)));
     }
     struct waf_user u;
-    if (sqlite3_column_type(s, 1) == SQLITE_NULL) {
+    if (waf_db_column_type(s, 1) == WAF_DB_NULL) {
         json_object_set_new(r, "sub", json_string(client ? client : ""));
     } else if (waf_store_user_by_id(app->store, user_id, &u) == 0) {
         char sub[32];
@@ -214,15 +214,15 @@ static json_t *waf_oauth_describe(struct waf_app *app, sqlite3_stmt *s, const ch
 static json_t *waf_oauth_lookup(struct waf_app *app, const char *sql, const char *key,
                                 const char *type)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     json_t *r = NULL;
-    if (sqlite3_prepare_v2(waf_oauth_db(app), sql, -1, &s, NULL) != SQLITE_OK)
+    if (waf_db_prepare(waf_oauth_db(app), sql, &s) != WAF_DB_OK)
         return waf_oauth_inactive();
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, time_now_s());
-    if (sqlite3_step(s) == SQLITE_ROW)
+    waf_db_bind_text(s, 1, key);
+    waf_db_bind_int64(s, 2, time_now_s());
+    if (waf_db_step(s) == WAF_DB_ROW)
         r = waf_oauth_describe(app, s, type);
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return r;
 }
 
@@ -256,13 +256,13 @@ json_t *waf_oauth_introspect(struct waf_app *app, const char *token)
 static void waf_oauth_revoke_sql(struct waf_app *app, const char *sql, const char *key,
                                  const char *client_id)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(waf_oauth_db(app), sql, -1, &s, NULL) != SQLITE_OK)
+    struct waf_stmt *s;
+    if (waf_db_prepare(waf_oauth_db(app), sql, &s) != WAF_DB_OK)
         return;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, client_id, -1, SQLITE_STATIC);
-    sqlite3_step(s);
-    sqlite3_finalize(s);
+    waf_db_bind_text(s, 1, key);
+    waf_db_bind_text(s, 2, client_id);
+    waf_db_step(s);
+    waf_db_finalize(s);
 }
 
 void waf_oauth_revoke(struct waf_app *app, const struct waf_client *client, const char *token)
@@ -287,17 +287,17 @@ void waf_oauth_revoke(struct waf_app *app, const struct waf_client *client, cons
     waf_oauth_revoke_sql(app,
                          "UPDATE access_tokens SET revoked = 1 WHERE hash = ?1 AND client_id = ?2",
                          hash, client->id);
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(waf_oauth_db(app),
-                           "SELECT r.family_id FROM refresh_tokens r JOIN families f ON "
-                           "f.id = r.family_id WHERE r.hash = ?1 AND f.client_id = ?2",
-                           -1, &s, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(s, 1, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, client->id, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) == SQLITE_ROW)
-            waf_oauth_family_revoke(app, sqlite3_column_int64(s, 0));
-        sqlite3_finalize(s);
+    struct waf_stmt *s;
+    if (waf_db_prepare(waf_oauth_db(app),
+                       "SELECT r.family_id FROM refresh_tokens r JOIN families f ON "
+                       "f.id = r.family_id WHERE r.hash = ?1 AND f.client_id = ?2",
+                       &s) == WAF_DB_OK) {
+        waf_db_bind_text(s, 1, hash);
+        waf_db_bind_text(s, 2, client->id);
+        if (waf_db_step(s) == WAF_DB_ROW)
+            waf_oauth_family_revoke(app, waf_db_column_int64(s, 0));
+        waf_db_finalize(s);
     }
     if (waf_store_commit(app->store) < 0)
-        log_warn("revocation not stored: %s", sqlite3_errmsg(waf_oauth_db(app)));
+        log_warn("revocation not stored: %s", waf_db_errmsg(waf_oauth_db(app)));
 }

@@ -8,6 +8,8 @@
 #include <strings.h>
 
 #include "peer.h"
+#include "waf_db.h"
+#include "waf_kek.h"
 #include "tlsconf.h"
 #include "urlcheck.h"
 #include "waf_user.h"
@@ -22,6 +24,12 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("data-dir", CFG_STR, data_dir, 0, 0,
               "directory for the user database and signing key, created 0700 "
               "(default imsgw-waf-data)"),
+    WAF_FIELD("key-encryption-key-file", CFG_STR, key_encryption_key_file, 0, 0,
+              "secret file of 64 hex digits (openssl rand -hex 32) that encrypts the signing keys "
+              "in the database; required on PostgreSQL (else " WAF_KEK_ENV ")"),
+    WAF_FIELD("database", CFG_STR, database, 0, 0,
+              "empty for SQLite in the data directory (default), or a postgresql:// URL of a "
+              "database shared by several WAFs (password from PGPASSFILE, not the URL)"),
     WAF_FIELD("audience", CFG_STR, audience, 0, 0, "aud of access tokens (default sip:ims.test)"),
     WAF_FIELD("home-domain", CFG_STR, home_domain, 0, 0,
               "IMS home domain, realm of default IMPIs (default ims.test)"),
@@ -98,6 +106,8 @@ void waf_settings_defaults(struct waf_settings *s)
     s->port = 9090;
     cfg_set_str(&s->issuer, "http://127.0.0.1:9090");
     cfg_set_str(&s->data_dir, "imsgw-waf-data");
+    cfg_set_str(&s->database, "");
+    cfg_set_str(&s->key_encryption_key_file, "");
     cfg_set_str(&s->audience, "sip:ims.test");
     cfg_set_str(&s->home_domain, "ims.test");
     s->token_lifetime = 900;
@@ -150,6 +160,13 @@ int waf_settings_check(const struct waf_settings *s, char *err, size_t errlen)
         return -1;
     if (!s->data_dir || !s->data_dir[0] || strlen(s->data_dir) > 3000) {
         snprintf(err, errlen, "\"data-dir\" must be a path of 1 to 3000 characters");
+        return -1;
+    }
+    if (!s->database || strlen(s->database) > 1000 ||
+        (s->database[0] && !waf_db_is_postgres(s->database))) {
+        snprintf(err, errlen,
+                 "\"database\" must be empty (SQLite) or a postgresql:// URL of 1000 characters "
+                 "at most");
         return -1;
     }
     if (!waf_user_domain_valid(s->home_domain)) {

@@ -15,6 +15,8 @@ struct waf_settings {
     long port;
     char *issuer;
     char *data_dir;
+    char *database;                /* "" = SQLite in data_dir, else a postgresql:// URL */
+    char *key_encryption_key_file; /* seals the signing keys at rest ("" = env or none) */
     char *audience;
     char *home_domain;
     long token_lifetime;

@@ -1,67 +1,37 @@
-/* waf_store: SQLite with bound parameters only; user input never becomes SQL text. Writes run in
- * IMMEDIATE transactions so a failure leaves nothing half-written, and the CLI and the daemon can
- * share the file (WAL lets readers go on while one of them writes). */
+/* waf_store: the WAF's state through the waf_db seam (SQLite or PostgreSQL), with bound
+ * parameters only; user input never becomes SQL text. Writes run in exclusive write transactions
+ * (waf_db_begin) so a failure leaves nothing half-written, and several processes (the CLI and
+ * the daemon, or several WAF replicas on PostgreSQL) can share the database. */
 #include "waf_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "log.h"
-#include "secretfile.h"
 #include "timeutil.h"
 
-#define WAF_STORE_BUSY_MS 2000      /* default wait for another process's write lock (the CLI) */
-#define WAF_STORE_FAIL_FAST_MS 1000 /* after a wait ran out, writers fail at once this long */
-
 struct waf_store {
-    sqlite3 *db;
-    int busy_ms;              /* longest wait for another process's write lock */
-    uint64_t wait_start;      /* monotonic ms the current wait began */
-    uint64_t fail_fast_until; /* no waiting before this monotonic ms */
-    int failed_rc;            /* why the last BEGIN or COMMIT failed (a ROLLBACK clears errcode) */
+    struct waf_db *db;
+    struct waf_kek kek; /* seals the signing keys at rest (waf_keyring) */
 };
 
-/* SQLite's busy handler. The daemon runs SQLite on its only loop, so every wait stalls every
- * client: a lock held for long (another process in a long transaction) must cost one bounded
- * wait, not one per request, hence the fail-fast window after a wait that ran out. */
-static int waf_store_busy(void *arg, int count)
+const struct waf_kek *waf_store_kek(struct waf_store *st)
 {
-    struct waf_store *st = arg;
-    uint64_t now = time_mono_ms();
-    if (count == 0) {
-        if (now < st->fail_fast_until)
-            return 0;
-        st->wait_start = now;
-    }
-    if (now - st->wait_start >= (uint64_t)st->busy_ms) {
-        st->fail_fast_until = now + WAF_STORE_FAIL_FAST_MS;
-        return 0;
-    }
-    sqlite3_sleep(5);
-    return 1;
+    return &st->kek;
 }
 
 void waf_store_set_busy_wait(struct waf_store *st, int ms)
 {
-    st->busy_ms = ms;
+    waf_db_set_busy_wait(st->db, ms);
 }
 
 int waf_store_unavailable(struct waf_store *st)
 {
-    int rc = sqlite3_errcode(st->db);
-    if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
-        rc = st->failed_rc;
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    switch (waf_db_down(st->db)) {
+    case WAF_DB_BUSY:
         return WAF_STORE_BUSY;
-    case SQLITE_FULL:
-    case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
+    case WAF_DB_CANNOT_WRITE:
         return WAF_STORE_CANNOT_WRITE;
     default:
         return 0;
@@ -181,46 +151,33 @@ int waf_store_schema_version(void)
 
 static int waf_store_fail(struct waf_store *st, const char *what, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(st->db));
+    snprintf(err, errlen, "%s: %s", what, waf_db_errmsg(st->db));
     return WAF_STORE_ERROR;
 }
 
 static int waf_store_exec(struct waf_store *st, const char *sql)
 {
-    return sqlite3_exec(st->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    return waf_db_exec(st->db, sql);
 }
 
 void waf_store_rollback(struct waf_store *st)
 {
-    if (sqlite3_get_autocommit(st->db))
-        return; /* none open (a failed COMMIT rolled back already): keep the error it left */
-    int rc = sqlite3_errcode(st->db);
-    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        st->failed_rc = rc; /* kept for waf_store_unavailable(): ROLLBACK clears the errcode */
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    waf_db_rollback(st->db);
 }
 
-sqlite3 *waf_store_db(struct waf_store *st)
+struct waf_db *waf_store_db(struct waf_store *st)
 {
     return st->db;
 }
 
 int waf_store_begin(struct waf_store *st)
 {
-    st->failed_rc = SQLITE_OK;
-    if (waf_store_exec(st, "BEGIN IMMEDIATE") == 0)
-        return 0;
-    st->failed_rc = sqlite3_errcode(st->db);
-    return -1;
+    return waf_db_begin(st->db);
 }
 
 int waf_store_commit(struct waf_store *st)
 {
-    if (waf_store_exec(st, "COMMIT") == 0)
-        return 0;
-    st->failed_rc = sqlite3_errcode(st->db);
-    waf_store_rollback(st);
-    return -1;
+    return waf_db_commit(st->db);
 }
 
 void waf_store_gc(struct waf_store *st, int64_t now)
@@ -235,42 +192,54 @@ void waf_store_gc(struct waf_store *st, int64_t now)
         "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND public_until < ?1",
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-        sqlite3_stmt *s;
-        if (sqlite3_prepare_v2(st->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+        struct waf_stmt *s;
+        if (waf_db_prepare(st->db, sql[i], &s) != WAF_DB_OK)
             continue;
-        sqlite3_bind_int64(s, 1, now);
-        sqlite3_step(s);
-        sqlite3_finalize(s);
+        waf_db_bind_int64(s, 1, now);
+        waf_db_step(s);
+        waf_db_finalize(s);
     }
 }
 
-static int waf_store_prepare(struct waf_store *st, const char *sql, sqlite3_stmt **stmt)
+static int waf_store_prepare(struct waf_store *st, const char *sql, struct waf_stmt **stmt)
 {
-    return sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) == SQLITE_OK ? 0 : -1;
+    return waf_db_prepare(st->db, sql, stmt) == WAF_DB_OK ? 0 : -1;
 }
 
-static int waf_store_read_version(struct waf_store *st, int *version)
+/* One schema for both engines: the steps are written for SQLite, and PostgreSQL gets the same
+ * text with its names for the two types that differ (64-bit integers, generated ids). */
+static char *waf_store_dialect(struct waf_store *st, const char *sql)
 {
-    sqlite3_stmt *s;
-    if (waf_store_prepare(st, "PRAGMA user_version", &s) < 0)
-        return -1;
-    int rc = -1;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *version = sqlite3_column_int(s, 0);
-        rc = 0;
+    static const struct {
+        const char *from, *to;
+    } pg[] = {{"INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY"},
+              {"INTEGER", "BIGINT"}};
+    size_t cap = strlen(sql) * 2 + 1;
+    char *out = malloc(cap), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = sql; *p;) {
+        size_t i = 0, n = st->db->postgres ? sizeof(pg) / sizeof(pg[0]) : 0;
+        while (i < n && strncmp(p, pg[i].from, strlen(pg[i].from)) != 0)
+            i++;
+        if (i < n) {
+            o += sprintf(o, "%s", pg[i].to);
+            p += strlen(pg[i].from);
+        } else
+            *o++ = *p++;
     }
-    sqlite3_finalize(s);
-    return rc;
+    *o = '\0';
+    return out;
 }
 
 static int waf_store_migrate(struct waf_store *st, char *err, size_t errlen)
 {
     for (;;) {
         int version;
-        if (waf_store_exec(st, "BEGIN IMMEDIATE") < 0)
+        if (waf_store_begin(st) < 0)
             return waf_store_fail(st, "locking the database", err, errlen);
         /* Read under the write lock: another process may have migrated in the meantime. */
-        if (waf_store_read_version(st, &version) < 0)
+        if (waf_db_get_version(st->db, &version) < 0)
             goto fail;
         if (version > WAF_STORE_VERSION) {
             waf_store_rollback(st);
@@ -280,14 +249,14 @@ static int waf_store_migrate(struct waf_store *st, char *err, size_t errlen)
             return WAF_STORE_ERROR;
         }
         if (version == WAF_STORE_VERSION)
-            return waf_store_exec(st, "COMMIT") < 0
+            return waf_store_commit(st) < 0
                        ? waf_store_fail(st, "reading the database", err, errlen)
                        : WAF_STORE_OK;
-        /* PRAGMA takes no bound parameter; the number comes from this code, not from input. */
-        char bump[48];
-        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", version + 1);
-        if (waf_store_exec(st, waf_store_migrations[version]) < 0 || waf_store_exec(st, bump) < 0 ||
-            waf_store_exec(st, "COMMIT") < 0)
+        char *step = waf_store_dialect(st, waf_store_migrations[version]);
+        int bad = !step || waf_store_exec(st, step) < 0 ||
+                  waf_db_set_version(st->db, version + 1) < 0 || waf_store_commit(st) < 0;
+        free(step);
+        if (bad)
             goto fail;
         log_info("database schema migrated to version %d", version + 1);
     }
@@ -297,57 +266,18 @@ fail:
     return WAF_STORE_ERROR;
 }
 
-static int waf_store_wal(struct waf_store *st)
+int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir,
+                      const char *kek_file, char *err, size_t errlen)
 {
-    sqlite3_stmt *s;
-    if (waf_store_prepare(st, "PRAGMA journal_mode=WAL", &s) < 0)
-        return -1;
-    int ok = sqlite3_step(s) == SQLITE_ROW &&
-             strcmp((const char *)sqlite3_column_text(s, 0), "wal") == 0;
-    sqlite3_finalize(s);
-    return ok ? 0 : -1;
-}
-
-int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen)
-{
-    char path[4096];
     *out = NULL;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", data_dir, WAF_STORE_FILE) >= sizeof(path)) {
-        snprintf(err, errlen, "the data directory path is too long");
-        return WAF_STORE_ERROR;
-    }
     struct waf_store *st = calloc(1, sizeof(*st));
     if (!st) {
         snprintf(err, errlen, "out of memory");
         return WAF_STORE_ERROR;
     }
-    /* The database holds the signing keys: it is a secret file (created 0600 under the WAF's
-     * umask), and so are its WAL and shared-memory companions. */
-    static const char *const parts[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        char part[4200];
-        snprintf(part, sizeof(part), "%s%s", path, parts[i]);
-        if (secretfile_check_path("database", part, 1, err, errlen) < 0) {
-            free(st);
-            return WAF_STORE_ERROR;
-        }
-    }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW;
-    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open %s: %s", path,
-                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        waf_store_close(st);
-        return WAF_STORE_ERROR;
-    }
-    sqlite3_extended_result_codes(st->db, 1);
-    st->busy_ms = WAF_STORE_BUSY_MS;
-    sqlite3_busy_handler(st->db, waf_store_busy, st);
-    if (waf_store_wal(st) < 0 || waf_store_exec(st, "PRAGMA foreign_keys=ON") < 0) {
-        waf_store_fail(st, path, err, errlen);
-        waf_store_close(st);
-        return WAF_STORE_ERROR;
-    }
-    if (waf_store_migrate(st, err, errlen) < 0) {
+    if (waf_kek_load(&st->kek, kek_file, err, errlen) < 0 ||
+        waf_db_open(&st->db, database, data_dir, err, errlen) < 0 ||
+        waf_store_migrate(st, err, errlen) < 0) {
         waf_store_close(st);
         return WAF_STORE_ERROR;
     }
@@ -355,11 +285,17 @@ int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size
     return WAF_STORE_OK;
 }
 
+int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen)
+{
+    return waf_store_open_db(out, "", data_dir, NULL, err, errlen);
+}
+
 void waf_store_close(struct waf_store *st)
 {
     if (!st)
         return;
-    sqlite3_close(st->db);
+    waf_db_close(st->db);
+    waf_kek_clear(&st->kek);
     free(st);
 }
 
@@ -373,19 +309,19 @@ static int waf_store_name_arg(const char *name, char *err, size_t errlen)
 
 static int waf_store_insert_impus(struct waf_store *st, const struct waf_user *u)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(
             st, "INSERT INTO user_impus (user_id, impu, position) VALUES (?1, ?2, ?3)", &s) < 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < u->n_impu && rc == 0; i++) {
-        sqlite3_reset(s);
-        sqlite3_bind_int64(s, 1, u->id);
-        sqlite3_bind_text(s, 2, u->impu[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 3, (int)i);
-        rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+        waf_db_reset(s);
+        waf_db_bind_int64(s, 1, u->id);
+        waf_db_bind_text(s, 2, u->impu[i]);
+        waf_db_bind_int64(s, 3, (int)i);
+        rc = waf_db_step(s) == WAF_DB_DONE ? 0 : -1;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -398,30 +334,31 @@ int waf_store_user_add(struct waf_store *st, struct waf_user *u, const char *pas
         snprintf(err, errlen, "the password hash is not an argon2id hash");
         return WAF_STORE_INVALID;
     }
-    if (waf_store_exec(st, "BEGIN IMMEDIATE") < 0)
+    if (waf_store_begin(st) < 0)
         return waf_store_fail(st, "locking the database", err, errlen);
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st,
                           "INSERT INTO users (name, password_hash, impi, created_at) "
-                          "VALUES (?1, ?2, ?3, ?4)",
+                          "VALUES (?1, ?2, ?3, ?4) RETURNING id",
                           &s) < 0)
         goto fail;
     u->created_at = time_now_s();
-    sqlite3_bind_text(s, 1, u->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, password_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, u->impi, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, u->created_at);
-    int step = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (step == SQLITE_CONSTRAINT_UNIQUE) {
+    waf_db_bind_text(s, 1, u->name);
+    waf_db_bind_text(s, 2, password_hash);
+    waf_db_bind_text(s, 3, u->impi);
+    waf_db_bind_int64(s, 4, u->created_at);
+    int step = waf_db_step(s);
+    if (step == WAF_DB_ROW)
+        u->id = waf_db_column_int64(s, 0);
+    waf_db_finalize(s);
+    if (step == WAF_DB_CONSTRAINT_UNIQUE) {
         waf_store_rollback(st);
         snprintf(err, errlen, "user \"%s\" already exists", u->name);
         return WAF_STORE_EXISTS;
     }
-    if (step != SQLITE_DONE)
+    if (step != WAF_DB_ROW)
         goto fail;
-    u->id = sqlite3_last_insert_rowid(st->db);
-    if (waf_store_insert_impus(st, u) < 0 || waf_store_exec(st, "COMMIT") < 0)
+    if (waf_store_insert_impus(st, u) < 0 || waf_store_commit(st) < 0)
         goto fail;
     return WAF_STORE_OK;
 fail:
@@ -432,10 +369,10 @@ fail:
 
 /* Copies a TEXT column into a fixed field; a value that does not fit means someone edited the
  * file by hand, and it is refused rather than cut. */
-static int waf_store_column(sqlite3_stmt *s, int col, char *dst, size_t size)
+static int waf_store_column(struct waf_stmt *s, int col, char *dst, size_t size)
 {
-    const unsigned char *v = sqlite3_column_text(s, col);
-    int n = sqlite3_column_bytes(s, col);
+    const char *v = waf_db_column_text(s, col);
+    int n = waf_db_column_bytes(s, col);
     if (!v || n < 0 || (size_t)n >= size)
         return -1;
     memcpy(dst, v, (size_t)n + 1);
@@ -444,31 +381,31 @@ static int waf_store_column(sqlite3_stmt *s, int col, char *dst, size_t size)
 
 static int waf_store_load_impus(struct waf_store *st, struct waf_user *u)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st, "SELECT impu FROM user_impus WHERE user_id = ?1 ORDER BY position",
                           &s) < 0)
         return -1;
-    sqlite3_bind_int64(s, 1, u->id);
+    waf_db_bind_int64(s, 1, u->id);
     int rc = 0, step;
     u->n_impu = 0;
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (rc == 0 && (step = waf_db_step(s)) == WAF_DB_ROW) {
         if (u->n_impu == WAF_IMPUS_MAX)
             rc = -1;
         else
             rc = waf_store_column(s, 0, u->impu[u->n_impu++], WAF_URI_MAX + 1);
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != WAF_DB_DONE)
         rc = -1;
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
 /* Fills u from a row (id, name, impi, created_at) and its IMPUs. */
-static int waf_store_row_user(struct waf_store *st, sqlite3_stmt *s, struct waf_user *u)
+static int waf_store_row_user(struct waf_store *st, struct waf_stmt *s, struct waf_user *u)
 {
     memset(u, 0, sizeof(*u));
-    u->id = sqlite3_column_int64(s, 0);
-    u->created_at = sqlite3_column_int64(s, 3);
+    u->id = waf_db_column_int64(s, 0);
+    u->created_at = waf_db_column_int64(s, 3);
     if (waf_store_column(s, 1, u->name, sizeof(u->name)) < 0 ||
         waf_store_column(s, 2, u->impi, sizeof(u->impi)) < 0)
         return -1;
@@ -481,22 +418,22 @@ int waf_store_user_get(struct waf_store *st, const char *name, struct waf_user *
     int rc = waf_store_name_arg(name, err, errlen);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st, "SELECT id, name, impi, created_at FROM users WHERE name = ?1", &s) <
         0)
         return waf_store_fail(st, "reading the user", err, errlen);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+    waf_db_bind_text(s, 1, name);
+    int step = waf_db_step(s);
+    if (step == WAF_DB_ROW)
         rc = waf_store_row_user(st, s, out) < 0
                  ? waf_store_fail(st, "reading the user's identities", err, errlen)
                  : WAF_STORE_OK;
-    else if (step == SQLITE_DONE) {
+    else if (step == WAF_DB_DONE) {
         snprintf(err, errlen, "no user \"%s\"", name);
         rc = WAF_STORE_NOT_FOUND;
     } else
         rc = waf_store_fail(st, "reading the user", err, errlen);
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -506,42 +443,42 @@ int waf_store_user_password(struct waf_store *st, const char *name, char *out, s
     int rc = waf_store_name_arg(name, err, errlen);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st, "SELECT password_hash FROM users WHERE name = ?1", &s) < 0)
         return waf_store_fail(st, "reading the user", err, errlen);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW && waf_store_column(s, 0, out, outlen) == 0)
+    waf_db_bind_text(s, 1, name);
+    int step = waf_db_step(s);
+    if (step == WAF_DB_ROW && waf_store_column(s, 0, out, outlen) == 0)
         rc = WAF_STORE_OK;
-    else if (step == SQLITE_DONE) {
+    else if (step == WAF_DB_DONE) {
         snprintf(err, errlen, "no user \"%s\"", name);
         rc = WAF_STORE_NOT_FOUND;
     } else
         rc = waf_store_fail(st, "reading the user", err, errlen);
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
 int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, char *err,
                         size_t errlen)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st, "SELECT id, name, impi, created_at FROM users ORDER BY name", &s) < 0)
         return waf_store_fail(st, "listing users", err, errlen);
     struct waf_user *u = malloc(sizeof(*u));
-    int rc = u ? WAF_STORE_OK : WAF_STORE_ERROR, step = SQLITE_DONE;
-    while (rc == WAF_STORE_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    int rc = u ? WAF_STORE_OK : WAF_STORE_ERROR, step = WAF_DB_DONE;
+    while (rc == WAF_STORE_OK && (step = waf_db_step(s)) == WAF_DB_ROW) {
         if (waf_store_row_user(st, s, u) < 0)
             rc = waf_store_fail(st, "listing users", err, errlen);
         else if (fn(u, arg))
             break;
     }
-    if (rc == WAF_STORE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+    if (rc == WAF_STORE_OK && step != WAF_DB_DONE && step != WAF_DB_ROW)
         rc = waf_store_fail(st, "listing users", err, errlen);
     if (!u)
         snprintf(err, errlen, "out of memory");
     free(u);
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -550,20 +487,20 @@ int waf_store_user_list(struct waf_store *st, waf_store_user_fn fn, void *arg, c
 static int waf_store_change_user(struct waf_store *st, const char *sql, const char *name,
                                  const char *arg2, const char *what, char *err, size_t errlen)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     int rc = WAF_STORE_OK;
     if (waf_store_prepare(st, sql, &s) < 0)
         return waf_store_fail(st, what, err, errlen);
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    waf_db_bind_text(s, 1, name);
     if (arg2)
-        sqlite3_bind_text(s, 2, arg2, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) != SQLITE_DONE)
+        waf_db_bind_text(s, 2, arg2);
+    if (waf_db_step(s) != WAF_DB_DONE)
         rc = waf_store_fail(st, what, err, errlen);
-    else if (sqlite3_changes(st->db) == 0) {
+    else if (waf_db_changes(st->db) == 0) {
         snprintf(err, errlen, "no user \"%s\"", name);
         rc = WAF_STORE_NOT_FOUND;
     }
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -578,15 +515,15 @@ int waf_store_user_del(struct waf_store *st, const char *name, char *err, size_t
 
 int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out)
 {
-    sqlite3_stmt *s;
+    struct waf_stmt *s;
     if (waf_store_prepare(st, "SELECT id, name, impi, created_at FROM users WHERE id = ?1", &s) < 0)
         return WAF_STORE_ERROR;
-    sqlite3_bind_int64(s, 1, id);
-    int step = sqlite3_step(s);
-    int rc = step == SQLITE_ROW    ? (waf_store_row_user(st, s, out) < 0 ? WAF_STORE_ERROR : 0)
-             : step == SQLITE_DONE ? WAF_STORE_NOT_FOUND
+    waf_db_bind_int64(s, 1, id);
+    int step = waf_db_step(s);
+    int rc = step == WAF_DB_ROW    ? (waf_store_row_user(st, s, out) < 0 ? WAF_STORE_ERROR : 0)
+             : step == WAF_DB_DONE ? WAF_STORE_NOT_FOUND
                                    : WAF_STORE_ERROR;
-    sqlite3_finalize(s);
+    waf_db_finalize(s);
     return rc;
 }
 
@@ -618,15 +555,15 @@ int waf_store_user_set_password(struct waf_store *st, const char *name, const ch
         "DELETE FROM device_codes WHERE user_id = (SELECT id FROM users WHERE name = ?1)",
     };
     for (size_t i = 0; rc == WAF_STORE_OK && i < sizeof(revoke) / sizeof(revoke[0]); i++) {
-        sqlite3_stmt *s;
+        struct waf_stmt *s;
         if (waf_store_prepare(st, revoke[i], &s) < 0) {
             rc = waf_store_fail(st, "revoking the user's tokens", err, errlen);
             break;
         }
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_DONE)
+        waf_db_bind_text(s, 1, name);
+        if (waf_db_step(s) != WAF_DB_DONE)
             rc = waf_store_fail(st, "revoking the user's tokens", err, errlen);
-        sqlite3_finalize(s);
+        waf_db_finalize(s);
     }
     if (rc != WAF_STORE_OK) {
         waf_store_rollback(st); /* nothing half-applied: the old password stays */

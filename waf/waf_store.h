@@ -1,12 +1,14 @@
-/* waf_store: the WAF's SQLite database (<data-dir>/waf.sqlite, WAL): users and their IMPUs.
- * Every statement is prepared with bound parameters; the schema is migrated by user_version. */
+/* waf_store: the WAF's database, SQLite (<data-dir>/waf.sqlite, WAL, the default) or PostgreSQL
+ * (shared by WAF replicas), through the waf_db seam: users and their IMPUs, the schema and its
+ * migrations. Every statement is prepared with bound parameters. */
 #ifndef IMSGW_WAF_STORE_H
 #define IMSGW_WAF_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
+#include "waf_db.h"
+#include "waf_kek.h"
 
 #include "waf_user.h"
 
@@ -14,7 +16,7 @@
 
 enum waf_store_rc {
     WAF_STORE_OK = 0,
-    WAF_STORE_ERROR = -1,        /* SQLite failed; err says why */
+    WAF_STORE_ERROR = -1,        /* the database failed; err says why */
     WAF_STORE_EXISTS = -2,       /* a user with that name exists */
     WAF_STORE_NOT_FOUND = -3,    /* no user with that name */
     WAF_STORE_INVALID = -4,      /* the input failed validation; err says why */
@@ -28,6 +30,12 @@ typedef int (*waf_store_user_fn)(const struct waf_user *u, void *arg);
 
 /* Opens (creating and migrating) <data_dir>/waf.sqlite; 0, or -1 with err. */
 int waf_store_open(struct waf_store **out, const char *data_dir, char *err, size_t errlen);
+/* Opens database ("" = <data_dir>/waf.sqlite, or a postgresql:// URL) and migrates it, with the
+ * key-encryption key from kek_file (NULL or "": the environment, or none). */
+int waf_store_open_db(struct waf_store **out, const char *database, const char *data_dir,
+                      const char *kek_file, char *err, size_t errlen);
+/* The key-encryption key for the signing keys (k->set 0 when none is configured). */
+const struct waf_kek *waf_store_kek(struct waf_store *st);
 /* Closes the database and frees st (NULL is fine). */
 void waf_store_close(struct waf_store *st);
 /* The schema version this build migrates to. */
@@ -52,9 +60,9 @@ int waf_store_user_by_id(struct waf_store *st, int64_t id, struct waf_user *out)
  * code of the user, in one transaction. */
 int waf_store_user_set_password(struct waf_store *st, const char *name, const char *password_hash,
                                 char *err, size_t errlen);
-/* The connection, for the OAuth modules' own prepared statements (waf_oauth_store.c). */
-sqlite3 *waf_store_db(struct waf_store *st);
-/* BEGIN IMMEDIATE; 0 or -1. */
+/* The connection, for the OAuth modules' own prepared statements. */
+struct waf_db *waf_store_db(struct waf_store *st);
+/* An exclusive write transaction across every process on the database (waf_db_begin); 0 or -1. */
 int waf_store_begin(struct waf_store *st);
 /* COMMIT (rolls back when the commit fails); 0 or -1. */
 int waf_store_commit(struct waf_store *st);

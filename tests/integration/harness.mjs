@@ -2,6 +2,7 @@
 // over WebSocket client. Every wait is bounded; every process is stopped with SIGTERM and must
 // exit 0 (under ASan that also means: no leak).
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -84,6 +85,23 @@ export class Daemon {
   }
 }
 
+let testDatabases = 0;
+/**
+ * The WAF's database flags: none (SQLite in the data dir) unless the suite runs under
+ * tests/pg/with-pg.sh, which sets IMSGW_TEST_PG_HOST; then a new PostgreSQL database and the
+ * key-encryption key file that seals the signing keys in it.
+ */
+export function testDatabaseArgs() {
+  const host = process.env.IMSGW_TEST_PG_HOST;
+  if (!host) return [];
+  const name = `waf_${process.pid}_${++testDatabases}`;
+  execFileSync('psql', ['-h', host, '-U', 'imsgw', '-d', 'postgres', '-qc', `CREATE DATABASE ${name}`],
+    { timeout: 30000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const kek = path.join(host, `${name}.kek`);
+  fs.writeFileSync(kek, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  return ['--database', `postgresql:///${name}?host=${host}&user=imsgw`, '--key-encryption-key-file', kek];
+}
+
 /** Runs the WAF command-line tool against a data dir; returns stdout. */
 export function wafCli(stack, args, input) {
   return execFileSync(bin('imsgw-waf'), [...stack.wafArgs, ...args], {
@@ -110,7 +128,7 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     tlsCa,
     // Cheap password hashing keeps the suite fast; the default cost is measured by make bench.
     wafArgs: ['--data-dir', path.join(dir, 'waf'), '--port', String(wafPort), '--issuer', issuer,
-      '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024'],
+      '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024', ...testDatabaseArgs()],
     passwords: {},
   };
   // nativeUsers register directly at the stub with Digest (IMS-native clients, e.g. SIPp)

@@ -60,6 +60,7 @@ export class Ua {
     if (expect && rsp.status !== expect) throw new Error(`register ${this.user}: ${rsp.status} ${rsp.headers['www-authenticate']}`);
     if (rsp.status === 200) {
       this.serviceRoute = splitList(rsp.headers['service-route']);
+      this.path = splitList(rsp.headers.path); // which gateway holds the flow (tests/scale)
       if (rsp.headers['dpop-nonce']) this.nonce = rsp.headers['dpop-nonce'][0];
     }
     return rsp;

@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bin, freePort, sleep } from './harness.mjs';
+import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
 
 export const WIC_REDIRECT = 'http://127.0.0.1:8080/';
 
@@ -15,7 +15,7 @@ export async function startWaf(extraArgs = []) {
   const issuer = `http://127.0.0.1:${port}`;
   const args = ['--data-dir', path.join(dir, 'waf'), '--port', String(port), '--issuer', issuer,
     '--argon2-t-cost', '1', '--argon2-m-cost-kib', '1024', '--login-max-failures-user', '3',
-    ...extraArgs];
+    ...testDatabaseArgs(), ...extraArgs];
   const waf = { dir, port, issuer, args, passwords: {}, log: '' };
   waf.cli = (cliArgs, input) => execFileSync(bin('imsgw-waf'), [...args, ...cliArgs], {
     input, encoding: 'utf8', timeout: 30000, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -36,7 +36,7 @@ export async function startWaf(extraArgs = []) {
   waf.exited = new Promise((resolve) => waf.proc.on('exit', (code, sig) => resolve({ code, sig })));
   const until = Date.now() + 10000;
   while (!(await fetch(`${issuer}/healthz`).catch(() => null))?.ok) {
-    if (Date.now() > until) throw new Error('the WAF did not start');
+    if (Date.now() > until) throw new Error(`the WAF did not start: ${waf.log.slice(-500)}`);
     await sleep(50);
   }
   waf.stop = async () => {

@@ -65,12 +65,32 @@ static void test_derive_key(void **state)
     assert_memory_not_equal(got, other, sizeof(got));
 }
 
+/* Several gateways share one flow-key (docs/scale-out.md): a token another gateway made is
+ * authentic here, but names none of our connections (the core gets 430, not another user's flow).
+ */
+static void test_other_instance_not_ours(void **state)
+{
+    uint8_t key[FLOW_KEY_LEN] = {9, 9, 9};
+    flow_set_key(key);
+    struct flow_ref ref = {.worker = 0, .conn_id = 5}, back;
+    char tok[FLOW_TOKEN_MAX];
+    size_t n = flow_token_make(&ref, tok);
+    assert_int_equal(flow_token_parse(tok, n, &back), 0);
+    assert_true(flow_ref_ours(&back, 0));
+    assert_false(flow_ref_ours(&back, 1));
+    flow_set_key(key); /* another gateway (or this one restarted): same key, new instance */
+    assert_int_equal(flow_token_parse(tok, n, &back), 0);
+    assert_true(back.conn_id == 5);
+    assert_false(flow_ref_ours(&back, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_t18_vector),
         cmocka_unit_test(test_roundtrip_and_tamper),
         cmocka_unit_test(test_derive_key),
+        cmocka_unit_test(test_other_instance_not_ours),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

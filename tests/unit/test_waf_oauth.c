@@ -20,6 +20,7 @@
 #include "waf_throttle.h"
 
 char *waf_test_tmpdir(void);
+const char *waf_test_database(void);
 void waf_test_rmtree(char *dir);
 
 static void test_pkce_t20(void **state)
@@ -134,6 +135,7 @@ static int setup(void **state)
     f->dir = waf_test_tmpdir();
     waf_settings_defaults(&f->s);
     cfg_set_str(&f->s.data_dir, f->dir);
+    cfg_set_str(&f->s.database, waf_test_database());
     f->s.argon2_t_cost = 1;
     f->s.argon2_m_cost_kib = 1024;
     if (waf_app_open(&f->app, &f->s, err, sizeof(err)) < 0) {

@@ -8,12 +8,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "waf_password.h"
 #include "waf_store.h"
 
 char *waf_test_tmpdir(void);
+const char *waf_test_database(void);
 void waf_test_rmtree(char *dir);
 
 /* A syntactically valid argon2id hash; the store does not verify it. */
@@ -23,6 +25,7 @@ void waf_test_rmtree(char *dir);
 
 struct fixture {
     char *dir;
+    char database[600]; /* "" = SQLite in dir */
     struct waf_store *st;
 };
 
@@ -31,7 +34,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char err[256];
     f->dir = waf_test_tmpdir();
-    if (waf_store_open(&f->st, f->dir, err, sizeof(err)) != WAF_STORE_OK) {
+    snprintf(f->database, sizeof(f->database), "%s", waf_test_database());
+    if (waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)) != WAF_STORE_OK) {
         fprintf(stderr, "open: %s\n", err);
         return -1;
     }
@@ -218,6 +222,21 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
     struct fixture *f = *state;
     char err[256];
     assert_int_equal(add(f->st, "alice", NULL, "sip:alice@ims.test", NULL, err), 0);
+    if (f->database[0]) {
+        /* PostgreSQL: reopening keeps the data and migrates nothing; the version is stored in
+         * waf_schema, and one written by a newer imsgw-waf is refused */
+        waf_store_close(f->st);
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)), 0);
+        struct waf_user u;
+        assert_int_equal(waf_store_user_get(f->st, "alice", &u, err, sizeof(err)), 0);
+        assert_int_equal(waf_db_exec(waf_store_db(f->st), "UPDATE waf_schema SET version = 99"), 0);
+        waf_store_close(f->st);
+        f->st = NULL;
+        assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)),
+                         WAF_STORE_ERROR);
+        assert_non_null(strstr(err, "newer"));
+        return;
+    }
     sqlite3 *db = raw_open(f->dir);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), waf_store_schema_version());
     sqlite3_stmt *s;
@@ -240,6 +259,30 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
     assert_int_equal(waf_store_open(&f->st, f->dir, err, sizeof(err)), WAF_STORE_ERROR);
     assert_null(f->st);
     assert_non_null(strstr(err, "newer"));
+}
+
+/* PostgreSQL: a write lock that another WAF holds too long makes begin fail as "busy"; the
+ * connection must stay usable afterwards (BEGIN had run: its aborted transaction is rolled back),
+ * or every later request of that WAF fails. */
+static void test_pg_lock_timeout_leaves_connection_usable(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    if (!f->database[0])
+        skip();
+    assert_int_equal(add(f->st, "alice", NULL, "sip:alice@ims.test", NULL, err), 0);
+    PGconn *other = PQconnectdb(f->database);
+    assert_int_equal(PQstatus(other), CONNECTION_OK);
+    PQclear(PQexec(other, "BEGIN; SELECT pg_advisory_xact_lock(7421207)"));
+    waf_store_set_busy_wait(f->st, 100);
+    assert_int_equal(waf_store_begin(f->st), -1);
+    assert_int_equal(waf_store_unavailable(f->st), WAF_STORE_BUSY);
+    PQclear(PQexec(other, "ROLLBACK"));
+    PQfinish(other);
+    struct waf_user u;
+    assert_int_equal(waf_store_user_get(f->st, "alice", &u, err, sizeof(err)), 0);
+    assert_int_equal(waf_store_begin(f->st), 0);
+    assert_int_equal(waf_store_commit(f->st), 0);
 }
 
 static void test_password_hash_and_verify(void **state)
@@ -275,6 +318,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sql_looking_values_are_literal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_del_and_ids_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_wal_reopen_and_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_lock_timeout_leaves_connection_usable, setup,
+                                        teardown),
         cmocka_unit_test(test_password_hash_and_verify),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
