@@ -153,6 +153,8 @@ function bindUi() {
       showError(err.message);
       return;
     }
+    // A thread that is open follows the recipient (the "All" view stays as it is).
+    if (threads.open && threads.open !== uri) threads.show(uri);
     const item = threads.add(uri, 'out', text, 'sending');
     history?.touch(uri);
     showMessages();

@@ -113,7 +113,7 @@ export function setCall(state, text, since = Date.now()) {
   if (state === 'connected' || state === 'calling') {
     // Keep focus where the user is working (keypad, transfer); otherwise on Hang up.
     const a = document.activeElement;
-    if (!a || a === document.body || a.hidden || a === el.call || a === el.answer || a === el.cwAnswer) el.hangup.focus();
+    if (!a || a === document.body || a.hidden || [el.call, el.dialInput, el.answer, el.cwAnswer].includes(a)) el.hangup.focus();
   }
 }
 

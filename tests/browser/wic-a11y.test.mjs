@@ -73,7 +73,7 @@ test('every screen passes axe: signed out and the sign-in form', async () => {
   await docShot(alice, 'sign-in');
 });
 
-test('keyboard only: alice and bob sign in, alice calls, bob answers, both talk, mute, tones, hang up', async () => {
+test('keyboard only: alice and bob sign in, alice calls, bob answers, mute, tones, hang up', async () => {
   await signInByKeyboard(alice, 'alice');
   await signInByKeyboard(bob, 'bob');
   await expectAccessible(alice, 'registered');

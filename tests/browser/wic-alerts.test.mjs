@@ -112,7 +112,8 @@ test('call waiting: reject leaves the first call as it was; the caller is told i
   await byId(bob, 'hangup').click();
   await expectText(alice, 'call-status', /^Call ended by sip:bob@ims\.test$/);
   const rows = await byId(bob, 'history').locator('li').evaluateAll((ls) => ls.map((l) => l.dataset.outcome));
-  assert.deepEqual(rows.slice(0, 3), ['in:rejected', 'in:answered', 'in:answered']);
+  // Newest first: alice's call (ended last), carol's rejected call, carol's earlier call.
+  assert.deepEqual(rows.slice(0, 3), ['in:answered', 'in:rejected', 'in:answered']);
 });
 
 test('message threads: delivery state, unread counts per peer, failure shown', async () => {
