@@ -186,6 +186,7 @@ function bindUi() {
   }
   navigator.mediaDevices?.addEventListener?.('devicechange', () => devices.refresh().then(() => renderDevices(devices)));
   window.addEventListener('offline', () => { if (phone) setRegistration('offline'); });
+  window.addEventListener('online', () => phone?.networkBack());
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && threads.open) { threads.show(threads.open); showMessages(); }
   });

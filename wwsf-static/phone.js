@@ -94,6 +94,18 @@ export class Phone {
     if (this.ua.isConnected()) this.ua.register();
   }
 
+  /** The browser says the network is back: reconnect at once rather than wait out the back-off
+   * (it spares the server a crowd of failing clients; a repaired link is not one). */
+  networkBack() {
+    if (this.stopped) return;
+    if (this.ua.isConnected()) {
+      if (this.ua.isRegistered()) this.on.registration('registered');
+      return;
+    }
+    clearTimeout(this.ua._transport.recovery_timer);
+    this.ua._transport.connect();
+  }
+
   /** De-registers (expires=0) and closes the WebSocket; bounded so sign-out never hangs. */
   stop() {
     return new Promise((resolve) => {
@@ -186,6 +198,7 @@ export class Phone {
         setTimeout(() => { this.challengeRetried = false; }, 30000);
         return;
       }
+      if (this.stopped) return; // the renewal failed and signed the user out: that message stays
       this.on.registration('failed');
       this.on.error('The network did not accept your sign-in. Please sign in again.');
       return;

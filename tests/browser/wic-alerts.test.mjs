@@ -194,6 +194,19 @@ test('a message the SIP library cannot parse is reported, not dropped silently',
   await expectText(carol, 'reg-status', /^Registered$/);
 });
 
+test('the network goes away and comes back: the page says so in plain words and registers again', async () => {
+  await alice.context().setOffline(true);
+  await expectText(alice, 'reg-status', /^Network lost; reconnecting when it is back$/);
+  await expectAccessible(alice, 'network lost');
+  await docShot(alice, 'network-lost');
+  await alice.context().setOffline(false);
+  await expectText(alice, 'reg-status', /^Registered$/);
+  await byId(bob, 'msg-to').fill('alice');
+  await byId(bob, 'msg-input').fill('back online?');
+  await byId(bob, 'msg-send').click();
+  await expectText(alice, 'msg-log', /from sip:bob@ims\.test: back online\?/);
+});
+
 test('the core de-registers carol by reg-event NOTIFY: her page says the network removed the registration', async () => {
   const answer = await stubDeregister(stack.stubPort, 'sip:carol@ims.test');
   assert.match(answer, /^SIP\/2\.0 200/);

@@ -3,7 +3,7 @@
 // digits it received; RFC 4733: alice's RTCDTMFSender plays them into the negotiated
 // telephone-event stream), transfers bob to carol (carol's phone rings with bob, REFER/NOTIFY
 // through the gateway and the IMS stub), hangs up; each history shows the calls.
-// Screenshots: docs/screenshot-in-call.png, -on-hold.png, -transfer.png, -history.png.
+// Screenshots: docs/screenshot-call.png, -in-call.png, -on-hold.png, -transfer.png, -history.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -64,6 +64,7 @@ test('alice calls bob; mute silences what bob hears, unmute brings it back', asy
     const r = await energyOver(bob, 1000);
     return { ...r, ok: r.packets > 20 && r.energy > 0.0005 && r.level > 0.01 };
   });
+  await docShot(alice, 'call'); // README's picture
   await byId(alice, 'mute').click();
   assert.equal(await byId(alice, 'mute').getAttribute('aria-pressed'), 'true');
   assert.equal(await byId(alice, 'mute').textContent(), 'Unmute');
