@@ -148,7 +148,9 @@ export class Phone {
       const first = /<([^>]+)>/.exec(pau);
       on.registration('registered', first ? first[1] : null);
     });
-    ua.on('unregistered', () => { if (!this.stopped) on.registration('unregistered'); });
+    // JsSIP also says "unregistered" right after "disconnected" (its registrator forgets the
+    // binding with the transport): that is the reconnect path, whose countdown stays on screen.
+    ua.on('unregistered', () => { if (!this.stopped && ua.isConnected()) on.registration('unregistered'); });
     ua.on('registrationFailed', (e) => this.registrationFailed(e));
     ua.on('newRTCSession', (e) => this.newSession(e));
     ua.on('newMessage', (e) => {

@@ -18,6 +18,14 @@ async function watchedPage(name) {
   const page = await openPage(browser, name, { permissions: ['microphone', 'camera', 'notifications'] });
   await page.addInitScript(() => {
     window.__hidden = false;
+    // The ringtone: count the oscillators it starts and keep its AudioContext to see it stop.
+    window.__oscillators = 0;
+    window.__audio = [];
+    const NativeAudio = window.AudioContext;
+    window.AudioContext = class extends NativeAudio {
+      constructor(...a) { super(...a); window.__audio.push(this); }
+      createOscillator() { window.__oscillators++; return super.createOscillator(); }
+    };
     const NativeWs = window.WebSocket;
     window.__sipSockets = [];
     window.WebSocket = class extends NativeWs {
@@ -64,6 +72,8 @@ test('bob\'s tab is hidden: an incoming call raises a notification and rings; an
   const notes = await bob.evaluate(() => window.__notes);
   assert.deepEqual(notes, [{ title: 'Incoming call', body: 'sip:alice@ims.test is calling', closed: false }]);
   assert.equal(await bob.evaluate(() => document.body.dataset.ringing), 'true');
+  const ring = await bob.evaluate(() => ({ n: window.__oscillators, state: window.__audio[0]?.state }));
+  assert.ok(ring.n >= 4 && ring.state === 'running', `the ringtone plays (two bursts of two tones): ${JSON.stringify(ring)}`);
   assert.equal(await bob.evaluate(() => Notification.permission), 'granted');
   await setHidden(bob, false);
   await expectAccessible(bob, 'incoming call');
@@ -71,7 +81,8 @@ test('bob\'s tab is hidden: an incoming call raises a notification and rings; an
   await byId(bob, 'answer').click();
   await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/);
   assert.equal((await bob.evaluate(() => window.__notes))[0].closed, true, 'the notification is closed');
-  assert.equal(await bob.evaluate(() => document.body.dataset.ringing), undefined, 'the ringtone stopped');
+  assert.equal(await bob.evaluate(() => document.body.dataset.ringing), undefined);
+  await bob.waitForFunction(() => window.__audio[0].state === 'suspended', null, { timeout: 2000 });
   // A visible tab gets no notification (the page itself shows the call).
   assert.equal((await alice.evaluate(() => window.__notes)).length, 0);
 });
@@ -195,6 +206,10 @@ test('a message the SIP library cannot parse is reported, not dropped silently',
 });
 
 test('the network goes away and comes back: the page says so in plain words and registers again', async () => {
+  // The connection drops: a countdown to the next attempt (RFC 5626 back-off, base 2 s here).
+  await alice.evaluate(() => window.__sipSockets.at(-1).close());
+  await expectText(alice, 'reg-status', /^Connection lost; reconnecting in [12] s…$/);
+  await expectText(alice, 'reg-status', /^Registered$/);
   await alice.context().setOffline(true);
   await expectText(alice, 'reg-status', /^Network lost; reconnecting when it is back$/);
   await expectAccessible(alice, 'network lost');

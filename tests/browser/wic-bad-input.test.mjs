@@ -2,7 +2,7 @@
 // user can still sign in afterwards. Screenshots: tests/artifacts/wic-bad-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWicStack, launch, openPage, signIn, byId, shot, expectText } from './wic-helpers.mjs';
+import { startWicStack, launch, openPage, signIn, byId, shot, expectText, expectAccessible } from './wic-helpers.mjs';
 
 let stack;
 let browser;
@@ -33,6 +33,7 @@ async function recovers(page, name) {
   assert.equal(await byId(page, 'reg-status').textContent(), 'Signed out');
   assert.equal(new URL(page.url()).search, '', 'the callback was removed from the address bar');
   await shot(page, `wic-bad-${name}`);
+  await expectAccessible(page, `error: ${name}`);
   await signIn(page, stack, 'alice', stack.passwords.alice);
 }
 
