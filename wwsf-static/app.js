@@ -19,7 +19,7 @@ let refreshTimer = null;
 let history = null;
 const threads = new Threads();
 const devices = new Devices();
-const calls = new CallView({ phone: () => phone, history: () => history, devices, historyChanged: () => showHistory() });
+const calls = new CallView({ phone: () => phone, history: () => history, historyChanged: () => showHistory() });
 
 /** When to renew: at half-life, or 5 min before expiry for long tokens. A REGISTER sent at any
  * time (a reconnect, JsSIP's own refresh) then carries a token with at least half its life left,

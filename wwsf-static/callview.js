@@ -28,7 +28,7 @@ function outcomeOf(call, d) {
 }
 
 export class CallView {
-  /** ctx: { phone() → Phone|null, history() → History|null, devices, historyChanged() } */
+  /** ctx: { phone() → Phone|null, history() → History|null, historyChanged() } */
   constructor(ctx) {
     this.ctx = ctx;
     this.shown = null; // the call in the main panel
