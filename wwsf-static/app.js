@@ -19,7 +19,13 @@ let refreshTimer = null;
 let history = null;
 const threads = new Threads();
 const devices = new Devices();
-const calls = new CallView({ phone: () => phone, history: () => history, historyChanged: () => showHistory() });
+const calls = new CallView({
+  phone: () => phone,
+  history: () => history,
+  historyChanged: () => showHistory(),
+  // Device names are only listed once the page has used the microphone: list them again.
+  connected: () => devices.refresh().then(() => renderDevices(devices)).catch(() => {}),
+});
 
 /** When to renew: at half-life, or 5 min before expiry for long tokens. A REGISTER sent at any
  * time (a reconnect, JsSIP's own refresh) then carries a token with at least half its life left,

@@ -28,7 +28,7 @@ function outcomeOf(call, d) {
 }
 
 export class CallView {
-  /** ctx: { phone() → Phone|null, history() → History|null, historyChanged() } */
+  /** ctx: { phone() → Phone|null, history() → History|null, historyChanged(), connected() } */
   constructor(ctx) {
     this.ctx = ctx;
     this.shown = null; // the call in the main panel
@@ -98,6 +98,7 @@ export class CallView {
     this.refresh(call);
     this.play(call);
     this.showVideo(call);
+    this.ctx.connected?.();
   }
 
   /** Status line and controls of the call on screen after a change (hold, resume). */
@@ -207,6 +208,13 @@ export class CallView {
         el.dtmfSent.textContent += tone;
         el.dtmfSent.dataset.via = how;
       });
+    });
+    // With the focus in the keypad, the keyboard's own digit, * and # keys press the buttons.
+    el.keypad.addEventListener('keydown', (ev) => {
+      if (ev.key.length !== 1 || !el.keys.querySelector(`[data-tone="${CSS.escape(ev.key)}"]`)) return;
+      if (ev.target.tagName === 'SELECT') return;
+      ev.preventDefault();
+      el.keys.querySelector(`[data-tone="${CSS.escape(ev.key)}"]`).click();
     });
     el.transferForm.addEventListener('submit', (ev) => {
       ev.preventDefault();
