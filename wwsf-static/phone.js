@@ -222,8 +222,9 @@ export class Phone {
     const uri = toSipUri(target, this.cfg.sipDomain);
     if (!uri) throw new Error(`"${target}" is not a user name or SIP address that can be called.`);
     if (this.calls.size >= MAX_CALLS) throw new Error('There are already two calls. Hang one up first.');
-    const session = this.ua.call(uri, this.mediaOptions(video));
-    return this.callOf(session);
+    const call = this.callOf(this.ua.call(uri, this.mediaOptions(video)));
+    if (call) call.video = video; // a transfer asked of this call keeps the camera
+    return call;
   }
 
   /** Answers `call` (the newest incoming one when not given). */
