@@ -52,6 +52,9 @@ function add(file) {
 
 const version = JSON.parse(fs.readFileSync(path.join(nodeModules, 'jssip', 'package.json'), 'utf8')).version;
 const entry = add(resolve('jssip', root));
+// JsSIP's parser too: the page checks each incoming message with it, because the UA drops an
+// unparsable one without an event (wwsf-static/phone.js watchMalformed).
+const parser = add(path.join(path.dirname(resolve('jssip', root)), 'Parser.js'));
 const text = `// JsSIP ${version} (MIT, https://jssip.net) bundled by scripts/build-wic.mjs. Do not edit.
 const __defs = [
 ${modules.join(',\n')}
@@ -65,6 +68,7 @@ function __req(id) {
 }
 const JsSIP = __req(${entry});
 export default JsSIP;
+export const Parser = __req(${parser});
 `;
 fs.mkdirSync(path.dirname(out), { recursive: true });
 if (!fs.existsSync(out) || fs.readFileSync(out, 'utf8') !== text) {

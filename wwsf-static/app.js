@@ -4,12 +4,28 @@ import { loadConfig } from './config.js';
 import { startSignIn, isCallback, finishSignIn, refresh, revoke, SignInError } from './oauth.js';
 import { Phone } from './phone.js';
 import { forgetDpopKey } from './dpop.js';
-import { el, showError, showSignedIn, setRegistration, setCall, logMessage } from './ui.js';
+import { el, showError, showSignedIn, setRegistration, announce, renderMessages, renderThreads, setUnread,
+  renderHistory, renderDevices } from './ui.js';
+import { CallView, causeText } from './callview.js';
+import { History } from './history.js';
+import { Threads } from './messages.js';
+import { Devices } from './devices.js';
+import { notificationsState, allowNotifications } from './alerts.js';
 
 let cfg = null;
 let tokens = null; // { access, refresh, expiresIn, impu, type: 'Bearer' or 'DPoP' }
 let phone = null;
 let refreshTimer = null;
+let history = null;
+const threads = new Threads();
+const devices = new Devices();
+const calls = new CallView({
+  phone: () => phone,
+  history: () => history,
+  historyChanged: () => showHistory(),
+  // Device names are only listed once the page has used the microphone: list them again.
+  connected: () => devices.refresh().then(() => renderDevices(devices)).catch(() => {}),
+});
 
 /** When to renew: at half-life, or 5 min before expiry for long tokens. A REGISTER sent at any
  * time (a reconnect, JsSIP's own refresh) then carries a token with at least half its life left,
@@ -24,14 +40,14 @@ function scheduleRenewal() {
 /** Gets a fresh access token with the refresh token; on failure the user is signed out. */
 async function renewToken() {
   if (!tokens?.refresh) {
-    await endSession('Your sign-in has expired. Please sign in again.');
+    await endSession('Your sign-in has expired. Please sign in again.', 'expired');
     return false;
   }
   try {
     const next = await refresh(cfg, tokens.refresh);
     tokens = { ...next, refresh: next.refresh || tokens.refresh };
   } catch (err) {
-    await endSession(`Your sign-in expired and could not be renewed. ${err instanceof SignInError ? err.message : ''}`.trim());
+    await endSession(`Your sign-in expired and could not be renewed. ${err instanceof SignInError ? err.message : ''}`.trim(), 'expired');
     return false;
   }
   scheduleRenewal();
@@ -42,6 +58,10 @@ async function renewToken() {
 function startPhone() {
   showSignedIn(true);
   el.identity.textContent = tokens.impu;
+  history = new History(tokens.impu);
+  showHistory();
+  showMessages();
+  showNotifyOffer();
   phone = new Phone(cfg, tokens.impu, tokens.access, tokens.expiresIn, {
     registration: (state, detail) => {
       setRegistration(state, detail);
@@ -49,55 +69,57 @@ function startPhone() {
       if (state === 'registered') showError('');
     },
     challenge: () => renewToken(),
-    session: onSession,
-    message: (dir, peer, text) => logMessage(dir, peer, text),
+    session: (event, d) => calls.onSession(event, d),
+    message: (dir, peer, text) => received(peer, text),
+    malformed: (bytes) => showError(`The network sent a message this phone could not read (${bytes} bytes); it was ignored.`),
     error: showError,
   }, tokens.type);
+  phone.media = () => devices.constraints();
   phone.start();
   scheduleRenewal();
+  devices.refresh().then(() => renderDevices(devices)).catch(() => {});
 }
 
-const CAUSE_TEXT = {
-  Busy: (p) => `${p} is busy.`,
-  Rejected: (p) => `${p} declined the call.`,
-  'Not Found': (p) => `${p} is not reachable (unknown or not signed in).`,
-  Unavailable: (p) => `${p} is not reachable right now.`,
-  'Request Timeout': (p) => `${p} is not reachable right now.`,
-  'No Answer': (p) => `${p} did not answer.`,
-  'User Denied Media Access': () => 'The microphone could not be used: access was refused or there is no microphone.',
-  'Connection Error': () => 'The connection to the network was lost during the call.',
-  'Address Incomplete': (p) => `${p} is not a complete address.`,
-};
+function showHistory() {
+  if (!history) return;
+  renderHistory(history, {
+    onCall: (peer) => { el.dialInput.value = peer; el.dialForm.requestSubmit(); },
+    onMessage: (peer) => { openThread(peer); el.msgInput.focus(); },
+  });
+}
 
-function onSession(event, d) {
-  switch (event) {
-    case 'calling': setCall('calling', `Calling ${d.peer}…`); break;
-    case 'ringing': if (d.originator === 'local') setCall('ringing', `Ringing ${d.peer}…`); break;
-    case 'incoming': setCall('incoming', `Incoming call from ${d.peer}`); break;
-    case 'connected': setCall('connected', `In call with ${d.peer}`); break;
-    case 'track':
-      el.remoteAudio.srcObject = d.stream;
-      el.remoteAudio.play().catch(() => { /* autoplay may wait for a click; audio starts then */ });
-      break;
-    case 'ended':
-      setCall('ended', d.originatorOfEnd === 'remote' ? `Call ended by ${d.peer}` : 'Call ended');
-      el.remoteAudio.srcObject = null;
-      break;
-    case 'failed': {
-      const text = CAUSE_TEXT[d.cause]?.(d.peer);
-      if (d.originator === 'remote' && d.cause === 'Canceled') setCall('ended', `Missed call from ${d.peer}`);
-      else if (d.cause === 'Rejected' && d.originatorOfEnd === 'local') setCall('ended', 'Call rejected');
-      else setCall('ended', text || `Call failed (${d.cause})`);
-      if (d.cause === 'User Denied Media Access') showError(text);
-      break;
-    }
-    default: break;
-  }
+function showMessages() {
+  renderThreads(threads.threads, threads.open, (peer) => openThread(peer));
+  renderMessages(threads.visible());
+  setUnread(threads.unread);
+}
+
+function openThread(peer) {
+  threads.show(peer);
+  if (peer) el.msgTo.value = peer;
+  showMessages();
+  el.threads.querySelector(`[aria-current="true"]`)?.focus();
+}
+
+function received(peer, text) {
+  const seen = !document.hidden && (threads.open === null || threads.open === peer);
+  threads.add(peer, 'in', text, 'received', { seen });
+  history?.touch(peer);
+  showHistory();
+  showMessages();
+  announce(`Message from ${peer}: ${text}`);
+}
+
+function showNotifyOffer() {
+  el.notifyLine.hidden = notificationsState() !== 'default';
 }
 
 /** Signs out locally (tokens dropped, phone stopped); `reason` is shown as an error if given. */
-async function endSession(reason) {
+async function endSession(reason, state = 'signedout') {
   clearTimeout(refreshTimer);
+  calls.reset();
+  threads.clear();
+  history = null;
   const p = phone;
   phone = null;
   const refreshToken = tokens?.refresh;
@@ -106,7 +128,7 @@ async function endSession(reason) {
   await revoke(cfg, refreshToken);
   await forgetDpopKey(); // what was bound to it is dropped; the next sign-in makes a new key
   showSignedIn(false);
-  setRegistration('signedout');
+  setRegistration(state);
   showError(reason || '');
   el.login.focus();
 }
@@ -121,29 +143,58 @@ function bindUi() {
     ev.preventDefault();
     try {
       showError('');
-      phone.call(el.dialInput.value);
+      phone.call(el.dialInput.value, { video: el.videoToggle.checked });
     } catch (err) {
       showError(err.message);
     }
   });
-  el.answer.addEventListener('click', () => phone?.answer());
-  el.reject.addEventListener('click', () => phone?.reject());
-  el.hangup.addEventListener('click', () => phone?.hangup());
   el.msgForm.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const to = el.msgTo.value;
     const text = el.msgInput.value;
+    let uri;
     try {
       showError('');
-      const sending = phone.sendMessage(to, text);
-      el.msgInput.value = '';
-      const uri = await sending;
-      logMessage('out', uri, text);
+      uri = phone.target(el.msgTo.value);
     } catch (err) {
-      const who = err.uri || to;
-      logMessage('out', who, `${text} (not delivered)`, true);
-      showError(err.cause ? `The message to ${who} was not delivered: ${CAUSE_TEXT[err.cause]?.(who) || err.cause}` : err.message);
+      showError(err.message);
+      return;
     }
+    // A thread that is open follows the recipient (the "All" view stays as it is).
+    if (threads.open && threads.open !== uri) threads.show(uri);
+    const item = threads.add(uri, 'out', text, 'sending');
+    history?.touch(uri);
+    showMessages();
+    el.msgInput.value = '';
+    try {
+      await phone.sendMessage(uri, text);
+      threads.setState(item, 'delivered');
+    } catch (err) {
+      threads.setState(item, 'failed');
+      const why = err.cause ? causeText(err.cause, uri) || err.cause : err.message;
+      showError(`The message to ${uri} was not delivered: ${why}`);
+      announce(`Not delivered to ${uri}`);
+    }
+    showMessages();
+    showHistory();
+  });
+  el.clearHistory.addEventListener('click', () => { history?.clear(); showHistory(); });
+  el.allowNotify.addEventListener('click', async () => { await allowNotifications(); showNotifyOffer(); });
+  for (const sel of el.selects) {
+    sel.addEventListener('change', async () => {
+      devices.choose(sel.dataset.kind, sel.value);
+      try {
+        if (sel.dataset.kind === 'audiooutput') await devices.route(el.remoteAudio);
+        if (sel.dataset.kind === 'audioinput') await devices.switchMicrophone(calls.shown?.connection);
+      } catch (err) {
+        showError(`That device could not be used: ${err.message}`);
+      }
+    });
+  }
+  navigator.mediaDevices?.addEventListener?.('devicechange', () => devices.refresh().then(() => renderDevices(devices)));
+  window.addEventListener('offline', () => { if (phone) setRegistration('offline'); });
+  window.addEventListener('online', () => phone?.networkBack());
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && threads.open) { threads.show(threads.open); showMessages(); }
   });
 }
 

@@ -1,10 +1,14 @@
 // The SIP side, on JsSIP: one UA per sign-in that registers with the access token, keeps the
 // registration alive across token renewals and lost connections, and runs calls and messages.
 // Events go to the `on` callbacks; nothing here touches the DOM.
-import JsSIP from './vendor/jssip.js';
+import JsSIP, { Parser } from './vendor/jssip.js';
 import { backoffSeconds } from './backoff.js';
 import { parseBearerChallenge } from './oauth.js';
 import { dpopProof } from './dpop.js';
+import { Call } from './calls.js';
+
+/** Calls at once: one talking and one waiting or on hold (call waiting); a third caller is busy. */
+export const MAX_CALLS = 2;
 
 const INSTANCE_KEY = 'imsgw.sip.instance';
 
@@ -33,8 +37,10 @@ export class Phone {
   /**
    * cfg: loaded config; impu: the user's IMPU; token: access token; tokenType: 'Bearer' or
    * 'DPoP' (then every REGISTER carries a proof by this browser's key, docs/dpop-sip.md);
-   * on: { registration(state, detail), challenge(params) → Promise<bool>, incoming(session),
-   *       session(event, detail), message(dir, peer, text), error(text) }
+   * on: { registration(state, detail), challenge(params) → Promise<bool>,
+   *       session(event, detail{call, peer, originator, …}), message(dir, peer, text),
+   *       error(text) }
+   * media: () → { audio, video } constraints of the devices chosen (devices.js).
    */
   constructor(cfg, impu, token, expiresIn, on, tokenType = 'Bearer') {
     this.cfg = cfg;
@@ -42,7 +48,8 @@ export class Phone {
     this.token = token;
     this.scheme = tokenType === 'DPoP' ? 'DPoP' : 'Bearer';
     this.failures = 0;
-    this.session = null;
+    this.calls = new Map(); // id → Call
+    this.media = () => ({ audio: true, video: false });
     const socket = new JsSIP.WebSocketInterface(cfg.wsUrl);
     this.ua = new JsSIP.UA({
       sockets: [socket],
@@ -55,6 +62,7 @@ export class Phone {
       user_agent: 'imsgw-wic',
     });
     this.wire();
+    this.watchMalformed();
     if (this.scheme === 'DPoP') this.proveRegisters();
   }
 
@@ -86,10 +94,22 @@ export class Phone {
     if (this.ua.isConnected()) this.ua.register();
   }
 
+  /** The browser says the network is back: reconnect at once rather than wait out the back-off
+   * (it spares the server a crowd of failing clients; a repaired link is not one). */
+  networkBack() {
+    if (this.stopped) return;
+    if (this.ua.isConnected()) {
+      if (this.ua.isRegistered()) this.on.registration('registered');
+      return;
+    }
+    clearTimeout(this.ua._transport.recovery_timer);
+    this.ua._transport.connect();
+  }
+
   /** De-registers (expires=0) and closes the WebSocket; bounded so sign-out never hangs. */
   stop() {
     return new Promise((resolve) => {
-      if (this.session && !this.session.isEnded()) this.session.terminate();
+      for (const c of this.calls.values()) c.hangup();
       const done = () => { clearTimeout(t); resolve(); };
       const t = setTimeout(done, 3000);
       this.ua.once('unregistered', () => setTimeout(done, 0));
@@ -109,17 +129,17 @@ export class Phone {
         // The IMS network ended the registration (gateway reg-event): no automatic way back.
         this.stopped = true;
         ua.stop();
-        on.registration('unregistered');
+        on.registration('removed');
         on.error('The network ended your registration. Sign in again to use the phone.');
         return;
       }
       // JsSIP's own recovery is random in [1, 2^n] s; use the RFC 5626 §4.5 schedule instead by
       // pinning JsSIP's next delay to ours (it clamps its draw to [min, max]). With a call up
       // and a DPoP key, at once: the gateway holds the call for its flow-recovery grace only.
-      const inCall = this.scheme === 'DPoP' && this.session && !this.session.isEnded();
+      const inCall = this.scheme === 'DPoP' && this.calls.size > 0;
       const delay = inCall ? 0 : backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);
       ua.transport.recovery_options = { min_interval: delay, max_interval: delay };
-      on.registration('reconnecting', Math.ceil(delay));
+      on.registration(navigator.onLine === false ? 'offline' : 'reconnecting', Math.ceil(delay));
     });
     ua.on('registered', (e) => {
       this.failures = 0;
@@ -128,13 +148,29 @@ export class Phone {
       const first = /<([^>]+)>/.exec(pau);
       on.registration('registered', first ? first[1] : null);
     });
-    ua.on('unregistered', () => { if (!this.stopped) on.registration('unregistered'); });
+    // JsSIP also says "unregistered" right after "disconnected" (its registrator forgets the
+    // binding with the transport): that is the reconnect path, whose countdown stays on screen.
+    ua.on('unregistered', () => { if (!this.stopped && ua.isConnected()) on.registration('unregistered'); });
     ua.on('registrationFailed', (e) => this.registrationFailed(e));
     ua.on('newRTCSession', (e) => this.newSession(e));
     ua.on('newMessage', (e) => {
       if (e.originator !== 'remote') return;
       on.message('in', e.request.from.uri.toString(), e.request.body || '');
     });
+  }
+
+  /** JsSIP drops a message it cannot parse without a word (UA onTransportData): the page checks
+   * each one first with JsSIP's own parser and says so, then lets JsSIP drop it as before. */
+  watchMalformed() {
+    const transport = this.ua._transport;
+    const deliver = transport.ondata;
+    transport.ondata = (data) => {
+      const text = typeof data.message === 'string' ? data.message : '';
+      if (text && text !== '\r\n' && !Parser.parseMessage(text, this.ua)) {
+        this.on.malformed?.(text.length);
+      }
+      deliver(data);
+    };
   }
 
   async registrationFailed(e) {
@@ -164,6 +200,7 @@ export class Phone {
         setTimeout(() => { this.challengeRetried = false; }, 30000);
         return;
       }
+      if (this.stopped) return; // the renewal failed and signed the user out: that message stays
       this.on.registration('failed');
       this.on.error('The network did not accept your sign-in. Please sign in again.');
       return;
@@ -173,42 +210,62 @@ export class Phone {
     this.on.error(`Registration failed (${res ? `${res.status_code} ${res.reason_phrase}` : e.cause}).`);
   }
 
-  call(target) {
+  /** A user name or SIP URI as typed → SIP URI, or an error in plain words. */
+  target(text) {
+    const uri = toSipUri(text, this.cfg.sipDomain);
+    if (!uri) throw new Error(`"${text}" is not a user name or SIP address.`);
+    return uri;
+  }
+
+  /** Calls `target` (user name or SIP URI); `video` adds the camera. Returns the Call. */
+  call(target, { video = false } = {}) {
     const uri = toSipUri(target, this.cfg.sipDomain);
     if (!uri) throw new Error(`"${target}" is not a user name or SIP address that can be called.`);
-    if (this.session) throw new Error('There is already a call. Hang up first.');
-    this.ua.call(uri, this.mediaOptions());
+    if (this.calls.size >= MAX_CALLS) throw new Error('There are already two calls. Hang one up first.');
+    const call = this.callOf(this.ua.call(uri, this.mediaOptions(video)));
+    if (call) call.video = video; // a transfer asked of this call keeps the camera
+    return call;
   }
 
-  answer() { if (this.session) this.session.answer(this.mediaOptions()); }
-  reject() { if (this.session) this.session.terminate({ status_code: 603, reason_phrase: 'Decline' }); }
-  hangup() { if (this.session) this.session.terminate(); }
+  /** Answers `call` (the newest incoming one when not given). */
+  answer(call = this.incoming(), { video = false } = {}) { call?.answer(this.mediaOptions(video)); }
+  reject(call = this.incoming()) { call?.reject(); }
+  /** Hangs up `call` (the first one when not given). */
+  hangup(call = this.calls.values().next().value) { call?.hangup(); }
 
-  mediaOptions() {
-    return { mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: this.cfg.iceServers } };
+  incoming() { return [...this.calls.values()].reverse().find((c) => c.state === 'incoming') || null; }
+
+  mediaOptions(video = false) {
+    const m = this.media();
+    return {
+      mediaConstraints: { audio: m.audio, video: video ? m.video || true : false },
+      pcConfig: { iceServers: this.cfg.iceServers },
+    };
   }
+
+  callOf(session) { return [...this.calls.values()].find((c) => c.session === session) || null; }
 
   newSession({ session, originator, request }) {
-    if (this.session) { // one call at a time: busy for a second caller
+    if (this.calls.size >= MAX_CALLS) { // a third caller is busy
       if (originator === 'remote') session.terminate({ status_code: 486, reason_phrase: 'Busy Here' });
       return;
     }
-    this.session = session;
     const peer = (originator === 'remote' ? request.from : request.to).uri.toString();
-    const emit = (event, detail) => this.on.session(event, { peer, originator, ...detail });
-    const attachAudio = (pc) => pc.addEventListener('track', (ev) => emit('track', { stream: ev.streams[0] }));
-    if (session.connection) attachAudio(session.connection);
-    else session.on('peerconnection', (ev) => attachAudio(ev.peerconnection));
-    session.on('progress', () => emit('ringing'));
-    session.on('accepted', () => emit('connected'));
-    session.on('confirmed', () => emit('connected'));
-    const finish = (event) => (ev) => {
-      this.session = null;
-      emit(event, { cause: ev.cause, originatorOfEnd: ev.originator });
-    };
-    session.on('ended', finish('ended'));
-    session.on('failed', finish('failed'));
-    emit(originator === 'remote' ? 'incoming' : 'calling');
+    const call = new Call(session, originator, peer, (event, detail) => {
+      if (event === 'ended' || event === 'failed') this.calls.delete(call.id);
+      this.on.session(event, detail);
+    });
+    call.offeredVideo = originator === 'remote' && /^m=video /m.test(request.body || '');
+    this.calls.set(call.id, call);
+    // Blind transfer asked by the peer (RFC 3515): this phone calls the target at once and
+    // reports the new call's progress back by NOTIFY; the peer then hangs up its leg.
+    session.on('refer', (e) => {
+      const target = e.request.refer_to.uri.toString();
+      if (this.calls.size >= MAX_CALLS) { e.reject(); return; }
+      this.on.session('referred', { call, peer, target });
+      e.accept(null, this.mediaOptions(call.video));
+    });
+    call.emit(call.state);
   }
 
   sendMessage(target, text) {
@@ -224,6 +281,6 @@ export class Phone {
     });
   }
 
-  /** The current call's peer connection (tests read its statistics). */
-  get peerConnection() { return this.session ? this.session.connection : null; }
+  /** The first call's peer connection (tests read its statistics). */
+  get peerConnection() { const c = this.calls.values().next().value; return c ? c.connection : null; }
 }

@@ -85,6 +85,20 @@ async function expectDtmf(page, ua, tones) {
   assert.equal(ua.rx.digits.slice(before.length), tones, `the UA received DTMF "${ua.rx.digits.slice(before.length)}"`);
 }
 
+/** The same through the page's keypad (issue 16) set to "In the audio (RFC 4733)": what a user
+ * presses reaches the far end as telephone-event packets. */
+async function expectKeypadDtmf(page, ua, tones) {
+  const before = ua.rx.digits;
+  await byId(page, 'keypad-toggle').click();
+  await byId(page, 'dtmf-mode').selectOption('rfc4733');
+  for (const t of tones) await byId(page, `key-${t}`).click();
+  const until = Date.now() + 5000;
+  while (ua.rx.digits.length < before.length + tones.length && Date.now() < until) await sleep(50);
+  assert.equal(ua.rx.digits.slice(before.length), tones, `the UA received keypad DTMF "${ua.rx.digits.slice(before.length)}"`);
+  assert.equal(await byId(page, 'dtmf-sent').getAttribute('data-via'), 'rfc4733');
+  await byId(page, 'keypad-toggle').click();
+}
+
 function assertBrowserSdp(sdp) {
   assert.match(sdp, /m=audio \d+ UDP\/TLS\/RTP\/SAVPF /);
   assert.match(sdp, /a=fingerprint:sha-256 /);
@@ -167,6 +181,7 @@ test('the browser calls the IMS-native UA: RTP/AVP towards the UA, WebRTC in the
   assertRelaySdp(st.remote);
   assert.match(st.remote, /a=setup:passive/, 'the relay answers DTLS passive (RFC 5763 §5)');
   await expectDtmf(alice, carol, '123');
+  await expectKeypadDtmf(alice, carol, '5*0');
   await shot(alice, 'media-01-browser-calls-native');
   await byId(alice, 'hangup').click();
   const bye = await carol.waitRequest('BYE', 5000);

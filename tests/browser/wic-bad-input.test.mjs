@@ -2,7 +2,7 @@
 // user can still sign in afterwards. Screenshots: tests/artifacts/wic-bad-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWicStack, launch, openPage, signIn, byId, shot, expectText } from './wic-helpers.mjs';
+import { startWicStack, launch, openPage, signIn, byId, shot, expectText, expectAccessible } from './wic-helpers.mjs';
 
 let stack;
 let browser;
@@ -33,6 +33,7 @@ async function recovers(page, name) {
   assert.equal(await byId(page, 'reg-status').textContent(), 'Signed out');
   assert.equal(new URL(page.url()).search, '', 'the callback was removed from the address bar');
   await shot(page, `wic-bad-${name}`);
+  await expectAccessible(page, `error: ${name}`);
   await signIn(page, stack, 'alice', stack.passwords.alice);
 }
 
@@ -143,5 +144,23 @@ test('a Bearer challenge from the trusted server renews the token and registers'
   });
   await signIn(page, stack, 'alice', stack.passwords.alice);
   assert.deepEqual(page.grants, ['authorization_code', 'refresh_token']);
+  await page.context().close();
+});
+
+test('a challenge whose renewal is refused: the page says the sign-in expired and signs out', async () => {
+  const page = await openPage(browser, 'expired');
+  await page.route(`${stack.issuer}/token`, async (route) => {
+    const grant = new URLSearchParams(route.request().postData() || '').get('grant_type');
+    if (grant === 'refresh_token') return route.fulfill({ status: 400, json: { error: 'invalid_grant', error_description: 'the refresh token has expired' } });
+    const res = await route.fetch();
+    const body = await res.json();
+    if (body.access_token) body.access_token = body.access_token.replace(/\.[^.]*$/, '.AAAA'); // the gateway answers 401
+    return route.fulfill({ response: res, json: body });
+  });
+  await signIn(page, stack, 'alice', stack.passwords.alice, { expectRegistered: false });
+  await expectText(page, 'reg-status', /^Signed out: your sign-in expired$/);
+  await expectText(page, page.getByRole('alert'), /^Your sign-in expired and could not be renewed/);
+  assert.ok(await byId(page, 'login').isVisible());
+  await shot(page, 'wic-bad-expired');
   await page.context().close();
 });

@@ -29,13 +29,14 @@ function wwsfCopy(extraConfig) {
 }
 
 /** The stack plus the web client: `config` overrides config.json keys (after issuer is set). */
-export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [], nativeUsers = [] } = {}) {
+export async function startWicStack({ config = {}, wafArgs = [], gatewayArgs = [], stubArgs = [], nativeUsers = [], users } = {}) {
   // Reconnect quickly in tests; the RFC 5626 schedule is the same, only the base is shorter.
   const wwsf = wwsfCopy({ reconnectBaseSeconds: 2, ...config });
   const stack = await startStack({
     wafArgs,
     stubArgs,
     nativeUsers,
+    ...(users ? { users } : {}),
     gatewayArgs: (s) => ['--wwsf-dir', wwsf.dir, '--allowed-origins', s.httpUrl, ...gatewayArgs],
   });
   wwsf.writeConfig(stack.issuer);
@@ -61,9 +62,9 @@ export function launch(extraArgs = []) {
 }
 
 /** A fresh browser context (own cookies and storage) with one page; records RTCPeerConnections. */
-export async function openPage(browser, name) {
+export async function openPage(browser, name, { permissions = ['microphone'] } = {}) {
   const context = await browser.newContext({ viewport: { width: 420, height: 860 } });
-  await context.grantPermissions(['microphone']);
+  await context.grantPermissions(permissions);
   const page = await context.newPage();
   page.log = [];
   page.on('console', (m) => page.log.push(`[${name}] ${m.type()}: ${m.text()}`));
@@ -127,5 +128,81 @@ export function inboundAudioPackets(page) {
     let n = 0;
     (await pc.getStats()).forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.packetsReceived; });
     return n;
+  });
+}
+
+/** Saves docs/screenshot-<name>.png: the screens in the docs are redrawn by every run. */
+export async function docShot(page, name) {
+  await page.screenshot({ path: path.join(ROOT, 'docs', `screenshot-${name}.png`), fullPage: true });
+}
+
+const AXE = path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js');
+/** Runs axe-core (WCAG 2.x A/AA rules) in the page; fails on any serious or critical violation.
+ * page.evaluate runs outside the page's CSP, so the script needs no CSP exception. */
+export async function expectAccessible(page, screen) {
+  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) await page.evaluate(fs.readFileSync(AXE, 'utf8'));
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) throw new Error(`${page.testName} ${screen}: axe found ${JSON.stringify(bad, null, 1)}`);
+  return violations;
+}
+
+/** The IMS stub's test hook (as tests/integration/regevent.test.mjs): the core de-registers
+ * `aor` and NOTIFYs the gateway's reg-event subscription. */
+export async function stubDeregister(port, aor) {
+  const dgram = await import('node:dgram');
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const text = [`OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};rport;branch=z9hG4bK-admin-${Date.now()}`,
+    'Max-Forwards: 70', 'From: <sip:admin@127.0.0.1>;tag=adm', `To: <sip:127.0.0.1:${port}>`,
+    `Call-ID: admin-${Date.now()}`, 'CSeq: 1 OPTIONS', `X-Stub-Deregister: ${aor}`, 'Content-Length: 0', '', ''].join('\r\n');
+  const reply = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('stub did not answer the de-registration hook')), 3000);
+    sock.on('message', (m) => { clearTimeout(t); resolve(m.toString()); });
+  });
+  sock.send(text, port, '127.0.0.1');
+  try { return await reply; } finally { sock.close(); }
+}
+
+/** A 16-bit mono 48 kHz WAV of a steady tone (Chromium loops it as the fake microphone). */
+export function writeToneWav(file, seconds = 2, hz = 1000, rate = 48000) {
+  const n = seconds * rate;
+  const buf = Buffer.alloc(44 + 2 * n);
+  buf.write('RIFF', 0); buf.writeUInt32LE(36 + 2 * n, 4); buf.write('WAVE', 8);
+  buf.write('fmt ', 12); buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(rate, 24); buf.writeUInt32LE(2 * rate, 28); buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34);
+  buf.write('data', 36); buf.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(16000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + 2 * i);
+  fs.writeFileSync(file, buf);
+}
+
+/** Received audio energy of the page's newest connection: { energy (totalAudioEnergy), level }. */
+export function inboundAudio(page) {
+  return page.evaluate(async () => {
+    const pc = window.__pcs[window.__pcs.length - 1];
+    const out = { energy: 0, level: 0, packets: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === 'inbound-rtp' && r.kind === 'audio') {
+        out.energy += r.totalAudioEnergy || 0;
+        out.level = Math.max(out.level, r.audioLevel || 0);
+        out.packets += r.packetsReceived;
+      }
+    });
+    return out;
+  });
+}
+
+/** The a= direction of each m-line in the page's newest connection's SDP (local and remote). */
+export function sdpDirections(page) {
+  return page.evaluate(() => {
+    const pc = window.__pcs[window.__pcs.length - 1];
+    const dirs = (sdp) => (sdp || '').split(/\r\n(?=m=)/).slice(1)
+      .map((m) => `${m.slice(2, m.indexOf(' '))}:${(/^a=(sendrecv|sendonly|recvonly|inactive)$/m.exec(m) || [, 'sendrecv'])[1]}`);
+    return { local: dirs(pc?.localDescription?.sdp), remote: dirs(pc?.remoteDescription?.sdp) };
   });
 }
