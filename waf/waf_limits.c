@@ -19,8 +19,8 @@
 
 int waf_limits_open(struct waf_app *app)
 {
-    app->pace = waf_throttle_create(WAF_LIMITS_PACE_S);
-    app->rate = waf_throttle_create(WAF_LIMITS_RATE_S);
+    app->pace = waf_throttle_open(WAF_LIMITS_PACE_S, "pace", app->store);
+    app->rate = waf_throttle_open(WAF_LIMITS_RATE_S, "rate", app->store);
     return app->pace && app->rate ? 0 : -1;
 }
 
