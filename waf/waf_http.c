@@ -191,24 +191,15 @@ static void waf_http_text(struct waf_resp *resp, unsigned status, const char *ty
     resp->len = body ? strlen(body) : 0;
 }
 
-/* Routes a complete request; returns WAF_PENDING when a password check was queued. */
-static int waf_http_route(struct waf_http *h, struct waf_http_session *ss, struct waf_verify *v)
+/* Answers on the loop what needs no store: documents, health, counters, and 404/405. */
+static void waf_http_route(struct waf_http *h, struct waf_http_session *ss)
 {
-    struct waf_app *app = h->app;
     struct waf_req *req = &ss->req;
     struct waf_resp *resp = &ss->resp;
     const char *p = req->path;
     int get = req->method == WAF_M_GET || req->method == WAF_M_HEAD;
-    if (strcmp(p, WAF_PATH_AUTHORIZE) == 0)
-        return waf_authorize_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_CODE) == 0)
-        return waf_authorize_code_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_DEVICE) == 0)
-        return waf_authorize_device_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_DEVICE_AUTHZ) == 0)
-        waf_grant_device_authorization(app, req, resp);
-    else if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||
-                      strcmp(p, WAF_PATH_HEALTHZ) == 0 || strcmp(p, WAF_PATH_METRICS) == 0))
+    if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||
+                 strcmp(p, WAF_PATH_HEALTHZ) == 0 || strcmp(p, WAF_PATH_METRICS) == 0))
         waf_http_text(resp, 405, "application/json", "no-store",
                       strdup("{\"error\":\"method_not_allowed\"}"));
     else if (strcmp(p, WAF_PATH_JWKS) == 0)
@@ -222,86 +213,97 @@ static int waf_http_route(struct waf_http *h, struct waf_http_session *ss, struc
         waf_http_text(resp, 200, "text/plain", "no-store", strdup("ok"));
     else if (strcmp(p, WAF_PATH_METRICS) == 0)
         waf_http_text(resp, 200, "text/plain; version=0.0.4", "no-store",
-                      waf_metrics_text(&app->metrics));
+                      waf_metrics_text(&h->app->metrics));
     else
         waf_http_text(resp, 404, "application/json", "no-store",
                       strdup("{\"error\":\"not_found\"}"));
-    return 0;
 }
 
-/* The endpoints served whole on a store thread: their every step reads or writes the store. */
-static waf_handler_fn waf_http_store_handler(const char *path)
+/* The endpoints served on a store thread: every one of them reads or writes the store. */
+static int waf_http_store_call(const char *path, struct waf_store_call *call)
 {
     static const struct {
         const char *path;
-        waf_handler_fn fn;
-    } handlers[] = {
-        {WAF_PATH_TOKEN, waf_grant_token},
-        {WAF_PATH_INTROSPECT, waf_grant_introspect},
-        {WAF_PATH_REVOKE, waf_grant_revoke},
-        {WAF_PATH_IMS_DIGEST, waf_imscred_digest},
+        waf_handler_fn handler;
+        waf_page_fn page;
+    } calls[] = {
+        {WAF_PATH_TOKEN, waf_grant_token, NULL},
+        {WAF_PATH_INTROSPECT, waf_grant_introspect, NULL},
+        {WAF_PATH_REVOKE, waf_grant_revoke, NULL},
+        {WAF_PATH_IMS_DIGEST, waf_imscred_digest, NULL},
+        {WAF_PATH_DEVICE_AUTHZ, waf_grant_device_authorization, NULL},
+        {WAF_PATH_AUTHORIZE, NULL, waf_authorize_page},
+        {WAF_PATH_CODE, NULL, waf_authorize_code_page},
+        {WAF_PATH_DEVICE, NULL, waf_authorize_device_page},
     };
-    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-        if (strcmp(path, handlers[i].path) == 0)
-            return handlers[i].fn;
-    return NULL;
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+        if (strcmp(path, calls[i].path) == 0) {
+            call->handler = calls[i].handler;
+            call->page = calls[i].page;
+            return 1;
+        }
+    return 0;
 }
 
-/* Hands the request to a store thread (handler NULL: only the CORS check of an answer already
- * made); a full queue is a 503 at once. */
+/* Hands the request to a store thread; a full queue is a 503 at once (for a CORS-only call the
+ * answer already made goes out without CORS). */
 static void waf_http_to_store(struct waf_http *h, struct waf_http_session *ss,
-                              waf_handler_fn handler, int preflight)
+                              struct waf_store_call *call)
 {
     ss->job = ++h->next_job;
-    if (waf_work_request(h->work, ss->job, handler, preflight, ss->cors_wanted, &ss->req,
-                         &ss->resp) == 0) {
+    call->cors_wanted = ss->cors_wanted;
+    if (waf_work_request(h->work, ss->job, call, &ss->req, &ss->resp) == 0) {
         waf_http_enter(h, ss, WAF_ST_WAITING);
         return;
     }
-    if (handler || preflight) {
+    if (call->handler || call->page || call->resume || call->preflight) {
         log_warn("store queue full: request refused with 503");
         waf_resp_error(&ss->resp, 503, "temporarily_unavailable",
                        "too many requests are waiting for the store; try again");
         ss->resp.retry_after = WAF_RETRY_BUSY_S;
     }
-    waf_http_enter(h, ss, WAF_ST_HEADERS); /* an answer made already goes out without CORS */
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
 }
 
 /* An answer made on the loop: out now, or after the store's CORS check of its Origin. */
 static void waf_http_respond(struct waf_http *h, struct waf_http_session *ss)
 {
+    struct waf_store_call call = {0};
     if (ss->cors_wanted)
-        waf_http_to_store(h, ss, NULL, 0);
+        waf_http_to_store(h, ss, &call);
     else
         waf_http_enter(h, ss, WAF_ST_HEADERS);
 }
 
+/* A page asked for a password check: to the password threads, then back to a store thread. */
+static void waf_http_to_verify(struct waf_http *h, struct waf_http_session *ss,
+                               const struct waf_verify *v)
+{
+    ss->job = ++h->next_job;
+    ss->resume = v->resume;
+    if (waf_work_verify(h->work, ss->job, v->hash, v->password) == 0) {
+        waf_http_enter(h, ss, WAF_ST_WAITING);
+        return;
+    }
+    log_warn("password pool full; sign-in refused with 503");
+    waf_resp_error(&ss->resp, 503, "temporarily_unavailable", "too many sign-ins at once");
+    ss->resp.retry_after = 2;
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
+}
+
 static void waf_http_dispatch(struct waf_http *h, struct waf_http_session *ss)
 {
-    struct waf_verify v;
-    memset(&v, 0, sizeof(v));
+    struct waf_store_call call = {0};
     h->app->metrics.requests++;
-    waf_handler_fn store = waf_http_store_handler(ss->req.path);
     if (ss->req.method == WAF_M_OPTIONS && waf_http_cors_path(ss->req.path)) {
-        waf_http_to_store(h, ss, NULL, 1);
-        return;
+        call.preflight = 1;
+        waf_http_to_store(h, ss, &call);
+    } else if (waf_http_store_call(ss->req.path, &call)) {
+        waf_http_to_store(h, ss, &call);
+    } else {
+        waf_http_route(h, ss);
+        waf_http_enter(h, ss, WAF_ST_HEADERS);
     }
-    if (store) {
-        waf_http_to_store(h, ss, store, 0);
-        return;
-    }
-    if (waf_http_route(h, ss, &v) == WAF_PENDING) {
-        ss->job = ++h->next_job;
-        ss->resume = v.resume;
-        if (waf_work_verify(h->work, ss->job, v.hash, v.password) == 0) {
-            waf_http_enter(h, ss, WAF_ST_WAITING);
-            return;
-        }
-        log_warn("password pool full; sign-in refused with 503");
-        waf_resp_error(&ss->resp, 503, "temporarily_unavailable", "too many sign-ins at once");
-        ss->resp.retry_after = 2;
-    }
-    waf_http_enter(h, ss, WAF_ST_HEADERS);
 }
 
 static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss,
@@ -480,20 +482,31 @@ static void waf_http_collect(struct waf_http *h)
         struct waf_http_session *ss = h->waiting;
         while (ss && ss->job != j->base.id)
             ss = ss->next;
-        if (ss && j->kind == WAF_WORK_VERIFY) {
-            ss->resume(h->app, &ss->req, j->ok, &ss->resp);
-        } else if (ss) { /* the request and its answer come back to the connection */
-            form_free(&ss->req.query);
-            form_free(&ss->req.form);
-            free(ss->resp.body);
-            ss->req = j->req;
-            ss->resp = j->resp;
-            ss->cors = j->cors;
-            memset(&j->req, 0, sizeof(j->req));
-            memset(&j->resp, 0, sizeof(j->resp));
+        if (!ss) {
+            waf_work_done(j); /* the browser went away meanwhile */
+            continue;
         }
-        waf_work_done(j); /* and when ss is gone: the browser went away meanwhile */
-        if (ss)
+        if (j->kind == WAF_WORK_VERIFY) {
+            struct waf_store_call call = {.resume = ss->resume, .ok = j->ok};
+            waf_work_done(j);
+            waf_http_to_store(h, ss, &call);
+            continue;
+        }
+        /* the request and its answer come back to the connection */
+        form_free(&ss->req.query);
+        form_free(&ss->req.form);
+        free(ss->resp.body);
+        ss->req = j->req;
+        ss->resp = j->resp;
+        ss->cors = j->cors;
+        memset(&j->req, 0, sizeof(j->req));
+        memset(&j->resp, 0, sizeof(j->resp));
+        struct waf_verify v = j->verify; /* v.password points into ss->req now */
+        int pending = j->pending;
+        waf_work_done(j);
+        if (pending)
+            waf_http_to_verify(h, ss, &v);
+        else
             waf_http_enter(h, ss, WAF_ST_HEADERS);
     }
 }

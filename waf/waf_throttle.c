@@ -6,7 +6,7 @@
  * open (the sign-in itself then fails on the same store) and says so in the log. */
 #include "waf_throttle.h"
 
-#include <stddef.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,8 @@ struct waf_throttle {
     long window;
     struct waf_store *st; /* NULL: the table below */
     char name[16];
-    struct waf_throttle_entry e[WAF_THROTTLE_SLOTS];
+    pthread_mutex_t mu;           /* the table below: the store threads share it */
+    struct waf_throttle_entry *e; /* WAF_THROTTLE_SLOTS of them, in memory only */
 };
 
 /* The row of key (as "name/key"), within its window: 1 with count and last, 0 if none or the
@@ -121,17 +122,28 @@ static struct waf_throttle_entry *waf_throttle_find(struct waf_throttle *t, cons
 struct waf_throttle *waf_throttle_create(long window)
 {
     struct waf_throttle *t = calloc(1, sizeof(*t));
-    if (t)
+    if (t && !(t->e = calloc(WAF_THROTTLE_SLOTS, sizeof(*t->e)))) {
+        free(t);
+        return NULL;
+    }
+    if (t) {
         t->window = window;
+        pthread_mutex_init(&t->mu, NULL);
+    }
     return t;
+}
+
+int waf_throttle_in_store(const struct waf_throttle *t)
+{
+    return t->st != NULL;
 }
 
 struct waf_throttle *waf_throttle_open(long window, const char *name, struct waf_store *st)
 {
     if (!st || !waf_store_db(st)->postgres)
         return waf_throttle_create(window);
-    /* no table in memory: the row lives in the store */
-    struct waf_throttle *t = calloc(1, offsetof(struct waf_throttle, e));
+    /* no table in memory: the rows live in the store */
+    struct waf_throttle *t = calloc(1, sizeof(*t));
     if (t) {
         t->window = window;
         t->st = st;
@@ -143,14 +155,19 @@ struct waf_throttle *waf_throttle_open(long window, const char *name, struct waf
 /* The failures of key within the window and the latest one's time; 0 when none. */
 static long waf_throttle_count(struct waf_throttle *t, const char *key, int64_t now, int64_t *last)
 {
-    long count = 0;
-    if (t->st)
+    if (t->st) {
+        long count = 0;
         return waf_throttle_row(t, key, now, &count, last) ? count : 0;
+    }
+    pthread_mutex_lock(&t->mu);
     struct waf_throttle_entry *e = waf_throttle_find(t, key, 0, now);
-    if (!e)
-        return 0;
-    *last = e->last;
-    return e->count;
+    long count = 0;
+    if (e) {
+        *last = e->last;
+        count = e->count;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return count;
 }
 
 int waf_throttle_blocked(struct waf_throttle *t, const char *key, long limit, int64_t now)
@@ -174,9 +191,11 @@ void waf_throttle_fail(struct waf_throttle *t, const char *key, int64_t now)
             3, key, now);
         return;
     }
+    pthread_mutex_lock(&t->mu);
     struct waf_throttle_entry *e = waf_throttle_find(t, key, 1, now);
     e->count++;
     e->last = now;
+    pthread_mutex_unlock(&t->mu);
 }
 
 long waf_throttle_wait(struct waf_throttle *t, const char *key, long free_failures, int64_t now)
@@ -199,12 +218,18 @@ void waf_throttle_clear(struct waf_throttle *t, const char *key)
         waf_throttle_row_write(t, "DELETE FROM throttles WHERE key = ?1", 1, key, 0);
         return;
     }
+    pthread_mutex_lock(&t->mu);
     struct waf_throttle_entry *e = waf_throttle_find(t, key, 0, 0);
     if (e)
         memset(e, 0, sizeof(*e));
+    pthread_mutex_unlock(&t->mu);
 }
 
 void waf_throttle_destroy(struct waf_throttle *t)
 {
+    if (t && !t->st)
+        pthread_mutex_destroy(&t->mu);
+    if (t)
+        free(t->e);
     free(t);
 }

@@ -16,8 +16,11 @@ struct waf_throttle;
 /* A table in memory whose entries count failures for window seconds. NULL on error. */
 struct waf_throttle *waf_throttle_create(long window);
 /* The same in the store when st is on PostgreSQL (keys prefixed with name, which must be unique
- * per table), else in memory. The caller uses it on st's thread only. NULL on error. */
+ * per table), else in memory. A table in memory may be used from any thread (it locks); one in
+ * the store only on st's thread. NULL on error. */
 struct waf_throttle *waf_throttle_open(long window, const char *name, struct waf_store *st);
+/* 1 when t keeps its counts in the store. */
+int waf_throttle_in_store(const struct waf_throttle *t);
 /* 1 if key has reached limit failures within the window (the caller refuses the attempt). */
 int waf_throttle_blocked(struct waf_throttle *t, const char *key, long limit, int64_t now);
 /* Seconds key must still wait: 0 while it has fewer than free_failures failures in the window,

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "waf_client.h"
+#include "waf_limits.h"
 #include "waf_password.h"
 
 struct waf_work {
@@ -50,9 +51,10 @@ static void waf_work_run_request(struct waf_pool_job *pj, void *ctx)
     struct waf_work_job *j = (struct waf_work_job *)pj;
     struct waf_app *view = ctx;
     memset(&view->metrics, 0, sizeof(view->metrics));
-    if (j->cors_wanted)
+    const struct waf_store_call *c = &j->call;
+    if (c->cors_wanted)
         j->cors = waf_client_origin_allowed(view->store, j->req.origin);
-    if (j->preflight) {
+    if (c->preflight) {
         free(j->resp.body);
         j->resp.status = j->cors ? 204 : 403;
         j->resp.content_type = "text/plain";
@@ -61,8 +63,12 @@ static void waf_work_run_request(struct waf_pool_job *pj, void *ctx)
         j->resp.len = 0;
         if (!j->resp.body)
             j->resp.status = 500;
-    } else if (j->handler) {
-        j->handler(view, &j->req, &j->resp);
+    } else if (c->handler) {
+        c->handler(view, &j->req, &j->resp);
+    } else if (c->page) {
+        j->pending = c->page(view, &j->req, &j->resp, &j->verify) == WAF_PENDING;
+    } else if (c->resume) {
+        c->resume(view, &j->req, c->ok, &j->resp);
     }
     j->delta = view->metrics;
 }
@@ -94,6 +100,7 @@ static struct waf_work_job *waf_work_job_new(enum waf_work_kind kind, uint64_t i
 static void waf_work_close_views(struct waf_work *w)
 {
     for (int i = 0; i < w->n_views; i++) {
+        waf_limits_view_close(&w->views[i], w->app);
         waf_keyring_free(&w->views[i].keys);
         waf_store_close(w->views[i].store);
     }
@@ -106,6 +113,7 @@ static int waf_work_open_views(struct waf_work *w, char *err, size_t errlen)
 {
     const struct waf_settings *s = w->app->s;
     int n = (int)s->database_connections;
+    err[0] = '\0';
     w->views = calloc((size_t)n, sizeof(*w->views));
     if (!w->views) {
         snprintf(err, errlen, "out of memory");
@@ -116,12 +124,16 @@ static int waf_work_open_views(struct waf_work *w, char *err, size_t errlen)
         *v = *w->app; /* settings, keys for CSRF and DPoP nonces, shared caches */
         v->store = NULL;
         memset(&v->keys, 0, sizeof(v->keys));
-        /* the sign-in and rate limits run on the loop only (on PostgreSQL through its store) */
-        v->throttle = v->pace = v->rate = NULL;
+        v->throttle = v->pace = v->rate = NULL; /* waf_limits_view */
         if (waf_store_open_db(&v->store, s->database, s->data_dir, s->key_encryption_key_file, err,
                               errlen) < 0 ||
-            waf_keyring_open(&v->keys, v->store, s->data_dir, s->token_alg, err, errlen) < 0) {
+            waf_keyring_open(&v->keys, v->store, s->data_dir, s->token_alg, err, errlen) < 0 ||
+            waf_limits_view(v, w->app) < 0) {
+            waf_limits_view_close(v, w->app);
+            waf_keyring_free(&v->keys);
             waf_store_close(v->store);
+            if (!*err)
+                snprintf(err, errlen, "out of memory");
             return -1;
         }
         waf_store_set_busy_wait(v->store, WAF_STORE_LOOP_WAIT_MS);
@@ -188,15 +200,13 @@ int waf_work_verify(struct waf_work *w, uint64_t id, const char *hash, const cha
     return -1;
 }
 
-int waf_work_request(struct waf_work *w, uint64_t id, waf_handler_fn handler, int preflight,
-                     int cors_wanted, struct waf_req *req, struct waf_resp *resp)
+int waf_work_request(struct waf_work *w, uint64_t id, const struct waf_store_call *call,
+                     struct waf_req *req, struct waf_resp *resp)
 {
     struct waf_work_job *j = waf_work_job_new(WAF_WORK_REQUEST, id, waf_work_run_request);
     if (!j)
         return -1;
-    j->handler = handler;
-    j->preflight = preflight;
-    j->cors_wanted = cors_wanted;
+    j->call = *call;
     j->req = *req;
     j->resp = *resp;
     if (waf_pool_submit(w->store, &j->base) == 0) {

@@ -16,6 +16,20 @@
 
 /* A handler that runs whole on a store thread (app is that thread's view). */
 typedef void (*waf_handler_fn)(struct waf_app *app, struct waf_req *req, struct waf_resp *resp);
+/* A sign-in page: on a store thread too, returning WAF_PENDING with what to verify in v. */
+typedef int (*waf_page_fn)(struct waf_app *app, struct waf_req *req, struct waf_resp *resp,
+                           struct waf_verify *v);
+
+/* What a store job runs: one of handler, page or resume (none: only the CORS check, for an
+ * answer already made), or a CORS preflight. */
+struct waf_store_call {
+    waf_handler_fn handler;
+    waf_page_fn page;
+    waf_resume_fn resume; /* after a password check: runs with ok */
+    int ok;
+    int preflight;   /* 204 for an allowed origin, else 403 */
+    int cors_wanted; /* check req.origin against the clients' origins */
+};
 
 enum waf_work_kind { WAF_WORK_VERIFY, WAF_WORK_REQUEST, WAF_WORK_TICK };
 
@@ -27,10 +41,10 @@ struct waf_work_job {
     char password[WAF_PASSWORD_MAX + 1];
     int ok;
     /* REQUEST: the request and response, moved here from the connection and back */
-    waf_handler_fn handler; /* NULL: only the CORS check (for an answer already made) */
-    int preflight;          /* a CORS preflight: 204 for an allowed origin, else 403 */
-    int cors_wanted;        /* in: check req.origin against the clients' origins */
-    int cors;               /* out: the origin is allowed */
+    struct waf_store_call call;
+    int cors;    /* out: the origin is allowed */
+    int pending; /* out: the page wants verify checked, then call.resume */
+    struct waf_verify verify;
     struct waf_req req;
     struct waf_resp resp;
     struct waf_metrics delta; /* the counters the handler moved, added on the loop */
@@ -48,10 +62,10 @@ struct waf_work *waf_work_create(struct waf_app *app, void (*notify)(void *), vo
 void waf_work_destroy(struct waf_work *w);
 /* Queues a check of password against hash; -1 when the pool is full. */
 int waf_work_verify(struct waf_work *w, uint64_t id, const char *hash, const char *password);
-/* Moves *req and *resp into a store job (they are left empty); -1 when the pool is full (then
- * nothing moved). */
-int waf_work_request(struct waf_work *w, uint64_t id, waf_handler_fn handler, int preflight,
-                     int cors_wanted, struct waf_req *req, struct waf_resp *resp);
+/* Moves *req and *resp into a store job running call (they are left empty); -1 when the pool is
+ * full (then nothing moved). */
+int waf_work_request(struct waf_work *w, uint64_t id, const struct waf_store_call *call,
+                     struct waf_req *req, struct waf_resp *resp);
 /* Queues a tick unless one is in flight (call every WAF_WORK_TICK_MS). */
 void waf_work_tick(struct waf_work *w);
 /* The next finished VERIFY or REQUEST job (metrics already added), or NULL; ticks are consumed

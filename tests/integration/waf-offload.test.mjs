@@ -1,5 +1,5 @@
-// The WAF's event loop never waits on its store (issue 15): /token, /introspect, /revoke and
-// /ims-digest run on the store threads, so while the database is held by someone else /healthz
+// The WAF's event loop never waits on its store (issue 15): /token, /introspect, /revoke,
+// /ims-digest, /device_authorization and the sign-in pages run on the store threads, so while the database is held by someone else /healthz
 // and /jwks keep answering at once, the store-bound requests answer 503 + Retry-After after the
 // bounded lock wait, and a full queue is refused at once. On SQLite (the default) the write lock
 // is held by the sqlite3 tool; under tests/pg/with-pg.sh by psql holding LOCK TABLE clients.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { startWaf, basic } from './waf-helpers.mjs';
+import { startWaf, basic, authorizeUrl, pkce } from './waf-helpers.mjs';
 import { sleep } from './harness.mjs';
 
 const wafs = [];
@@ -91,6 +91,9 @@ test('while the store is held, /healthz and /jwks.json answer at once and /token
     // 24 grants, each holding a store thread for the lock wait (250 ms): 3 s of waiting in all,
     // which an event loop doing the store's work itself would spend not answering anything
     const grants = Promise.all(Array.from({ length: 24 }, () => tokenRequest(waf)));
+    // and sign-in pages, which read the clients table (held on PostgreSQL, readable on SQLite)
+    const url = authorizeUrl({ code_challenge: pkce().challenge, code_challenge_method: 'S256' });
+    const pages = Promise.all(Array.from({ length: 6 }, () => request(waf, 'GET', url)));
     let done = false;
     grants.finally(() => { done = true; });
     const probes = [];
@@ -99,6 +102,7 @@ test('while the store is held, /healthz and /jwks.json answer at once and /token
       await sleep(20);
     }
     const answers = await grants;
+    for (const p of await pages) assert.ok([200, 503].includes(p.status), `sign-in page: ${p.status}`);
     assert.ok(probes.length >= 4, `only ${probes.length} probes while the grants waited`);
     for (const p of probes) assert.equal(p.status, 200);
     const slowest = Math.max(...probes.map((p) => p.ms));
