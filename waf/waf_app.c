@@ -37,6 +37,8 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* So is the DPoP nonce key: a nonce one replica gave is accepted by the others. */
+    waf_kek_derive(waf_store_kek(app->store), "imsgw-waf dpop-nonce v1", app->dpop_nonce_key);
     /* The store runs on the only loop: another process's lock may stall it this long at most. */
     waf_store_set_busy_wait(app->store, WAF_STORE_LOOP_WAIT_MS);
     app->gc_ms = time_mono_ms();

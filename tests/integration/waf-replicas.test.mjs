@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
-import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce, signIn } from './waf-helpers.mjs';
+import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce, signIn, WIC_REDIRECT } from './waf-helpers.mjs';
+import { dpopKey, proof } from './dpop.mjs';
 
 const onPostgres = Boolean(process.env.IMSGW_TEST_PG_HOST);
 let a, b;
@@ -232,6 +233,24 @@ test('sign-in back-off is shared: failures at one replica throttle the same user
     const rows = execFileSync('psql', [url, '-Atc', "SELECT count FROM throttles WHERE key = 'fail/us:dave|127.0.0.1'"],
       { encoding: 'utf8' }).trim();
     assert.equal(rows, '3', 'the failures are counted in the shared database');
+  });
+
+test('a DPoP nonce one replica gave is accepted by the other (nonce key from the shared key-encryption key)',
+  { skip: !onPostgres }, async () => {
+    const key = dpopKey();
+    const htu = `${a.issuer}/token`;
+    const { verifier, challenge } = pkce();
+    const s = await signIn(a, authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256', state: 's' }),
+      'alice', a.passwords.alice);
+    assert.equal(s.status, 303, s.text.slice(0, 300));
+    const code = new URL(s.res.headers.get('location')).searchParams.get('code');
+    const form = { grant_type: 'authorization_code', code, client_id: 'wic', redirect_uri: WIC_REDIRECT, code_verifier: verifier };
+    const first = await post(a, '/token', form, { dpop: proof(key, { htm: 'POST', htu }) });
+    assert.equal(first.json.error, 'use_dpop_nonce');
+    const nonce = first.res.headers.get('dpop-nonce');
+    const t = await retried(() => post(b, '/token', form, { dpop: proof(key, { htm: 'POST', htu, nonce }) }));
+    assert.equal(t.status, 200, t.text);
+    assert.equal(t.json.token_type, 'DPoP');
   });
 
 test('killing one replica: sign-in and refresh go on at the other', { skip: !onPostgres }, async () => {
