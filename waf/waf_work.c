@@ -1,9 +1,11 @@
 /* waf_work: a store thread serves requests through its own copy of waf_app (a "view"): the same
  * settings and shared keys, but its own store connection, its own keyring (reloaded from its own
  * connection) and its own counters, whose increments travel back to the loop with each job.
- * What the views still share is read-only after start, except the DPoP replay cache, which
- * waf_dpop guards with a mutex. SQLite: one connection per thread on the WAL file; PostgreSQL:
- * one backend per thread, so the database sees database-connections + 1 (the loop's) per WAF. */
+ * What the views still share is read-only after start, except the DPoP replay cache (waf_dpop
+ * locks it) and, on SQLite, the throttle tables in memory (they lock; on PostgreSQL each view
+ * has its own handles on the shared table, waf_limits_view). SQLite: one connection per thread
+ * on the WAL file; PostgreSQL: one backend per thread, so the database sees
+ * database-connections + 1 per WAF (the loop's own, used only at start). */
 #include "waf_work.h"
 
 #include <stdio.h>
