@@ -32,11 +32,13 @@ int waf_app_open(struct waf_app *app, const struct waf_settings *s, char *err, s
     /* Replicas behind a balancer accept each other's sign-in forms: with a key-encryption key
      * (the same on every replica) the CSRF key is derived from it instead of drawn at random. */
     waf_kek_derive(waf_store_kek(app->store), "imsgw-waf csrf v1", app->csrf_key);
-    if (!(app->throttle = waf_throttle_create(s->throttle_window)) || waf_limits_open(app) < 0 ||
-        waf_dpop_open(app) < 0) {
+    if (!(app->throttle = waf_throttle_open(s->throttle_window, "fail", app->store)) ||
+        waf_limits_open(app) < 0 || waf_dpop_open(app) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    /* So is the DPoP nonce key: a nonce one replica gave is accepted by the others. */
+    waf_kek_derive(waf_store_kek(app->store), "imsgw-waf dpop-nonce v1", app->dpop_nonce_key);
     /* The store runs on the only loop: another process's lock may stall it this long at most. */
     waf_store_set_busy_wait(app->store, WAF_STORE_LOOP_WAIT_MS);
     app->gc_ms = time_mono_ms();

@@ -1,5 +1,5 @@
-/* waf_app: what every endpoint handler shares (settings, store, keys, counters, throttling,
- * the password pool) and the request/response shapes between the HTTP layer and the handlers. */
+/* waf_app: what every endpoint handler shares (settings, store, keys, counters, throttling)
+ * and the request/response shapes between the HTTP layer and the handlers. */
 #ifndef IMSGW_WAF_APP_H
 #define IMSGW_WAF_APP_H
 
@@ -11,7 +11,6 @@
 #include "waf_keyring.h"
 #include "waf_metrics.h"
 #include "waf_password.h"
-#include "waf_pool.h"
 #include "waf_settings.h"
 #include "waf_store.h"
 #include "waf_throttle.h"
@@ -28,7 +27,6 @@ struct waf_app {
     struct waf_throttle *throttle; /* failures per window (waf_limits) */
     struct waf_throttle *pace;     /* paced users' sign-ins per second (waf_limits) */
     struct waf_throttle *rate;     /* /device_authorization per minute (waf_limits) */
-    struct waf_pool *pool;         /* set by the HTTP layer, which owns the wake-up */
     char dummy_hash[WAF_HASH_MAX]; /* verified for unknown users, so timing names no user */
     unsigned char csrf_key[32];
     uint8_t dpop_nonce_key[DPOP_NONCE_KEY_LEN]; /* waf_dpop */

@@ -17,6 +17,7 @@
 #define WAF_DB_PG_PARAMS 16
 #define WAF_DB_PG_BUSY_MS 2000
 #define WAF_DB_PG_CONNECT_TIMEOUT_S "2"
+#define WAF_DB_PG_TCP_USER_TIMEOUT_MS "10000" /* unacknowledged data over TCP: the link is gone */
 /* Longest statement: a bound for a server that hangs, not a latency target (a loaded host may
  * take hundreds of milliseconds for a simple SELECT; failing those would be worse). */
 #define WAF_DB_PG_STATEMENT_MS 2000
@@ -419,9 +420,12 @@ int waf_db_pg_open(struct waf_db **out, const char *conninfo, char *err, size_t 
     d->base.postgres = 1;
     d->busy_ms = WAF_DB_PG_BUSY_MS;
     /* A server that does not answer must not hold the WAF for long (libpq waits forever by
-     * default); a connect_timeout in the URL itself wins, as the later parameter. */
-    static const char *const keys[] = {"connect_timeout", "dbname", NULL};
-    const char *const values[] = {WAF_DB_PG_CONNECT_TIMEOUT_S, conninfo, NULL};
+     * default): bounded connect, and over TCP a sent statement that the server's host never
+     * acknowledges (a network partition) breaks the connection after tcp_user_timeout instead
+     * of holding a store thread. The same keys in the URL itself win, as later parameters. */
+    static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "dbname", NULL};
+    const char *const values[] = {WAF_DB_PG_CONNECT_TIMEOUT_S, WAF_DB_PG_TCP_USER_TIMEOUT_MS,
+                                  conninfo, NULL};
     d->conn = PQconnectdbParams(keys, values, 1);
     if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
         /* libpq's message names host and port, never the password of the URL */

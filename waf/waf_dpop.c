@@ -3,6 +3,7 @@
  * proof from being used twice inside its window. */
 #include "waf_dpop.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +14,9 @@
 
 #define WAF_DPOP_NONCE_TAG "imsgw-waf-token"
 #define WAF_DPOP_LEEWAY 5 /* seconds an iat may be ahead of our clock */
+
+/* /token runs on the store threads (waf_work): they share the one replay cache. */
+static pthread_mutex_t waf_dpop_mu = PTHREAD_MUTEX_INITIALIZER;
 
 int waf_dpop_open(struct waf_app *app)
 {
@@ -66,8 +70,10 @@ int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *re
         return waf_dpop_refuse(app, resp, "use_dpop_nonce",
                                p.nonce[0] ? "the DPoP nonce is stale or not ours"
                                           : "the authorization server requires a DPoP nonce");
+    pthread_mutex_lock(&waf_dpop_mu);
     int seen = dpop_replay_add(app->dpop_replay, &p, now,
                                now + app->s->dpop_max_age + WAF_DPOP_LEEWAY + 1);
+    pthread_mutex_unlock(&waf_dpop_mu);
     if (seen)
         return waf_dpop_refuse(app, resp, "invalid_dpop_proof",
                                seen > 0 ? "the DPoP proof was already used (jti)"

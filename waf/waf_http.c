@@ -25,16 +25,16 @@
 #include "waf_grant.h"
 #include "waf_imscred.h"
 #include "waf_metadata.h"
+#include "waf_work.h"
 
 #define WAF_HTTP_HEADER_MAX 4096 /* request header bytes lws keeps; longer requests are refused */
 #define WAF_HTTP_TIMEOUT_S 10    /* a request must arrive whole within this */
 #define WAF_HTTP_KEEPALIVE_S 5   /* idle keep-alive connections are closed after this */
-#define WAF_HTTP_POOL_JOBS 64    /* sign-ins waiting for a worker; more get 503 */
 
 enum waf_http_stage {
     WAF_ST_IDLE,    /* between requests */
     WAF_ST_BODY,    /* collecting a request body */
-    WAF_ST_VERIFY,  /* waiting for the password pool */
+    WAF_ST_WAITING, /* waiting for a worker thread (password check or store work) */
     WAF_ST_HEADERS, /* response ready, headers to write */
     WAF_ST_PAYLOAD, /* headers written, body to write */
 };
@@ -45,14 +45,16 @@ struct waf_http_session {
     struct waf_resp resp;
     char *body;
     size_t body_len, body_cap;
-    int head_only, cors;
+    int head_only;
+    int cors_wanted; /* an Origin on a CORS path: a store thread checks it (cors) */
+    int cors;
     int seen;        /* a request was dispatched: anything more is a pipelined replay */
     int completions; /* LWS_CALLBACK_HTTP_BODY_COMPLETION calls for that request */
     int finished;    /* last byte handed to lws: close once it has flushed it */
     uint64_t job;
     waf_resume_fn resume;
     struct lws *wsi;
-    struct waf_http_session *next; /* in waf_http.verifying */
+    struct waf_http_session *next; /* in waf_http.waiting */
 };
 
 struct waf_http {
@@ -60,8 +62,10 @@ struct waf_http {
     struct waf_app *app;
     char *metadata;
     char metadata_alias[WAF_ISSUER_MAX + 64]; /* RFC 8414 §3.1 path form when issuer has a path */
-    struct waf_http_session *verifying;
+    struct waf_http_session *waiting;
     uint64_t next_job;
+    struct waf_work *work;
+    lws_sorted_usec_list_t tick;
     struct tls_listener tls; /* cert and key paths, and lws' SSL_CTX for reloads */
     char hsts[32];           /* Strict-Transport-Security value over TLS, "" = none */
 };
@@ -94,7 +98,7 @@ static void waf_http_reset(struct waf_http_session *ss)
 
 static void waf_http_unlink(struct waf_http *h, struct waf_http_session *ss)
 {
-    for (struct waf_http_session **p = &h->verifying; *p; p = &(*p)->next)
+    for (struct waf_http_session **p = &h->waiting; *p; p = &(*p)->next)
         if (*p == ss) {
             *p = ss->next;
             return;
@@ -105,12 +109,12 @@ static void waf_http_unlink(struct waf_http *h, struct waf_http_session *ss)
 static void waf_http_enter(struct waf_http *h, struct waf_http_session *ss,
                            enum waf_http_stage next)
 {
-    if (ss->stage == WAF_ST_VERIFY)
+    if (ss->stage == WAF_ST_WAITING)
         waf_http_unlink(h, ss);
     ss->stage = next;
-    if (next == WAF_ST_VERIFY) {
-        ss->next = h->verifying;
-        h->verifying = ss;
+    if (next == WAF_ST_WAITING) {
+        ss->next = h->waiting;
+        h->waiting = ss;
     }
     if (next == WAF_ST_HEADERS || next == WAF_ST_PAYLOAD)
         lws_callback_on_writable(ss->wsi);
@@ -187,76 +191,119 @@ static void waf_http_text(struct waf_resp *resp, unsigned status, const char *ty
     resp->len = body ? strlen(body) : 0;
 }
 
-/* Routes a complete request; returns WAF_PENDING when a password check was queued. */
-static int waf_http_route(struct waf_http *h, struct waf_http_session *ss, struct waf_verify *v)
+/* Answers on the loop what needs no store: documents, health, counters, and 404/405. */
+static void waf_http_route(struct waf_http *h, struct waf_http_session *ss)
 {
-    struct waf_app *app = h->app;
     struct waf_req *req = &ss->req;
     struct waf_resp *resp = &ss->resp;
     const char *p = req->path;
     int get = req->method == WAF_M_GET || req->method == WAF_M_HEAD;
-    waf_app_tick(app);
-    if (req->method == WAF_M_OPTIONS && waf_http_cors_path(p)) {
-        waf_http_text(resp, ss->cors ? 204 : 403, "text/plain", "no-store", strdup(""));
-        return 0;
-    }
-    if (strcmp(p, WAF_PATH_AUTHORIZE) == 0)
-        return waf_authorize_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_CODE) == 0)
-        return waf_authorize_code_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_DEVICE) == 0)
-        return waf_authorize_device_page(app, req, resp, v);
-    if (strcmp(p, WAF_PATH_TOKEN) == 0)
-        waf_grant_token(app, req, resp);
-    else if (strcmp(p, WAF_PATH_INTROSPECT) == 0)
-        waf_grant_introspect(app, req, resp);
-    else if (strcmp(p, WAF_PATH_REVOKE) == 0)
-        waf_grant_revoke(app, req, resp);
-    else if (strcmp(p, WAF_PATH_IMS_DIGEST) == 0)
-        waf_imscred_digest(app, req, resp);
-    else if (strcmp(p, WAF_PATH_DEVICE_AUTHZ) == 0)
-        waf_grant_device_authorization(app, req, resp);
-    else if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||
-                      strcmp(p, WAF_PATH_HEALTHZ) == 0 || strcmp(p, WAF_PATH_METRICS) == 0))
+    if (!get && (strcmp(p, WAF_PATH_JWKS) == 0 || strcmp(p, WAF_PATH_METADATA) == 0 ||
+                 strcmp(p, WAF_PATH_HEALTHZ) == 0 || strcmp(p, WAF_PATH_METRICS) == 0))
         waf_http_text(resp, 405, "application/json", "no-store",
                       strdup("{\"error\":\"method_not_allowed\"}"));
-    else if (strcmp(p, WAF_PATH_JWKS) == 0) {
-        json_t *jwks = waf_keyring_jwks(&app->keys);
+    else if (strcmp(p, WAF_PATH_JWKS) == 0)
         /* Short cache: a rotation must reach verifiers well within a token lifetime. */
         waf_http_text(resp, 200, "application/json", "public, max-age=60",
-                      jwks ? json_dumps(jwks, JSON_COMPACT) : NULL);
-        json_decref(jwks);
-    } else if (strcmp(p, WAF_PATH_METADATA) == 0 ||
-               (h->metadata_alias[0] && strcmp(p, h->metadata_alias) == 0))
+                      strdup(waf_work_jwks(h->work)));
+    else if (strcmp(p, WAF_PATH_METADATA) == 0 ||
+             (h->metadata_alias[0] && strcmp(p, h->metadata_alias) == 0))
         waf_http_text(resp, 200, "application/json", "public, max-age=300", strdup(h->metadata));
     else if (strcmp(p, WAF_PATH_HEALTHZ) == 0)
         waf_http_text(resp, 200, "text/plain", "no-store", strdup("ok"));
     else if (strcmp(p, WAF_PATH_METRICS) == 0)
         waf_http_text(resp, 200, "text/plain; version=0.0.4", "no-store",
-                      waf_metrics_text(&app->metrics));
+                      waf_metrics_text(&h->app->metrics));
     else
         waf_http_text(resp, 404, "application/json", "no-store",
                       strdup("{\"error\":\"not_found\"}"));
+}
+
+/* The endpoints served on a store thread: every one of them reads or writes the store. */
+static int waf_http_store_call(const char *path, struct waf_store_call *call)
+{
+    static const struct {
+        const char *path;
+        waf_handler_fn handler;
+        waf_page_fn page;
+    } calls[] = {
+        {WAF_PATH_TOKEN, waf_grant_token, NULL},
+        {WAF_PATH_INTROSPECT, waf_grant_introspect, NULL},
+        {WAF_PATH_REVOKE, waf_grant_revoke, NULL},
+        {WAF_PATH_IMS_DIGEST, waf_imscred_digest, NULL},
+        {WAF_PATH_DEVICE_AUTHZ, waf_grant_device_authorization, NULL},
+        {WAF_PATH_AUTHORIZE, NULL, waf_authorize_page},
+        {WAF_PATH_CODE, NULL, waf_authorize_code_page},
+        {WAF_PATH_DEVICE, NULL, waf_authorize_device_page},
+    };
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
+        if (strcmp(path, calls[i].path) == 0) {
+            call->handler = calls[i].handler;
+            call->page = calls[i].page;
+            return 1;
+        }
     return 0;
+}
+
+/* Hands the request to a store thread; a full queue is a 503 at once (for a CORS-only call the
+ * answer already made goes out without CORS). */
+static void waf_http_to_store(struct waf_http *h, struct waf_http_session *ss,
+                              struct waf_store_call *call)
+{
+    ss->job = ++h->next_job;
+    call->cors_wanted = ss->cors_wanted;
+    if (waf_work_request(h->work, ss->job, call, &ss->req, &ss->resp) == 0) {
+        waf_http_enter(h, ss, WAF_ST_WAITING);
+        return;
+    }
+    if (call->handler || call->page || call->resume || call->preflight) {
+        log_warn("store queue full: request refused with 503");
+        waf_resp_error(&ss->resp, 503, "temporarily_unavailable",
+                       "too many requests are waiting for the store; try again");
+        ss->resp.retry_after = WAF_RETRY_BUSY_S;
+    }
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
+}
+
+/* An answer made on the loop: out now, or after the store's CORS check of its Origin. */
+static void waf_http_respond(struct waf_http *h, struct waf_http_session *ss)
+{
+    struct waf_store_call call = {0};
+    if (ss->cors_wanted)
+        waf_http_to_store(h, ss, &call);
+    else
+        waf_http_enter(h, ss, WAF_ST_HEADERS);
+}
+
+/* A page asked for a password check: to the password threads, then back to a store thread. */
+static void waf_http_to_verify(struct waf_http *h, struct waf_http_session *ss,
+                               const struct waf_verify *v)
+{
+    ss->job = ++h->next_job;
+    ss->resume = v->resume;
+    if (waf_work_verify(h->work, ss->job, v->hash, v->password) == 0) {
+        waf_http_enter(h, ss, WAF_ST_WAITING);
+        return;
+    }
+    log_warn("password pool full; sign-in refused with 503");
+    waf_resp_error(&ss->resp, 503, "temporarily_unavailable", "too many sign-ins at once");
+    ss->resp.retry_after = 2;
+    waf_http_enter(h, ss, WAF_ST_HEADERS);
 }
 
 static void waf_http_dispatch(struct waf_http *h, struct waf_http_session *ss)
 {
-    struct waf_verify v;
-    memset(&v, 0, sizeof(v));
+    struct waf_store_call call = {0};
     h->app->metrics.requests++;
-    if (waf_http_route(h, ss, &v) == WAF_PENDING) {
-        ss->job = ++h->next_job;
-        ss->resume = v.resume;
-        if (waf_pool_submit(h->app->pool, ss->job, v.hash, v.password) == 0) {
-            waf_http_enter(h, ss, WAF_ST_VERIFY);
-            return;
-        }
-        log_warn("password pool full; sign-in refused with 503");
-        waf_resp_error(&ss->resp, 503, "temporarily_unavailable", "too many sign-ins at once");
-        ss->resp.retry_after = 2;
+    if (ss->req.method == WAF_M_OPTIONS && waf_http_cors_path(ss->req.path)) {
+        call.preflight = 1;
+        waf_http_to_store(h, ss, &call);
+    } else if (waf_http_store_call(ss->req.path, &call)) {
+        waf_http_to_store(h, ss, &call);
+    } else {
+        waf_http_route(h, ss);
+        waf_http_enter(h, ss, WAF_ST_HEADERS);
     }
-    waf_http_enter(h, ss, WAF_ST_HEADERS);
 }
 
 static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http_session *ss,
@@ -283,8 +330,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
     waf_http_dpop(wsi, req);
     waf_http_client_address(wsi, h->app->s->trusted_proxies, req->peer, sizeof(req->peer));
     ss->head_only = req->method == WAF_M_HEAD;
-    ss->cors = req->origin[0] && waf_http_cors_path(path) &&
-               waf_client_origin_allowed(h->app->store, req->origin);
+    ss->cors_wanted = req->origin[0] && waf_http_cors_path(path);
 
     char cl[24];
     waf_http_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
@@ -313,7 +359,7 @@ static int waf_http_request(struct lws *wsi, struct waf_http *h, struct waf_http
         waf_http_dispatch(h, ss);
         return 0;
     }
-    waf_http_enter(h, ss, WAF_ST_HEADERS);
+    waf_http_respond(h, ss);
     return 0;
 }
 
@@ -428,19 +474,40 @@ static int waf_http_writeable(struct lws *wsi, struct waf_http *h, struct waf_ht
     return waf_http_finish(wsi, h, ss);
 }
 
-/* Password results come back here, on the loop, after the pool's lws_cancel_service(). */
+/* Worker results come back here, on the loop, after the pools' lws_cancel_service(). */
 static void waf_http_collect(struct waf_http *h)
 {
-    uint64_t id;
-    int ok;
-    while (waf_pool_take(h->app->pool, &id, &ok)) {
-        struct waf_http_session *ss = h->verifying;
-        while (ss && ss->job != id)
+    struct waf_work_job *j;
+    while ((j = waf_work_take(h->work))) {
+        struct waf_http_session *ss = h->waiting;
+        while (ss && ss->job != j->base.id)
             ss = ss->next;
-        if (!ss)
-            continue; /* the browser went away meanwhile */
-        ss->resume(h->app, &ss->req, ok, &ss->resp);
-        waf_http_enter(h, ss, WAF_ST_HEADERS);
+        if (!ss) {
+            waf_work_done(j); /* the browser went away meanwhile */
+            continue;
+        }
+        if (j->kind == WAF_WORK_VERIFY) {
+            struct waf_store_call call = {.resume = ss->resume, .ok = j->ok};
+            waf_work_done(j);
+            waf_http_to_store(h, ss, &call);
+            continue;
+        }
+        /* the request and its answer come back to the connection */
+        form_free(&ss->req.query);
+        form_free(&ss->req.form);
+        free(ss->resp.body);
+        ss->req = j->req;
+        ss->resp = j->resp;
+        ss->cors = j->cors;
+        memset(&j->req, 0, sizeof(j->req));
+        memset(&j->resp, 0, sizeof(j->resp));
+        struct waf_verify v = j->verify; /* v.password points into ss->req now */
+        int pending = j->pending;
+        waf_work_done(j);
+        if (pending)
+            waf_http_to_verify(h, ss, &v);
+        else
+            waf_http_enter(h, ss, WAF_ST_HEADERS);
     }
 }
 
@@ -469,7 +536,7 @@ static int waf_http_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return ss ? waf_http_writeable(wsi, h, ss) : 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (h && h->app->pool)
+        if (h && h->work)
             waf_http_collect(h);
         return 0;
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -506,6 +573,14 @@ static void waf_http_lws_log(int level, const char *line)
         log_error("lws: %s", buf);
     else
         log_warn("lws: %s", buf);
+}
+
+/* Every WAF_WORK_TICK_MS: key reloads and store clean-up, on a store thread. */
+static void waf_http_tick(lws_sorted_usec_list_t *sul)
+{
+    struct waf_http *h = lws_container_of(sul, struct waf_http, tick);
+    waf_work_tick(h->work);
+    lws_sul_schedule(h->ctx, 0, &h->tick, waf_http_tick, WAF_WORK_TICK_MS * LWS_US_PER_MS);
 }
 
 static void waf_http_notify(void *arg)
@@ -561,12 +636,11 @@ struct waf_http *waf_http_create(struct waf_app *app, char *err, size_t errlen)
         waf_http_destroy(h);
         return NULL;
     }
-    app->pool = waf_pool_create((int)s->workers, WAF_HTTP_POOL_JOBS, waf_http_notify, h);
-    if (!app->pool) {
-        snprintf(err, errlen, "cannot start the password workers");
+    if (!(h->work = waf_work_create(app, waf_http_notify, h, err, errlen))) {
         waf_http_destroy(h);
         return NULL;
     }
+    lws_sul_schedule(h->ctx, 0, &h->tick, waf_http_tick, WAF_WORK_TICK_MS * LWS_US_PER_MS);
     return h;
 }
 
@@ -605,11 +679,13 @@ void waf_http_destroy(struct waf_http *h)
 {
     if (!h)
         return;
-    /* The pool first: its threads call lws_cancel_service() on the context. */
-    waf_pool_destroy(h->app->pool);
-    h->app->pool = NULL;
-    if (h->ctx)
+    /* The threads first: they call lws_cancel_service() on the context. */
+    waf_work_destroy(h->work);
+    h->work = NULL;
+    if (h->ctx) {
+        lws_sul_cancel(&h->tick);
         lws_context_destroy(h->ctx);
+    }
     free(h->metadata);
     free(h);
 }

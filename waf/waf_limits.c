@@ -19,8 +19,8 @@
 
 int waf_limits_open(struct waf_app *app)
 {
-    app->pace = waf_throttle_create(WAF_LIMITS_PACE_S);
-    app->rate = waf_throttle_create(WAF_LIMITS_RATE_S);
+    app->pace = waf_throttle_open(WAF_LIMITS_PACE_S, "pace", app->store);
+    app->rate = waf_throttle_open(WAF_LIMITS_RATE_S, "rate", app->store);
     return app->pace && app->rate ? 0 : -1;
 }
 
@@ -29,6 +29,30 @@ void waf_limits_close(struct waf_app *app)
     waf_throttle_destroy(app->pace);
     waf_throttle_destroy(app->rate);
     app->pace = app->rate = NULL;
+}
+
+int waf_limits_view(struct waf_app *view, const struct waf_app *app)
+{
+    if (!waf_throttle_in_store(app->throttle)) {
+        view->throttle = app->throttle;
+        view->pace = app->pace;
+        view->rate = app->rate;
+        return 0;
+    }
+    view->throttle = waf_throttle_open(app->s->throttle_window, "fail", view->store);
+    view->pace = waf_throttle_open(WAF_LIMITS_PACE_S, "pace", view->store);
+    view->rate = waf_throttle_open(WAF_LIMITS_RATE_S, "rate", view->store);
+    return view->throttle && view->pace && view->rate ? 0 : -1;
+}
+
+void waf_limits_view_close(struct waf_app *view, const struct waf_app *app)
+{
+    if (view->throttle != app->throttle) {
+        waf_throttle_destroy(view->throttle);
+        waf_throttle_destroy(view->pace);
+        waf_throttle_destroy(view->rate);
+    }
+    view->throttle = view->pace = view->rate = NULL;
 }
 
 static void waf_limits_key(char *out, size_t size, const char *kind, const char *user,

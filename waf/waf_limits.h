@@ -12,6 +12,11 @@
 int waf_limits_open(struct waf_app *app);
 /* Frees them. */
 void waf_limits_close(struct waf_app *app);
+/* Gives a store thread's view the limits of app: the same tables in memory (they lock), or on
+ * PostgreSQL tables that reach the database through the view's own connection. 0 or -1. */
+int waf_limits_view(struct waf_app *view, const struct waf_app *app);
+/* Frees what waf_limits_view made (not app's). */
+void waf_limits_view_close(struct waf_app *view, const struct waf_app *app);
 
 /* Whether user may try a password from client address source now: 0, or the seconds to wait
  * with a sentence for the page in why. Counts the attempt for the per-user pace. */

@@ -5,6 +5,21 @@
 
 #include "form.h"
 
+void waf_metrics_add(struct waf_metrics *m, const struct waf_metrics *d)
+{
+    m->logins_ok += d->logins_ok;
+    m->logins_failed += d->logins_failed;
+    for (int i = 0; i < WAF_GRANT_KINDS; i++)
+        m->tokens_issued[i] += d->tokens_issued[i];
+    m->token_errors += d->token_errors;
+    m->dpop_refused += d->dpop_refused;
+    m->dpop_bound += d->dpop_bound;
+    m->numeric_failures += d->numeric_failures;
+    m->throttled += d->throttled;
+    m->refresh_reuse += d->refresh_reuse;
+    m->requests += d->requests;
+}
+
 char *waf_metrics_text(const struct waf_metrics *m)
 {
     static const char *const grants[WAF_GRANT_KINDS] = {

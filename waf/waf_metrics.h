@@ -25,6 +25,8 @@ struct waf_metrics {
     uint64_t requests;
 };
 
+/* Adds every counter of d to m (a store thread's increments, on the loop). */
+void waf_metrics_add(struct waf_metrics *m, const struct waf_metrics *d);
 /* The text of /metrics (malloc'ed). */
 char *waf_metrics_text(const struct waf_metrics *m);
 

@@ -64,6 +64,9 @@ static const struct cfg_field waf_fields[] = {
     WAF_FIELD("numeric-max-attempts", CFG_INT, numeric_max_attempts, 1, 20,
               "failed numeric-code redemptions per IMPU before its code is locked (default 3)"),
     WAF_FIELD("workers", CFG_INT, workers, 1, 8, "password-hashing threads (default 2)"),
+    WAF_FIELD("database-connections", CFG_INT, database_connections, 1, 16,
+              "store threads, each with its own database connection, that serve /token, "
+              "/introspect, /revoke and /ims-digest off the event loop (default 2)"),
     WAF_FIELD("max-body", CFG_INT, max_body, 1024, 65536,
               "largest accepted request body in bytes (default 8192)"),
     WAF_FIELD("login-user-pace-after", CFG_INT, login_user_pace_after, 1, 1000000,
@@ -125,6 +128,7 @@ void waf_settings_defaults(struct waf_settings *s)
     s->throttle_window = 900;
     s->numeric_max_attempts = 3;
     s->workers = 2;
+    s->database_connections = 2;
     s->max_body = 8192;
     s->login_user_pace_after = 50;
     s->device_authz_per_source = 10;

@@ -34,6 +34,7 @@ struct waf_settings {
     long throttle_window;         /* seconds a failure counts against a user or an address */
     long numeric_max_attempts;    /* failed redemptions per IMPU before its code is locked */
     long workers;                 /* password-hashing threads */
+    long database_connections;    /* store threads, one connection each (waf_work) */
     long max_body;                /* request body bytes */
     long login_user_pace_after;   /* failures for one user (all sources) before pacing */
     long device_authz_per_source; /* /device_authorization per minute per source */

@@ -140,6 +140,14 @@ static const char *const waf_store_migrations[] = {
      * NULL for bearer tokens. */
     ("ALTER TABLE families ADD COLUMN dpop_jkt TEXT;"
      "ALTER TABLE access_tokens ADD COLUMN dpop_jkt TEXT;"),
+    /* 5: sign-in and device-authorization throttles, shared by the WAF replicas of one
+     * PostgreSQL database (waf_throttle; unused on SQLite, where one process counts in memory).
+     * key is "<table>/<key>"; rows whose window has passed are garbage. */
+    "CREATE TABLE throttles ("
+    " key TEXT PRIMARY KEY,"
+    " window_start INTEGER NOT NULL,"
+    " last_at INTEGER NOT NULL,"
+    " count INTEGER NOT NULL);",
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))
@@ -190,6 +198,7 @@ void waf_store_gc(struct waf_store *st, int64_t now)
         "DELETE FROM device_codes WHERE expires_at < ?1",
         "DELETE FROM numeric_codes WHERE expires_at < ?1",
         "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND public_until < ?1",
+        "DELETE FROM throttles WHERE last_at < ?1 - 86400", /* longer than any window */
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         struct waf_stmt *s;

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
-import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce } from './waf-helpers.mjs';
+import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce, signIn, WIC_REDIRECT } from './waf-helpers.mjs';
+import { dpopKey, proof } from './dpop.mjs';
 
 const onPostgres = Boolean(process.env.IMSGW_TEST_PG_HOST);
 let a, b;
@@ -179,6 +180,77 @@ test('PostgreSQL stopped: 503 + Retry-After in bounded time, nothing lost; back 
     const r = await refresh(b, t.json.refresh_token);
     assert.equal(r.status, 200, r.text);
     assert.equal((await refresh(a, r.json.refresh_token)).status, 200);
+  });
+
+test('numeric codes across replicas: wrong guesses count on both, a code redeems once however the replicas race',
+  { skip: !onPostgres }, async () => {
+    const code = async () => {
+      const page = await signIn(a, '/code', 'bob', a.passwords.bob);
+      assert.equal(page.status, 200, page.text.slice(0, 300));
+      return /data-testid="code">(\d+)</.exec(page.text)[1];
+    };
+    const redeem = (waf, digits) => retried(() => post(waf, '/token',
+      { grant_type: 'authorization_code', code: digits, impu: 'sip:bob@ims.test' }, { authorization: basic('gateway', a.secret) }));
+    // the same code at both replicas at the same moment, 10 times: exactly one set of tokens each time
+    for (let i = 0; i < 10; i++) {
+      const digits = await code();
+      const [ra, rb] = await Promise.all([redeem(a, digits), redeem(b, digits)]);
+      assert.deepEqual([ra.status, rb.status].sort(), [200, 400], `${ra.text} / ${rb.text}`);
+    }
+    // numeric-max-attempts (3) wrong guesses, two at one replica and one at the other, all at
+    // once: the live code is locked for both
+    const digits = await code();
+    const wrong = String((Number(digits) + 1) % 1e9).padStart(9, '0');
+    const guesses = await Promise.all([redeem(a, wrong), redeem(b, wrong), redeem(a, wrong)]);
+    for (const g of guesses) assert.equal(g.json.error, 'invalid_grant');
+    assert.equal((await redeem(b, digits)).json.error, 'invalid_grant', 'locked after 3 guesses over 2 replicas');
+  });
+
+test('device-code polling across replicas: a poll at one replica right after one at the other is slow_down',
+  { skip: !onPostgres }, async () => {
+    const da = await retried(() => post(a, '/device_authorization', { client_id: 'wic', scope: 'ims:register' }));
+    assert.equal(da.status, 200, da.text);
+    const poll = (waf) => retried(() => post(waf, '/token', {
+      grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: da.json.device_code, client_id: 'wic' }));
+    assert.equal((await poll(a)).json.error, 'authorization_pending');
+    assert.equal((await poll(b)).json.error, 'slow_down');
+  });
+
+test('sign-in back-off is shared: failures at one replica throttle the same user and source at the other',
+  { skip: !onPostgres }, async () => {
+    // login-max-failures-user is 3 (waf-helpers): three failures for dave's name at a …
+    for (let i = 0; i < 3; i++) {
+      const r = await signIn(a, authorizeUrl({ code_challenge: pkce().challenge, code_challenge_method: 'S256' }),
+        'dave', 'not-the-password');
+      assert.equal(r.status, 401, 'the form again, with an error');
+    }
+    // … and b makes the next attempt wait, as a would
+    const held = await signIn(b, authorizeUrl({ code_challenge: pkce().challenge, code_challenge_method: 'S256' }),
+      'dave', 'not-the-password');
+    assert.equal(held.status, 429, held.text.slice(0, 300));
+    assert.match(held.text, /Too many failed sign-ins/);
+    const url = a.args[a.args.indexOf('--database') + 1];
+    const rows = execFileSync('psql', [url, '-Atc', "SELECT count FROM throttles WHERE key = 'fail/us:dave|127.0.0.1'"],
+      { encoding: 'utf8' }).trim();
+    assert.equal(rows, '3', 'the failures are counted in the shared database');
+  });
+
+test('a DPoP nonce one replica gave is accepted by the other (nonce key from the shared key-encryption key)',
+  { skip: !onPostgres }, async () => {
+    const key = dpopKey();
+    const htu = `${a.issuer}/token`;
+    const { verifier, challenge } = pkce();
+    const s = await signIn(a, authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256', state: 's' }),
+      'alice', a.passwords.alice);
+    assert.equal(s.status, 303, s.text.slice(0, 300));
+    const code = new URL(s.res.headers.get('location')).searchParams.get('code');
+    const form = { grant_type: 'authorization_code', code, client_id: 'wic', redirect_uri: WIC_REDIRECT, code_verifier: verifier };
+    const first = await post(a, '/token', form, { dpop: proof(key, { htm: 'POST', htu }) });
+    assert.equal(first.json.error, 'use_dpop_nonce');
+    const nonce = first.res.headers.get('dpop-nonce');
+    const t = await retried(() => post(b, '/token', form, { dpop: proof(key, { htm: 'POST', htu, nonce }) }));
+    assert.equal(t.status, 200, t.text);
+    assert.equal(t.json.token_type, 'DPoP');
   });
 
 test('killing one replica: sign-in and refresh go on at the other', { skip: !onPostgres }, async () => {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -43,6 +44,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char err[256];
     log_init("test", 0, LOGL_WARN);
+    umask(077); /* as the daemon: the store threads reopen the database and check its mode */
     f->dir = waf_test_tmpdir();
     waf_settings_defaults(&f->s);
     f->s.port = 0;
