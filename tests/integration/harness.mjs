@@ -69,9 +69,9 @@ export class Daemon {
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => {
-      // A daemon that dies on a signal leaves its last words in the test output.
-      if (sig && sig !== 'SIGTERM' && sig !== 'SIGKILL')
-        process.stderr.write(`\n${name} died on ${sig}; its last log lines:\n${this.log.split('\n').slice(-25).join('\n')}\n`);
+      // A daemon that dies on a signal or exits non-zero leaves its last words in the test output.
+      if ((sig && sig !== 'SIGTERM' && sig !== 'SIGKILL') || code)
+        process.stderr.write(`\n${name} ${sig ? `died on ${sig}` : `exited ${code}`}; its last log lines:\n${this.log.split('\n').slice(-25).join('\n')}\n`);
       resolve({ code, sig });
     }));
   }
