@@ -98,7 +98,7 @@ export function wafCli(stack, args, input) {
  * to the gateway's own page (httpUrl + '/'), as the web client served there does.
  */
 export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
-  wafArgs = [], tlsCa = null, gatewayWrapper = [] } = {}) {
+  wafArgs = [], tlsCa = null, gatewayWrapper = [], imsPasswords = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
   const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${wafPort}`;
@@ -114,7 +114,9 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     passwords: {},
   };
   // nativeUsers register directly at the stub with Digest (IMS-native clients, e.g. SIPp)
-  const hss = [...users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] })),
+  // imsPasswords: users whose IMS Digest password the stub's HSS knows (ims-auth digest tests)
+  const hss = [...users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`],
+    ...(imsPasswords[u] ? { password: imsPasswords[u] } : {}) })),
     ...nativeUsers.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`], password: `native-${u}-pw` }))];
   fs.writeFileSync(path.join(dir, 'hss.json'), JSON.stringify(hss));
   for (const u of users) {
