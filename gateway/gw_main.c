@@ -31,6 +31,7 @@
 #include "media.h"
 #include "proxy.h"
 #include "recover.h"
+#include "reg.h"
 #include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -252,6 +253,7 @@ out:
     reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
+    reg_stop();
     regevent_stop();
     ims_peers_clear();
     dereg_clear();

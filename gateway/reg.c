@@ -52,6 +52,15 @@ struct reg_pending {
 };
 
 static uint64_t reg_icid_counter;
+/* REGISTERs at the core (p->orq set): nta holds them only as magic, so shutdown frees them here. */
+static GHashTable *reg_at_core;
+
+static void reg_track(struct reg_pending *p)
+{
+    if (!reg_at_core)
+        reg_at_core = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(reg_at_core, p);
+}
 
 static void reg_count(enum gw_reg_outcome o)
 {
@@ -68,6 +77,8 @@ static void reg_secret_free(char *s)
 
 static void reg_pending_free(struct reg_pending *p)
 {
+    if (reg_at_core)
+        g_hash_table_remove(reg_at_core, p);
     reg_quota_give(p->conn_id);
     if (p->orq)
         nta_outgoing_destroy(p->orq);
@@ -491,7 +502,9 @@ static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, req, 500, NULL, TAG_END());
         reg_pending_free(p);
+        return;
     }
+    reg_track(p);
 }
 
 /* Identity known: check it may register To, clamp Expires, send upstream. */
@@ -550,6 +563,7 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         sipmsg_reply(c, sip, 500, NULL, TAG_END());
         goto done;
     }
+    reg_track(p);
     return; /* resumes in reg_on_response() */
 done:
     reg_pending_free(p);
@@ -888,4 +902,16 @@ void reg_flow_closed(struct gw_conn *c)
         gw->metrics.registrations--;
     reg_state_free(c->reg);
     c->reg = NULL;
+}
+
+void reg_stop(void)
+{
+    if (!reg_at_core)
+        return;
+    GList *left = g_hash_table_get_keys(reg_at_core);
+    for (GList *l = left; l; l = l->next)
+        reg_pending_free(l->data); /* the client gets nothing: its connection is gone too */
+    g_list_free(left);
+    g_hash_table_destroy(reg_at_core);
+    reg_at_core = NULL;
 }
