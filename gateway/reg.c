@@ -387,6 +387,19 @@ static const char *reg_digest_uri(struct reg_pending *p)
 
 static void reg_on_answer(void *arg, const struct ims_auth_answer *a);
 
+/* Hands the core's challenge to ims_auth: 0 when it resumes in reg_on_answer() (which may
+ * already have run, and freed p), -1 when this mode answers none. */
+static int reg_answer_challenge(struct reg_pending *p, nta_outgoing_t *orq, sip_t const *sip)
+{
+    p->orq = NULL; /* an answer given at once sends anew or frees p */
+    if (ims_auth->answer(sip, p->id.impi, "REGISTER", reg_digest_uri(p), reg_on_answer, p) < 0) {
+        p->orq = orq;
+        return -1;
+    }
+    nta_outgoing_destroy(orq); /* only now: sip is its response */
+    return 0;
+}
+
 static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
 {
     struct reg_pending *p = (struct reg_pending *)magic;
@@ -404,11 +417,8 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, req, status == 503 ? 503 : 504, NULL, TAG_END());
     } else if ((status == 401 || status == 407) && !p->answered &&
-               ims_auth->answer(sip, p->id.impi, "REGISTER", reg_digest_uri(p), reg_on_answer, p) ==
-                   0) {
+               reg_answer_challenge(p, orq, sip) == 0) {
         /* Digest on behalf of the user: resumes in reg_on_answer() (the client never sees it) */
-        nta_outgoing_destroy(p->orq);
-        p->orq = NULL;
         msg_destroy(rsp);
         return 0;
     } else if (status == 401 || status == 407) {

@@ -3,17 +3,19 @@
 // proxy-challenge); the gateway answers once with a Proxy-Authorization the WAF computes, in the
 // same Call-ID with CSeq + 1, and the client never sees the challenge: its own CSeq comes back,
 // its ACK/BYE in the dialog are shifted to the core's numbering, CANCEL follows the re-sent
-// INVITE. Wrong IMS credentials: a second 407 → 403 to the client, no third attempt.
+// INVITE. Wrong IMS credentials: a second 407 → 403 to the client, no third attempt. The
+// dereg-grace de-REGISTER of a closed flow answers the core's challenge the same way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, sleep, wafCli } from './harness.mjs';
 import { Ua, SDP } from './sipua.mjs';
 
-const IMS_PW = { alice: 'alice-ims-5d1e', bob: 'bob-ims-a07c', carol: 'carol-ims-33b9' };
+const IMS_PW = { alice: 'alice-ims-5d1e', bob: 'bob-ims-a07c', carol: 'carol-ims-33b9', dave: 'dave-ims-0e42' };
 let stack, alice, bob;
 before(async () => {
-  stack = await startStack({ users: ['alice', 'bob', 'carol'], imsPasswords: IMS_PW,
-    stubArgs: ['--auth-mode', 'digest', '--proxy-challenge', 'MESSAGE,INVITE'], gatewayArgs: ['--ims-auth', 'digest'] });
+  stack = await startStack({ users: Object.keys(IMS_PW), imsPasswords: IMS_PW,
+    stubArgs: ['--auth-mode', 'digest', '--proxy-challenge', 'MESSAGE,INVITE'],
+    gatewayArgs: ['--ims-auth', 'digest', '--dereg-grace', '1'] });
   for (const u of Object.keys(IMS_PW)) wafCli(stack, ['user', 'ims-credentials', u, '--password-stdin'], `${IMS_PW[u]}\n`);
   alice = await Ua.register(stack, 'alice');
   bob = await Ua.register(stack, 'bob');
@@ -128,4 +130,20 @@ test('no IMS credentials at the WAF for the user: 403 after the first challenge'
   assert.match(no.start, /no usable IMS credentials/);
   assert.deepEqual(stubLines('MESSAGE', 'bob'), ['407 proxy-auth-needed']);
   assert.match(stack.gateway.log, /cannot answer the core's challenge of a MESSAGE .*holds no IMS credentials/);
+});
+
+test('dereg-grace: the de-REGISTER of a closed flow answers the core\'s challenge; the binding goes', async () => {
+  const regLines = () => [...stack.stub.log.matchAll(/register aor=sip:dave@ims\.test from=\S+ status=(\d+)(?: reason=(\S+))?/g)]
+    .map((m) => `${m[1]}${m[2] ? ` ${m[2]}` : ''}`);
+  const dave = await Ua.register(stack, 'dave');
+  assert.equal(regLines().length, 2, `the registration: challenge and 200 (${regLines()})`);
+  dave.close();
+  await until('the de-REGISTER and its answer', () => /dereg: the IMS core answered 200/.test(stack.gateway.log), 5000)
+    .catch((e) => { throw new Error(`${e.message}\n--- gateway\n${stack.gateway.log.slice(-2500)}\n--- stub\n${stack.stub.log.slice(-1500)}`); });
+  // The first de-REGISTER carries the registration's spent nonce: challenged, answered once, 200.
+  assert.deepEqual(regLines().slice(2), ['401 digest-replay', '200']);
+  assert.doesNotMatch(stack.gateway.log, /dave-ims-0e42|response="?[0-9a-f]{32}/);
+  alice.request('MESSAGE', 'sip:dave@ims.test', { body: 'still there?', contentType: 'text/plain' });
+  const gone = await alice.waitResponse((r) => r.status >= 400 && / MESSAGE$/.test(r.headers.cseq[0]));
+  assert.ok([404, 480].includes(gone.status), `the binding was removed at the core (${gone.status})`);
 });
