@@ -32,6 +32,7 @@
 #include "proxy.h"
 #include "recover.h"
 #include "reg.h"
+#include "reg_onbehalf.h"
 #include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -254,6 +255,7 @@ out:
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
     reg_stop();
+    rob_clear();
     regevent_stop();
     ims_peers_clear();
     dereg_clear();

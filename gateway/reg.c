@@ -560,7 +560,7 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
         regevent_unsubscribe(c->id);
     msg_t *fwd = reg_build_upstream(c, p, expires);
-    if (fwd && cfg->dereg_grace > 0 && expires > 0)
+    if (fwd && expires > 0) /* for a de-REGISTER (dereg-grace) or re-REGISTER (reg_onbehalf) */
         p->sent = msg_dup(fwd);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())

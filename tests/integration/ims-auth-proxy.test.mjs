@@ -4,10 +4,11 @@
 // same Call-ID with CSeq + 1, and the client never sees the challenge: its own CSeq comes back,
 // its ACK/BYE in the dialog are shifted to the core's numbering, CANCEL follows the re-sent
 // INVITE. Wrong IMS credentials: a second 407 → 403 to the client, no third attempt. The
-// dereg-grace de-REGISTER of a closed flow answers the core's challenge the same way.
+// dereg-grace de-REGISTER of a closed flow, and the re-REGISTER after a "shortened" reg event,
+// answer the core's challenge the same way.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, sleep, wafCli } from './harness.mjs';
+import { startStack, sleep, wafCli, stubShorten } from './harness.mjs';
 import { Ua, SDP } from './sipua.mjs';
 
 const IMS_PW = { alice: 'alice-ims-5d1e', bob: 'bob-ims-a07c', carol: 'carol-ims-33b9', dave: 'dave-ims-0e42' };
@@ -138,7 +139,7 @@ test('dereg-grace: the de-REGISTER of a closed flow answers the core\'s challeng
   const dave = await Ua.register(stack, 'dave');
   assert.equal(regLines().length, 2, `the registration: challenge and 200 (${regLines()})`);
   dave.close();
-  await until('the de-REGISTER and its answer', () => /dereg: the IMS core answered 200/.test(stack.gateway.log), 5000)
+  await until('the de-REGISTER and its answer', () => /the IMS core answered 200 to the REGISTER for sip:dave@ims\.test\S* sent on the user's behalf/.test(stack.gateway.log), 5000)
     .catch((e) => { throw new Error(`${e.message}\n--- gateway\n${stack.gateway.log.slice(-2500)}\n--- stub\n${stack.stub.log.slice(-1500)}`); });
   // The first de-REGISTER carries the registration's spent nonce: challenged, answered once, 200.
   assert.deepEqual(regLines().slice(2), ['401 digest-replay', '200']);
@@ -146,4 +147,19 @@ test('dereg-grace: the de-REGISTER of a closed flow answers the core\'s challeng
   alice.request('MESSAGE', 'sip:dave@ims.test', { body: 'still there?', contentType: 'text/plain' });
   const gone = await alice.waitResponse((r) => r.status >= 400 && / MESSAGE$/.test(r.headers.cseq[0]));
   assert.ok([404, 480].includes(gone.status), `the binding was removed at the core (${gone.status})`);
+});
+
+test('shortened: the gateway\'s re-REGISTER answers the core\'s challenge too', async () => {
+  const lines = () => [...stack.stub.log.matchAll(/register aor=sip:alice@ims\.test from=\S+ status=(\d+)(?: reason=(\S+))?/g)]
+    .map((m) => `${m[1]}${m[2] ? ` ${m[2]}` : ''}`);
+  await until('alice\'s subscription', () => /regevent: subscribe aor=sip:alice@ims\.test/.test(stack.stub.log));
+  const before = lines().length;
+  assert.match(await stubShorten(stack.stubPort, 'sip:alice@ims.test', 2), /X-Shortened: 1/);
+  await until('the re-REGISTER', () => /re-registered sip:alice@ims\.test on its behalf/.test(stack.gateway.log), 2000);
+  // It carries the registration's spent nonce: challenged, answered once via the WAF, accepted.
+  assert.deepEqual(lines().slice(before), ['401 digest-replay', '200']);
+  await sleep(800); // past the shortened expiry (2 s after the hook)
+  alice.request('MESSAGE', bob.aor, { body: 'after', contentType: 'text/plain' });
+  bob.respond(await bob.waitRequest('MESSAGE'), 200, 'OK');
+  await alice.waitStatus(200, 'MESSAGE');
 });
