@@ -1,5 +1,6 @@
 /* dereg: the de-REGISTER is the last forwarded REGISTER with CSeq + 1, Expires 0 and a new Via
- * (nta's), so the registrar matches it to the binding by Call-ID, CSeq order and Contact. */
+ * (nta's), so the registrar matches it to the binding by Call-ID, CSeq order and Contact; sent by
+ * reg_onbehalf, which answers a challenge of it once (ims-auth digest). */
 #include "dereg.h"
 
 #include <stdio.h>
@@ -14,8 +15,9 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
-#include "sipmsg.h"
 #include "log.h"
+#include "reg_onbehalf.h"
+#include "sipmsg.h"
 
 struct dereg_job {
     char key[DEREG_KEY_MAX];
@@ -50,46 +52,16 @@ static void dereg_free(struct dereg_job *j)
     free(j);
 }
 
-static int dereg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
-{
-    int status = nta_outgoing_status(orq);
-    if (status >= 200) {
-        log_info("dereg: the IMS core answered %d", status);
-        nta_outgoing_destroy(orq);
-    }
-    return 0;
-}
-
-/* Turns the stored REGISTER into its de-REGISTER. */
-static int dereg_rewrite(msg_t *m, sip_t *s)
-{
-    su_home_t *home = msg_home(m);
-    while (s->sip_via)
-        sip_header_remove(m, s, (sip_header_t *)s->sip_via);
-    uint32_t seq = s->sip_cseq->cs_seq + 1;
-    sip_header_remove(m, s, (sip_header_t *)s->sip_cseq);
-    if (s->sip_expires)
-        sip_header_remove(m, s, (sip_header_t *)s->sip_expires);
-    for (sip_contact_t *c = s->sip_contact; c; c = c->m_next)
-        if (c->m_expires) {
-            msg_header_replace_param(home, c->m_common, su_strdup(home, "expires=0"));
-            msg_fragment_clear(c->m_common);
-        }
-    return sip_add_tl(m, s, SIPTAG_CSEQ(sip_cseq_create(home, seq, SIP_METHOD_REGISTER)),
-                      SIPTAG_EXPIRES_STR("0"), TAG_END());
-}
-
-/* Sends the de-REGISTER built from m (taken); why: for the log line. */
+/* Sends the de-REGISTER built from m (taken) through reg_onbehalf, which answers a challenge of
+ * the core in digest mode; why: for the log line. */
 static void dereg_send(msg_t *m, const char *key, const char *why)
 {
-    sip_t *s = sip_object(m);
-    nta_outgoing_t *orq = NULL;
-    if (s && s->sip_cseq && dereg_rewrite(m, s) >= 0)
-        orq = nta_outgoing_mcreate(gw->agent, dereg_on_response, NULL, gw->next_hop, m, TAG_END());
-    if (orq)
-        log_info("dereg: %s; de-REGISTER sent for %.200s", why, key);
-    else
+    if (rob_prepare(m, 0, 0) != 0) {
         msg_destroy(m);
+        return;
+    }
+    if (rob_send(m, key, 0, NULL) == 0)
+        log_info("dereg: %s; de-REGISTER sent for %.200s", why, key);
 }
 
 static gboolean dereg_fire(gpointer arg)
@@ -97,9 +69,11 @@ static gboolean dereg_fire(gpointer arg)
     struct dereg_job *j = arg;
     j->timer = 0;
     dereg_jobs = g_list_remove(dereg_jobs, j);
+    msg_t *m = j->msg;
+    j->msg = NULL;
     char why[64];
     snprintf(why, sizeof(why), "flow closed %ld s ago", gw->cfg->dereg_grace);
-    dereg_send(j->msg, j->key, why);
+    dereg_send(m, j->key, why);
     free(j);
     return G_SOURCE_REMOVE;
 }

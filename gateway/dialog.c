@@ -26,8 +26,12 @@ struct dialog {
     char *ws_uri, *far_uri;
     char *far_target;
     GString *route; /* "<uri>, <uri>" towards the far end, this leg's own entries removed */
-    uint32_t cseq;  /* the next CSeq on the WebSocket user's side */
-    int ws_is_uac;  /* the WebSocket user called */
+    uint32_t cseq;  /* the next CSeq on the WebSocket user's side, upstream numbering */
+    /* upstream CSeq − the client's: the caller's INVITE, and every in-dialog request, may have
+     * been re-sent once with credentials at CSeq + 1 (RFC 3261 §22.3); the client's numbering
+     * stays its own. */
+    uint32_t cseq_shift;
+    int ws_is_uac; /* the WebSocket user called */
     uint64_t created_ms;
 };
 
@@ -132,7 +136,8 @@ static int dialog_set_path(struct dialog *d, int ws_is_uac, sip_t const *invite,
     return 0;
 }
 
-static struct dialog *dialog_new(uint64_t conn_id, int ws_is_uac, sip_t const *rsp)
+static struct dialog *dialog_new(uint64_t conn_id, int ws_is_uac, sip_t const *invite,
+                                 sip_t const *rsp)
 {
     unsigned mine = 0;
     for (GList *l = dialogs; l; l = l->next)
@@ -157,6 +162,8 @@ static struct dialog *dialog_new(uint64_t conn_id, int ws_is_uac, sip_t const *r
     d->far_uri = dialog_url(far->a_url);
     /* We act for the caller: our CSeq continues the INVITE's; for the callee it starts fresh. */
     d->cseq = ws_is_uac ? rsp->sip_cseq->cs_seq + 1 : 1000;
+    if (ws_is_uac && invite && invite->sip_cseq && rsp->sip_cseq->cs_seq > invite->sip_cseq->cs_seq)
+        d->cseq_shift = rsp->sip_cseq->cs_seq - invite->sip_cseq->cs_seq;
     if (!d->call_id || !d->ws_tag || !d->far_tag || !d->ws_uri || !d->far_uri) {
         dialog_free(d);
         return NULL;
@@ -178,7 +185,7 @@ void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t co
     if (d && (!d->early || status < 200))
         return; /* a repeated response: the first one set the route set */
     int created = !d;
-    if (created && !(d = dialog_new(conn_id, ws_is_uac, rsp)))
+    if (created && !(d = dialog_new(conn_id, ws_is_uac, invite, rsp)))
         return;
     /* The 2xx's Record-Route is authoritative for the confirmed dialog (RFC 3261 §12.1.2). */
     if (dialog_set_path(d, ws_is_uac, invite, rsp) < 0) {
@@ -225,6 +232,18 @@ void dialog_seen_cseq(struct dialog *d, sip_t const *req)
 {
     if (req->sip_cseq && req->sip_cseq->cs_seq >= d->cseq)
         d->cseq = req->sip_cseq->cs_seq + 1;
+}
+
+uint32_t dialog_upstream_cseq(const struct dialog *d, uint32_t client_cseq)
+{
+    return client_cseq + d->cseq_shift;
+}
+
+void dialog_resent(struct dialog *d, uint32_t sent)
+{
+    d->cseq_shift++;
+    if (sent >= d->cseq)
+        d->cseq = sent + 1;
 }
 
 void dialog_remove(struct dialog *d)

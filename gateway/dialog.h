@@ -16,8 +16,8 @@ struct dialog;
 
 /* A 1xx with a To-tag (early dialog) or a 2xx (confirmed) to an initial INVITE passed the
  * gateway. ws_is_uac: the WebSocket user called. invite is the INVITE as the WebSocket side saw
- * it (for the caller's Record-Route and Contact when the WebSocket user is called); rsp the
- * response. */
+ * it (for the caller's Record-Route and Contact when the WebSocket user is called; for the CSeq
+ * the client used when it called, NULL = as in rsp); rsp the response as the core sent it. */
 void dialog_learn(uint64_t conn_id, int ws_is_uac, sip_t const *invite, sip_t const *rsp);
 /* An initial INVITE of flow conn_id ended without 2xx (final failure, timeout, Timer C): the
  * early dialogs of its Call-ID are over. */
@@ -27,8 +27,14 @@ void dialog_early_over(uint64_t conn_id, const char *call_id);
 struct dialog *dialog_find_ws(uint64_t conn_id, sip_t const *req);
 /* The route set towards the far end as "<uri>, <uri>", or NULL when empty (next hop). */
 const char *dialog_route(const struct dialog *d);
-/* An in-dialog request from the WebSocket user: remember its CSeq (ours must go higher). */
+/* An in-dialog request from the WebSocket user, as it goes upstream: remember its CSeq (ours
+ * must go higher). */
 void dialog_seen_cseq(struct dialog *d, sip_t const *req);
+/* The CSeq upstream for the WebSocket user's in-dialog request numbered client_cseq: the same,
+ * plus one for every request of the dialog the gateway re-sent with credentials (proxy_auth). */
+uint32_t dialog_upstream_cseq(const struct dialog *d, uint32_t client_cseq);
+/* An in-dialog request was re-sent upstream with CSeq sent (one above the client's mapping). */
+void dialog_resent(struct dialog *d, uint32_t sent);
 /* A BYE from the WebSocket user was relayed: the dialog is over. */
 void dialog_remove(struct dialog *d);
 /* A BYE from the IMS side was relayed to flow conn_id: its dialog is over. */

@@ -33,6 +33,8 @@
 #include "media.h"
 #include "proxy.h"
 #include "recover.h"
+#include "reg.h"
+#include "reg_onbehalf.h"
 #include "reg_dpop.h"
 #include "rnd.h"
 #include "timeutil.h"
@@ -264,6 +266,8 @@ out:
     reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
+    reg_stop();
+    rob_clear();
     regevent_stop();
     ims_peers_clear();
     dereg_clear();

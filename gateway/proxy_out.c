@@ -186,6 +186,10 @@ static int out_prepare_in_dialog(struct gw_conn *c, struct dialog *d, msg_t *fwd
     const char *route = dialog_route(d);
     if (route && sip_add_tl(fwd, fs, SIPTAG_ROUTE_STR(route), TAG_END()) < 0)
         return 500;
+    /* shifted by the requests of this dialog that proxy_auth re-sent with credentials */
+    uint32_t seq = dialog_upstream_cseq(d, fs->sip_cseq->cs_seq);
+    if (seq != fs->sip_cseq->cs_seq && (seq >= 0x80000000u || sipmsg_set_cseq(fwd, fs, seq) < 0))
+        return 500;
     sipmsg_strip_p_headers(fwd, fs, NULL);
     return 0;
 }
@@ -255,7 +259,7 @@ void proxy_out_request(struct gw_conn *c, msg_t *msg)
         return;
     }
     if (d) {
-        dialog_seen_cseq(d, sip);
+        dialog_seen_cseq(d, fs);
         if (method == sip_method_bye) {
             dialog_remove(d);
             media_end(c->id, sip->sip_call_id->i_id);

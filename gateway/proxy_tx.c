@@ -18,6 +18,7 @@
 #include "log.h"
 #include "media.h"
 #include "proxy.h"
+#include "proxy_auth.h"
 #include "ws_conn.h"
 
 static GHashTable *proxy_txs; /* key → struct proxy_tx */
@@ -60,6 +61,7 @@ void proxy_tx_free(struct proxy_tx *tx)
     struct gw_conn *c = ws_find(tx->conn_id);
     if (c && c->ntx)
         c->ntx--;
+    proxy_auth_forget(tx);
     if (tx->timer_c)
         g_source_remove(tx->timer_c);
     if (tx->linger)
@@ -123,18 +125,33 @@ static int proxy_out_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *or
         tx->timer_c = g_timeout_add_seconds((guint)gw->cfg->timer_c, proxy_out_timer_c, tx);
     }
     sip_t const *req = sip_object(tx->req);
+    int refused = 0; /* the core challenged the answer to its own challenge */
+    if (status == 407 && sip) {
+        enum proxy_auth_verdict v = proxy_auth_challenged(tx, sip);
+        if (v == PROXY_AUTH_HANDLED)
+            return 0; /* tx is proxy_auth's now (and may be gone) */
+        refused = v == PROXY_AUTH_REFUSE;
+    }
     if (tx->invite && !req->sip_to->a_tag) {
         if (status < 300 && sip)
-            dialog_learn(tx->conn_id, 1, NULL, sip);
+            dialog_learn(tx->conn_id, 1, req, sip);
         if (status >= 200 && status < 300 && sip && !c)
             dialog_orphan_answered(tx->conn_id, sip);
         else if (status >= 300) /* the core's answer or nta's own timeout */
             dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
     }
-    msg_t *rsp = c && sip ? nta_outgoing_getresponse(orq) : NULL;
-    if (rsp) {
+    msg_t *rsp = c && sip && !refused ? nta_outgoing_getresponse(orq) : NULL;
+    if (refused && c) {
+        log_warn("proxy: the IMS core refused the Digest answer to its challenge of a %s on "
+                 "flow %llu; 403, no retry",
+                 req->sip_request->rq_method_name, (unsigned long long)tx->conn_id);
+        sipmsg_reply(c, req, 403, "Forbidden (IMS credentials not accepted)", TAG_END());
+    } else if (rsp) {
         sip_t *rs = sip_object(rsp);
         sip_header_remove(rsp, rs, (sip_header_t *)rs->sip_via);
+        /* A request re-sent with credentials went up one CSeq higher: the client's number back */
+        if (rs->sip_cseq && rs->sip_cseq->cs_seq != req->sip_cseq->cs_seq)
+            sipmsg_set_cseq(rsp, rs, req->sip_cseq->cs_seq);
         sipmsg_strip_p_headers(rsp, rs, "P-Charging-");
         media_sdp(tx->conn_id, rsp, MEDIA_TO_WS, out_rsp_media_done,
                   (void *)(uintptr_t)tx->conn_id);
@@ -172,6 +189,10 @@ static int proxy_cancel_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t 
  * INVITE (RFC 3261 §9.1); the INVITE transaction stays and receives the 487. */
 void proxy_tx_cancel_out(struct proxy_tx *tx)
 {
+    if (tx->auth) {
+        tx->cancelled = 1; /* nothing upstream to cancel yet: proxy_auth answers 487 */
+        return;
+    }
     if (tx->corq || tx->final || !tx->orq)
         return;
     msg_t *inv = nta_outgoing_getrequest(tx->orq);
@@ -248,6 +269,42 @@ static gboolean proxy_out_timer_c(gpointer arg)
             g_timeout_add_seconds((guint)gw->cfg->sip_transaction_timeout, proxy_out_give_up, tx);
     }
     return G_SOURCE_REMOVE;
+}
+
+int proxy_tx_resend(struct proxy_tx *tx, msg_t *fwd)
+{
+    nta_outgoing_t *orq = nta_outgoing_mcreate(
+        gw->agent, proxy_out_on_response, (nta_outgoing_magic_t *)tx, tx->next, fwd, TAG_END());
+    if (!orq) {
+        msg_destroy(fwd); /* nta leaves it to us when it fails */
+        return -1;
+    }
+    if (tx->orq)
+        nta_outgoing_destroy(tx->orq);
+    tx->orq = orq;
+    return 0;
+}
+
+void proxy_tx_end_local(struct proxy_tx *tx, int status, const char *phrase)
+{
+    struct gw_conn *c = ws_find(tx->conn_id);
+    sip_t const *req = sip_object(tx->req);
+    tx->final = 1;
+    if (tx->orq) {
+        nta_outgoing_destroy(tx->orq);
+        tx->orq = NULL;
+    }
+    if (tx->invite && !req->sip_to->a_tag) {
+        dialog_early_over(tx->conn_id, req->sip_call_id->i_id);
+        media_end(tx->conn_id, req->sip_call_id->i_id);
+    }
+    if (c)
+        sipmsg_reply(c, req, status, phrase, TAG_IF(status == 503, SIPTAG_RETRY_AFTER_STR("5")),
+                     TAG_END());
+    if (tx->invite && c)
+        tx->linger = g_timeout_add(PROXY_ACK_WAIT_MS, proxy_tx_linger_done, tx);
+    else
+        proxy_tx_free(tx);
 }
 
 void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t const *next)

@@ -10,6 +10,7 @@
 #include <sofia-sip/nta.h>
 
 struct gw_conn;
+struct proxy_auth_job;
 
 struct proxy_tx {
     int out; /* 1: WebSocket → IMS (orq); 0: IMS → WebSocket (irq) */
@@ -24,7 +25,10 @@ struct proxy_tx {
     int invite;
     int final;
     guint timer_c;
-    guint linger; /* a failed INVITE waiting for its ACK */
+    guint linger;                /* a failed INVITE waiting for its ACK */
+    struct proxy_auth_job *auth; /* out: the core's 407 is being answered (orq is the old one) */
+    int answered;                /* out: re-sent with credentials once; a second 407 fails */
+    int cancelled;               /* out: CANCEL or Timer C decided while auth was running */
 };
 
 #define PROXY_ACK_WAIT_MS 4000 /* reliable transports: the ACK follows at once */
@@ -36,6 +40,12 @@ struct proxy_tx *proxy_tx_find_in(const char *branch);
 void proxy_tx_send_out(struct gw_conn *c, msg_t *req, msg_t *fwd, url_string_t const *next);
 /* Cancels an outgoing INVITE upstream (the 487 still comes back through the INVITE). */
 void proxy_tx_cancel_out(struct proxy_tx *tx);
+/* Sends fwd upstream as a new client transaction of tx, replacing its orq (proxy_auth). Takes
+ * fwd. Returns 0 or -1. */
+int proxy_tx_resend(struct proxy_tx *tx, msg_t *fwd);
+/* Ends an outgoing tx with a local answer to the client (status, phrase; NULL = standard) as if
+ * the core had sent it: a failed INVITE then waits for its ACK, anything else is freed. */
+void proxy_tx_end_local(struct proxy_tx *tx, int status, const char *phrase);
 /* Registers an IMS → WebSocket transaction (irq answered later by proxy_in_response()); NULL
  * when out of memory. */
 struct proxy_tx *proxy_tx_add_in(struct gw_conn *c, nta_incoming_t *irq, const char *branch,

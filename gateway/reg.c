@@ -52,6 +52,15 @@ struct reg_pending {
 };
 
 static uint64_t reg_icid_counter;
+/* REGISTERs at the core (p->orq set): nta holds them only as magic, so shutdown frees them here. */
+static GHashTable *reg_at_core;
+
+static void reg_track(struct reg_pending *p)
+{
+    if (!reg_at_core)
+        reg_at_core = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(reg_at_core, p);
+}
 
 static void reg_count(enum gw_reg_outcome o)
 {
@@ -68,6 +77,8 @@ static void reg_secret_free(char *s)
 
 static void reg_pending_free(struct reg_pending *p)
 {
+    if (reg_at_core)
+        g_hash_table_remove(reg_at_core, p);
     reg_quota_give(p->conn_id);
     if (p->orq)
         nta_outgoing_destroy(p->orq);
@@ -376,6 +387,19 @@ static const char *reg_digest_uri(struct reg_pending *p)
 
 static void reg_on_answer(void *arg, const struct ims_auth_answer *a);
 
+/* Hands the core's challenge to ims_auth: 0 when it resumes in reg_on_answer() (which may
+ * already have run, and freed p), -1 when this mode answers none. */
+static int reg_answer_challenge(struct reg_pending *p, nta_outgoing_t *orq, sip_t const *sip)
+{
+    p->orq = NULL; /* an answer given at once sends anew or frees p */
+    if (ims_auth->answer(sip, p->id.impi, "REGISTER", reg_digest_uri(p), reg_on_answer, p) < 0) {
+        p->orq = orq;
+        return -1;
+    }
+    nta_outgoing_destroy(orq); /* only now: sip is its response */
+    return 0;
+}
+
 static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
 {
     struct reg_pending *p = (struct reg_pending *)magic;
@@ -393,11 +417,8 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, req, status == 503 ? 503 : 504, NULL, TAG_END());
     } else if ((status == 401 || status == 407) && !p->answered &&
-               ims_auth->answer(sip, p->id.impi, "REGISTER", reg_digest_uri(p), reg_on_answer, p) ==
-                   0) {
+               reg_answer_challenge(p, orq, sip) == 0) {
         /* Digest on behalf of the user: resumes in reg_on_answer() (the client never sees it) */
-        nta_outgoing_destroy(p->orq);
-        p->orq = NULL;
         msg_destroy(rsp);
         return 0;
     } else if (status == 401 || status == 407) {
@@ -491,7 +512,9 @@ static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, req, 500, NULL, TAG_END());
         reg_pending_free(p);
+        return;
     }
+    reg_track(p);
 }
 
 /* Identity known: check it may register To, clamp Expires, send upstream. */
@@ -537,10 +560,9 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
         regevent_unsubscribe(c->id);
     msg_t *fwd = reg_build_upstream(c, p, expires);
-    /* kept for a later de-REGISTER: after dereg-grace, or when the operator removes it */
-    int undoable =
-        cfg->dereg_grace > 0 || (cfg->admin_credential_file && *cfg->admin_credential_file);
-    if (fwd && undoable && expires > 0)
+    /* kept for a later de-REGISTER (dereg-grace, the operator's removal) or re-REGISTER
+     * (reg_onbehalf) */
+    if (fwd && expires > 0)
         p->sent = msg_dup(fwd);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
@@ -553,6 +575,7 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         sipmsg_reply(c, sip, 500, NULL, TAG_END());
         goto done;
     }
+    reg_track(p);
     return; /* resumes in reg_on_response() */
 done:
     reg_pending_free(p);
@@ -904,4 +927,16 @@ void reg_flow_closed(struct gw_conn *c)
         gw->metrics.registrations--;
     reg_state_free(c->reg);
     c->reg = NULL;
+}
+
+void reg_stop(void)
+{
+    if (!reg_at_core)
+        return;
+    GList *left = g_hash_table_get_keys(reg_at_core);
+    for (GList *l = left; l; l = l->next)
+        reg_pending_free(l->data); /* the client gets nothing: its connection is gone too */
+    g_list_free(left);
+    g_hash_table_destroy(reg_at_core);
+    reg_at_core = NULL;
 }

@@ -4,6 +4,7 @@
  * the leg. A NOTIFY that terminates the flow's contact ends the edge registration and closes
  * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. */
 #include "regevent.h"
+#include "reg_onbehalf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -191,11 +192,13 @@ static int sub_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t
         sub_network_ended(s, v.why);
     } else if (len && v.shortened > 0) {
         struct gw_conn *c = ws_find(s->conn_id);
-        /* The edge registration never outlives the core's; the client refreshes before its
-         * expiry (or meets a fresh challenge after it). */
+        /* The edge registration never outlives the core's; the gateway re-registers before
+         * the new expiry (the client's own refresh may come too late). */
         if (c && c->reg && c->reg->expires_at > time_now_s() + v.shortened)
             c->reg->expires_at = time_now_s() + v.shortened;
         log_info("regevent: registration of %s shortened to %ld s", s->impu, v.shortened);
+        if (c)
+            rob_shortened(c, v.shortened);
     } else if (terminated) {
         s->notifier_done = 1;
         log_info("regevent: the core ended the subscription for %s (%s)", s->impu,

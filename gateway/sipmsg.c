@@ -116,6 +116,18 @@ int sipmsg_add_unknown(msg_t *msg, sip_t *sip, const char *line)
     return h && msg_header_insert(msg, (msg_pub_t *)sip, h) >= 0 ? 0 : -1;
 }
 
+int sipmsg_set_cseq(msg_t *msg, sip_t *sip, uint32_t seq)
+{
+    if (!sip->sip_cseq)
+        return -1;
+    sip_cseq_t *cs = sip_cseq_create(msg_home(msg), seq, sip->sip_cseq->cs_method,
+                                     sip->sip_cseq->cs_method_name);
+    return cs && msg_header_replace(msg, (msg_pub_t *)sip, (msg_header_t *)sip->sip_cseq,
+                                    (msg_header_t *)cs) >= 0
+               ? 0
+               : -1;
+}
+
 int sipmsg_url(char *buf, size_t len, const url_t *u)
 {
     issize_t n = u ? url_e(buf, (isize_t)len, u) : -1;

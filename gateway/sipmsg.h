@@ -4,6 +4,7 @@
 #define IMSGW_SIPMSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
@@ -23,6 +24,8 @@ void sipmsg_strip_p_headers(msg_t *msg, sip_t *sip, const char *only_prefix);
  * with SIPTAG_HEADER_STR would put it after the blank line of a message without a body).
  * Returns 0 or -1. */
 int sipmsg_add_unknown(msg_t *msg, sip_t *sip, const char *line);
+/* Replaces the CSeq number, keeping its method. Returns 0 or -1. */
+int sipmsg_set_cseq(msg_t *msg, sip_t *sip, uint32_t seq);
 
 /* url_e() / sip_header_e() that refuse (-1, empty string) instead of truncating: a cut URI
  * would otherwise carry stack bytes into comparisons, logs and messages. */

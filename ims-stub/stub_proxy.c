@@ -22,6 +22,7 @@
 #include "log.h"
 #include "stub_addr.h"
 #include "stub_fwd.h"
+#include "stub_pauth.h"
 #include "stub_route.h"
 #include "timeutil.h"
 
@@ -581,6 +582,24 @@ int stub_proxy_request(struct stub_proxy *px, nta_incoming_t *irq, const sip_t *
         status = 500;
     int in_dialog = sip->sip_to->a_tag != NULL;
     ptx->dir = in_dialog ? "dialog" : orig ? "orig" : "term";
+    char challenge[256];
+    const char *pauth_reason = NULL, *pauth_hdr = NULL;
+    if (!status && orig && !in_dialog) {
+        switch (stub_pauth_check(px->reg, sip, time_now_s(), challenge, sizeof(challenge),
+                                 &pauth_reason)) {
+        case STUB_PAUTH_CHALLENGE:
+            status = 407, pauth_hdr = challenge;
+            break;
+        case STUB_PAUTH_FORBIDDEN:
+            status = 403;
+            break;
+        case STUB_PAUTH_PASS:
+            /* Our own realm's credentials end here (like Kamailio's consume_credentials()). */
+            while (pauth_reason && fs->sip_proxy_authorization)
+                sip_header_remove(ptx->fwd, fs, (sip_header_t *)fs->sip_proxy_authorization);
+            break;
+        }
+    }
     if (!status)
         status = stub_proxy_targets(px, ptx, fs, popped);
     if (!status && stub_dialog_forming(method) && !in_dialog &&
@@ -588,10 +607,13 @@ int stub_proxy_request(struct stub_proxy *px, nta_incoming_t *irq, const sip_t *
         status = 500;
     if (status) {
         nta_incoming_tag(irq, NULL);
-        nta_incoming_treply(irq, status, NULL, TAG_END());
+        nta_incoming_treply(irq, status, NULL,
+                            TAG_IF(pauth_hdr, SIPTAG_PROXY_AUTHENTICATE_STR(pauth_hdr)), TAG_END());
         ptx->answered = status;
         ptx->nb = 0;
-        stub_ptx_log(ptx, status, stub_refuse_reason(status, in_dialog));
+        stub_ptx_log(ptx, status,
+                     pauth_reason && status >= 400 ? pauth_reason
+                                                   : stub_refuse_reason(status, in_dialog));
         ptx->irq = NULL; /* nta's leg code destroys it when we return the status */
         stub_ptx_free(ptx);
         return status;

@@ -109,9 +109,11 @@ static int put(char *buf, int n, const char *fmt, ...)
     return k >= 0 && k < REGINFO_MAX - n ? n + k : -1;
 }
 
-/* The reginfo document of aor: its live bindings, or (gone != NULL) the bindings just removed,
- * terminated with event "deactivated". Returns its length or -1 when too large. */
-static int reginfo(char *buf, struct stub_sub *s, struct stub_binding *const *gone, int ngone)
+/* The reginfo document of aor: its live bindings (with event live_event), or (gone != NULL) the
+ * bindings just removed, terminated with event "deactivated". Returns its length or -1 when too
+ * large. */
+static int reginfo(char *buf, struct stub_sub *s, struct stub_binding *const *gone, int ngone,
+                   const char *live_event)
 {
     struct stub_bindings *store = s->re->reg->store;
     int live = 0;
@@ -129,7 +131,7 @@ static int reginfo(char *buf, struct stub_sub *s, struct stub_binding *const *go
     for (int i = 0; n >= 0 && (gone ? i < ngone : b != NULL); i++) {
         struct stub_binding *cur = gone ? gone[i] : b;
         n = put(buf, n, "<contact id=\"c%d\" state=\"%s\" event=\"%s\" expires=\"%lld\"><uri>", i,
-                gone ? "terminated" : "active", gone ? "deactivated" : "registered",
+                gone ? "terminated" : "active", gone ? "deactivated" : live_event,
                 gone ? 0LL : (long long)(cur->expires_at - now));
         n = put_escaped(buf, n, cur->uri);
         n = put(buf, n, "</uri></contact>\n");
@@ -140,10 +142,10 @@ static int reginfo(char *buf, struct stub_sub *s, struct stub_binding *const *go
 }
 
 static void notify(struct stub_sub *s, const char *substate, struct stub_binding *const *gone,
-                   int ngone)
+                   int ngone, const char *live_event)
 {
     char *body = malloc(REGINFO_MAX);
-    if (!body || reginfo(body, s, gone, ngone) < 0) {
+    if (!body || reginfo(body, s, gone, ngone, live_event) < 0) {
         log_warn("regevent: reginfo for %s too large; NOTIFY not sent", s->aor);
         free(body);
         return;
@@ -205,7 +207,7 @@ int stub_regevent_subscribe(struct stub_regevent *re, nta_incoming_t *irq, const
             nta_incoming_treply(irq, SIP_200_OK, SIPTAG_EXPIRES(sip->sip_expires),
                                 SIPTAG_CONTACT_STR(re->reg->set->listen), TAG_END());
             log_info("regevent: subscribe aor=%s", aor);
-            notify(s, "active", NULL, 0);
+            notify(s, "active", NULL, 0, "registered");
         }
     }
     if (status != 200) {
@@ -226,10 +228,27 @@ int stub_regevent_deregister(struct stub_regevent *re, const char *aor)
     log_info("regevent: network de-registration aor=%s bindings=%d", aor, n);
     for (struct stub_sub *s = re->subs; s; s = s->next)
         if (!s->dead && strcmp(s->aor, aor) == 0) {
-            notify(s, "terminated;reason=deactivated", gone, n);
+            notify(s, "terminated;reason=deactivated", gone, n, NULL);
             s->dead = 1;
         }
     for (int i = 0; i < n; i++)
         stub_bindings_remove(re->reg->store, gone[i]);
+    return n;
+}
+
+int stub_regevent_shorten(struct stub_regevent *re, const char *aor, long seconds)
+{
+    int n = 0;
+    int64_t until = time_now_s() + seconds;
+    for (struct stub_binding *b = stub_bindings_first(re->reg->store, aor); b;
+         b = stub_bindings_next(b))
+        if (b->expires_at > until) {
+            b->expires_at = until;
+            n++;
+        }
+    log_info("regevent: registration shortened aor=%s seconds=%ld bindings=%d", aor, seconds, n);
+    for (struct stub_sub *s = re->subs; n && s; s = s->next)
+        if (!s->dead && strcmp(s->aor, aor) == 0)
+            notify(s, "active", NULL, 0, "shortened");
     return n;
 }

@@ -84,14 +84,20 @@ static int stub_server_register(struct stub_server *srv, nta_incoming_t *irq, co
     return r.status;
 }
 
-/* Test hook: "OPTIONS sip:<stub>" with "X-Stub-Deregister: <AOR>" from a loopback address is a
- * network-initiated de-registration of that user (TS 24.229 §5.4.1.5), told by reg-event. */
+/* Test hooks: "OPTIONS sip:<stub>" from a loopback address with "X-Stub-Deregister: <AOR>" is a
+ * network-initiated de-registration of that user (TS 24.229 §5.4.1.5), with "X-Stub-Shorten:
+ * <AOR>" and "X-Stub-Expires: <seconds>" a shortened registration; both told by reg-event. */
 static int stub_server_admin(struct stub_server *srv, nta_incoming_t *irq, const sip_t *sip)
 {
-    const sip_header_t *h = NULL;
+    const sip_header_t *dereg = NULL, *shorten = NULL, *secs = NULL;
     for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next)
         if (strcasecmp(u->un_name, "X-Stub-Deregister") == 0)
-            h = (const sip_header_t *)u;
+            dereg = (const sip_header_t *)u;
+        else if (strcasecmp(u->un_name, "X-Stub-Shorten") == 0)
+            shorten = (const sip_header_t *)u;
+        else if (strcasecmp(u->un_name, "X-Stub-Expires") == 0)
+            secs = (const sip_header_t *)u;
+    const sip_header_t *h = dereg ? dereg : shorten;
     char peer[64];
     stub_server_peer(irq, peer, sizeof(peer));
     if (!h || strncmp(peer, "127.", 4) != 0)
@@ -99,10 +105,15 @@ static int stub_server_admin(struct stub_server *srv, nta_incoming_t *irq, const
     su_home_t home[1] = {SU_HOME_INIT(home)};
     url_t *url = url_make(home, h->sh_unknown->un_value);
     char *aor = url ? stub_aor(home, url) : NULL;
-    int n = aor ? stub_regevent_deregister(srv->regevent, aor) : -1;
-    char removed[32];
-    snprintf(removed, sizeof(removed), "X-Removed: %d", n);
-    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_HEADER_STR(removed), TAG_END());
+    long seconds = secs ? strtol(secs->sh_unknown->un_value, NULL, 10) : 0;
+    int n = -1;
+    if (aor && dereg)
+        n = stub_regevent_deregister(srv->regevent, aor);
+    else if (aor && seconds > 0 && seconds <= 86400)
+        n = stub_regevent_shorten(srv->regevent, aor, seconds);
+    char changed[32];
+    snprintf(changed, sizeof(changed), "%s: %d", dereg ? "X-Removed" : "X-Shortened", n);
+    nta_incoming_treply(irq, SIP_200_OK, SIPTAG_HEADER_STR(changed), TAG_END());
     su_home_deinit(home);
     return 1;
 }

@@ -32,6 +32,9 @@ static const struct cfg_field stub_settings_fields[] = {
       "tna-only (403 without auth-done) or digest (also MD5 Digest for HSS users with a password)"),
     F("record-route", CFG_STR, record_route, 0, 0,
       "URI put in Record-Route by the home proxy; empty = sip:<listen host:port>;transport=tcp;lr"),
+    F("proxy-challenge", CFG_STRLIST, proxy_challenge, 0, 0,
+      "methods of originating requests the home proxy challenges with 407 Digest, e.g. "
+      "MESSAGE,INVITE (auth-mode digest only; default none)"),
     F("min-expires", CFG_INT, min_expires, 1, 86400, "shortest registration in seconds (60)"),
     F("max-expires", CFG_INT, max_expires, 1, 604800, "longest registration in seconds (3600)"),
     F("default-expires", CFG_INT, default_expires, 1, 604800,
@@ -148,6 +151,16 @@ int stub_settings_check(struct stub_settings *s, char *err, size_t errlen)
         snprintf(err, errlen, "\"auth-mode\": expected tna-only or digest, got \"%s\"",
                  s->auth_mode);
         return -1;
+    }
+    for (char **p = s->proxy_challenge; p && *p; p++) {
+        if (!s->auth_digest || !**p || strspn(*p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(*p) ||
+            strcmp(*p, "ACK") == 0 || strcmp(*p, "CANCEL") == 0 || strcmp(*p, "REGISTER") == 0) {
+            snprintf(err, errlen,
+                     "\"proxy-challenge\": \"%s\" is not a method the home proxy can challenge "
+                     "(upper-case, not ACK, CANCEL or REGISTER; needs auth-mode digest)",
+                     *p);
+            return -1;
+        }
     }
     if (s->min_expires > s->max_expires || s->default_expires < s->min_expires ||
         s->default_expires > s->max_expires) {

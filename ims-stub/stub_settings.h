@@ -7,15 +7,16 @@
 #include "config.h"
 
 struct stub_settings {
-    char *listen;         /* SIP URI; nta binds UDP and TCP on it */
-    char *tls_listen;     /* SIP over TLS: sips: URI; NULL = none */
-    char *tls_dir;        /* sofia-sip's TLS directory: agent.pem (key + cert), cafile.pem */
-    char *home_domain;    /* realm of Digest challenges */
-    char *service_route;  /* URI returned in Service-Route */
-    char **trusted_peers; /* IP addresses allowed to send REGISTER */
-    char *hss_file;       /* JSON IMPI→IMPU table; "" = built-in demo table */
-    char *auth_mode;      /* "tna-only" or "digest" (TNA from trusted peers, Digest for anyone) */
-    char *record_route;   /* URI the home proxy puts in Record-Route; "" = from listen */
+    char *listen;           /* SIP URI; nta binds UDP and TCP on it */
+    char *tls_listen;       /* SIP over TLS: sips: URI; NULL = none */
+    char *tls_dir;          /* sofia-sip's TLS directory: agent.pem (key + cert), cafile.pem */
+    char *home_domain;      /* realm of Digest challenges */
+    char *service_route;    /* URI returned in Service-Route */
+    char **trusted_peers;   /* IP addresses allowed to send REGISTER */
+    char *hss_file;         /* JSON IMPI→IMPU table; "" = built-in demo table */
+    char *auth_mode;        /* "tna-only" or "digest" (TNA from trusted peers, Digest for anyone) */
+    char *record_route;     /* URI the home proxy puts in Record-Route; "" = from listen */
+    char **proxy_challenge; /* methods of originating requests challenged with 407; NULL = none */
     long min_expires, max_expires, default_expires, max_bindings;
     long timer_c_ms;       /* INVITE without a final answer this long after the last 1xx */
     long max_transactions; /* proxied requests in progress at once; more get 503 */

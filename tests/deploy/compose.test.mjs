@@ -1,7 +1,9 @@
 // Issue 10, items 4-5: the container images build from the checkout's tracked files with podman,
 // docker/compose.yml validates and comes up, and the stack works end to end through it: the WSS
 // handshake presents the demo certificate, a Bearer REGISTER gets 200, and Chromium signs in,
-// calls and messages over https/wss; the WAF's users survive down/up. Runs once (release build).
+// calls and messages over https/wss; the WAF's users survive down/up. Issue 11: with
+// compose.ims-core.yml the gateway registers a WebSocket user at a real Kamailio core in a
+// container. Runs once (release build).
 // Fixed host ports 8443/9443 (the compose defaults): runs on one machine are serialised by a lock.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +30,9 @@ function run(cmd, args, { timeout = 600000, input } = {}) {
   return r.stdout;
 }
 const compose = (...args) => run('podman-compose', ['-p', PROJECT, '-f', 'docker/compose.yml', ...args]);
+// The ims-core profile: the base file plus its override (podman-compose 1.0.3 ignores profiles).
+const composeCore = (...args) => run('podman-compose', ['-p', PROJECT, '-f', 'docker/compose.yml',
+  '-f', 'docker/compose.ims-core.yml', ...args]);
 const exec = (service, ...cmd) => run('podman', ['exec', `${PROJECT}_${service}_1`, ...cmd], { timeout: 60000 });
 
 // The stub has no health URL (its entrypoint first waits for the gateway's address): its
@@ -77,7 +82,7 @@ before(async () => {
 });
 
 after(async () => {
-  try { compose('down', '-v'); } finally {
+  try { composeCore('down', '-v'); } finally {
     fs.rmSync(ctxDir, { recursive: true, force: true });
     if (lockFd !== undefined) { fs.closeSync(lockFd); fs.rmSync(path.join(os.tmpdir(), 'imsgw-compose-test.lock'), { force: true }); }
   }
@@ -110,7 +115,7 @@ test('WSS handshake presents the demo certificate; a Bearer REGISTER gets 200', 
   const c = await SipWs.open('wss://localhost:8443/sip', 'sip', { ca: demoCert, origin: GW });
   assert.equal(c.ws._socket.getPeerCertificate().fingerprint256, fp);
   const rsp = await c.request(registerMsg({ callId: 'compose-reg', auth: `Bearer ${token('alice')}` }), 10000);
-  assert.equal(rsp.status, 200, rsp.text);
+  assert.equal(rsp.status, 200, rsp.start);
   c.close();
 });
 
@@ -152,4 +157,24 @@ test('down/up keeps the WAF users and keys (named volume)', async () => {
   const c = await SipWs.open('wss://localhost:8443/sip', 'sip', { ca: demoCert, origin: GW });
   assert.equal((await c.request(registerMsg({ callId: 'compose-reg2', auth: `Bearer ${token('bob')}`, user: 'bob' }), 10000)).status, 200);
   c.close();
+});
+
+test('ims-core profile: a WebSocket user registers through the real Kamailio core in a container', async () => {
+  run('podman', ['build', '--pull=never', '--network', 'host', '--layers', '-f',
+    path.join(ctxDir, 'docker/ims-core/Dockerfile'), '-t', 'localhost/imsgw-ims-core:latest', ctxDir], { timeout: 900000 });
+  run('docker-compose', ['-f', 'docker/compose.yml', '-f', 'docker/compose.ims-core.yml', '--profile', 'ims-core', 'config', '-q']);
+  compose('down');
+  composeCore('up', '-d');
+  const coreLog = () => spawnSync('podman', ['logs', `${PROJECT}_ims-core_1`], { env, encoding: 'utf8', timeout: 10000 });
+  for (let i = 0; i < 120 && !/ims-core: ready \(tna\)/.test(coreLog().stdout); i++) await sleep(500);
+  assert.match(coreLog().stdout, /ims-core: ready \(tna\)/, coreLog().stderr.slice(-2000));
+  await healthy();
+  const c = await SipWs.open('wss://localhost:8443/sip', 'sip', { ca: demoCert, origin: GW });
+  const rsp = await c.request(registerMsg({ callId: 'compose-core-reg', auth: `Bearer ${token('alice')}` }), 10000);
+  c.close();
+  assert.equal(rsp.status, 200, rsp.start);
+  // The core's own answer: its S-CSCF (:6060) in Service-Route, the HSS's IMPU as associated.
+  assert.match(rsp.headers['service-route'][0], /^<sip:orig@[0-9.]+:6060;lr>$/);
+  assert.match(rsp.headers['p-associated-uri'][0], /sip:alice@ims\.test/);
+  composeCore('down');
 });

@@ -23,11 +23,14 @@ export function coreUnavailable() {
 }
 
 class Kamailio {
-  constructor(role, cfg) {
+  constructor(role, cfg, echo) {
     this.role = role;
     this.log = '';
     this.proc = spawn('/usr/sbin/kamailio', ['-DD', '-E', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d) => { this.log = (this.log + d).slice(-200000); };
+    const keep = (d) => {
+      this.log = (this.log + d).slice(-200000);
+      if (echo) process.stdout.write(d);
+    };
     this.proc.stdout.on('data', keep);
     this.proc.stderr.on('data', keep);
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
@@ -48,15 +51,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * mode 'tna' (S-CSCF accepts the gateway's auth-done REGISTER) or 'digest' (stock: MD5 challenge).
- * subscribers: [{ impi, impu, password? }] for the HSS.
+ * subscribers: [{ impi, impu, password? }] for the HSS. icscfIp/scscfIp: other addresses than
+ * the tests' 127.0.0.2/.3 (the compose profile ims-core); echo: Kamailio's log to stdout too.
  */
-export async function startCore({ mode, gwIp = '127.0.0.1', subscribers }) {
+export async function startCore({ mode, gwIp = '127.0.0.1', subscribers, icscfIp, scscfIp, echo = false }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-core-'));
-  execFileSync(path.join(HERE, 'gen-configs.sh'), [dir, mode, gwIp], { stdio: 'inherit', timeout: 10000 });
+  const env = { ...process.env, ...(icscfIp && { ICSCF_IP: icscfIp }), ...(scscfIp && { SCSCF_IP: scscfIp }) };
+  execFileSync(path.join(HERE, 'gen-configs.sh'), [dir, mode, gwIp], { stdio: 'inherit', timeout: 10000, env });
   const hss = await startHss({ port: 3868, realm: DOMAIN, host: `hss.${DOMAIN}`,
-    scscfName: SCSCF_URI, subscribers });
-  const procs = [new Kamailio('icscf', path.join(dir, 'icscf/kamailio.cfg')),
-    new Kamailio('scscf', path.join(dir, 'scscf/kamailio.cfg'))];
+    scscfName: scscfIp ? `sip:${scscfIp}:6060` : SCSCF_URI, subscribers });
+  const procs = [new Kamailio('icscf', path.join(dir, 'icscf/kamailio.cfg'), echo),
+    new Kamailio('scscf', path.join(dir, 'scscf/kamailio.cfg'), echo)];
   const core = {
     dir, hss, procs,
     log: () => procs.map((p) => `--- ${p.role}\n${p.log}`).join('\n'),

@@ -1,7 +1,8 @@
 // Issue 11, Digest on behalf of the user (ims-auth digest) against a stock Kamailio S-CSCF that
 // challenges every REGISTER with MD5 Digest: the gateway answers with a response the WAF
 // computes from the user's IMS credential; the WIC never sees the challenge; wrong credentials
-// give the client a clear 403 after one answer (the core is not hammered). Also an IMS-native
+// give the client a clear 403 after one answer (the core is not hammered). The S-CSCF also
+// challenges every originating MESSAGE (407), which the gateway answers the same way. Also an IMS-native
 // client (SIPp, Digest, registered directly at the core) calling a WebSocket user.
 // Run through tests/ims-core/in-netns.sh (see tests/CMakeLists.txt).
 import { test, before, after } from 'node:test';
@@ -45,8 +46,12 @@ test('digest: registration answers the core\'s MD5 challenge; the client sees on
 test('digest: MESSAGE and a call through the core', { skip }, async () => {
   alice.request('MESSAGE', bob.aor, { body: 'hi', contentType: 'text/plain' });
   const m = await withLogs(bob.waitRequest('MESSAGE'));
+  // The S-CSCF challenged it (407, ims_proxy_challenge): the gateway answered once, CSeq + 1.
+  assert.equal(parseInt(m.headers.cseq[0], 10), 2, 'answered in the same Call-ID with CSeq + 1');
+  assert.equal(m.headers['proxy-authorization'], undefined);
   bob.respond(m, 200, 'OK');
-  await withLogs(alice.waitStatus(200, 'MESSAGE'));
+  assert.equal((await withLogs(alice.waitStatus(200, 'MESSAGE'))).headers.cseq[0], '1 MESSAGE');
+  assert.ok(!alice.responses.some((r) => r.status === 407), 'the client never sees the challenge');
   const tx = alice.request('INVITE', bob.aor, { body: SDP('alice') });
   const inv = await withLogs(bob.waitRequest('INVITE'));
   const bd = bob.respond(inv, 200, 'OK', { body: SDP('bob') });

@@ -3,6 +3,7 @@
 // exit 0 (under ASan that also means: no leak).
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -116,7 +117,7 @@ export function wafCli(stack, args, input) {
  * to the gateway's own page (httpUrl + '/'), as the web client served there does.
  */
 export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
-  wafArgs = [], tlsCa = null, gatewayWrapper = [] } = {}) {
+  wafArgs = [], tlsCa = null, gatewayWrapper = [], imsPasswords = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
   const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const issuer = `http://127.0.0.1:${wafPort}`;
@@ -132,7 +133,9 @@ export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['al
     passwords: {},
   };
   // nativeUsers register directly at the stub with Digest (IMS-native clients, e.g. SIPp)
-  const hss = [...users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] })),
+  // imsPasswords: users whose IMS Digest password the stub's HSS knows (ims-auth digest tests)
+  const hss = [...users.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`],
+    ...(imsPasswords[u] ? { password: imsPasswords[u] } : {}) })),
     ...nativeUsers.map((u) => ({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`], password: `native-${u}-pw` }))];
   fs.writeFileSync(path.join(dir, 'hss.json'), JSON.stringify(hss));
   for (const u of users) {
@@ -284,4 +287,29 @@ export function registerMsg({ user = 'alice', to = user, cseq = 1, callId = `reg
   if (auth) lines.push(`Authorization: ${auth}`);
   lines.push(`Expires: ${expires}`, ...extra);
   return lines.join('\r\n') + '\r\n\r\n';
+}
+
+/** The stub's test hook: network-initiated de-registration of aor. */
+export async function stubDeregister(port, aor) {
+  return stubHook(port, [`X-Stub-Deregister: ${aor}`]);
+}
+
+/** The stub's test hook: the registrar shortens aor's registration to seconds. */
+export async function stubShorten(port, aor, seconds) {
+  return stubHook(port, [`X-Stub-Shorten: ${aor}`, `X-Stub-Expires: ${seconds}`]);
+}
+
+async function stubHook(port, headers) {
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
+  const text = [`OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};rport;branch=z9hG4bK-admin-${Date.now()}`,
+    'Max-Forwards: 70', '<sip:admin@127.0.0.1>;tag=adm'.replace(/^/, 'From: '), `To: <sip:127.0.0.1:${port}>`,
+    `Call-ID: admin-${Date.now()}`, 'CSeq: 1 OPTIONS', ...headers, 'Content-Length: 0', '', ''].join('\r\n');
+  const reply = new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('stub did not answer its test hook')), 3000);
+    sock.on('message', (m) => { clearTimeout(t); resolve(m.toString()); });
+  });
+  sock.send(text, port, '127.0.0.1');
+  try { return await reply; } finally { sock.close(); }
 }

@@ -1,10 +1,10 @@
 // Issue 11: the gateway subscribes to each registered user's reg event (RFC 3680, TS 24.229
 // §5.2.3) at the IMS stub; a network-initiated de-registration (stub test hook) ends the edge
-// registration within a second and closes the flow; de-REGISTER un-SUBSCRIBEs.
+// registration within a second and closes the flow; de-REGISTER un-SUBSCRIBEs; a "shortened"
+// registration is renewed by the gateway's own re-REGISTER before the new expiry.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import { startStack, sleep, SipWs, registerMsg } from './harness.mjs';
+import { startStack, sleep, SipWs, registerMsg, stubDeregister, stubShorten } from './harness.mjs';
 import { Ua } from './sipua.mjs';
 
 let stack;
@@ -26,21 +26,7 @@ const metric = async (name) => {
   return m ? Number(m[1]) : NaN;
 };
 
-/** The stub's test hook: network-initiated de-registration of aor. */
-export async function stubDeregister(port, aor) {
-  const sock = dgram.createSocket('udp4');
-  await new Promise((r) => sock.bind(0, '127.0.0.1', r));
-  const text = [`OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${sock.address().port};rport;branch=z9hG4bK-admin-${Date.now()}`,
-    'Max-Forwards: 70', '<sip:admin@127.0.0.1>;tag=adm'.replace(/^/, 'From: '), `To: <sip:127.0.0.1:${port}>`,
-    `Call-ID: admin-${Date.now()}`, 'CSeq: 1 OPTIONS', `X-Stub-Deregister: ${aor}`, 'Content-Length: 0', '', ''].join('\r\n');
-  const reply = new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('stub did not answer the de-registration hook')), 3000);
-    sock.on('message', (m) => { clearTimeout(t); resolve(m.toString()); });
-  });
-  sock.send(text, port, '127.0.0.1');
-  try { return await reply; } finally { sock.close(); }
-}
+export { stubDeregister }; // moved to harness.mjs; kept for importers of this file
 
 test('after a registration the gateway subscribes to the user\'s reg event at the core', async () => {
   const alice = await Ua.register(stack, 'alice');
@@ -80,4 +66,33 @@ test('de-REGISTER un-SUBSCRIBEs', async () => {
   assert.equal((await alice.waitResponse((r) => / REGISTER$/.test(r.headers.cseq[0]))).status, 200);
   await until('the un-SUBSCRIBE', () => /regevent: unsubscribe aor=sip:alice@ims\.test/.test(stack.stub.log));
   alice.close();
+});
+
+test('shortened: the gateway re-registers on the user\'s behalf before the new expiry', async () => {
+  const alice = await Ua.register(stack, 'alice');
+  const bob = await Ua.register(stack, 'bob');
+  const subs = (stack.gateway.log.match(/subscribed to the registration state of sip:alice@ims\.test/g) || []).length;
+  await until('the subscription', () => (stack.gateway.log.match(/subscribed to the registration state of sip:alice@ims\.test/g) || []).length > subs - 1 && /regevent: subscribe aor=sip:alice@ims\.test/.test(stack.stub.log));
+  const regs = () => (stack.stub.log.match(/register aor=sip:alice@ims\.test from=\S+ status=200/g) || []).length;
+  const before = regs();
+  const t0 = Date.now();
+  assert.match(await stubShorten(stack.stubPort, 'sip:alice@ims.test', 2), /X-Shortened: [1-9]/); // with earlier tests' bindings
+  await until('the re-REGISTER', () => /re-registered sip:alice@ims\.test on its behalf/.test(stack.gateway.log), 2000);
+  assert.ok(Date.now() - t0 < 2000, 'before the shortened expiry');
+  assert.equal(regs(), before + 1, 'the core accepted one re-REGISTER');
+  await sleep(2500 - (Date.now() - t0)); // past the shortened expiry
+  // Still registered at the edge (alice may send) and at the core (she is reachable).
+  alice.request('MESSAGE', bob.aor, { body: 'still here', contentType: 'text/plain' });
+  bob.respond(await bob.waitRequest('MESSAGE'), 200, 'OK');
+  await alice.waitStatus(200, 'MESSAGE');
+  bob.request('MESSAGE', alice.aor, { body: 'me too', contentType: 'text/plain' });
+  alice.respond(await alice.waitRequest('MESSAGE'), 200, 'OK');
+  await bob.waitStatus(200, 'MESSAGE');
+  assert.equal(alice.requests.length, 0, 'the re-REGISTER is not the client\'s business');
+  // The client's own refresh (its Call-ID again, next CSeq) is still in order at the core.
+  alice.regCseq++;
+  const again = await alice.sendRegister(null, alice.token);
+  assert.equal(again.status, 200);
+  alice.close();
+  bob.close();
 });
