@@ -55,6 +55,17 @@ static int admin_by_id(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A client's text as a JSON string. jansson refuses a string that is not UTF-8, which would drop
+ * the whole row (a registration or call hidden from the operator by a byte of its own choosing,
+ * or by a cut inside a character): invalid sequences become U+FFFD instead. */
+static json_t *admin_text(const char *s)
+{
+    gchar *valid = g_utf8_make_valid(s, -1);
+    json_t *j = json_string(valid);
+    g_free(valid);
+    return j;
+}
+
 /* The +sip.instance of the registered Contact, without its quotes and angle brackets. */
 static void admin_instance(const struct gw_conn *c, char *out, size_t len)
 {
@@ -101,13 +112,13 @@ static void admin_flows(struct admin_list *flows, struct admin_list *regs,
             continue;
         char instance[200];
         admin_instance(c, instance, sizeof(instance));
-        admin_list_add(regs,
-                       admin_list_wants(regs)
-                           ? json_pack("{s:I, s:s, s:s, s:I, s:b}", "flow", (json_int_t)c->id,
-                                       "aor", c->reg->impu, "instance", instance, "expires_in_s",
-                                       (json_int_t)(c->reg->expires_at - now_s), "dpop",
-                                       c->reg->dpop_jkt[0] != '\0')
-                           : NULL);
+        admin_list_add(regs, admin_list_wants(regs)
+                                 ? json_pack("{s:I, s:o, s:o, s:I, s:b}", "flow", (json_int_t)c->id,
+                                             "aor", admin_text(c->reg->impu), "instance",
+                                             admin_text(instance), "expires_in_s",
+                                             (json_int_t)(c->reg->expires_at - now_s), "dpop",
+                                             c->reg->dpop_jkt[0] != '\0')
+                                 : NULL);
     }
     g_hash_table_iter_init(&it, per_source);
     while (g_hash_table_iter_next(&it, &key, &value))
@@ -136,10 +147,11 @@ static int admin_dialog(void *arg, const struct dialog_view *v)
     json_t *o = NULL;
     if (admin_list_wants(l)) {
         admin_call_hash(v->call_id, call);
-        o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I}", "flow", (json_int_t)v->conn_id, "call",
+        o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:I}", "flow", (json_int_t)v->conn_id, "call",
                       call, "state", v->confirmed ? "confirmed" : "early", "direction",
-                      v->ws_is_uac ? "outgoing" : "incoming", "local", v->ws_uri, "remote",
-                      v->far_uri, "age_s", (json_int_t)((time_mono_ms() - v->created_ms) / 1000));
+                      v->ws_is_uac ? "outgoing" : "incoming", "local", admin_text(v->ws_uri),
+                      "remote", admin_text(v->far_uri), "age_s",
+                      (json_int_t)((time_mono_ms() - v->created_ms) / 1000));
     }
     admin_list_add(l, o);
     return 0;

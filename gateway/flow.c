@@ -49,18 +49,37 @@ void flow_set_key(const uint8_t key[FLOW_KEY_LEN])
     flow_keyed = flow_keyed_new(key);
 }
 
-int flow_derive_key(const char *label, uint8_t *out, size_t len)
+static int flow_hkdf(const void *info, size_t info_len, uint8_t *out, size_t len)
 {
     EVP_KDF *hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *ctx = hkdf ? EVP_KDF_CTX_new(hkdf) : NULL;
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", "SHA256", 0),
                            OSSL_PARAM_construct_octet_string("key", flow_key, FLOW_KEY_LEN),
-                           OSSL_PARAM_construct_octet_string("info", (void *)label, strlen(label)),
+                           OSSL_PARAM_construct_octet_string("info", (void *)info, info_len),
                            OSSL_PARAM_construct_end()};
     int ok = ctx && EVP_KDF_derive(ctx, out, len, params) > 0;
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(hkdf);
     return ok ? 0 : -1;
+}
+
+int flow_derive_key(const char *label, uint8_t *out, size_t len)
+{
+    return flow_hkdf(label, strlen(label), out, len);
+}
+
+int flow_derive_instance_key(const char *label, uint8_t *out, size_t len)
+{
+    /* label ‖ 0 ‖ instance (big-endian): the 0 keeps it apart from every plain label */
+    uint8_t info[128];
+    size_t n = strlen(label);
+    if (n + 5 > sizeof(info))
+        return -1;
+    memcpy(info, label, n);
+    info[n] = 0;
+    for (int i = 0; i < 4; i++)
+        info[n + 1 + i] = (uint8_t)(flow_instance >> (24 - 8 * i));
+    return flow_hkdf(info, n + 5, out, len);
 }
 
 static void flow_mac(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size_t slen,

@@ -32,6 +32,10 @@ size_t flow_token_encode(const uint8_t key[FLOW_KEY_LEN], const uint8_t *s, size
  * info, so every worker (and every restart with the same configured flow-key) derives the same
  * one while nothing derived reveals the flow key. 0, or -1 when OpenSSL could not. */
 int flow_derive_key(const char *label, uint8_t *out, size_t len);
+/* The same, with this gateway's instance number in the info too: shared by its workers (the
+ * instance is drawn before they are forked) but by no other gateway with the same flow-key, nor
+ * by this one after a restart. For keys whose use is paired with per-gateway state. */
+int flow_derive_instance_key(const char *label, uint8_t *out, size_t len);
 /* The token for ref's worker and connection under the process key and instance. */
 size_t flow_token_make(const struct flow_ref *ref, char out[FLOW_TOKEN_MAX]);
 /* Decodes and authenticates a token; -1 when malformed or tampered (→ 403 upstream). */

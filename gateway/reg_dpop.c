@@ -1,8 +1,8 @@
 /* reg_dpop: the gateway checks proofs like a resource server (RFC 9449 §7): the token says
  * which key (cnf.jkt), the proof shows the key is here now. The nonce is stateless (HMAC of its
- * time under a key derived from the flow key, so every worker makes and accepts the same
- * nonces), and the jti cache is shared by all flows of all workers (dpop_seen.c), so a proof
- * copied off one flow is as dead on another. */
+ * time under a key derived from the flow key and this gateway's instance, so every worker makes
+ * and accepts the same nonces, and no other gateway does), and the jti cache is shared by all flows
+ * of all workers (dpop_seen.c), so a proof copied off one flow is as dead on another. */
 #include "reg_dpop.h"
 
 #include <stdio.h>
@@ -19,7 +19,7 @@
 #include "timeutil.h"
 
 #define REG_DPOP_NONCE_TAG "imsgw-gw-register"
-#define REG_DPOP_NONCE_LABEL "imsgw dpop-nonce v1" /* HKDF info: the key's one purpose */
+#define REG_DPOP_NONCE_LABEL "imsgw dpop-nonce v2" /* HKDF info: the key's one purpose */
 #define REG_DPOP_LEEWAY 5 /* seconds a proof's iat may be ahead of our clock */
 
 static uint8_t reg_dpop_key[DPOP_NONCE_KEY_LEN];
@@ -28,7 +28,11 @@ static int reg_dpop_keyed;
 static const uint8_t *reg_dpop_nonce_key(void)
 {
     if (!reg_dpop_keyed) {
-        if (flow_derive_key(REG_DPOP_NONCE_LABEL, reg_dpop_key, sizeof(reg_dpop_key)) < 0) {
+        /* The instance in the derivation: a nonce is good where the jti cache that goes with
+         * it is (this gateway's workers), not at another gateway with the same flow-key nor
+         * after a restart, where a used proof would otherwise pass once more. */
+        if (flow_derive_instance_key(REG_DPOP_NONCE_LABEL, reg_dpop_key, sizeof(reg_dpop_key)) <
+            0) {
             /* Only this process knows its nonces then: other workers cost a retry. */
             log_warn("dpop: cannot derive the nonce key from the flow key; using a random one");
             rnd_bytes(reg_dpop_key, sizeof(reg_dpop_key));

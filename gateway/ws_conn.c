@@ -358,7 +358,13 @@ static int ws_writeable(struct lws *wsi, struct gw_conn *c)
     c->out_bytes -= o->len;
     ws_queued_total -= o->len;
     gw->metrics.ws_queued_bytes = ws_queued_total;
-    int n = lws_write(wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT);
+    /* RFC 7118 §5.1: text frames carry UTF-8 only; a browser fails the whole WebSocket on one
+     * that is not (RFC 6455 §8.1). Another user's bytes (a header of a MESSAGE sent in a binary
+     * frame) must not be able to do that to this connection, so such a message goes binary. */
+    enum lws_write_protocol kind =
+        g_utf8_validate_len((const gchar *)o->buf + LWS_PRE, o->len, NULL) ? LWS_WRITE_TEXT
+                                                                           : LWS_WRITE_BINARY;
+    int n = lws_write(wsi, o->buf + LWS_PRE, o->len, kind);
     free(o);
     if (n < 0)
         return -1;

@@ -4,7 +4,7 @@
 // bearer client keeps working unless the realm requires DPoP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, token, SipWs, registerMsg, stubRegisterCount, stubRegisterCountSettled } from './harness.mjs';
+import { startStack, token, SipWs, registerMsg, stubRegisterCount, stubRegisterCountSettled, Daemon, freePort, httpOk, sleep } from './harness.mjs';
 import { dpopKey, proof } from './dpop.mjs';
 
 let stack;
@@ -111,4 +111,45 @@ test('require-dpop: a bearer token is refused; a bound one with proof registers'
   r = await register(c, `DPoP ${tok}`, proof(key, { htm: 'REGISTER', htu: RURI, nonce, accessToken: tok }));
   assert.equal(r.status, 200);
   c.close();
+});
+
+test('gateways sharing a flow-key (scale-out, or one restarted) do not take each other\'s nonces: a used proof does not pass again', async () => {
+  // The jti cache is per gateway (shared by its workers only). Were the nonce key the same on
+  // every gateway with the same flow-key, a proof used at one would pass once more at each other
+  // one, and again at a restarted one within its max-age.
+  const flowKey = '0123456789abcdef0123456789abcdef01234567';
+  assert.deepEqual(await stack.gateway.stop(), { code: 0, sig: null });
+  await stack.startGateway(['--flow-key', flowKey]);
+  const tok = token(stack, 'alice', ['--jkt', key.jkt]);
+  let c = await SipWs.open(stack.wsUrl);
+  let r = await register(c, null, null);
+  const used = proof(key, { htm: 'REGISTER', htu: RURI, nonce: r.headers['dpop-nonce'][0], accessToken: tok });
+  r = await register(c, `DPoP ${tok}`, used);
+  assert.equal(r.status, 200, challenge(r));
+  c.close();
+  // a second gateway with the same flow-key, as behind a balancer (docs/scale-out.md)
+  const [port, sipPort] = [await freePort(), await freePort()];
+  const second = new Daemon('imsgw-gateway', ['--port', String(port), '--sip-listen', `sip:127.0.0.1:${sipPort}`,
+    '--next-hop', `sip:127.0.0.1:${stack.stubPort};transport=tcp`, '--authz-server', stack.issuer,
+    '--waf-client-id', 'gateway', '--waf-client-secret-file', stack.gatewaySecretFile, '--flow-key', flowKey]);
+  try {
+    for (let i = 0; i < 200 && !(await httpOk(`http://127.0.0.1:${port}/healthz`)); i++) await sleep(50);
+    c = await SipWs.open(`ws://127.0.0.1:${port}/sip`);
+    r = await register(c, `DPoP ${tok}`, used);
+    assert.equal(r.status, 401, 'the used proof at another gateway');
+    assert.match(challenge(r), /use_dpop_nonce/);
+    c.close();
+  } finally {
+    assert.deepEqual(await second.stop(), { code: 0, sig: null });
+  }
+  // the same gateway, restarted with the same flow-key: its replay cache is new
+  assert.deepEqual(await stack.gateway.stop(), { code: 0, sig: null });
+  await stack.startGateway(['--flow-key', flowKey]);
+  c = await SipWs.open(stack.wsUrl);
+  r = await register(c, `DPoP ${tok}`, used);
+  assert.equal(r.status, 401, 'the used proof after a restart');
+  assert.match(challenge(r), /use_dpop_nonce/);
+  c.close();
+  await stack.gateway.stop();
+  await stack.startGateway(); // the suite's own gateway again
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startStack, freePort, sleep, stubRegisterCount, stubRegistersReach } from './harness.mjs';
+import { startStack, freePort, sleep, stubRegisterCount, stubRegistersReach, SipWs, registerMsg, token } from './harness.mjs';
 import { Ua, SDP } from './sipua.mjs';
 
 const PASSWORD = 'op-secret-0123456789';
@@ -135,6 +135,38 @@ test("the listing shows alice's registration and call while they exist, and noth
   assert.equal(s.registrations.items.length, 0);
   assert.equal(s.dialogs.items.length, 0);
   assert.equal(s.sources.items.length, 0);
+});
+
+test('a registration whose instance is cut mid-character, or is not UTF-8, is still listed (not hidden from the operator)', async () => {
+  // The +sip.instance is the client's text: 150 two-byte characters are cut inside one at the
+  // listing's 200 bytes, and a binary frame can carry bytes that are not UTF-8 at all. Either
+  // made the row fail to encode and vanish while the total still counted it.
+  const tok = token(stack, 'alice');
+  const contact = (inst) => `Contact: <sip:k3v9@q7k2m9x4.invalid;transport=ws>;+sip.instance="<urn:${inst}>";reg-id=1`;
+  const reg = async (inst, binary) => {
+    // the 200 echoes the Contact in a text frame: the bytes sent are not checked as UTF-8 here
+    const c = await SipWs.open(stack.wsUrl, 'sip', { skipUTF8Validation: true });
+    const msg = registerMsg({ callId: `utf8-${binary}`, auth: `Bearer ${tok}` })
+      .replace(/^Contact: .*$/m, contact(inst));
+    if (binary) c.ws.send(Buffer.from(msg, 'latin1')); else c.send(msg);
+    const r = parseSipText(await c.next());
+    assert.equal(r, 200, `${binary ? 'binary' : 'text'} REGISTER`);
+    return c;
+  };
+  const parseSipText = (t) => Number(/^SIP\/2\.0 (\d{3})/.exec(t)[1]);
+  const cut = await reg('x-'.concat('\u00e9'.repeat(150)), false);
+  let s = await state();
+  assert.equal(s.registrations.items.length, s.registrations.total, JSON.stringify(s.registrations));
+  assert.match(s.registrations.items[0].instance, /^urn:x-\u00e9+/);
+  cut.close();
+  await until('the first gone', async () => (await state()).counts.flows === 0);
+  const raw = await reg('x-\u00ff\u00fe', true);
+  s = await state();
+  assert.equal(s.registrations.total, 1);
+  assert.equal(s.registrations.items.length, 1, JSON.stringify(s.registrations));
+  assert.match(s.registrations.items[0].instance, /^urn:x-/);
+  raw.close();
+  await until('the second gone', async () => (await state()).counts.flows === 0);
 });
 
 test("removing alice's registration: edge state gone, de-REGISTER upstream, her flow closed with 4401", async () => {

@@ -111,6 +111,27 @@ for (const [kind, table] of [['valid §3.1.1', VALID], ['invalid §3.1.2', INVAL
   }
 }
 
+test('bytes that are not UTF-8 from one user reach another in a binary frame, not in a text frame her browser must fail on', async () => {
+  // RFC 7118 §5.1: a SIP message that is not UTF-8 goes in a binary frame. In a text frame a
+  // browser (and ws) fails the whole WebSocket (RFC 6455 §8.1), so one user could cut any other
+  // user's connection with one byte in a header of a MESSAGE.
+  const a = await Ua.register(stack, 'alice');
+  const b = await Ua.register(stack, 'bob');
+  try {
+    b.ws.send = (text) => b.ws.ws.send(Buffer.from(text, 'latin1'));
+    b.request('MESSAGE', a.aor, { body: 'hi', contentType: 'text/plain', extra: ['Subject: caf\u00e9'] });
+    const m = await Promise.race([a.waitRequest('MESSAGE'),
+      a.ws.closed.then((code) => assert.fail(`alice's WebSocket failed (${code}) instead of receiving the MESSAGE`))]);
+    assert.ok(m.headers.subject, 'the MESSAGE reached alice');
+    a.respond(m, 200, 'OK');
+    await b.waitStatus(200, 'MESSAGE');
+    assert.equal(a.ws.ws.readyState, 1, 'alice\'s WebSocket is still open');
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
 test('after the torture: nothing in flight, no dialog', async () => {
   alice?.close();
   // failed INVITEs (no ACK from a torture client) linger PROXY_ACK_WAIT_MS = 4 s, then go

@@ -84,6 +84,23 @@ static void test_other_instance_not_ours(void **state)
     assert_false(flow_ref_ours(&back, 0));
 }
 
+/* A key paired with per-gateway state (the DPoP nonce key with its jti cache): stable within
+ * this gateway, different at another one with the same flow-key, and apart from the plain one. */
+static void test_derive_instance_key(void **state)
+{
+    uint8_t key[FLOW_KEY_LEN] = {7, 7, 7};
+    uint8_t a[32], again[32], plain[32], other[32];
+    flow_set_key(key);
+    assert_int_equal(flow_derive_instance_key("imsgw dpop-nonce v2", a, sizeof(a)), 0);
+    assert_int_equal(flow_derive_instance_key("imsgw dpop-nonce v2", again, sizeof(again)), 0);
+    assert_memory_equal(a, again, sizeof(a));
+    assert_int_equal(flow_derive_key("imsgw dpop-nonce v2", plain, sizeof(plain)), 0);
+    assert_memory_not_equal(a, plain, sizeof(a));
+    flow_set_key(key); /* another gateway (or a restart): same flow-key, new instance */
+    assert_int_equal(flow_derive_instance_key("imsgw dpop-nonce v2", other, sizeof(other)), 0);
+    assert_memory_not_equal(a, other, sizeof(a));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +108,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_and_tamper),
         cmocka_unit_test(test_derive_key),
         cmocka_unit_test(test_other_instance_not_ours),
+        cmocka_unit_test(test_derive_instance_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
