@@ -14,6 +14,7 @@ enum gw_reg_outcome {
     REG_FORBIDDEN_IDENTITY,
     REG_BAD_REQUEST,
     REG_UPSTREAM_ERROR,
+    REG_OVERLOADED, /* 503 + Retry-After: REGISTERs towards the core at their bound (reg_admit) */
     REG_OUTCOME_COUNT
 };
 
@@ -51,6 +52,9 @@ struct gw_metrics {
     uint64_t recovery_refused_total; /* REGISTERs for a held flow without a valid proof */
     uint64_t recovery_expired_total; /* … whose grace ran out (calls ended) */
     uint64_t recovery_dialogs_total; /* dialogs carried over to a new flow */
+    uint64_t register_inflight;      /* gauge: REGISTERs with the IMS core (reg_admit) */
+    uint64_t register_queued;        /* gauge: REGISTERs waiting for a place */
+    uint64_t register_queued_total;  /* REGISTERs that had to wait for a place */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */
