@@ -32,6 +32,7 @@
 #include "media.h"
 #include "proxy.h"
 #include "recover.h"
+#include "reg.h"
 #include "reg_admit.h"
 #include "reg_dpop.h"
 #include "rnd.h"
@@ -254,6 +255,7 @@ out:
         lws_context_destroy(gw->lws);
     recover_clear();   /* held calls end now, like those of the flows closed just above */
     reg_admit_clear(); /* REGISTERs still waiting for the core: their flows are gone */
+    reg_stop();        /* ... and those the core has not answered */
     reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();

@@ -51,7 +51,21 @@ struct reg_pending {
     int dpop_scheme;             /* the client's token came as "Authorization: DPoP" */
     char dpop_jkt[TOK_JKT_SIZE]; /* the key its DPoP proof proved; "" for none */
     struct reg_pending *next;    /* in its flow's list of REGISTERs waiting for that refresh */
+    struct reg_pending *admitted_prev, *admitted_next; /* reg_admitted, while admitted */
 };
+
+/* The REGISTERs holding a place towards the core, so that a stop can end their transactions. */
+static struct reg_pending *reg_admitted;
+
+static void reg_admitted_link(struct reg_pending *p)
+{
+    p->admitted = 1;
+    p->admitted_prev = NULL;
+    p->admitted_next = reg_admitted;
+    if (reg_admitted)
+        reg_admitted->admitted_prev = p;
+    reg_admitted = p;
+}
 
 static uint64_t reg_icid_counter;
 
@@ -71,8 +85,15 @@ static void reg_secret_free(char *s)
 static void reg_pending_free(struct reg_pending *p)
 {
     reg_quota_give(p->conn_id);
-    if (p->admitted)
+    if (p->admitted) {
+        if (p->admitted_prev)
+            p->admitted_prev->admitted_next = p->admitted_next;
+        else
+            reg_admitted = p->admitted_next;
+        if (p->admitted_next)
+            p->admitted_next->admitted_prev = p->admitted_prev;
         reg_admit_leave();
+    }
     if (p->orq)
         nta_outgoing_destroy(p->orq);
     reg_secret_free(p->held_access);
@@ -559,7 +580,7 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         regevent_unsubscribe(c->id);
     switch (reg_admit_enter(reg_on_admit, p)) {
     case REG_ADMIT_NOW:
-        p->admitted = 1;
+        reg_admitted_link(p);
         reg_send_upstream(c, p);
         return;
     case REG_ADMIT_QUEUED:
@@ -599,7 +620,8 @@ static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
 static void reg_on_admit(void *arg, int admitted)
 {
     struct reg_pending *p = arg;
-    p->admitted = admitted;
+    if (admitted)
+        reg_admitted_link(p);
     struct gw_conn *c = ws_find(p->conn_id);
     if (c && admitted)
         reg_send_upstream(c, p);
@@ -943,4 +965,16 @@ void reg_flow_closed(struct gw_conn *c)
         gw->metrics.registrations--;
     reg_state_free(c->reg);
     c->reg = NULL;
+}
+
+void reg_stop(void)
+{
+    /* Only those with a transaction at the core: one waiting for the WAF's Digest answer
+     * (no orq then) belongs to that request's callback. */
+    struct reg_pending *p = reg_admitted, *next;
+    for (; p; p = next) {
+        next = p->admitted_next;
+        if (p->orq)
+            reg_pending_free(p);
+    }
 }

@@ -38,5 +38,7 @@ void reg_handle(struct gw_conn *c, msg_t *msg);
 void reg_flow_closed(struct gw_conn *c);
 /* The WebSocket of c closed: de-register upstream after dereg-grace (if set), forget the state. */
 void reg_flow_gone(struct gw_conn *c);
+/* At stop, before the SIP agent goes: ends the REGISTERs still waiting for the core. */
+void reg_stop(void);
 
 #endif
