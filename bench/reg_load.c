@@ -15,6 +15,9 @@
  *       and keeps the connections until S seconds pass (the caller measures the gateway). A 503
  *       with Retry-After is retried after that many seconds (at most REG_MAX_RETRIES times), as
  *       a client in a registration storm should; only other answers count as failures.
+ *       --churn P: while idle, P % of the connections per minute close and connect again (each
+ *       with a new REGISTER, its token as before); printed: reconnections, failures, and how
+ *       many are registered at the end.
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
  * bounded in connections and time; one lws event loop, no threads. */
 #include <signal.h>
@@ -44,6 +47,7 @@ struct reg_conn {
     uint64_t intended_ns; /* open loop: when that REGISTER was due */
     uint64_t retry_at_ns; /* idle: when to retry after a 503 with Retry-After; 0 = none */
     int retries;
+    int churning; /* idle + churn: closed on purpose, to connect and register again */
     char *rx;
     size_t rx_len;
 };
@@ -56,6 +60,8 @@ static uint64_t *backlog; /* open loop: intended send times, a ring */
 static unsigned backlog_head, backlog_len, backlog_max;
 static int *free_conns, nfree; /* open loop: registered connections with nothing outstanding */
 static uint64_t nretried;
+static double churn; /* idle: percent of the connections that reconnect per minute */
+static uint64_t nchurned, nchurn_failed;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
 static int first_user; /* --first N: connection i is user bench<N + i> with token line N + i */
@@ -114,6 +120,37 @@ static void retry_tick(lws_sorted_usec_list_t *sul)
             lws_callback_on_writable(conns[i].wsi);
         }
     lws_sul_schedule(retry_ctx, 0, sul, retry_tick, 50000);
+}
+
+/* Churn: the connections due to go since the idle period began are closed one after the other
+ * (round robin over the registered ones) and connected again on the next tick. */
+static lws_sorted_usec_list_t churn_sul;
+static uint64_t churn_t0;
+static int churn_next;
+static int reg_connect(struct lws_context *ctx, int i);
+
+static void churn_tick(lws_sorted_usec_list_t *sul)
+{
+    for (int i = 0; i < nconn; i++)
+        if (conns[i].churning == 2) {
+            conns[i].churning = 0;
+            conns[i].registered = 0;
+            conns[i].waiting = 0;
+            nregistered--;
+            if (reg_connect(retry_ctx, i) < 0)
+                nchurn_failed++;
+        }
+    uint64_t due = (uint64_t)((double)(now_ns() - churn_t0) / 60e9 * churn / 100 * nconn);
+    for (int tries = 0; nchurned < due && tries < nconn; tries++) {
+        struct reg_conn *c = &conns[churn_next];
+        churn_next = (churn_next + 1) % nconn;
+        if (!c->registered || c->churning || !c->wsi)
+            continue;
+        c->churning = 1;
+        nchurned++;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    lws_sul_schedule(retry_ctx, 0, sul, churn_tick, 100000);
 }
 
 /* Open loop: lws_service() sleeps until the next event, so a timer (sul) wakes the loop for
@@ -235,6 +272,11 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             c->failed = 1;
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c && c->churning) { /* reconnected by churn_tick(), not from inside lws */
+            c->churning = 2;
+            c->wsi = NULL;
+            return 0;
+        }
         if (!c || !c->failed)
             nclosed++;
         if (c)
@@ -266,7 +308,8 @@ static int reg_connect(struct lws_context *ctx, int i)
     ci.opaque_user_data = &conns[i];
     ci.pwsi = &conns[i].wsi;
     conns[i].idx = first_user + i;
-    conns[i].cseq = 1;
+    if (!conns[i].cseq) /* a reconnect goes on with the same Call-ID: CSeq keeps rising */
+        conns[i].cseq = 1;
     return lws_client_connect_via_info(&ci) ? 0 : -1;
 }
 
@@ -319,7 +362,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mode")) {
             idle_mode = !strcmp(argv[i + 1], "idle");
             open_mode = !strcmp(argv[i + 1], "open");
-        } else if (!strcmp(argv[i], "--rate"))
+        } else if (!strcmp(argv[i], "--churn"))
+            churn = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate"))
             rate = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--first"))
             first_user = atoi(argv[i + 1]);
@@ -382,8 +427,24 @@ int main(int argc, char **argv)
                nregistered, nconn, (unsigned long long)fail_count, (unsigned long long)nretried);
         fflush(stdout);
         uint64_t until = now_ns() + (uint64_t)duration * 1000000000ull;
+        uint64_t fail_before = fail_count;
+        if (churn > 0) {
+            churn_t0 = now_ns();
+            lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
+            lws_sul_schedule(ctx, 0, &churn_sul, churn_tick, 100000);
+        }
         while (!stop && now_ns() < until)
             lws_service(ctx, 100);
+        if (churn > 0) {
+            lws_sul_cancel(&churn_sul);
+            lws_sul_cancel(&retry_sul);
+            printf("churn %.0f %%/min: %llu reconnected, %llu REGISTERs failed meanwhile, %llu "
+                   "reconnects failed; registered at the end %d of %d\n",
+                   churn, (unsigned long long)nchurned,
+                   (unsigned long long)(fail_count - fail_before),
+                   (unsigned long long)nchurn_failed, nregistered, nconn);
+            fflush(stdout);
+        }
     } else if (open_mode) {
         open_t0 = now_ns();
         t_measure_ns = open_t0 + 1000000000ull; /* one second of warm-up at the same rate */
