@@ -3,7 +3,8 @@
 # the machine's load, for measuring each per-REGISTER cost reduction (docs/benchmarks.md).
 # Gateway under callgrind + stub + reg_load (10 connections, closed loop, token cache on);
 # counters are zeroed after a warm-up, then REGISTERs counted via /metrics. Not part of make bench
-# (slow); run: bench/callgrind-register.sh [build] [seconds]. Output: Ir per REGISTER and the top
+# (slow); run: bench/callgrind-register.sh [build] [seconds]; GW_ARGS adds gateway flags (e.g.
+# GW_ARGS="--token-cache-size 0": a signature verified per REGISTER). Output: Ir per REGISTER and the top
 # functions (inclusive) in /tmp/imsgw-callgrind-last/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ for _ in $(seq 100); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; slee
 valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
   "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" \
   --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
-  2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
+  ${GW_ARGS:-} 2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
 for _ in $(seq 300); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
 url="ws://127.0.0.1:$gw_port/sip"
 regs() { curl -s "http://127.0.0.1:$gw_port/metrics" | awk '/^imsgw_register_total\{outcome="ok"\}/ {print $2}'; }

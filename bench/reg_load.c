@@ -1,13 +1,23 @@
 /* reg_load: a REGISTER load client over SIP WebSocket (RFC 7118) for `make bench`.
  *
  *   reg_load --url ws://127.0.0.1:8080/sip --tokens FILE --connections N
- *            [--duration S] [--mode rate|idle]
+ *            [--duration S] [--mode rate|idle|open] [--rate R]
  *
  * rate: every connection REGISTERs, waits for the final response, and REGISTERs again on the
  *       same Call-ID (a closed loop); after a one-second warm-up it counts responses for S
  *       seconds and prints REGISTER/s and latency percentiles.
+ * open: open loop at a fixed arrival rate of R REGISTERs/s (all connections together): the k-th
+ *       REGISTER is due at start + k/R whatever happened to the earlier ones and goes out on the
+ *       next connection with none outstanding; its latency counts from that intended time, so
+ *       a stall is measured in full instead of hidden by sending less (coordinated omission).
+ *       Needs enough connections for the rate; the largest backlog is printed.
  * idle: every connection registers once, then stays open and silent; prints "registered N"
- *       and keeps the connections until S seconds pass (the caller measures the gateway).
+ *       and keeps the connections until S seconds pass (the caller measures the gateway). A 503
+ *       with Retry-After is retried after that many seconds (at most REG_MAX_RETRIES times), as
+ *       a client in a registration storm should; only other answers count as failures.
+ *       --churn P: while idle, P % of the connections per minute close and connect again (each
+ *       with a new REGISTER, its token as before); printed: reconnections, failures, and how
+ *       many are registered at the end.
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
  * bounded in connections and time; one lws event loop, no threads. */
 #include <signal.h>
@@ -22,6 +32,8 @@
 
 #define REG_MAX_CONN 20000
 #define REG_MAX_SAMPLES 4000000
+#define REG_MAX_RETRIES 10
+#define REG_BACKLOG (1u << 20) /* open loop: REGISTERs due but not yet sent */
 
 struct reg_conn {
     struct lws *wsi;
@@ -30,14 +42,26 @@ struct reg_conn {
     uint64_t sent_ns;
     int waiting; /* a REGISTER is out */
     int registered;
-    int failed; /* counted in nclosed already */
+    int failed;           /* counted in nclosed already */
+    int send_due;         /* open loop: a REGISTER is assigned to this connection */
+    uint64_t intended_ns; /* open loop: when that REGISTER was due */
+    uint64_t retry_at_ns; /* idle: when to retry after a 503 with Retry-After; 0 = none */
+    int retries;
+    int churning; /* idle + churn: closed on purpose, to connect and register again */
     char *rx;
     size_t rx_len;
 };
 
 static struct reg_conn conns[REG_MAX_CONN];
 static char **tokens;
-static int ntokens, nconn = 10, duration = 5, idle_mode;
+static int ntokens, nconn = 10, duration = 5, idle_mode, open_mode;
+static double rate;       /* open loop: REGISTERs per second */
+static uint64_t *backlog; /* open loop: intended send times, a ring */
+static unsigned backlog_head, backlog_len, backlog_max;
+static int *free_conns, nfree; /* open loop: registered connections with nothing outstanding */
+static uint64_t nretried;
+static double churn; /* idle: percent of the connections that reconnect per minute */
+static uint64_t nchurned, nchurn_failed;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
 static int first_user; /* --first N: connection i is user bench<N + i> with token line N + i */
@@ -82,6 +106,86 @@ static int reg_send(struct reg_conn *c)
     return lws_write(c->wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
 }
 
+/* Retries after 503 + Retry-After, looked for every 50 ms (a timer: lws_service() sleeps until
+ * the next event, and an idle storm has none). */
+static struct lws_context *retry_ctx;
+static lws_sorted_usec_list_t retry_sul;
+
+static void retry_tick(lws_sorted_usec_list_t *sul)
+{
+    uint64_t now = now_ns();
+    for (int i = 0; i < nconn; i++)
+        if (conns[i].retry_at_ns && conns[i].retry_at_ns <= now && conns[i].wsi) {
+            conns[i].retry_at_ns = 0;
+            lws_callback_on_writable(conns[i].wsi);
+        }
+    lws_sul_schedule(retry_ctx, 0, sul, retry_tick, 50000);
+}
+
+/* Churn: the connections due to go since the idle period began are closed one after the other
+ * (round robin over the registered ones) and connected again on the next tick. */
+static lws_sorted_usec_list_t churn_sul;
+static uint64_t churn_t0;
+static int churn_next;
+static int reg_connect(struct lws_context *ctx, int i);
+
+static void churn_tick(lws_sorted_usec_list_t *sul)
+{
+    for (int i = 0; i < nconn; i++)
+        if (conns[i].churning == 2) {
+            conns[i].churning = 0;
+            conns[i].registered = 0;
+            conns[i].waiting = 0;
+            nregistered--;
+            if (reg_connect(retry_ctx, i) < 0)
+                nchurn_failed++;
+        }
+    uint64_t due = (uint64_t)((double)(now_ns() - churn_t0) / 60e9 * churn / 100 * nconn);
+    for (int tries = 0; nchurned < due && tries < nconn; tries++) {
+        struct reg_conn *c = &conns[churn_next];
+        churn_next = (churn_next + 1) % nconn;
+        if (!c->registered || c->churning || !c->wsi)
+            continue;
+        c->churning = 1;
+        nchurned++;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    lws_sul_schedule(retry_ctx, 0, sul, churn_tick, 100000);
+}
+
+/* Open loop: lws_service() sleeps until the next event, so a timer (sul) wakes the loop for
+ * every REGISTER that falls due, puts it in the backlog with its intended time and hands the
+ * backlog to connections with nothing outstanding. */
+static struct lws_context *open_ctx;
+static lws_sorted_usec_list_t open_sul;
+static uint64_t open_t0, open_sched;
+
+static void open_tick(lws_sorted_usec_list_t *sul)
+{
+    uint64_t now = now_ns();
+    while (now < t_end_ns && open_sched < (uint64_t)((double)(now - open_t0) * rate / 1e9) &&
+           backlog_len < REG_BACKLOG) {
+        backlog[(backlog_head + backlog_len++) % REG_BACKLOG] =
+            open_t0 + (uint64_t)((double)open_sched++ * 1e9 / rate);
+        if (backlog_len > backlog_max)
+            backlog_max = backlog_len;
+    }
+    while (backlog_len && nfree) {
+        struct reg_conn *c = &conns[free_conns[--nfree]];
+        c->intended_ns = backlog[backlog_head];
+        backlog_head = (backlog_head + 1) % REG_BACKLOG;
+        backlog_len--;
+        c->send_due = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+    if (now < t_end_ns) { /* next: when the next REGISTER is due, at least every millisecond */
+        uint64_t next = open_t0 + (uint64_t)((double)open_sched * 1e9 / rate);
+        uint64_t wait_us = next > now ? (next - now) / 1000 : 0;
+        lws_sul_schedule(open_ctx, 0, sul, open_tick,
+                         (lws_usec_t)(wait_us < 1000 ? wait_us : 1000));
+    }
+}
+
 static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
 {
     if (len < 12 || strncmp(text, "SIP/2.0 ", 8) != 0)
@@ -91,15 +195,32 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
         return;
     uint64_t t = now_ns();
     c->waiting = 0;
+    const char *ra = strcasestr(text, "\r\nRetry-After:");
+    if (idle_mode && status == 503 && ra && !c->registered && c->retries < REG_MAX_RETRIES) {
+        c->retries++;
+        nretried++;
+        c->retry_at_ns = t + (uint64_t)atoi(ra + 14) * 1000000000ull;
+        return;
+    }
+    /* open loop: counted by when the REGISTER was due, latency from then */
+    uint64_t from = open_mode && c->intended_ns ? c->intended_ns : c->sent_ns;
+    uint64_t when = open_mode ? from : t;
+    int counted = when >= t_measure_ns && t_measure_ns && (!t_end_ns || when < t_end_ns);
+    if (open_mode && c->registered)
+        free_conns[nfree++] = (int)(c - conns);
+    if (open_mode && backlog_len && open_ctx)
+        lws_sul_schedule(open_ctx, 0, &open_sul, open_tick, 0); /* the backlog goes out now */
     if (status == 200) {
         if (!c->registered) {
             c->registered = 1;
             nregistered++;
+            if (open_mode)
+                free_conns[nfree++] = (int)(c - conns);
         }
-        if (t >= t_measure_ns && (!t_end_ns || t < t_end_ns)) {
+        if (counted) {
             ok_count++;
             if (nsamples < REG_MAX_SAMPLES)
-                samples[nsamples++] = t - c->sent_ns;
+                samples[nsamples++] = t - from;
         }
     } else {
         if (!c->registered && !c->failed) { /* idle mode: this connection is done, unregistered */
@@ -110,7 +231,7 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
         if (fail_count <= 3)
             fprintf(stderr, "reg_load: connection %d got %d\n", c->idx, status);
     }
-    if (!idle_mode && !stop)
+    if (!idle_mode && !open_mode && !stop)
         lws_callback_on_writable(c->wsi);
 }
 
@@ -123,7 +244,13 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
-        if (c && !c->waiting && !stop && (!idle_mode || !c->registered))
+        if (!c || c->waiting || stop)
+            return 0;
+        if (open_mode && c->send_due) {
+            c->send_due = 0;
+            return reg_send(c);
+        }
+        if ((!idle_mode && !open_mode) || (!c->registered && !c->retry_at_ns))
             return reg_send(c);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -145,6 +272,11 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             c->failed = 1;
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c && c->churning) { /* reconnected by churn_tick(), not from inside lws */
+            c->churning = 2;
+            c->wsi = NULL;
+            return 0;
+        }
         if (!c || !c->failed)
             nclosed++;
         if (c)
@@ -176,9 +308,12 @@ static int reg_connect(struct lws_context *ctx, int i)
     ci.opaque_user_data = &conns[i];
     ci.pwsi = &conns[i].wsi;
     conns[i].idx = first_user + i;
-    conns[i].cseq = 1;
+    if (!conns[i].cseq) /* a reconnect goes on with the same Call-ID: CSeq keeps rising */
+        conns[i].cseq = 1;
     return lws_client_connect_via_info(&ci) ? 0 : -1;
 }
+
+#define PCT(q) (nsamples ? (double)samples[(size_t)((double)(nsamples - 1) * (q))] / 1e6 : 0.0)
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -224,18 +359,24 @@ int main(int argc, char **argv)
             nconn = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--duration"))
             duration = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--mode"))
+        else if (!strcmp(argv[i], "--mode")) {
             idle_mode = !strcmp(argv[i + 1], "idle");
+            open_mode = !strcmp(argv[i + 1], "open");
+        } else if (!strcmp(argv[i], "--churn"))
+            churn = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate"))
+            rate = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--first"))
             first_user = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sources"))
             nsources = atoi(argv[i + 1]);
     }
     if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
-        duration < 1 || duration > 600 || nsources < 0 || nsources > 64 || first_user < 0) {
+        duration < 1 || duration > 600 || nsources < 0 || nsources > 64 || first_user < 0 ||
+        (open_mode && !(rate >= 1 && rate <= 1e6))) {
         fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
-                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle] "
-                        "[--sources 1..64] [--first N]\n");
+                        "--connections 1..20000 [--duration 1..600] [--mode rate|idle|open] "
+                        "[--rate 1..1000000 (open)] [--sources 1..64] [--first N]\n");
         return 2;
     }
     char buf[256];
@@ -250,6 +391,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < nsources; i++)
         snprintf(sources[i], sizeof(sources[i]), "127.0.0.%d", 2 + i);
     samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
+    backlog = malloc(REG_BACKLOG * sizeof(*backlog));
+    free_conns = malloc(REG_MAX_CONN * sizeof(*free_conns));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     lws_set_log_level(LLL_ERR, NULL);
@@ -267,6 +410,8 @@ int main(int argc, char **argv)
     int opened = 0;
     uint64_t deadline = t_start_ns + (uint64_t)(duration + 60) * 1000000000ull;
     /* Open connections in batches so the accept queue does not overflow. */
+    retry_ctx = ctx;
+    lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
     while (!stop && now_ns() < deadline) {
         for (int b = 0; b < 200 && opened < nconn; b++)
             if (reg_connect(ctx, opened++) < 0)
@@ -275,20 +420,52 @@ int main(int argc, char **argv)
         if (opened == nconn && nregistered + nclosed >= nconn)
             break;
     }
+    lws_sul_cancel(&retry_sul);
     if (idle_mode) {
-        printf("registered %d of %d (%llu REGISTERs failed)\n", nregistered, nconn,
-               (unsigned long long)fail_count);
+        printf("registered %d of %d (%llu REGISTERs failed, %llu retried after 503 + "
+               "Retry-After)\n",
+               nregistered, nconn, (unsigned long long)fail_count, (unsigned long long)nretried);
         fflush(stdout);
         uint64_t until = now_ns() + (uint64_t)duration * 1000000000ull;
+        uint64_t fail_before = fail_count;
+        if (churn > 0) {
+            churn_t0 = now_ns();
+            lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
+            lws_sul_schedule(ctx, 0, &churn_sul, churn_tick, 100000);
+        }
         while (!stop && now_ns() < until)
             lws_service(ctx, 100);
+        if (churn > 0) {
+            lws_sul_cancel(&churn_sul);
+            lws_sul_cancel(&retry_sul);
+            printf("churn %.0f %%/min: %llu reconnected, %llu REGISTERs failed meanwhile, %llu "
+                   "reconnects failed; registered at the end %d of %d\n",
+                   churn, (unsigned long long)nchurned,
+                   (unsigned long long)(fail_count - fail_before),
+                   (unsigned long long)nchurn_failed, nregistered, nconn);
+            fflush(stdout);
+        }
+    } else if (open_mode) {
+        open_t0 = now_ns();
+        t_measure_ns = open_t0 + 1000000000ull; /* one second of warm-up at the same rate */
+        t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
+        uint64_t drain_until = t_end_ns + 5000000000ull;
+        open_ctx = ctx;
+        open_tick(&open_sul);
+        while (!stop && now_ns() < drain_until && !(now_ns() >= t_end_ns && nfree == nregistered))
+            lws_service(ctx, 0);
+        lws_sul_cancel(&open_sul);
+        qsort(samples, nsamples, sizeof(*samples), cmp_u64);
+        printf("connections=%d mode=open rate=%.0f registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f "
+               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u\n",
+               nconn, rate, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
+               (unsigned long long)fail_count, backlog_max);
     } else {
         t_measure_ns = now_ns() + 1000000000ull;
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
         while (!stop && now_ns() < t_end_ns)
             lws_service(ctx, 0);
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
-#define PCT(q) (nsamples ? (double)samples[(size_t)((double)(nsamples - 1) * (q))] / 1e6 : 0.0)
         printf("connections=%d registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
                "max_ms=%.2f failures=%llu\n",
                nconn, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),

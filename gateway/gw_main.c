@@ -11,6 +11,7 @@
 #include <sofia-sip/su_log.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/nta_tag.h>
+#include <sofia-sip/tport_tag.h>
 #include <sofia-sip/nta_stateless.h>
 #include <sofia-sip/msg.h>
 
@@ -34,6 +35,7 @@
 #include "proxy.h"
 #include "recover.h"
 #include "reg.h"
+#include "reg_admit.h"
 #include "reg_onbehalf.h"
 #include "reg_dpop.h"
 #include "rnd.h"
@@ -208,6 +210,8 @@ int main(int argc, char **argv)
     gw->root = su_glib_root_create(NULL);
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
+    reg_admit_configure((unsigned)cfg.register_inflight_max, (unsigned)cfg.register_queue_max,
+                        (unsigned)cfg.register_queue_ms);
     /* Secrets first: a bad secret file stops the start before any port is opened. */
     if (auth_init(err, sizeof(err)) < 0 || admin_init(err, sizeof(err)) < 0) {
         fprintf(stderr, "imsgw-gateway: %s\n", err);
@@ -222,7 +226,7 @@ int main(int argc, char **argv)
         gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL, NTATAG_UA(0),
         NTATAG_SIP_T1X64(tx_ms),
         NTATAG_TIMER_C((unsigned)cfg.timer_c * 1000 + 2 * tx_ms + GW_NTA_TIMER_C_EXTRA_MS),
-        TAG_END());
+        TPTAG_QUEUESIZE(GW_TRUNK_QUEUE), TAG_END());
     if (!gw->agent) {
         log_error("cannot listen for SIP on %s", cfg.sip_listen);
         goto out;
@@ -262,11 +266,12 @@ out:
     gw_workers_unlisten();
     if (gw->lws)
         lws_context_destroy(gw->lws);
-    recover_clear(); /* held calls end now, like those of the flows closed just above */
+    recover_clear();   /* held calls end now, like those of the flows closed just above */
+    reg_admit_clear(); /* REGISTERs still waiting for a place towards the core */
     reg_dpop_shutdown();
     media_stop(); /* before the proxy: pending media steps hold its transactions */
     proxy_stop();
-    reg_stop();
+    reg_stop(); /* REGISTERs the core has not answered */
     rob_clear();
     regevent_stop();
     ims_peers_clear();

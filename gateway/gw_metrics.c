@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 static const char *const gw_reg_outcome_names[REG_OUTCOME_COUNT] = {
-    "ok",          "challenge",     "invalid_token", "invalid_scope", "forbidden_identity",
-    "bad_request", "upstream_error"};
+    "ok",          "challenge",      "invalid_token", "invalid_scope", "forbidden_identity",
+    "bad_request", "upstream_error", "overloaded"};
 
 struct gw_out {
     char *buf;
@@ -55,6 +55,16 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     for (int i = 0; i < REG_OUTCOME_COUNT; i++)
         gw_put(&o, "imsgw_register_total{outcome=\"%s\"} %" PRIu64 "\n", gw_reg_outcome_names[i],
                m->register_outcomes[i]);
+    gw_metric(&o, "imsgw_register_inflight", "gauge",
+              "REGISTERs sent to the IMS core and not yet answered (at most "
+              "register-inflight-max per worker).",
+              m->register_inflight);
+    gw_metric(&o, "imsgw_register_queued", "gauge",
+              "REGISTERs waiting for the IMS core to have room (register-queue-max).",
+              m->register_queued);
+    gw_metric(&o, "imsgw_register_queued_total", "counter",
+              "REGISTERs that had to wait for the IMS core to have room.",
+              m->register_queued_total);
     gw_put(&o,
            "# HELP imsgw_jwks_fetch_total JWKS fetches from the WAF by result.\n"
            "# TYPE imsgw_jwks_fetch_total counter\n"

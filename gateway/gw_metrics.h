@@ -14,6 +14,7 @@ enum gw_reg_outcome {
     REG_FORBIDDEN_IDENTITY,
     REG_BAD_REQUEST,
     REG_UPSTREAM_ERROR,
+    REG_OVERLOADED, /* 503 + Retry-After: REGISTERs towards the core at their bound (reg_admit) */
     REG_OUTCOME_COUNT
 };
 
@@ -54,6 +55,9 @@ struct gw_metrics {
     uint64_t recovery_routed_total;     /* core requests that followed an old token to a new flow */
     uint64_t recovery_held;             /* gauge: flows held now (recover_held_count) */
     uint64_t admin_auth_failures_total; /* operator requests with a wrong credential */
+    uint64_t register_inflight;         /* gauge: REGISTERs with the IMS core (reg_admit) */
+    uint64_t register_queued;           /* gauge: REGISTERs waiting for a place */
+    uint64_t register_queued_total;     /* REGISTERs that had to wait for a place */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

@@ -136,6 +136,15 @@ static const struct cfg_field gw_fields[] = {
       "file holding the operator's password (HTTP Basic, user operator; at least 16 characters): "
       "enables the operator page and puts /metrics on the WebSocket port behind it (default "
       "none: no operator page)"),
+    F("register-inflight-max", CFG_INT, register_inflight_max, 1, GW_TRUNK_QUEUE,
+      "REGISTERs sent to the IMS core and not yet answered, at most, per worker; more wait "
+      "(default 256)"),
+    F("register-queue-max", CFG_INT, register_queue_max, 0, 1000000,
+      "REGISTERs that may wait for the IMS core to have room, per worker; more are answered 503 "
+      "with Retry-After at once (default 4096)"),
+    F("register-queue-ms", CFG_INT, register_queue_ms, 0, 60000,
+      "ms a REGISTER may wait for the IMS core to have room before it is answered 503 with "
+      "Retry-After (default 5000)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -180,6 +189,9 @@ void gw_settings_defaults(struct gw_settings *s)
     s->dpop_nonce_lifetime = 900;
     s->flow_recovery_grace = 30;
     s->sip_transaction_timeout = PROXY_TX_TIMEOUT_S;
+    s->register_inflight_max = 256;
+    s->register_queue_max = 4096;
+    s->register_queue_ms = 5000;
     cfg_set_str(&s->media, "off");
     cfg_set_str(&s->media_relay, "127.0.0.1:2223");
     s->media_timeout = 2000;

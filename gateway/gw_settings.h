@@ -6,6 +6,11 @@
 
 #include "config.h"
 
+/* Messages sofia-sip may queue on one IMS-side connection while its socket is full
+ * (TPTAG_QUEUESIZE: sofia's default is 64, its maximum 1000). One more fails at once with 503
+ * from nta; register-inflight-max is bounded by it, so REGISTERs alone never overflow it. */
+#define GW_TRUNK_QUEUE 1000
+
 struct gw_settings {
     char *listen; /* HTTP + WebSocket address */
     long port;
@@ -73,6 +78,9 @@ struct gw_settings {
     long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
     char *admin_listen;           /* host:port of the operator page and /metrics; NULL = none */
     char *admin_credential_file;  /* the operator's password (HTTP Basic); NULL = page off */
+    long register_inflight_max;   /* REGISTERs with the IMS core at once, per worker (reg_admit) */
+    long register_queue_max;      /* REGISTERs waiting for a place; beyond: 503 + Retry-After */
+    long register_queue_ms;       /* longest wait for a place before 503 + Retry-After */
 };
 
 extern const struct cfg_program gw_program;

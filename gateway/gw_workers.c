@@ -28,6 +28,7 @@
 #include "media.h"
 #include "proxy.h"
 #include "recover.h"
+#include "reg_admit.h"
 #include "ws_mask.h"
 
 #define GW_WORKERS_RESTART_DELAY_S 1
@@ -310,6 +311,11 @@ static void gw_workers_gauges(struct gw_metrics *m)
     m->media_relay_errors_total = ms.relay_errors_total;
     m->media_relay_rtt_ms_total = ms.relay_rtt_ms_total;
     m->media_relay_answered_total = ms.relay_answered_total;
+    struct reg_admit_stats as;
+    reg_admit_get_stats(&as);
+    m->register_inflight = as.inflight;
+    m->register_queued = as.queued;
+    m->register_queued_total = as.queued_total;
 }
 
 void gw_workers_publish(void)

@@ -27,6 +27,7 @@
 #include "recover.h"
 #include "dpop.h"
 #include "reg_dpop.h"
+#include "reg_admit.h"
 #include "reg_quota.h"
 #include "regevent.h"
 #include "timeutil.h"
@@ -46,6 +47,7 @@ struct reg_pending {
     int64_t held_access_exp;
     int refreshing;              /* this REGISTER refreshes the flow's held tokens */
     int answered;                /* the core's Digest challenge was answered once (no second) */
+    int admitted;                /* holds one of reg_admit's places towards the core */
     int dpop_scheme;             /* the client's token came as "Authorization: DPoP" */
     char dpop_jkt[TOK_JKT_SIZE]; /* the key its DPoP proof proved; "" for none */
     struct reg_pending *next;    /* in its flow's list of REGISTERs waiting for that refresh */
@@ -80,6 +82,8 @@ static void reg_pending_free(struct reg_pending *p)
     if (reg_at_core)
         g_hash_table_remove(reg_at_core, p);
     reg_quota_give(p->conn_id);
+    if (p->admitted)
+        reg_admit_leave();
     if (p->orq)
         nta_outgoing_destroy(p->orq);
     reg_secret_free(p->held_access);
@@ -148,6 +152,19 @@ static void reg_busy(struct gw_conn *c, sip_t const *sip, const char *why)
     reg_count(REG_UPSTREAM_ERROR);
     sipmsg_reply(c, sip, 503, "Service Unavailable", SIPTAG_RETRY_AFTER_STR(REG_QUOTA_RETRY_AFTER),
                  TAG_END());
+}
+
+/* The core is busy with this worker's REGISTERs and the queue for it is full, or this one waited
+ * too long: try again later, at a time spread over the clients of a burst. */
+static void reg_shed(struct gw_conn *c, sip_t const *sip)
+{
+    char after[16];
+    snprintf(after, sizeof(after), "%u", reg_admit_retry_after());
+    reg_count(REG_OVERLOADED);
+    log_debug("reg: connection %llu: 503, REGISTERs towards the IMS core at their bound",
+              (unsigned long long)c->id);
+    sipmsg_reply(c, sip, 503, "Service Unavailable (too many REGISTERs in progress)",
+                 SIPTAG_RETRY_AFTER_STR(after), TAG_END());
 }
 
 /* Finds the one token credential (scheme Bearer or DPoP) among Authorization and
@@ -517,7 +534,11 @@ static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
     reg_track(p);
 }
 
-/* Identity known: check it may register To, clamp Expires, send upstream. */
+static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p);
+static void reg_on_admit(void *arg, int admitted);
+
+/* Identity known: check it may register To, clamp Expires, then send upstream when the core has
+ * room for it (reg_admit). */
 static void reg_forward(struct gw_conn *c, struct reg_pending *p)
 {
     sip_t const *sip = sip_object(p->req);
@@ -559,6 +580,27 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
     p->expires = expires;
     if (expires == 0) /* leaving: the core's NOTIFY about it is no network de-registration */
         regevent_unsubscribe(c->id);
+    switch (reg_admit_enter(reg_on_admit, p)) {
+    case REG_ADMIT_NOW:
+        p->admitted = 1;
+        reg_send_upstream(c, p);
+        return;
+    case REG_ADMIT_QUEUED:
+        return; /* resumes in reg_on_admit() */
+    case REG_ADMIT_FULL:
+        reg_shed(c, sip);
+        break;
+    }
+done:
+    reg_pending_free(p);
+}
+
+/* Builds the REGISTER for the core and sends it; p holds a place (reg_admit). */
+static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
+{
+    sip_t const *sip = sip_object(p->req);
+    const struct gw_settings *cfg = gw->cfg;
+    long expires = p->expires;
     msg_t *fwd = reg_build_upstream(c, p, expires);
     /* kept for a later de-REGISTER (dereg-grace, the operator's removal) or re-REGISTER
      * (reg_onbehalf) */
@@ -573,12 +615,26 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         log_error("reg: could not send the REGISTER to %s", cfg->next_hop);
         reg_count(REG_UPSTREAM_ERROR);
         sipmsg_reply(c, sip, 500, NULL, TAG_END());
-        goto done;
+        reg_pending_free(p);
+        return;
     }
-    reg_track(p);
-    return; /* resumes in reg_on_response() */
-done:
-    reg_pending_free(p);
+    reg_track(p); /* resumes in reg_on_response() */
+}
+
+/* A queued REGISTER's turn came, or its wait ran out. */
+static void reg_on_admit(void *arg, int admitted)
+{
+    struct reg_pending *p = arg;
+    if (admitted)
+        p->admitted = 1;
+    struct gw_conn *c = ws_find(p->conn_id);
+    if (c && admitted)
+        reg_send_upstream(c, p);
+    else {
+        if (c)
+            reg_shed(c, sip_object(p->req));
+        reg_pending_free(p);
+    }
 }
 
 static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity *id,

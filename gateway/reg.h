@@ -42,7 +42,7 @@ void reg_flow_closed(struct gw_conn *c);
 int reg_remove(struct gw_conn *c, const char *why);
 /* The WebSocket of c closed: de-register upstream after dereg-grace (if set), forget the state. */
 void reg_flow_gone(struct gw_conn *c);
-/* Shutdown, before the SIP agent goes: frees the REGISTERs still waiting for the core. */
+/* At stop, before the SIP agent goes: ends the REGISTERs still waiting for the core. */
 void reg_stop(void);
 
 #endif
