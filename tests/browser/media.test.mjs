@@ -12,21 +12,9 @@ import path from 'node:path';
 import { sleep } from '../integration/harness.mjs';
 import { NativeUa } from '../integration/native-ua.mjs';
 import { Rtpengine } from '../integration/rtpengine.mjs';
-import { startWicStack, launch, openPage, signIn, byId, shot, expectText } from './wic-helpers.mjs';
+import { startWicStack, launch, openPage, signIn, byId, shot, expectText, writeToneWav } from './wic-helpers.mjs';
 
 let stack, relay, browser, alice, bob, carol, wavDir;
-
-/** A 16-bit mono 48 kHz WAV of a 1 kHz tone at half scale (Chromium loops it). */
-function writeToneWav(file, seconds = 2, hz = 1000, rate = 48000) {
-  const n = seconds * rate;
-  const buf = Buffer.alloc(44 + 2 * n);
-  buf.write('RIFF', 0); buf.writeUInt32LE(36 + 2 * n, 4); buf.write('WAVE', 8);
-  buf.write('fmt ', 12); buf.writeUInt32LE(16, 16); buf.writeUInt16LE(1, 20); buf.writeUInt16LE(1, 22);
-  buf.writeUInt32LE(rate, 24); buf.writeUInt32LE(2 * rate, 28); buf.writeUInt16LE(2, 32); buf.writeUInt16LE(16, 34);
-  buf.write('data', 36); buf.writeUInt32LE(2 * n, 40);
-  for (let i = 0; i < n; i++) buf.writeInt16LE(Math.round(16000 * Math.sin((2 * Math.PI * hz * i) / rate)), 44 + 2 * i);
-  fs.writeFileSync(file, buf);
-}
 
 /** Inbound audio of the page's newest RTCPeerConnection, and the SDP it negotiated. */
 const audioStats = (page) => page.evaluate(async () => {
