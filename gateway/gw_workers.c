@@ -23,6 +23,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "gw_proxyproto.h"
 #include "gw_tls.h"
 #include "log.h"
 #include "media.h"
@@ -373,10 +374,14 @@ static gboolean gw_workers_accept(gint fd, GIOCondition cond, gpointer unused)
                 log_warn("accept: out of file descriptors");
             break;
         }
-        /* what lws's FILTER_NETWORK_CONNECTION does for its own accepts */
+        /* what lws's FILTER_NETWORK_CONNECTION does for its own accepts (lws_adopt_socket does
+         * not call it): without the PROXY gate, a balancer's header would reach TLS or HTTP */
+        gw_pp_track(s);
         ws_mask_track(s, gw_tls_on());
-        if (!lws_adopt_socket(gw->lws, s)) /* lws closes the socket it could not adopt */
+        if (!lws_adopt_socket(gw->lws, s)) { /* lws closes the socket it could not adopt */
             ws_mask_forget(s);
+            gw_pp_forget(s);
+        }
     }
     return G_SOURCE_CONTINUE;
 }

@@ -1,16 +1,21 @@
 /* waf_dpop: the nonce is stateless (HMAC of its time under a key made at start), so it costs no
  * store write; a restart only makes clients fetch a new one. The jti cache is what stops a
- * proof from being used twice inside its window. */
+ * proof from being used twice inside its window: in memory on SQLite (one process), and on
+ * PostgreSQL in the shared dpop_jtis table (schema step 6), so a proof used at one WAF replica
+ * is refused at every other one. */
 #include "waf_dpop.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "dpop.h"
 #include "log.h"
 #include "rnd.h"
 #include "timeutil.h"
+#include "waf_db.h"
 
 #define WAF_DPOP_NONCE_TAG "imsgw-waf-token"
 #define WAF_DPOP_LEEWAY 5 /* seconds an iat may be ahead of our clock */
@@ -46,6 +51,43 @@ static int waf_dpop_refuse(struct waf_app *app, struct waf_resp *resp, const cha
     return -1;
 }
 
+/* The shared replay cache: one row per proof, keyed by SHA-256 of jkt and jti (a client's jti
+ * alone is not unique across keys, and neither is stored as the client sent it). The insert is
+ * one atomic statement: of two replicas racing with one proof exactly one inserts. A row whose
+ * time has passed may be taken over (the proof it stood for can no longer pass the iat check).
+ * 0 new, 1 replayed, -2 the store failed. */
+static int waf_dpop_seen_shared(struct waf_app *app, const struct dpop_proof *p, int64_t now,
+                                int64_t until)
+{
+    /* jkt with its NUL, then jti: the two cannot run together */
+    unsigned char key[sizeof(p->jkt) + sizeof(p->jti)], md[SHA256_DIGEST_LENGTH];
+    size_t kl = strlen(p->jkt) + 1, jl = strlen(p->jti);
+    memcpy(key, p->jkt, kl);
+    memcpy(key + kl, p->jti, jl);
+    SHA256(key, kl + jl, md);
+    char id[2 * SHA256_DIGEST_LENGTH + 1];
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(id + 2 * i, 3, "%02x", md[i]);
+    struct waf_db *db = waf_store_db(app->store);
+    struct waf_stmt *s;
+    if (waf_db_prepare(db,
+                       "INSERT INTO dpop_jtis (id, expires_at) VALUES (?1, ?2) "
+                       "ON CONFLICT (id) DO UPDATE SET expires_at = ?2 "
+                       "WHERE dpop_jtis.expires_at < ?3",
+                       &s) != WAF_DB_OK)
+        return -2;
+    waf_db_bind_text(s, 1, id);
+    waf_db_bind_int64(s, 2, until);
+    waf_db_bind_int64(s, 3, now);
+    int rc = waf_db_step(s);
+    waf_db_finalize(s);
+    if (rc != WAF_DB_DONE) {
+        log_warn("token: the DPoP replay cache cannot be written (%s)", waf_db_errmsg(db));
+        return -2;
+    }
+    return waf_db_changes(db) == 1 ? 0 : 1;
+}
+
 int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
 {
     req->dpop_jkt[0] = '\0';
@@ -70,10 +112,19 @@ int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *re
         return waf_dpop_refuse(app, resp, "use_dpop_nonce",
                                p.nonce[0] ? "the DPoP nonce is stale or not ours"
                                           : "the authorization server requires a DPoP nonce");
-    pthread_mutex_lock(&waf_dpop_mu);
-    int seen = dpop_replay_add(app->dpop_replay, &p, now,
-                               now + app->s->dpop_max_age + WAF_DPOP_LEEWAY + 1);
-    pthread_mutex_unlock(&waf_dpop_mu);
+    int64_t until = now + app->s->dpop_max_age + WAF_DPOP_LEEWAY + 1;
+    int seen;
+    if (app->store && waf_store_db(app->store)->postgres) {
+        if ((seen = waf_dpop_seen_shared(app, &p, now, until)) < -1)
+            return waf_resp_store_unavailable(app, resp)
+                       ? -1
+                       : waf_dpop_refuse(app, resp, "invalid_dpop_proof",
+                                         "the DPoP proof could not be recorded; try again");
+    } else {
+        pthread_mutex_lock(&waf_dpop_mu);
+        seen = dpop_replay_add(app->dpop_replay, &p, now, until);
+        pthread_mutex_unlock(&waf_dpop_mu);
+    }
     if (seen)
         return waf_dpop_refuse(app, resp, "invalid_dpop_proof",
                                seen > 0 ? "the DPoP proof was already used (jti)"

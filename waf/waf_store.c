@@ -148,6 +148,12 @@ static const char *const waf_store_migrations[] = {
     " window_start INTEGER NOT NULL,"
     " last_at INTEGER NOT NULL,"
     " count INTEGER NOT NULL);",
+    /* 6: the DPoP jti replay cache shared by the WAF replicas of one PostgreSQL database
+     * (waf_dpop; unused on SQLite, where one process remembers proofs in memory). id is the
+     * hex SHA-256 of the proof key's thumbprint and jti; a row past expires_at is garbage. */
+    "CREATE TABLE dpop_jtis ("
+    " id TEXT PRIMARY KEY,"
+    " expires_at INTEGER NOT NULL);",
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))
@@ -199,6 +205,7 @@ void waf_store_gc(struct waf_store *st, int64_t now)
         "DELETE FROM numeric_codes WHERE expires_at < ?1",
         "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND public_until < ?1",
         "DELETE FROM throttles WHERE last_at < ?1 - 86400", /* longer than any window */
+        "DELETE FROM dpop_jtis WHERE expires_at < ?1",
     };
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         struct waf_stmt *s;

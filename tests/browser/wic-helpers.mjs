@@ -14,7 +14,7 @@ export const ARTIFACTS = path.join(ROOT, 'tests', 'artifacts');
 export const CHROMIUM = process.env.IMSGW_CHROMIUM || '/usr/bin/chromium';
 
 /** A copy of the web client whose config.json points at this stack (the page derives the rest). */
-function wwsfCopy(extraConfig) {
+export function wwsfCopy(extraConfig) {
   execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-wic.mjs')], { stdio: 'inherit' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-wwsf-'));
   fs.cpSync(path.join(ROOT, 'wwsf-static'), dir, { recursive: true });

@@ -253,6 +253,43 @@ test('a DPoP nonce one replica gave is accepted by the other (nonce key from the
     assert.equal(t.json.token_type, 'DPoP');
   });
 
+test('a DPoP proof used at one replica is refused at the other (the jti cache is in the database)',
+  { skip: !onPostgres }, async () => {
+    const key = dpopKey();
+    const htu = `${a.issuer}/token`; // the replicas share one issuer
+    /** A fresh authorization code for alice and the /token form that redeems it. */
+    const codeForm = async () => {
+      const { verifier, challenge } = pkce();
+      const s = await signIn(a, authorizeUrl({ code_challenge: challenge, code_challenge_method: 'S256', state: 's' }),
+        'alice', a.passwords.alice);
+      assert.equal(s.status, 303, s.text.slice(0, 300));
+      const code = new URL(s.res.headers.get('location')).searchParams.get('code');
+      return { grant_type: 'authorization_code', code, client_id: 'wic', redirect_uri: WIC_REDIRECT, code_verifier: verifier };
+    };
+    const jtiRefused = (r) => r.status === 400 && r.json?.error === 'invalid_dpop_proof' &&
+      /already used \(jti\)/.test(r.json.error_description);
+    const nonce = (await post(a, '/token', await codeForm(), { dpop: proof(key, { htm: 'POST', htu }) }))
+      .res.headers.get('dpop-nonce');
+    // used at a, then replayed at b (with another code, so only the proof can be the reason)
+    const used = proof(key, { htm: 'POST', htu, nonce });
+    const ok = await retried(async () => post(a, '/token', await codeForm(), { dpop: used }));
+    assert.equal(ok.status, 200, ok.text);
+    const replay = await retried(async () => post(b, '/token', await codeForm(), { dpop: used }));
+    assert.ok(jtiRefused(replay), `replayed at the other replica: ${replay.status} ${replay.text}`);
+    // one proof at both replicas at the same moment, ten times: never accepted twice
+    for (let i = 0; i < 10; i++) {
+      const pr = proof(key, { htm: 'POST', htu, nonce });
+      const [fa, fb] = [await codeForm(), await codeForm()];
+      const rs = await Promise.all([retried(() => post(a, '/token', fa, { dpop: pr })),
+        retried(() => post(b, '/token', fb, { dpop: pr }))]);
+      assert.equal(rs.filter((r) => r.status === 200).length, 1, rs.map((r) => `${r.status} ${r.text}`).join(' / '));
+      assert.equal(rs.filter(jtiRefused).length, 1);
+    }
+    const url = a.args[a.args.indexOf('--database') + 1];
+    const rows = Number(execFileSync('psql', [url, '-Atc', 'SELECT count(*) FROM dpop_jtis'], { encoding: 'utf8' }).trim());
+    assert.ok(rows >= 11, `proofs recorded in the shared table: ${rows}`);
+  });
+
 test('killing one replica: sign-in and refresh go on at the other', { skip: !onPostgres }, async () => {
   const t = await wicTokens(a, 'carol');
   assert.equal(t.status, 200, t.text);

@@ -30,7 +30,8 @@ made=()
 teardown() {
   set +e
   if [ -s "$dir/pids" ]; then
-    while read -r pid; do kill -KILL "$pid" 2>/dev/null; done <"$dir/pids"
+    # a gateway's workers first (they are its children, and would outlive it)
+    while read -r pid; do pkill -KILL -P "$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; done <"$dir/pids"
   fi
   if [ -d "$dir/pg/data" ]; then
     runuser -u nobody -- "$pgbin/pg_ctl" -D "$dir/pg/data" -m immediate -w -t 10 stop >/dev/null 2>&1

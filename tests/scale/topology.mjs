@@ -21,6 +21,7 @@ export const IMS = '10.99.0.9';
 export const CLIENT = '10.99.0.10';
 export const ISSUER = `https://${LB}:8443`; // HAProxy terminates TLS (tests/scale/netns.sh)
 export const WS_URL = `wss://${LB}:8080/sip`; // TLS to the gateways, through HAProxy's TCP mode
+export const PAGE_URL = `https://${LB}:8080`; // the web client, served by whichever gateway
 
 /** A process in host's namespace; its output kept (bounded) for assertions and post-mortems. */
 class Proc {
@@ -36,7 +37,17 @@ class Proc {
     this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve({ code, sig })));
   }
   get running() { return this.proc.exitCode === null && this.proc.signalCode === null; }
-  kill(sig = 'SIGKILL') { this.proc.kill(sig); return this.exited; }
+  /** The host dies: the daemon and its children (a gateway's workers, which would outlive it). */
+  kill(sig = 'SIGKILL') {
+    const children = [];
+    try {
+      for (const t of fs.readdirSync(`/proc/${this.proc.pid}/task`))
+        children.push(...fs.readFileSync(`/proc/${this.proc.pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean));
+    } catch { /* gone already */ }
+    this.proc.kill(sig);
+    for (const c of children) try { process.kill(Number(c), sig); } catch { /* gone */ }
+    return this.exited;
+  }
   async stop() {
     if (!this.running) return this.exited;
     this.proc.kill('SIGTERM');
@@ -137,9 +148,10 @@ export async function haproxyStatus(topo) {
 
 /**
  * Starts everything. users: names (each gets an IMPU sip:<name>@ims.test and password pw-<name>);
- * gatewayArgs: extra flags for every gateway.
+ * gatewayArgs: extra flags for every gateway, or a function of the host (gw1…) returning them;
+ * wwsfDir: the web client's files, served by every gateway at https://LB:8080/ (PAGE_URL).
  */
-export async function startTopology({ users, gatewayArgs = [] }) {
+export async function startTopology({ users, gatewayArgs = [], wwsfDir = null }) {
   const topo = { procs: [], passwords: {}, wsUrl: WS_URL, issuer: ISSUER };
   const kek = path.join(DIR, 'kek');
   fs.writeFileSync(kek, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
@@ -156,11 +168,13 @@ export async function startTopology({ users, gatewayArgs = [] }) {
     cli(['user', 'add', u, '--impu', `sip:${u}@ims.test`, '--password-stdin'], `${topo.passwords[u]}\n`);
     hss.push({ impi: `${u}@ims.test`, impu: [`sip:${u}@ims.test`] });
   }
-  cli(['client', 'add', 'wic', '--public', '--redirect-uri', 'http://127.0.0.1:8080/']);
+  cli(['client', 'add', 'wic', '--public', '--redirect-uri', 'http://127.0.0.1:8080/', '--redirect-uri', `${PAGE_URL}/`]);
   const secret = path.join(DIR, 'gateway-secret');
   cli(['client', 'add', 'gateway', '--confidential', '--redirect-uri', 'http://127.0.0.1:8080/cb',
     '--secret-file', secret]);
+  topo.gatewaySecret = fs.readFileSync(secret, 'utf8').trim();
   fs.writeFileSync(path.join(DIR, 'hss.json'), JSON.stringify(hss));
+  const wwsf = wwsfDir ? ['--wwsf-dir', wwsfDir, '--allowed-origins', PAGE_URL] : [];
   const start = (host, name, argv) => { const p = new Proc(host, name, argv); topo.procs.push(p); return p; };
 
   try {
@@ -183,7 +197,8 @@ export async function startTopology({ users, gatewayArgs = [] }) {
         '--sip-listen', `sip:${a}:5060`, '--next-hop', `sip:${IMS}:5060;transport=tcp`,
         '--authz-server', ISSUER, '--waf-client-id', 'gateway', '--waf-client-secret-file', secret,
         '--flow-key', flowKey, '--waf-ca-file', path.join(DIR, 'lb-cert.pem'), '--proxy-protocol-from', LB,
-        '--tls-cert', path.join(DIR, 'lb-cert.pem'), '--tls-key', path.join(DIR, 'lb-key.pem'), ...gatewayArgs]);
+        '--tls-cert', path.join(DIR, 'lb-cert.pem'), '--tls-key', path.join(DIR, 'lb-key.pem'), ...wwsf,
+        ...(typeof gatewayArgs === 'function' ? gatewayArgs(h) : gatewayArgs)]);
     // in service once HAProxy's own checks (through PROXY v2) see every server up
     await waitFor(async () => {
       const st = await haproxyStatus(topo).catch(() => ({}));
