@@ -46,19 +46,23 @@ function fill(tbody, list, columns, what, extra) {
 
 let armed = null; // the flow whose Remove button waits for its confirmation click
 
+/** A registration's flow: its id, and its worker in a combined view of several workers. */
+const rowKey = (reg) => `${reg.worker ?? 0}/${reg.flow}`;
+
 function removeButton(reg) {
   const td = document.createElement('td');
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset.testid = 'remove';
-  const confirming = armed === reg.flow;
+  b.dataset.key = rowKey(reg);
+  const confirming = armed === rowKey(reg);
   b.textContent = confirming ? 'Confirm removal' : 'Remove';
   b.className = confirming ? 'confirm' : '';
   b.setAttribute('aria-label', `${confirming ? 'Confirm removal of' : 'Remove'} the registration of ${reg.aor} on connection ${reg.flow}`);
   b.addEventListener('click', () => {
-    if (armed !== reg.flow) {
-      armed = reg.flow;
-      setTimeout(() => { if (armed === reg.flow) { armed = null; refresh(); } }, 5000);
+    if (armed !== rowKey(reg)) {
+      armed = rowKey(reg);
+      setTimeout(() => { if (armed === rowKey(reg)) { armed = null; refresh(); } }, 5000);
       refresh();
       return;
     }
@@ -88,7 +92,15 @@ async function remove(reg) {
   refresh();
 }
 
+/** Redraws, keeping the keyboard focus on the Remove button it was on (the rows are rebuilt on
+ * every poll and on the first click of a removal). */
 function draw(s) {
+  const focusedKey = document.activeElement?.dataset?.key;
+  drawAll(s);
+  if (focusedKey) el('regs').querySelector(`button[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+}
+
+function drawAll(s) {
   el('scope').textContent = s.workers > 1
     ? `Worker ${s.worker} of ${s.workers}: this page shows this worker's connections only (docs/operator.md).`
     : 'One gateway process: everything it holds.';
