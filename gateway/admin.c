@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "admin_api.h"
 #include "admin_auth.h"
 #include "admin_events.h"
+#include "admin_fanout.h"
 #include "admin_page.h"
 #include "gw.h"
 #include "gw_workers.h"
@@ -175,6 +178,22 @@ static int admin_metrics(struct admin_reply *r)
     return 0;
 }
 
+/* The state of every worker, gathered by admin_fanout: 2 (answered later), or a 503 now. */
+static int admin_state_combined(struct lws *wsi, struct admin_reply *r)
+{
+    char auth[1024] = "";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof(auth))
+        lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+    int rc = admin_fanout_state(wsi, auth,
+                                admin_urlarg(wsi, "limit=", ADMIN_LIST_DEFAULT, ADMIN_LIST_MAX),
+                                admin_urlarg(wsi, "offset=", 0, 1u << 30));
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (rc < 0)
+        return admin_text(r, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                          "too many combined views in flight; try again\n");
+    return 2;
+}
+
 int admin_http(struct lws *wsi, const char *method, const char *uri, struct admin_reply *r)
 {
     memset(r, 0, sizeof(*r));
@@ -198,6 +217,9 @@ int admin_http(struct lws *wsi, const char *method, const char *uri, struct admi
                     : admin_metrics(r);
     if (post)
         return admin_remove(wsi, uri, r);
+    if (strcmp(uri, "/admin/api/state") == 0 && admin_fanout_wanted() &&
+        !lws_get_urlarg_by_name(wsi, "local=", (char[8]){0}, 8))
+        return admin_state_combined(wsi, r);
     if (strcmp(uri, "/admin/api/state") == 0)
         return admin_json(
             r, HTTP_STATUS_OK,

@@ -19,7 +19,7 @@ struct hc_call {
     char *body; /* LWS_PRE bytes of headroom, then the request body */
     size_t body_len;
     char content_type[128];
-    char authorization[512];
+    char authorization[1024]; /* a Basic credential of up to 512 characters, base64 */
     char *rsp;
     size_t rsp_len;
     int status;

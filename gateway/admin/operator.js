@@ -49,8 +49,19 @@ let armed = null; // the flow whose Remove button waits for its confirmation cli
 /** A registration's flow: its id, and its worker in a combined view of several workers. */
 const rowKey = (reg) => `${reg.worker ?? 0}/${reg.flow}`;
 
+let shownBy = 0; // the worker that answered the page's last snapshot
+
+/** A connection id, with its worker in a combined view. */
+const flowLabel = (x, id) => (x.worker === undefined ? String(id) : `${id} (worker ${x.worker})`);
+
 function removeButton(reg) {
   const td = document.createElement('td');
+  if (reg.worker !== undefined && reg.worker !== shownBy) {
+    // not forwarded between workers yet: that worker's own listener removes it
+    td.textContent = `Remove on worker ${reg.worker}'s page`;
+    td.className = 'empty';
+    return td;
+  }
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset.testid = 'remove';
@@ -101,9 +112,15 @@ function draw(s) {
 }
 
 function drawAll(s) {
-  el('scope').textContent = s.workers > 1
-    ? `Worker ${s.worker} of ${s.workers}: this page shows this worker's connections only (docs/operator.md).`
-    : 'One gateway process: everything it holds.';
+  shownBy = s.worker;
+  let scope = 'One gateway process: everything it holds.';
+  if (s.combined) {
+    scope = `All ${s.workers} workers (this page is served by worker ${s.worker}).`;
+    if (s.missing.length) scope += ` Worker ${s.missing.join(', ')} did not answer in time: its connections are not shown.`;
+  } else if (s.workers > 1) {
+    scope = `Worker ${s.worker} of ${s.workers}: this page shows this worker's connections only (docs/operator.md).`;
+  }
+  el('scope').textContent = scope;
   const counts = [['Connections', s.counts.flows], ['Registrations', s.counts.registrations],
     ['Calls', s.counts.dialogs], ['Transactions', s.counts.transactions],
     [`Media sessions (${s.media})`, s.counts.media_sessions], ['De-REGISTERs pending', s.counts.dereg_pending],
@@ -119,16 +136,17 @@ function drawAll(s) {
     return d;
   }));
   fill(el('regs'), s.registrations, [(r) => r.aor, (r) => r.instance || '—', (r) => age(Math.max(0, r.expires_in_s)),
-    (r) => String(r.flow)], 'registrations', removeButton);
+    (r) => flowLabel(r, r.flow)], 'registrations', removeButton);
   fill(el('dialogs'), s.dialogs, [(d) => d.call, (d) => d.state, (d) => d.direction, (d) => d.local, (d) => d.remote,
-    (d) => age(d.age_s), (d) => String(d.flow)], 'calls');
-  fill(el('flows'), s.flows, [(f) => String(f.id), (f) => f.peer, (f) => age(f.age_s), (f) => (f.registered ? 'yes' : 'no'),
+    (d) => age(d.age_s), (d) => flowLabel(d, d.flow)], 'calls');
+  fill(el('flows'), s.flows, [(f) => flowLabel(f, f.id), (f) => f.peer, (f) => age(f.age_s), (f) => (f.registered ? 'yes' : 'no'),
     (f) => String(f.transactions), (f) => `${f.queued_bytes} B`], 'connections');
-  fill(el('sources'), s.sources, [(x) => x.source, (x) => String(x.connections)], 'connections');
+  fill(el('sources'), s.sources, [(x) => (x.worker === undefined ? x.source : `${x.source} (worker ${x.worker})`),
+    (x) => String(x.connections)], 'connections');
   el('errors').replaceChildren(...s.errors.map((e) => {
     const li = document.createElement('li');
     li.className = e.level;
-    li.textContent = `${new Date(e.time * 1000).toISOString()} ${e.level}: ${e.text}`;
+    li.textContent = `${new Date(e.time * 1000).toISOString()} ${e.level}${e.worker === undefined ? '' : ` (worker ${e.worker})`}: ${e.text}`;
     return li;
   }));
   if (!s.errors.length) {

@@ -247,6 +247,84 @@ test('with two workers each serves its own state on admin-listen port + its numb
   }
 });
 
+test('two workers: either worker answers one combined listing, rows labelled by worker; a silent worker is reported missing', async () => {
+  const adminPort = await freePort();
+  const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+  const s = await startStack({
+    users,
+    gatewayArgs: (st) => {
+      const file = path.join(st.dir, 'operator-password');
+      fs.writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
+      return ['--admin-credential-file', file, '--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`];
+    },
+  });
+  const uas = [];
+  const combined = async (w) => {
+    const r = await get(`http://127.0.0.1:${adminPort + w}/admin/api/state`, OK_AUTH);
+    assert.equal(r.status, 200);
+    return r.json();
+  };
+  try {
+    for (const w of [0, 1])
+      await until(`worker ${w} up`, async () => (await get(`http://127.0.0.1:${adminPort + w}/healthz`).catch(() => null))?.ok, 10000);
+    // register until the kernel has spread the connections over both workers
+    let st;
+    for (const user of users) {
+      uas.push(await Ua.register(s, user));
+      st = await combined(0);
+      if (new Set(st.registrations.items.map((x) => x.worker)).size === 2) break;
+    }
+    const byWorker = (list) => [0, 1].map((w) => list.items.filter((x) => x.worker === w).length);
+    for (const w of [0, 1]) {
+      st = await combined(w);
+      assert.equal(st.combined, true);
+      assert.deepEqual([st.worker, st.workers], [w, 2]);
+      assert.deepEqual(st.missing, []);
+      assert.equal(st.registrations.total, uas.length, JSON.stringify(st.registrations));
+      assert.equal(st.counts.registrations, uas.length, 'counts summed over the workers');
+      assert.equal(st.counts.flows, uas.length);
+      const [on0, on1] = byWorker(st.registrations);
+      assert.ok(on0 > 0 && on1 > 0 && on0 + on1 === uas.length, `rows by worker ${on0}/${on1}`);
+      assert.deepEqual(new Set(st.registrations.items.map((x) => x.aor)), new Set(uas.map((u) => u.aor)));
+      for (const r of st.registrations.items)
+        assert.ok(st.flows.items.some((f) => f.worker === r.worker && f.id === r.flow), 'flow found under its worker');
+    }
+    // local=1 is one worker's own view (what a sibling answers)
+    const own = await (await get(`http://127.0.0.1:${adminPort + 1}/admin/api/state?local=1`, OK_AUTH)).json();
+    assert.equal(own.combined, undefined);
+    assert.ok(own.registrations.total > 0 && own.registrations.total < uas.length);
+    // the credential is needed for the combined view as for the rest
+    assert.equal((await get(`http://127.0.0.1:${adminPort}/admin/api/state`)).status, 401);
+
+    // a worker that does not answer (stopped) is reported missing within the bound, not dropped
+    const sup = s.gateway.proc.pid;
+    const kids = fs.readFileSync(`/proc/${sup}/task/${sup}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    assert.equal(kids.length, 2, `worker processes ${kids}`);
+    process.kill(kids[1], 'SIGSTOP');
+    try {
+      const answers = await Promise.all([0, 1].map(async (w) => {
+        const t0 = Date.now();
+        const r = await fetch(`http://127.0.0.1:${adminPort + w}/admin/api/state`,
+          { headers: OK_AUTH, signal: AbortSignal.timeout(2500) }).catch(() => null);
+        return r?.ok ? { ...(await r.json()), ms: Date.now() - t0 } : null;
+      }));
+      const live = answers.filter(Boolean);
+      assert.equal(live.length, 1, 'the running worker answers, the stopped one cannot');
+      const [a] = live;
+      assert.deepEqual(a.missing, [1 - a.worker]);
+      assert.ok(a.ms >= 900 && a.ms < 2000, `answered after ${a.ms} ms`);
+      assert.equal(a.registrations.total, a.registrations.items.length);
+      assert.ok(a.registrations.items.every((x) => x.worker === a.worker));
+    } finally {
+      process.kill(kids[1], 'SIGCONT');
+    }
+  } finally {
+    for (const ua of uas) ua.close();
+    const results = await s.stop();
+    for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
+  }
+});
+
 test('without admin-credential-file there is no operator page; /metrics stays as it was', async () => {
   const s = await startStack({ users: ['alice'] });
   try {
