@@ -24,7 +24,10 @@
 #define ADMIN_FANOUT_MS 1000 /* a sibling's snapshot later than this is reported missing */
 #define ADMIN_FANOUT_WORKERS GW_WORKERS_MAX /* every worker there can be */
 #define ADMIN_FANOUT_PENDING 16             /* combined requests in flight at most; more get 503 */
-#define ADMIN_ERRORS_MERGED 64              /* recent errors kept in the combined view */
+/* a sibling's snapshot: up to ADMIN_LIST_MAX rows of four lists and 64 errors, each row well
+ * under 1 KB (URIs are bounded by the SIP parser's limits) */
+#define ADMIN_FANOUT_BODY_MAX (4u << 20)
+#define ADMIN_ERRORS_MERGED 64 /* recent errors kept in the combined view */
 
 struct fanout {
     struct lws *wsi;  /* the operator's connection; NULL once answered or closed */
@@ -228,7 +231,10 @@ int admin_fanout_state(struct lws *wsi, const char *authorization, unsigned limi
             continue;
         snprintf(url, sizeof(url), "http://%s%s%s:%ld/admin/api/state?local=1&limit=%u&offset=%u",
                  v6 ? "[" : "", host, v6 ? "]" : "", port + (long)w, limit, offset);
-        struct hc_request req = {.method = "GET", .url = url, .authorization = authorization};
+        struct hc_request req = {.method = "GET",
+                                 .url = url,
+                                 .authorization = authorization,
+                                 .max_body = ADMIN_FANOUT_BODY_MAX};
         struct fanout_reply *r = malloc(sizeof(*r));
         if (!r)
             continue; /* reported missing */

@@ -151,13 +151,13 @@ static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
     if (strcmp(uri, "/healthz") == 0 && !post)
         return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain");
     struct admin_reply r;
+    pss->deferred = 1; /* before: the answer may come back from inside admin_http() */
     int admin = admin_http(wsi, get ? "GET" : head ? "HEAD" : "POST", uri, &r);
+    if (admin == 2)
+        return 0;
+    pss->deferred = 0;
     if (admin == 0)
         return gw_http_admin(wsi, pss, &r);
-    if (admin == 2) {
-        pss->deferred = 1;
-        return 0;
-    }
     if (post)
         return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain");
     const char *mime;

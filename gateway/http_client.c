@@ -22,6 +22,7 @@ struct hc_call {
     char authorization[1024]; /* a Basic credential of up to 512 characters, base64 */
     char *rsp;
     size_t rsp_len;
+    size_t max_body;
     int status;
     int finished;
     int starting;    /* inside lws_client_connect_via_info() */
@@ -109,6 +110,7 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
              req->content_type ? req->content_type : "");
     snprintf(c->authorization, sizeof(c->authorization), "%s",
              req->authorization ? req->authorization : "");
+    c->max_body = req->max_body ? req->max_body : HC_MAX_BODY;
     hc_count++;
 
     struct lws_client_connect_info ci;
@@ -182,8 +184,8 @@ static int hc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         c->status = (int)lws_http_client_http_response(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-        if (c->rsp_len + len > HC_MAX_BODY) {
-            log_warn("http: response larger than %d bytes refused", HC_MAX_BODY);
+        if (c->rsp_len + len > c->max_body) {
+            log_warn("http: response larger than %zu bytes refused", c->max_body);
             return -1;
         }
         char *grown = realloc(c->rsp, c->rsp_len + len + 1);

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startStack, freePort, sleep, stubRegisterCount, stubRegistersReach } from './harness.mjs';
@@ -25,6 +26,21 @@ async function operatorStack(more = () => []) {
     },
   });
 }
+
+/** A free port whose next one is free too: worker 1 listens on port + 1 (SIP and admin-listen). */
+const portFree = (port) => new Promise((resolve) => {
+  const s = net.createServer().once('error', () => resolve(false))
+    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+async function pairPort() {
+  for (;;) {
+    const p = await freePort();
+    if (await portFree(p + 1)) return p;
+  }
+}
+/** Flags for two workers with admin-listen on adminPort (and its next port). */
+const twoWorkers = async (adminPort) =>
+  ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`, '--sip-listen', `sip:127.0.0.1:${await pairPort()}`];
 
 let stack;
 before(async () => { stack = await operatorStack(); });
@@ -219,8 +235,9 @@ test('admin-listen: /admin and /metrics leave the WebSocket port for their own a
 });
 
 test('with two workers each serves its own state on admin-listen port + its number; the Grafana dashboard queries only series /metrics has', async () => {
-  const adminPort = await freePort();
-  const s = await operatorStack(() => ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`]);
+  const adminPort = await pairPort();
+  const flags = await twoWorkers(adminPort);
+  const s = await operatorStack(() => flags);
   try {
     for (const w of [0, 1]) {
       const r = await until(`worker ${w}`, async () => {
@@ -248,14 +265,15 @@ test('with two workers each serves its own state on admin-listen port + its numb
 });
 
 test('two workers: either worker answers one combined listing, rows labelled by worker; a silent worker is reported missing', async () => {
-  const adminPort = await freePort();
+  const adminPort = await pairPort();
+  const flags = await twoWorkers(adminPort);
   const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
   const s = await startStack({
     users,
     gatewayArgs: (st) => {
       const file = path.join(st.dir, 'operator-password');
       fs.writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
-      return ['--admin-credential-file', file, '--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`];
+      return ['--admin-credential-file', file, ...flags];
     },
   });
   const uas = [];
