@@ -157,6 +157,19 @@ static int admin_remove(struct lws *wsi, const char *uri, struct admin_reply *r)
     unsigned long long id = strtoull(id_text, &end, 10);
     if (!isdigit((unsigned char)id_text[0]) || strcmp(end, suffix) != 0)
         return admin_text(r, HTTP_STATUS_NOT_FOUND, "not found\n");
+    /* ?worker=n: the combined view names the worker holding the flow; relay it there */
+    unsigned worker = admin_urlarg(wsi, "worker=", gw_workers_self(), GW_WORKERS_MAX);
+    if (worker != gw_workers_self() && admin_fanout_wanted()) {
+        char auth[1024] = "";
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof(auth))
+            lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+        int rc = admin_fanout_remove(wsi, auth, worker, (uint64_t)id);
+        OPENSSL_cleanse(auth, sizeof(auth));
+        if (rc == 0)
+            return 2;
+        return admin_json(r, HTTP_STATUS_NOT_FOUND,
+                          json_pack("{s:b, s:s}", "removed", 0, "error", "no such worker"));
+    }
     char aor[256];
     if (admin_api_remove((uint64_t)id, aor, sizeof(aor)) < 0)
         return admin_json(r, HTTP_STATUS_NOT_FOUND,

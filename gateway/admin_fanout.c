@@ -46,6 +46,17 @@ struct fanout_reply {
 static struct fanout *pending;
 static unsigned pending_count;
 
+/* A removal relayed to the worker that holds the flow: its answer goes back as it is. */
+struct relay {
+    struct lws *wsi; /* NULL once the operator's connection closed */
+    unsigned worker;
+    struct relay *next;
+};
+
+static struct relay *relays;
+
+static void fanout_base(unsigned w, char *url, size_t len);
+
 int admin_fanout_wanted(void)
 {
     const char *listen = gw->cfg->admin_listen;
@@ -218,19 +229,14 @@ int admin_fanout_state(struct lws *wsi, const char *authorization, unsigned limi
     pending = f;
     pending_count++;
 
-    char host[256], url[384];
-    long port;
-    gw_settings_host_port(gw->cfg->admin_listen, host, sizeof(host), &port);
-    int v6 = strchr(host, ':') != NULL;
-    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
-        snprintf(host, sizeof(host), "127.0.0.1");
-    else if (strcmp(host, "::") == 0)
-        snprintf(host, sizeof(host), "::1");
+    char url[384];
     for (unsigned w = 0; w < f->workers; w++) {
         if (w == self)
             continue;
-        snprintf(url, sizeof(url), "http://%s%s%s:%ld/admin/api/state?local=1&limit=%u&offset=%u",
-                 v6 ? "[" : "", host, v6 ? "]" : "", port + (long)w, limit, offset);
+        fanout_base(w, url, sizeof(url));
+        size_t n = strlen(url);
+        snprintf(url + n, sizeof(url) - n, "/admin/api/state?local=1&limit=%u&offset=%u", limit,
+                 offset);
         struct hc_request req = {.method = "GET",
                                  .url = url,
                                  .authorization = authorization,
@@ -253,8 +259,80 @@ int admin_fanout_state(struct lws *wsi, const char *authorization, unsigned limi
     return 0;
 }
 
+/* http://host:port+w/, the sibling's admin listener (a wildcard address asked on loopback) */
+static void fanout_base(unsigned w, char *url, size_t len)
+{
+    char host[256];
+    long port;
+    gw_settings_host_port(gw->cfg->admin_listen, host, sizeof(host), &port);
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "127.0.0.1");
+    else if (strcmp(host, "::") == 0)
+        snprintf(host, sizeof(host), "::1");
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(url, len, "http://%s%s%s:%ld", v6 ? "[" : "", host, v6 ? "]" : "", port + (long)w);
+}
+
+static void relay_on_reply(void *arg, int status, const char *body, size_t len)
+{
+    struct relay *x = arg;
+    for (struct relay **p = &relays; *p; p = &(*p)->next)
+        if (*p == x) {
+            *p = x->next;
+            break;
+        }
+    if (x->wsi) {
+        struct admin_reply r = {.status = (unsigned)status, .type = "application/json"};
+        if (status >= 200 && status < 600 && len < (1u << 16))
+            r.body = strndup(body, len);
+        else {
+            char text[128];
+            snprintf(text, sizeof(text),
+                     "{\"removed\":false,\"error\":\"worker %u did not answer\"}", x->worker);
+            r.status = HTTP_STATUS_GATEWAY_TIMEOUT;
+            r.body = strdup(text);
+            log_warn("admin: worker %u did not answer a relayed removal", x->worker);
+        }
+        r.len = r.body ? strlen(r.body) : 0;
+        gw_http_resume(x->wsi, &r);
+    }
+    free(x);
+}
+
+int admin_fanout_remove(struct lws *wsi, const char *authorization, unsigned worker, uint64_t flow)
+{
+    if (worker >= gw_workers_count() || worker == gw_workers_self())
+        return -1;
+    char url[384];
+    size_t n;
+    fanout_base(worker, url, sizeof(url));
+    n = strlen(url);
+    snprintf(url + n, sizeof(url) - n, "/admin/api/flows/%llu/deregister",
+             (unsigned long long)flow);
+    struct relay *x = calloc(1, sizeof(*x));
+    if (!x)
+        return -1;
+    struct hc_request req = {.method = "POST",
+                             .url = url,
+                             .authorization = authorization,
+                             .header = "x-imsgw-operator:",
+                             .header_value = "1"};
+    if (hc_start(gw->lws, &req, relay_on_reply, x) < 0) {
+        free(x);
+        return -1;
+    }
+    x->wsi = wsi;
+    x->worker = worker;
+    x->next = relays;
+    relays = x;
+    return 0;
+}
+
 void admin_fanout_gone(struct lws *wsi)
 {
+    for (struct relay *x = relays; x; x = x->next)
+        if (x->wsi == wsi)
+            x->wsi = NULL;
     for (struct fanout *f = pending; f; f = f->next)
         if (f->wsi == wsi) {
             f->wsi = NULL;

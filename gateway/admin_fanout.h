@@ -4,6 +4,8 @@
 #ifndef IMSGW_ADMIN_FANOUT_H
 #define IMSGW_ADMIN_FANOUT_H
 
+#include <stdint.h>
+
 #include <libwebsockets.h>
 
 /* 1 when a state request should be combined over the workers. */
@@ -12,6 +14,10 @@ int admin_fanout_wanted(void);
  * to the siblings); the answer goes out through gw_http_resume() within ADMIN_FANOUT_MS. 0, or
  * -1 when it cannot start (too many in flight, memory): answer the request otherwise. */
 int admin_fanout_state(struct lws *wsi, const char *authorization, unsigned limit, unsigned offset);
+/* Relays the removal of flow on another worker to it (its listener, with authorization); its
+ * answer goes out through gw_http_resume(). 0, or -1 when it cannot start or worker is no
+ * sibling. */
+int admin_fanout_remove(struct lws *wsi, const char *authorization, unsigned worker, uint64_t flow);
 /* The operator's connection closed before its answer: forget it. */
 void admin_fanout_gone(struct lws *wsi);
 

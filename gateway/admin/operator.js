@@ -49,19 +49,11 @@ let armed = null; // the flow whose Remove button waits for its confirmation cli
 /** A registration's flow: its id, and its worker in a combined view of several workers. */
 const rowKey = (reg) => `${reg.worker ?? 0}/${reg.flow}`;
 
-let shownBy = 0; // the worker that answered the page's last snapshot
-
 /** A connection id, with its worker in a combined view. */
 const flowLabel = (x, id) => (x.worker === undefined ? String(id) : `${id} (worker ${x.worker})`);
 
 function removeButton(reg) {
   const td = document.createElement('td');
-  if (reg.worker !== undefined && reg.worker !== shownBy) {
-    // not forwarded between workers yet: that worker's own listener removes it
-    td.textContent = `Remove on worker ${reg.worker}'s page`;
-    td.className = 'empty';
-    return td;
-  }
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset.testid = 'remove';
@@ -91,7 +83,9 @@ function say(text, error = false) {
 
 async function remove(reg) {
   try {
-    const r = await fetch(`/admin/api/flows/${encodeURIComponent(reg.flow)}/deregister`, {
+    // in a combined view the worker that serves the page relays it to the one holding the flow
+    const on = reg.worker === undefined ? '' : `?worker=${encodeURIComponent(reg.worker)}`;
+    const r = await fetch(`/admin/api/flows/${encodeURIComponent(reg.flow)}/deregister${on}`, {
       method: 'POST', headers: { 'X-Imsgw-Operator': '1' }, credentials: 'same-origin',
     });
     const body = await r.json().catch(() => ({}));
@@ -112,7 +106,6 @@ function draw(s) {
 }
 
 function drawAll(s) {
-  shownBy = s.worker;
   let scope = 'One gateway process: everything it holds.';
   if (s.combined) {
     scope = `All ${s.workers} workers (this page is served by worker ${s.worker}).`;

@@ -311,6 +311,21 @@ test('two workers: either worker answers one combined listing, rows labelled by 
     const own = await (await get(`http://127.0.0.1:${adminPort + 1}/admin/api/state?local=1`, OK_AUTH)).json();
     assert.equal(own.combined, undefined);
     assert.ok(own.registrations.total > 0 && own.registrations.total < uas.length);
+    // a removal through worker 0's listener of a registration that worker 1 holds is relayed there
+    const far = st.registrations.items.find((x) => x.worker === 1);
+    const post = (w, q, headers = {}) => fetch(`http://127.0.0.1:${adminPort + w}/admin/api/flows/${far.flow}/deregister${q}`,
+      { method: 'POST', headers: { ...OK_AUTH, ...headers } });
+    assert.equal((await post(0, '?worker=1')).status, 403, 'the relay still needs the operator header');
+    assert.equal((await post(0, '?worker=7', { 'x-imsgw-operator': '1' })).status, 404, 'no such worker');
+    const removed = await post(0, '?worker=1', { 'x-imsgw-operator': '1' });
+    assert.equal(removed.status, 200);
+    assert.deepEqual(await removed.json(), { removed: true, flow: far.flow, aor: far.aor });
+    const after = await until('the removal in the listing', async () => {
+      const x = await combined(0);
+      return !x.registrations.items.some((y) => y.aor === far.aor) && x;
+    });
+    assert.equal(after.registrations.total, uas.length - 1);
+    assert.match(s.gateway.log, new RegExp(`removed by the operator; de-REGISTER sent for ${far.aor.replace(/[.]/g, '\\.')}`));
     // the credential is needed for the combined view as for the rest
     assert.equal((await get(`http://127.0.0.1:${adminPort}/admin/api/state`)).status, 401);
 
