@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "admin_api.h"
 #include "admin_auth.h"
 #include "admin_events.h"
+#include "admin_fanout.h"
 #include "admin_page.h"
 #include "gw.h"
 #include "gw_workers.h"
@@ -154,6 +157,19 @@ static int admin_remove(struct lws *wsi, const char *uri, struct admin_reply *r)
     unsigned long long id = strtoull(id_text, &end, 10);
     if (!isdigit((unsigned char)id_text[0]) || strcmp(end, suffix) != 0)
         return admin_text(r, HTTP_STATUS_NOT_FOUND, "not found\n");
+    /* ?worker=n: the combined view names the worker holding the flow; relay it there */
+    unsigned worker = admin_urlarg(wsi, "worker=", gw_workers_self(), GW_WORKERS_MAX);
+    if (worker != gw_workers_self() && admin_fanout_wanted()) {
+        char auth[1024] = "";
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof(auth))
+            lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+        int rc = admin_fanout_remove(wsi, auth, worker, (uint64_t)id);
+        OPENSSL_cleanse(auth, sizeof(auth));
+        if (rc == 0)
+            return 2;
+        return admin_json(r, HTTP_STATUS_NOT_FOUND,
+                          json_pack("{s:b, s:s}", "removed", 0, "error", "no such worker"));
+    }
     char aor[256];
     if (admin_api_remove((uint64_t)id, aor, sizeof(aor)) < 0)
         return admin_json(r, HTTP_STATUS_NOT_FOUND,
@@ -173,6 +189,22 @@ static int admin_metrics(struct admin_reply *r)
     r->status = HTTP_STATUS_OK;
     r->type = "text/plain; version=0.0.4";
     return 0;
+}
+
+/* The state of every worker, gathered by admin_fanout: 2 (answered later), or a 503 now. */
+static int admin_state_combined(struct lws *wsi, struct admin_reply *r)
+{
+    char auth[1024] = "";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) < (int)sizeof(auth))
+        lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+    int rc = admin_fanout_state(wsi, auth,
+                                admin_urlarg(wsi, "limit=", ADMIN_LIST_DEFAULT, ADMIN_LIST_MAX),
+                                admin_urlarg(wsi, "offset=", 0, 1u << 30));
+    OPENSSL_cleanse(auth, sizeof(auth));
+    if (rc < 0)
+        return admin_text(r, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                          "too many combined views in flight; try again\n");
+    return 2;
 }
 
 int admin_http(struct lws *wsi, const char *method, const char *uri, struct admin_reply *r)
@@ -198,6 +230,9 @@ int admin_http(struct lws *wsi, const char *method, const char *uri, struct admi
                     : admin_metrics(r);
     if (post)
         return admin_remove(wsi, uri, r);
+    if (strcmp(uri, "/admin/api/state") == 0 && admin_fanout_wanted() &&
+        !lws_get_urlarg_by_name(wsi, "local=", (char[8]){0}, 8))
+        return admin_state_combined(wsi, r);
     if (strcmp(uri, "/admin/api/state") == 0)
         return admin_json(
             r, HTTP_STATUS_OK,

@@ -27,7 +27,8 @@ int admin_listen(struct lws_context *ctx, const struct lws_protocols *http,
 /* 1 when the request arrived on admin-listen. */
 int admin_listener(struct lws *wsi);
 /* A request for uri (method "GET", "HEAD" or "POST"): 0 with r filled when it is the
- * operator's (/admin…, /metrics), 1 when it is not. */
+ * operator's (/admin…, /metrics), 1 when it is not, 2 when its answer comes later through
+ * gw_http_resume() (the combined view of several workers, admin_fanout.c). */
 int admin_http(struct lws *wsi, const char *method, const char *uri, struct admin_reply *r);
 
 #endif

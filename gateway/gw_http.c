@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_fanout.h"
 #include "gw.h"
 #include "gw_files.h"
 #include "gw_proxyproto.h"
@@ -38,6 +39,8 @@ struct gw_http_pss {
     size_t len;   /* body length */
     size_t sent;  /* body bytes written */
     int finished; /* every byte handed to lws: close once lws has flushed them */
+    int deferred; /* admin.c answers later (gw_http_resume), from other workers' answers */
+    struct admin_reply later; /* that answer, once in (later.body set), headers not yet sent */
 };
 
 static struct lws_http_mount gw_mount_root = {
@@ -61,6 +64,8 @@ static void gw_http_release(struct gw_http_pss *pss)
     if (pss->fd)
         close(pss->fd - 1);
     pss->fd = 0;
+    free(pss->later.body);
+    pss->later.body = NULL;
 }
 
 /* Writes the headers now (as the lws examples do) and asks for WRITEABLE for the body. extra:
@@ -146,7 +151,12 @@ static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
     if (strcmp(uri, "/healthz") == 0 && !post)
         return gw_http_text(wsi, pss, HTTP_STATUS_OK, "text/plain");
     struct admin_reply r;
-    if (admin_http(wsi, get ? "GET" : head ? "HEAD" : "POST", uri, &r) == 0)
+    pss->deferred = 1; /* before: the answer may come back from inside admin_http() */
+    int admin = admin_http(wsi, get ? "GET" : head ? "HEAD" : "POST", uri, &r);
+    if (admin == 2)
+        return 0;
+    pss->deferred = 0;
+    if (admin == 0)
         return gw_http_admin(wsi, pss, &r);
     if (post)
         return gw_http_text(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain");
@@ -156,6 +166,18 @@ static int gw_http_request(struct lws *wsi, struct gw_http_pss *pss)
         return gw_http_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "text/plain");
     pss->fd = fd + 1;
     return gw_http_headers(wsi, pss, HTTP_STATUS_OK, mime, "no-cache", NULL);
+}
+
+void gw_http_resume(struct lws *wsi, struct admin_reply *r)
+{
+    struct gw_http_pss *pss = lws_wsi_user(wsi);
+    if (!pss || !pss->deferred || pss->later.body || !r->body) {
+        free(r->body);
+        lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    pss->later = *r;
+    lws_callback_on_writable(wsi);
 }
 
 /* Every plain HTTP request passes here once its headers are in (see the top of this file). */
@@ -185,7 +207,15 @@ static int gw_http_filter(struct lws *wsi, struct gw_http_pss *pss)
 static int gw_http_writeable(struct lws *wsi, struct gw_http_pss *pss)
 {
     if (pss->finished)
-        return -1; /* lws wrote what it had buffered before calling us */
+        return -1;       /* lws wrote what it had buffered before calling us */
+    if (pss->deferred) { /* the headers go out from here, where lws allows writing */
+        if (!pss->later.body)
+            return 0; /* not in yet */
+        struct admin_reply r = pss->later;
+        pss->later.body = NULL;
+        pss->deferred = 0;
+        return gw_http_admin(wsi, pss, &r) < 0 ? -1 : 0;
+    }
     unsigned char chunk[LWS_PRE + GW_HTTP_CHUNK];
     while (pss->sent < pss->len && !lws_send_pipe_choked(wsi)) {
         size_t n = pss->len - pss->sent < GW_HTTP_CHUNK ? pss->len - pss->sent : GW_HTTP_CHUNK;
@@ -241,6 +271,8 @@ static int gw_http_callback(struct lws *wsi, enum lws_callback_reasons reason, v
         return pss ? gw_http_writeable(wsi, pss) : -1;
     case LWS_CALLBACK_CLOSED_HTTP:
         /* also sent for connections that never had per-session data (pss == NULL) */
+        if (pss && pss->deferred)
+            admin_fanout_gone(wsi);
         if (pss)
             gw_http_release(pss);
         ws_mask_forget(lws_get_socket_fd(wsi));

@@ -12,4 +12,8 @@ const struct lws_http_mount *gw_http_mounts(const char *wwsf_dir);
  * for the sip subprotocol (libwebsockets binds those to the first protocol). */
 extern const struct lws_protocols gw_http_protocol;
 
+struct admin_reply;
+/* The answer to a request admin_http() deferred (2), for wsi; r->body is taken. */
+void gw_http_resume(struct lws *wsi, struct admin_reply *r);
+
 #endif

@@ -19,9 +19,12 @@ struct hc_call {
     char *body; /* LWS_PRE bytes of headroom, then the request body */
     size_t body_len;
     char content_type[128];
-    char authorization[512];
+    char authorization[1024]; /* a Basic credential of up to 512 characters, base64 */
     char *rsp;
     size_t rsp_len;
+    size_t max_body;
+    char header[64], header_value[64];
+    int empty_post; /* a POST without a body still says Content-Length: 0 (RFC 9110 8.6) */
     int status;
     int finished;
     int starting;    /* inside lws_client_connect_via_info() */
@@ -81,6 +84,8 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
     int port;
     unsigned limit = req->reserved ? HC_MAX_INFLIGHT : HC_MAX_INFLIGHT - HC_RESERVED_SLOTS;
     if (hc_count >= limit || strlen(req->url) >= sizeof(url) ||
+        (req->header &&
+         (strlen(req->header) >= 64 || !req->header_value || strlen(req->header_value) >= 64)) ||
         (req->authorization &&
          strlen(req->authorization) >= sizeof(((struct hc_call *)0)->authorization)))
         return -1;
@@ -109,6 +114,12 @@ int hc_start(struct lws_context *ctx, const struct hc_request *req, hc_done_fn d
              req->content_type ? req->content_type : "");
     snprintf(c->authorization, sizeof(c->authorization), "%s",
              req->authorization ? req->authorization : "");
+    c->max_body = req->max_body ? req->max_body : HC_MAX_BODY;
+    c->empty_post = !req->body_len && strcmp(req->method, "POST") == 0;
+    if (req->header) {
+        snprintf(c->header, sizeof(c->header), "%s", req->header);
+        snprintf(c->header_value, sizeof(c->header_value), "%s", req->header_value);
+    }
     hc_count++;
 
     struct lws_client_connect_info ci;
@@ -156,6 +167,10 @@ static int hc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                                          (unsigned char *)c->authorization,
                                          (int)strlen(c->authorization), p, end))
             return -1;
+        if (c->header[0] && lws_add_http_header_by_name(wsi, (unsigned char *)c->header,
+                                                        (unsigned char *)c->header_value,
+                                                        (int)strlen(c->header_value), p, end))
+            return -1;
         if (c->body) {
             char n[24];
             snprintf(n, sizeof(n), "%zu", c->body_len);
@@ -167,7 +182,9 @@ static int hc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                 return -1;
             lws_client_http_body_pending(wsi, 1);
             lws_callback_on_writable(wsi);
-        }
+        } else if (c->empty_post && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH,
+                                                                 (unsigned char *)"0", 1, p, end))
+            return -1;
         return 0;
     }
     case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
@@ -182,8 +199,8 @@ static int hc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         c->status = (int)lws_http_client_http_response(wsi);
         return 0;
     case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-        if (c->rsp_len + len > HC_MAX_BODY) {
-            log_warn("http: response larger than %d bytes refused", HC_MAX_BODY);
+        if (c->rsp_len + len > c->max_body) {
+            log_warn("http: response larger than %zu bytes refused", c->max_body);
             return -1;
         }
         char *grown = realloc(c->rsp, c->rsp_len + len + 1);

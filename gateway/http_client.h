@@ -28,6 +28,9 @@ struct hc_request {
     size_t body_len;
     const char *authorization; /* full header value, e.g. "Basic …"; NULL for none */
     int reserved;              /* may use the HC_RESERVED_SLOTS (JWKS, refresh) */
+    size_t max_body;           /* a larger answer is a failure; 0: HC_MAX_BODY */
+    const char *header;        /* one more header "name:" (short), or NULL */
+    const char *header_value;
 };
 
 /* Starts a request; done(arg, …) runs exactly once later, within HC_TIMEOUT_MS. Returns -1 (done

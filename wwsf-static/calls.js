@@ -24,6 +24,7 @@ export class Call {
     this.muted = false;
     this.held = false; // we put it on hold
     this.remoteHeld = false; // the peer did
+    this.resuming = false; // our resume re-INVITE is out, its answer not yet in
     this.video = false;
     this.remoteStream = null;
     this.emit = (event, detail = {}) => emit(event, { call: this, peer, originator, ...detail });
@@ -84,11 +85,24 @@ export class Call {
   }
 
   /** Hold/resume by re-INVITE (a=sendonly, or inactive when the peer holds too; RFC 3264 §8.4).
-   * Resolves when the peer accepted the new offer. */
+   * Resolves when the peer accepted the new offer. JsSIP reports "unhold" as it sends the
+   * re-INVITE, so `resuming` stays true until the answer came: the call is not back yet (a peer
+   * that refuses ends the call, as JsSIP does). */
   setHeld(on) {
     return new Promise((resolve, reject) => {
-      const ok = on ? this.session.hold({}, resolve) : this.session.unhold({}, resolve);
-      if (!ok) reject(new Error(on ? 'The call cannot be put on hold right now.' : 'The call cannot be resumed right now.'));
+      if (!on) this.resuming = true;
+      const answered = () => {
+        if (!on && this.resuming) {
+          this.resuming = false;
+          this.emit('hold', { held: this.held, remoteHeld: this.remoteHeld });
+        }
+        resolve();
+      };
+      const ok = on ? this.session.hold({}, answered) : this.session.unhold({}, answered);
+      if (!ok) {
+        this.resuming = false;
+        reject(new Error(on ? 'The call cannot be put on hold right now.' : 'The call cannot be resumed right now.'));
+      }
     });
   }
 

@@ -107,6 +107,7 @@ export class CallView {
     if (call.state !== 'connected') return;
     let text = `In call with ${call.peer}`;
     if (call.held) text = `On hold: ${call.peer} (press Resume to talk)`;
+    else if (call.resuming) text = `Resuming the call with ${call.peer}…`;
     else if (call.remoteHeld) text = `${call.peer} put you on hold`;
     setCall('connected', text, call.answeredAt);
     setControls(call);

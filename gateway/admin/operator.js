@@ -46,19 +46,26 @@ function fill(tbody, list, columns, what, extra) {
 
 let armed = null; // the flow whose Remove button waits for its confirmation click
 
+/** A registration's flow: its id, and its worker in a combined view of several workers. */
+const rowKey = (reg) => `${reg.worker ?? 0}/${reg.flow}`;
+
+/** A connection id, with its worker in a combined view. */
+const flowLabel = (x, id) => (x.worker === undefined ? String(id) : `${id} (worker ${x.worker})`);
+
 function removeButton(reg) {
   const td = document.createElement('td');
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset.testid = 'remove';
-  const confirming = armed === reg.flow;
+  b.dataset.key = rowKey(reg);
+  const confirming = armed === rowKey(reg);
   b.textContent = confirming ? 'Confirm removal' : 'Remove';
   b.className = confirming ? 'confirm' : '';
   b.setAttribute('aria-label', `${confirming ? 'Confirm removal of' : 'Remove'} the registration of ${reg.aor} on connection ${reg.flow}`);
   b.addEventListener('click', () => {
-    if (armed !== reg.flow) {
-      armed = reg.flow;
-      setTimeout(() => { if (armed === reg.flow) { armed = null; refresh(); } }, 5000);
+    if (armed !== rowKey(reg)) {
+      armed = rowKey(reg);
+      setTimeout(() => { if (armed === rowKey(reg)) { armed = null; refresh(); } }, 5000);
       refresh();
       return;
     }
@@ -76,7 +83,9 @@ function say(text, error = false) {
 
 async function remove(reg) {
   try {
-    const r = await fetch(`/admin/api/flows/${encodeURIComponent(reg.flow)}/deregister`, {
+    // in a combined view the worker that serves the page relays it to the one holding the flow
+    const on = reg.worker === undefined ? '' : `?worker=${encodeURIComponent(reg.worker)}`;
+    const r = await fetch(`/admin/api/flows/${encodeURIComponent(reg.flow)}/deregister${on}`, {
       method: 'POST', headers: { 'X-Imsgw-Operator': '1' }, credentials: 'same-origin',
     });
     const body = await r.json().catch(() => ({}));
@@ -88,10 +97,23 @@ async function remove(reg) {
   refresh();
 }
 
+/** Redraws, keeping the keyboard focus on the Remove button it was on (the rows are rebuilt on
+ * every poll and on the first click of a removal). */
 function draw(s) {
-  el('scope').textContent = s.workers > 1
-    ? `Worker ${s.worker} of ${s.workers}: this page shows this worker's connections only (docs/operator.md).`
-    : 'One gateway process: everything it holds.';
+  const focusedKey = document.activeElement?.dataset?.key;
+  drawAll(s);
+  if (focusedKey) el('regs').querySelector(`button[data-key="${CSS.escape(focusedKey)}"]`)?.focus();
+}
+
+function drawAll(s) {
+  let scope = 'One gateway process: everything it holds.';
+  if (s.combined) {
+    scope = `All ${s.workers} workers (this page is served by worker ${s.worker}).`;
+    if (s.missing.length) scope += ` Worker ${s.missing.join(', ')} did not answer in time: its connections are not shown.`;
+  } else if (s.workers > 1) {
+    scope = `Worker ${s.worker} of ${s.workers}: this page shows this worker's connections only (docs/operator.md).`;
+  }
+  el('scope').textContent = scope;
   const counts = [['Connections', s.counts.flows], ['Registrations', s.counts.registrations],
     ['Calls', s.counts.dialogs], ['Transactions', s.counts.transactions],
     [`Media sessions (${s.media})`, s.counts.media_sessions], ['De-REGISTERs pending', s.counts.dereg_pending],
@@ -107,16 +129,17 @@ function draw(s) {
     return d;
   }));
   fill(el('regs'), s.registrations, [(r) => r.aor, (r) => r.instance || '—', (r) => age(Math.max(0, r.expires_in_s)),
-    (r) => String(r.flow)], 'registrations', removeButton);
+    (r) => flowLabel(r, r.flow)], 'registrations', removeButton);
   fill(el('dialogs'), s.dialogs, [(d) => d.call, (d) => d.state, (d) => d.direction, (d) => d.local, (d) => d.remote,
-    (d) => age(d.age_s), (d) => String(d.flow)], 'calls');
-  fill(el('flows'), s.flows, [(f) => String(f.id), (f) => f.peer, (f) => age(f.age_s), (f) => (f.registered ? 'yes' : 'no'),
+    (d) => age(d.age_s), (d) => flowLabel(d, d.flow)], 'calls');
+  fill(el('flows'), s.flows, [(f) => flowLabel(f, f.id), (f) => f.peer, (f) => age(f.age_s), (f) => (f.registered ? 'yes' : 'no'),
     (f) => String(f.transactions), (f) => `${f.queued_bytes} B`], 'connections');
-  fill(el('sources'), s.sources, [(x) => x.source, (x) => String(x.connections)], 'connections');
+  fill(el('sources'), s.sources, [(x) => (x.worker === undefined ? x.source : `${x.source} (worker ${x.worker})`),
+    (x) => String(x.connections)], 'connections');
   el('errors').replaceChildren(...s.errors.map((e) => {
     const li = document.createElement('li');
     li.className = e.level;
-    li.textContent = `${new Date(e.time * 1000).toISOString()} ${e.level}: ${e.text}`;
+    li.textContent = `${new Date(e.time * 1000).toISOString()} ${e.level}${e.worker === undefined ? '' : ` (worker ${e.worker})`}: ${e.text}`;
     return li;
   }));
   if (!s.errors.length) {

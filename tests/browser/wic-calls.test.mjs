@@ -103,9 +103,27 @@ test('hold and resume: re-INVITE with sendonly, answered recvonly; then sendrecv
   assert.equal(await byId(alice, 'hold').textContent(), 'Resume');
   await expectAccessible(alice, 'on hold');
   await docShot(alice, 'on-hold');
+  // bob's phone holds back its 200 to the resume re-INVITE for 1.5 s: until it arrives alice's
+  // phone says "Resuming…", not "In call with" (JsSIP reports unhold as it sends the offer).
+  await bob.evaluate(() => {
+    const send = WebSocket.prototype.send;
+    let until = 0; // the first answer and its retransmissions go at once, 1.5 s after the first
+    WebSocket.prototype.send = function delayed(data) {
+      if (typeof data === 'string' && /^SIP\/2\.0 200 /.test(data) && /^CSeq: *\d+ INVITE\r?$/im.test(data)) {
+        until ||= Date.now() + 1500;
+        setTimeout(() => send.call(this, data), Math.max(0, until - Date.now()));
+        setTimeout(() => { WebSocket.prototype.send = send; }, Math.max(0, until - Date.now()) + 10);
+        return;
+      }
+      send.call(this, data);
+    };
+  });
   await byId(alice, 'hold').click();
+  await expectText(alice, 'call-status', /^Resuming the call with sip:bob@ims\.test…$/);
+  await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/); // bob has the offer
+  await sleep(800);
+  assert.match(await byId(alice, 'call-status').textContent(), /^Resuming/, 'no answer yet: still resuming');
   await expectText(alice, 'call-status', /^In call with sip:bob@ims\.test$/);
-  await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/);
   await directions('resumed', alice, { local: ['audio:sendrecv'], remote: ['audio:sendrecv'] });
   await directions('resumed', bob, { local: ['audio:sendrecv'], remote: ['audio:sendrecv'] });
 });

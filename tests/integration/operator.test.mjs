@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { startStack, freePort, sleep, stubRegisterCount, stubRegistersReach, SipWs, registerMsg, token } from './harness.mjs';
@@ -25,6 +26,21 @@ async function operatorStack(more = () => []) {
     },
   });
 }
+
+/** A free port whose next one is free too: worker 1 listens on port + 1 (SIP and admin-listen). */
+const portFree = (port) => new Promise((resolve) => {
+  const s = net.createServer().once('error', () => resolve(false))
+    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+async function pairPort() {
+  for (;;) {
+    const p = await freePort();
+    if (await portFree(p + 1)) return p;
+  }
+}
+/** Flags for two workers with admin-listen on adminPort (and its next port). */
+const twoWorkers = async (adminPort) =>
+  ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`, '--sip-listen', `sip:127.0.0.1:${await pairPort()}`];
 
 let stack;
 before(async () => { stack = await operatorStack(); });
@@ -251,8 +267,9 @@ test('admin-listen: /admin and /metrics leave the WebSocket port for their own a
 });
 
 test('with two workers each serves its own state on admin-listen port + its number; the Grafana dashboard queries only series /metrics has', async () => {
-  const adminPort = await freePort();
-  const s = await operatorStack(() => ['--workers', '2', '--admin-listen', `127.0.0.1:${adminPort}`]);
+  const adminPort = await pairPort();
+  const flags = await twoWorkers(adminPort);
+  const s = await operatorStack(() => flags);
   try {
     for (const w of [0, 1]) {
       const r = await until(`worker ${w}`, async () => {
@@ -274,6 +291,100 @@ test('with two workers each serves its own state on admin-listen port + its numb
     const missing = [...used].filter((n) => !new RegExp(`^${n}(\\{| )`, 'm').test(m));
     assert.deepEqual(missing, [], 'series the dashboard queries but /metrics does not have');
   } finally {
+    const results = await s.stop();
+    for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
+  }
+});
+
+test('two workers: either worker answers one combined listing, rows labelled by worker; a silent worker is reported missing', async () => {
+  const adminPort = await pairPort();
+  const flags = await twoWorkers(adminPort);
+  const users = Array.from({ length: 12 }, (_, i) => `u${i}`);
+  const s = await startStack({
+    users,
+    gatewayArgs: (st) => {
+      const file = path.join(st.dir, 'operator-password');
+      fs.writeFileSync(file, `${PASSWORD}\n`, { mode: 0o600 });
+      return ['--admin-credential-file', file, ...flags];
+    },
+  });
+  const uas = [];
+  const combined = async (w) => {
+    const r = await get(`http://127.0.0.1:${adminPort + w}/admin/api/state`, OK_AUTH);
+    assert.equal(r.status, 200);
+    return r.json();
+  };
+  try {
+    for (const w of [0, 1])
+      await until(`worker ${w} up`, async () => (await get(`http://127.0.0.1:${adminPort + w}/healthz`).catch(() => null))?.ok, 10000);
+    // register until the kernel has spread the connections over both workers
+    let st;
+    for (const user of users) {
+      uas.push(await Ua.register(s, user));
+      st = await combined(0);
+      if (new Set(st.registrations.items.map((x) => x.worker)).size === 2) break;
+    }
+    const byWorker = (list) => [0, 1].map((w) => list.items.filter((x) => x.worker === w).length);
+    for (const w of [0, 1]) {
+      st = await combined(w);
+      assert.equal(st.combined, true);
+      assert.deepEqual([st.worker, st.workers], [w, 2]);
+      assert.deepEqual(st.missing, []);
+      assert.equal(st.registrations.total, uas.length, JSON.stringify(st.registrations));
+      assert.equal(st.counts.registrations, uas.length, 'counts summed over the workers');
+      assert.equal(st.counts.flows, uas.length);
+      const [on0, on1] = byWorker(st.registrations);
+      assert.ok(on0 > 0 && on1 > 0 && on0 + on1 === uas.length, `rows by worker ${on0}/${on1}`);
+      assert.deepEqual(new Set(st.registrations.items.map((x) => x.aor)), new Set(uas.map((u) => u.aor)));
+      for (const r of st.registrations.items)
+        assert.ok(st.flows.items.some((f) => f.worker === r.worker && f.id === r.flow), 'flow found under its worker');
+    }
+    // local=1 is one worker's own view (what a sibling answers)
+    const own = await (await get(`http://127.0.0.1:${adminPort + 1}/admin/api/state?local=1`, OK_AUTH)).json();
+    assert.equal(own.combined, undefined);
+    assert.ok(own.registrations.total > 0 && own.registrations.total < uas.length);
+    // a removal through worker 0's listener of a registration that worker 1 holds is relayed there
+    const far = st.registrations.items.find((x) => x.worker === 1);
+    const post = (w, q, headers = {}) => fetch(`http://127.0.0.1:${adminPort + w}/admin/api/flows/${far.flow}/deregister${q}`,
+      { method: 'POST', headers: { ...OK_AUTH, ...headers } });
+    assert.equal((await post(0, '?worker=1')).status, 403, 'the relay still needs the operator header');
+    assert.equal((await post(0, '?worker=7', { 'x-imsgw-operator': '1' })).status, 404, 'no such worker');
+    const removed = await post(0, '?worker=1', { 'x-imsgw-operator': '1' });
+    assert.equal(removed.status, 200);
+    assert.deepEqual(await removed.json(), { removed: true, flow: far.flow, aor: far.aor });
+    const after = await until('the removal in the listing', async () => {
+      const x = await combined(0);
+      return !x.registrations.items.some((y) => y.aor === far.aor) && x;
+    });
+    assert.equal(after.registrations.total, uas.length - 1);
+    assert.match(s.gateway.log, new RegExp(`removed by the operator; de-REGISTER sent for ${far.aor.replace(/[.]/g, '\\.')}`));
+    // the credential is needed for the combined view as for the rest
+    assert.equal((await get(`http://127.0.0.1:${adminPort}/admin/api/state`)).status, 401);
+
+    // a worker that does not answer (stopped) is reported missing within the bound, not dropped
+    const sup = s.gateway.proc.pid;
+    const kids = fs.readFileSync(`/proc/${sup}/task/${sup}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    assert.equal(kids.length, 2, `worker processes ${kids}`);
+    process.kill(kids[1], 'SIGSTOP');
+    try {
+      const answers = await Promise.all([0, 1].map(async (w) => {
+        const t0 = Date.now();
+        const r = await fetch(`http://127.0.0.1:${adminPort + w}/admin/api/state`,
+          { headers: OK_AUTH, signal: AbortSignal.timeout(2500) }).catch(() => null);
+        return r?.ok ? { ...(await r.json()), ms: Date.now() - t0 } : null;
+      }));
+      const live = answers.filter(Boolean);
+      assert.equal(live.length, 1, 'the running worker answers, the stopped one cannot');
+      const [a] = live;
+      assert.deepEqual(a.missing, [1 - a.worker]);
+      assert.ok(a.ms >= 900 && a.ms < 2000, `answered after ${a.ms} ms`);
+      assert.equal(a.registrations.total, a.registrations.items.length);
+      assert.ok(a.registrations.items.every((x) => x.worker === a.worker));
+    } finally {
+      process.kill(kids[1], 'SIGCONT');
+    }
+  } finally {
+    for (const ua of uas) ua.close();
     const results = await s.stop();
     for (const [name, r] of Object.entries(results)) assert.deepEqual(r, { code: 0, sig: null }, name);
   }
