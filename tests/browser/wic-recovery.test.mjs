@@ -174,7 +174,11 @@ test('the same cut without the key moves nothing; bob gets BYE after the grace',
   // a token bound to alice's key (the public half is all a thief needs to name it)
   const jkt = await alice.evaluate(async () => (await import('./dpop.js')).dpopKey().then((k) => k.jkt));
   const instance = await alice.evaluate(() => localStorage.getItem('imsgw.sip.instance'));
+  const heldBefore = await metric('imsgw_flow_recovery_held'); // flows of the first test may still wait
   await alice.context().close(); // alice's browser is gone with its key
+  // the thief must come while her flow is held (not before the gateway saw the close)
+  for (let i = 0; i < 100 && (await metric('imsgw_flow_recovery_held')) <= heldBefore; i++) await sleep(50);
+  assert.ok(await metric('imsgw_flow_recovery_held') > heldBefore, 'alice\'s flow is held');
   const stolen = token(stack, 'alice', ['--jkt', jkt]);
   const thief = await SipWs.open(stack.wsUrl);
   const r = await thief.request(registerMsg({ callId: 'thief', auth: `DPoP ${stolen}` })
