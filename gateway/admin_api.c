@@ -22,6 +22,7 @@
 #include "proxy.h"
 #include "reg.h"
 #include "regevent.h"
+#include "sipmsg.h"
 #include "timeutil.h"
 #include "ws_conn.h"
 
@@ -69,15 +70,18 @@ static json_t *admin_text(const char *s)
 /* The +sip.instance of the registered Contact, without its quotes and angle brackets. */
 static void admin_instance(const struct gw_conn *c, char *out, size_t len)
 {
-    sip_t const *sip = c->reg->upstream ? sip_object(c->reg->upstream) : NULL;
+    msg_t *last = sipmsg_thaw(c->reg->upstream); /* an operator's listing: rare */
+    sip_t const *sip = last ? sip_object(last) : NULL;
     const char *inst = sip && sip->sip_contact
                            ? msg_params_find(sip->sip_contact->m_params, "+sip.instance=")
                            : NULL;
     out[0] = '\0';
-    if (!inst)
-        return;
-    inst += strspn(inst, "\"<");
-    snprintf(out, len, "%.*s", (int)strcspn(inst, "\">"), inst);
+    if (inst) {
+        inst += strspn(inst, "\"<");
+        snprintf(out, len, "%.*s", (int)strcspn(inst, "\">"), inst);
+    }
+    if (last)
+        msg_destroy(last);
 }
 
 static void admin_flows(struct admin_list *flows, struct admin_list *regs,

@@ -40,9 +40,9 @@ struct reg_pending {
     msg_t *req; /* as received from the client */
     struct tok_identity id;
     nta_outgoing_t *orq;
-    long expires;      /* as sent upstream, after the clamp to the token's lifetime */
-    msg_t *sent;       /* a copy of the REGISTER sent upstream (only when dereg-grace is set) */
-    char *held_access; /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
+    long expires;               /* as sent upstream, after the clamp to the token's lifetime */
+    struct sipmsg_frozen *sent; /* the REGISTER sent upstream (not for a de-REGISTER) */
+    char *held_access;          /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
     char *held_refresh;
     int64_t held_access_exp;
     int refreshing;              /* this REGISTER refreshes the flow's held tokens */
@@ -88,8 +88,7 @@ static void reg_pending_free(struct reg_pending *p)
         nta_outgoing_destroy(p->orq);
     reg_secret_free(p->held_access);
     reg_secret_free(p->held_refresh);
-    if (p->sent)
-        msg_destroy(p->sent);
+    free(p->sent);
     msg_destroy(p->req);
     free(p);
 }
@@ -299,8 +298,7 @@ static void reg_state_free(struct reg_state *r)
         r->refresh_waiters = w->next;
         reg_pending_free(w);
     }
-    if (r->upstream)
-        msg_destroy(r->upstream);
+    free(r->upstream);
     free(r->impu);
     free(r->impi);
     free(r->scope);
@@ -517,8 +515,8 @@ static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
     }
     OPENSSL_cleanse(hdr, sizeof(hdr));
     if (fwd && p->sent) {
-        msg_destroy(p->sent);
-        p->sent = msg_dup(fwd);
+        free(p->sent);
+        p->sent = sipmsg_freeze(fwd);
     }
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
@@ -605,7 +603,7 @@ static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
     /* kept for a later de-REGISTER (dereg-grace, the operator's removal) or re-REGISTER
      * (reg_onbehalf) */
     if (fwd && expires > 0)
-        p->sent = msg_dup(fwd);
+        p->sent = sipmsg_freeze(fwd);
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
                  : NULL;
@@ -956,10 +954,11 @@ drop:
 void reg_flow_gone(struct gw_conn *c)
 {
     char key[DEREG_KEY_MAX];
-    if (c->reg && c->reg->upstream && dereg_key(sip_object(c->reg->upstream), key) == 0) {
-        dereg_schedule(c->reg->upstream, key);
-        c->reg->upstream = NULL;
-    }
+    msg_t *last = c->reg ? sipmsg_thaw(c->reg->upstream) : NULL;
+    if (last && dereg_key(sip_object(last), key) == 0)
+        dereg_schedule(last, key); /* takes last */
+    else if (last)
+        msg_destroy(last);
     reg_flow_closed(c);
 }
 
@@ -967,10 +966,12 @@ int reg_remove(struct gw_conn *c, const char *why)
 {
     char key[DEREG_KEY_MAX];
     int sent = 0;
-    if (c->reg && c->reg->upstream && dereg_key(sip_object(c->reg->upstream), key) == 0) {
-        dereg_now(c->reg->upstream, key, why);
-        c->reg->upstream = NULL;
+    msg_t *last = c->reg ? sipmsg_thaw(c->reg->upstream) : NULL;
+    if (last && dereg_key(sip_object(last), key) == 0) {
+        dereg_now(last, key, why); /* takes last */
         sent = 1;
+    } else if (last) {
+        msg_destroy(last);
     }
     reg_flow_closed(c);
     return sent;

@@ -27,7 +27,9 @@ struct reg_state {
     int64_t held_access_exp;
     int refreshing;                      /* a refresh of the held tokens is at the WAF */
     struct reg_pending *refresh_waiters; /* REGISTERs on this flow waiting for it */
-    msg_t *upstream; /* the REGISTER as last forwarded, for a de-REGISTER when the flow dies */
+    /* the REGISTER as last forwarded, for a de-REGISTER when the flow dies or a re-REGISTER on
+     * the user's behalf; kept as text (sipmsg_thaw() when needed: rarely) */
+    struct sipmsg_frozen *upstream;
     char dpop_jkt[TOK_JKT_SIZE]; /* the key the last REGISTER proved; "" for bearer tokens */
     char *binding;               /* recover_binding() of that REGISTER, when DPoP-proven */
 };

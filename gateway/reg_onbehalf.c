@@ -197,10 +197,11 @@ static void rereg_done(uint64_t conn_id, int status, msg_t *sent)
     sip_t const *s = sent ? sip_object(sent) : NULL;
     if (c && c->reg && s && status >= 200 && status < 300 && s->sip_expires) {
         c->reg->expires_at = time_now_s() + (int64_t)s->sip_expires->ex_delta;
-        if (c->reg->upstream)
-            msg_destroy(c->reg->upstream);
-        c->reg->upstream = sent;
-        sent = NULL;
+        struct sipmsg_frozen *kept = sipmsg_freeze(sent);
+        if (kept) { /* else the previous one stays: still this binding */
+            free(c->reg->upstream);
+            c->reg->upstream = kept;
+        }
         log_info("reg: re-registered %s on its behalf after the core shortened it (%lu s)",
                  c->reg->impu, s->sip_expires->ex_delta);
     } else if (c && c->reg) {
@@ -219,7 +220,12 @@ static gboolean rereg_fire(gpointer arg)
     struct gw_conn *c = ws_find(conn_id);
     if (!c || !c->reg || !c->reg->upstream)
         return G_SOURCE_REMOVE; /* the registration ended meanwhile */
-    sip_t const *last = sip_object(c->reg->upstream);
+    msg_t *m = sipmsg_thaw(c->reg->upstream);
+    sip_t const *last = m ? sip_object(m) : NULL;
+    if (!last) {
+        log_warn("reg: could not re-register %s after \"shortened\"", c->reg->impu);
+        return G_SOURCE_REMOVE;
+    }
     /* As long as the last REGISTER asked, never beyond the token (spec §7.1 step 7). */
     long expires = last->sip_expires ? (long)last->sip_expires->ex_delta : gw->cfg->min_expires;
     int64_t left = c->reg->token_exp - time_now_s();
@@ -228,10 +234,10 @@ static gboolean rereg_fire(gpointer arg)
     if (expires < gw->cfg->min_expires) {
         log_info("reg: %s: the token ends within min-expires; no re-REGISTER on its behalf",
                  c->reg->impu);
+        msg_destroy(m);
         return G_SOURCE_REMOVE;
     }
-    msg_t *m = msg_dup(c->reg->upstream);
-    if (m && rob_prepare(m, expires, 1) < 0) {
+    if (rob_prepare(m, expires, 1) < 0) {
         msg_destroy(m);
         m = NULL;
     }

@@ -178,3 +178,29 @@ char *sipmsg_join_values(const sip_header_t *h, const char *unknown_name)
     }
     return used ? strdup(buf) : NULL;
 }
+
+struct sipmsg_frozen *sipmsg_freeze(msg_t *msg)
+{
+    size_t len = 0;
+    char *text = msg ? msg_as_string(msg_home(msg), msg, NULL, 0, &len) : NULL;
+    if (!text)
+        return NULL;
+    struct sipmsg_frozen *f = malloc(sizeof(*f) + len);
+    if (f) {
+        f->len = len;
+        memcpy(f->text, text, len);
+    }
+    su_free(msg_home(msg), text);
+    return f;
+}
+
+msg_t *sipmsg_thaw(const struct sipmsg_frozen *f)
+{
+    msg_t *m = f ? msg_make(sip_default_mclass(), 0, f->text, (ssize_t)f->len) : NULL;
+    sip_t *sip = m ? sip_object(m) : NULL;
+    if (m && (!sip || (!sip->sip_request && !sip->sip_status))) {
+        msg_destroy(m);
+        return NULL;
+    }
+    return m;
+}

@@ -38,4 +38,16 @@ const sip_header_t *sipmsg_find_unknown(sip_t const *sip, const char *name);
  * count (for extensions sofia-sip has no type for, such as P-Associated-URI). */
 char *sipmsg_join_values(const sip_header_t *h, const char *unknown_name);
 
+/* A message kept for later as its text, malloc'ed to size: a parsed sofia-sip message costs a
+ * few KB (home, buffer, header structures), its text a few hundred bytes. For messages that are
+ * kept per registration and read again rarely (docs/benchmarks.md, idle memory). free() it. */
+struct sipmsg_frozen {
+    size_t len;
+    char text[];
+};
+/* The text of msg (as it would be sent, without what the transport adds later), or NULL. */
+struct sipmsg_frozen *sipmsg_freeze(msg_t *msg);
+/* A fresh parsed message from f (the caller owns it), or NULL. */
+msg_t *sipmsg_thaw(const struct sipmsg_frozen *f);
+
 #endif
