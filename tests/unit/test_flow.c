@@ -104,10 +104,8 @@ static void test_derive_instance_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_t18_vector),
-        cmocka_unit_test(test_roundtrip_and_tamper),
-        cmocka_unit_test(test_derive_key),
-        cmocka_unit_test(test_other_instance_not_ours),
+        cmocka_unit_test(test_t18_vector),          cmocka_unit_test(test_roundtrip_and_tamper),
+        cmocka_unit_test(test_derive_key),          cmocka_unit_test(test_other_instance_not_ours),
         cmocka_unit_test(test_derive_instance_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
