@@ -35,7 +35,11 @@ before(async () => {
   fs.writeFileSync(index, fs.readFileSync(index, 'utf8').replace('http://127.0.0.1:* http://localhost:*', ISSUER));
   topo = await startTopology({ users: [...USERS, WIC_USER], wwsfDir: wwsf.dir,
     gatewayArgs: (h) => (h === WORKERS_ON ? ['--workers', '2'] : []) });
-  for (const u of USERS) uas[u] = await Ua.register(topo, u);
+  try {
+    for (const u of USERS) uas[u] = await Ua.register(topo, u);
+  } catch (e) { // the daemons' last words: a refused first REGISTER has been seen once, cause unknown
+    throw new Error(`${e.message}\n${topo.procs.map((p) => p.tail(15)).join('\n')}`);
+  }
 }, { timeout: 90000 });
 
 after(async () => {

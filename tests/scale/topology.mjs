@@ -190,6 +190,11 @@ export async function startTopology({ users, gatewayArgs = [], wwsfDir = null })
       '--max-bindings', '1000000']);
     for (const [h, a] of Object.entries(WAFS))
       await waitFor(() => httpOk(`http://${a}:8000/healthz`), `${h}`);
+    // the gateways fetch the JWKS through HAProxy at start: only once it routes to the WAFs
+    await waitFor(async () => {
+      const st = await haproxyStatus(topo).catch(() => ({}));
+      return Object.keys(WAFS).every((w) => st.wafs?.[w] === 'UP');
+    }, 'HAProxy to see both WAFs up');
     const flowKey = crypto.randomBytes(20).toString('hex');
     topo.gateways = {};
     for (const [h, a] of Object.entries(GATEWAYS))
