@@ -239,7 +239,7 @@ int main(int argc, char **argv)
     if (fd_limit < 0)
         goto out;
     gw->lws = gw_lws_start(gw->loop, fd_limit);
-    if (!gw->lws || (gw_workers_count() > 1 && gw_workers_listen(&cfg) < 0)) {
+    if (!gw->lws || gw_workers_listen(&cfg) < 0) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
     }

@@ -2,6 +2,7 @@
 
 #include "peer.h"
 #include "proxy.h"
+#include "recover_url.h"
 #include "tlsconf.h"
 #include "urlcheck.h"
 
@@ -25,7 +26,7 @@ static const struct cfg_field gw_fields[] = {
       "open WebSocket connections at most, per worker (default 18000)"),
     F("workers", CFG_INT, workers, 0, 64,
       "gateway processes sharing the WebSocket port, each on sip-listen's port + its number "
-      "(0 = one per core; default 1)"),
+      "(default 0 = one per core)"),
     F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
     F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
     F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),
@@ -74,6 +75,14 @@ static const struct cfg_field gw_fields[] = {
     F("flow-recovery-grace", CFG_INT, flow_recovery_grace, 0, 600,
       "seconds the calls of a closed DPoP-proven WebSocket wait for the client to come back "
       "with a proof before they are ended (0 = off; default 30)"),
+    F("recovery-port", CFG_INT, recovery_port, 0, 65535,
+      "with it, worker n also listens on this port + n (TLS and PROXY protocol as on port) and "
+      "names that URL to DPoP clients, which reconnect there to keep their calls "
+      "(docs/dpop-sip.md; default 0 = off)"),
+    F("recovery-url", CFG_STR, recovery_url, 0, 0,
+      "the URL clients are told to reconnect to, {worker} and {port} replaced, e.g. "
+      "wss://gw.example.com:{port}/sip (default: ws[s]://listen:{port}/sip; required behind a "
+      "balancer or on a wildcard listen address)"),
     F("dereg-grace", CFG_INT, dereg_grace, 0, 86400,
       "seconds after a WebSocket closes before its user is de-registered upstream (0 = off)"),
     F("timer-c", CFG_INT, timer_c, 1, 3600,
@@ -164,7 +173,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->allowed_origins[1] = strdup("http://localhost:8080");
     s->max_message_size = 65536;
     s->max_connections = 18000;
-    s->workers = 1;
+    s->workers = 0; /* one per core */
     cfg_set_str(&s->sip_listen, "sip:127.0.0.1:5070");
     cfg_set_str(&s->next_hop, "sip:127.0.0.1:5060;transport=tcp");
     cfg_set_str(&s->realm, "ims.test");
@@ -345,6 +354,8 @@ int gw_settings_finish(struct gw_settings *s, char *err, size_t errlen)
             return -1;
         }
     }
+    if (recover_url_check(s, err, errlen) < 0)
+        return -1;
     if (s->min_expires > s->default_expires) {
         snprintf(err, errlen, "min-expires must not exceed default-expires");
         return -1;

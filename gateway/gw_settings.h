@@ -76,6 +76,8 @@ struct gw_settings {
     long dpop_max_age;            /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
     long dpop_nonce_lifetime;     /* seconds a gateway DPoP nonce stays acceptable */
     long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
+    long recovery_port;           /* first per-worker recovery port (recover_url.h); 0 = off */
+    char *recovery_url;           /* URL template told to clients; NULL = from listen */
     char *admin_listen;           /* host:port of the operator page and /metrics; NULL = none */
     char *admin_credential_file;  /* the operator's password (HTTP Basic); NULL = page off */
     long register_inflight_max;   /* REGISTERs with the IMS core at once, per worker (reg_admit) */

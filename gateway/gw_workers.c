@@ -29,6 +29,7 @@
 #include "media.h"
 #include "proxy.h"
 #include "recover.h"
+#include "recover_url.h"
 #include "reg_admit.h"
 #include "ws_mask.h"
 
@@ -54,8 +55,9 @@ struct gw_workers_shared {
 };
 
 static struct gw_workers_shared *gw_shared;
-static int gw_listen_fd = -1;
-static guint gw_listen_source;
+enum gw_listener { GW_LISTEN_SHARED, GW_LISTEN_RECOVERY, GW_LISTEN_COUNT };
+static int gw_listen_fd[GW_LISTEN_COUNT] = {-1, -1};
+static guint gw_listen_source[GW_LISTEN_COUNT];
 static unsigned gw_self, gw_count = 1;
 static char gw_log_name[32];
 
@@ -242,6 +244,11 @@ int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *er
         cfg->workers = cores < 1 ? 1 : cores > GW_WORKERS_MAX ? GW_WORKERS_MAX : cores;
     }
     gw_count = (unsigned)cfg->workers;
+    if (cfg->recovery_port && cfg->recovery_port + (long)gw_count - 1 > 65535) {
+        snprintf(err, errlen, "with %u workers, recovery-port needs room for %u more after it",
+                 gw_count, gw_count - 1);
+        return -1;
+    }
     if (gw_count == 1)
         return 0;
     /* Every worker's ports are checked before any starts: nothing half-started. */
@@ -386,41 +393,62 @@ static gboolean gw_workers_accept(gint fd, GIOCondition cond, gpointer unused)
     return G_SOURCE_CONTINUE;
 }
 
-int gw_workers_listen(const struct gw_settings *cfg)
+/* A listening socket on addr:port whose connections gw_workers_accept hands to lws: the shared
+ * WebSocket port (reuseport: every worker has one) or this worker's recovery port (a socket
+ * no other process binds, so a client sent there reaches this worker). */
+static int gw_workers_open(enum gw_listener which, const char *addr, long port, int reuseport)
 {
-    char port[16];
-    snprintf(port, sizeof(port), "%ld", cfg->port);
+    char service[16];
+    snprintf(service, sizeof(service), "%ld", port);
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
                              .ai_socktype = SOCK_STREAM},
                     *ai;
-    if (getaddrinfo(cfg->listen, port, &hints, &ai) != 0) {
-        log_error("listen address %s is not a numeric address", cfg->listen);
+    if (getaddrinfo(addr, service, &hints, &ai) != 0) {
+        log_error("listen address %s is not a numeric address", addr);
         return -1;
     }
     int one = 1, fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, GW_WORKERS_BACKLOG) < 0) {
-        log_error("cannot listen on %s:%ld: %s", cfg->listen, cfg->port, strerror(errno));
+        log_error("cannot listen on %s:%ld: %s", addr, port, strerror(errno));
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
         return -1;
     }
     freeaddrinfo(ai);
-    gw_listen_fd = fd;
-    gw_listen_source = g_unix_fd_add(fd, G_IO_IN, gw_workers_accept, NULL);
+    gw_listen_fd[which] = fd;
+    gw_listen_source[which] = g_unix_fd_add(fd, G_IO_IN, gw_workers_accept, NULL);
+    return 0;
+}
+
+int gw_workers_listen(const struct gw_settings *cfg)
+{
+    if (gw_count > 1 && gw_workers_open(GW_LISTEN_SHARED, cfg->listen, cfg->port, 1) < 0)
+        return -1;
+    long port = recover_url_port(cfg, gw_self);
+    if (!port)
+        return 0;
+    char url[RECOVER_URL_MAX + 1];
+    if (gw_workers_open(GW_LISTEN_RECOVERY, cfg->listen, port, 0) < 0 ||
+        recover_url_format(cfg, gw_self, url, sizeof(url)) < 0)
+        return -1;
+    log_info("flow recovery: worker %u also listens on port %ld, named to DPoP clients as %s",
+             gw_self, port, url);
     return 0;
 }
 
 void gw_workers_unlisten(void)
 {
-    if (gw_listen_source)
-        g_source_remove(gw_listen_source);
-    if (gw_listen_fd >= 0)
-        close(gw_listen_fd);
-    gw_listen_source = 0;
-    gw_listen_fd = -1;
+    for (int i = 0; i < GW_LISTEN_COUNT; i++) {
+        if (gw_listen_source[i])
+            g_source_remove(gw_listen_source[i]);
+        if (gw_listen_fd[i] >= 0)
+            close(gw_listen_fd[i]);
+        gw_listen_source[i] = 0;
+        gw_listen_fd[i] = -1;
+    }
 }
 
 /* A stopping worker takes no new connection (its listen socket closes, the kernel gives new

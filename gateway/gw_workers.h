@@ -31,10 +31,11 @@ unsigned gw_workers_count(void);
 void gw_workers_publish(void);
 /* /metrics: all workers' counters summed, then per-worker connection gauges. */
 size_t gw_workers_metrics_render(char *buf, size_t len);
-/* In a worker: opens this worker's SO_REUSEPORT socket on listen:port and feeds accepted
- * sockets to gw->lws (created without a listener); -1 when it cannot. */
+/* Opens this process's own listening sockets and feeds what they accept to gw->lws: with
+ * workers, its SO_REUSEPORT socket on listen:port (lws is created without a listener); with
+ * recovery-port, listen:recovery-port + its number (recover_url.h). -1 when it cannot. */
 int gw_workers_listen(const struct gw_settings *cfg);
-/* Closes it (drain, stop). */
+/* Closes them (drain, stop). */
 void gw_workers_unlisten(void);
 /* On SIGTERM: one gateway stops at once; a worker first drains (bounded), then quits loop. */
 void gw_workers_drain(GMainLoop *loop);

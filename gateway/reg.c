@@ -25,6 +25,7 @@
 #include "dereg.h"
 #include "log.h"
 #include "recover.h"
+#include "recover_url.h"
 #include "dpop.h"
 #include "reg_dpop.h"
 #include "reg_admit.h"
@@ -460,6 +461,7 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
             reg_store(c, p, rs);
         if (status < 300 && c->reg && c->reg->binding)
             recover_claim(c, c->reg->dpop_jkt, c->reg->binding);
+        recover_url_answer(rsp, rs, status < 300 && p->dpop_jkt[0]);
         if (p->dpop_jkt[0]) { /* the next proof's nonce, as DPoP-Nonce in HTTP (§8.2) */
             reg_dpop_nonce_header(nonce);
             sipmsg_add_unknown(rsp, rs, nonce);

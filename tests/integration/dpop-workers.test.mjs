@@ -1,22 +1,24 @@
 // Issue 14 with workers (issue 13): the DPoP nonce key is derived from the flow key the workers
 // share, so a nonce one worker gave is accepted by the other (no extra round trip after a
 // reconnect that lands elsewhere), and the jti replay cache is shared too, so a proof used at one
-// worker is refused at the other. Flow recovery is per worker (the held calls live in the worker
-// that had the old WebSocket): a reconnect the kernel gives to the same worker recovers the call,
-// one given to the other worker recovers nothing and the call ends after the grace — the
-// limitation docs/dpop-sip.md states. Which worker a connection landed on shows in the Path of
-// the REGISTER's 200 (each worker's own SIP port).
+// worker is refused at the other. Flow recovery across workers: the held calls live in the
+// worker that had the old WebSocket, and the shared port lets the kernel pick any worker; with
+// recovery-port each worker also listens on a port of its own and names it in the 200 to a
+// DPoP-proven REGISTER (Flow-Recovery-URI), so a client reconnecting there keeps its call every
+// time. Which worker a connection landed on shows in the Path of the REGISTER's 200 (each
+// worker's own SIP port).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { startStack, freePort, sleep, SipWs, registerMsg, token } from './harness.mjs';
 import { Ua, SDP } from './sipua.mjs';
 import { dpopKey, proof } from './dpop.mjs';
 
 const GRACE = 2;
-const TRIALS = Number(process.env.IMSGW_RECOVERY_TRIALS || 16); // at most, for the second test
+const TRIALS = Number(process.env.IMSGW_RECOVERY_TRIALS || 20);
 
-let stack, sipPort;
+let stack, sipPort, recoveryPort;
 const sockets = [];
 
 const portFree = (port) => new Promise((resolve) => {
@@ -26,9 +28,10 @@ const portFree = (port) => new Promise((resolve) => {
 
 before(async () => {
   do sipPort = await freePort(); while (!(await portFree(sipPort + 1)));
-  const users = ['alice', 'bob', ...Array.from({ length: TRIALS }, (_, i) => `r${i}`)];
+  do recoveryPort = await freePort(); while (!(await portFree(recoveryPort + 1)));
+  const users = ['alice', 'bob', ...['r', 'q'].flatMap((p) => Array.from({ length: TRIALS }, (_, i) => `${p}${i}`))];
   stack = await startStack({ users, gatewayArgs: ['--workers', '2', '--sip-listen', `sip:127.0.0.1:${sipPort}`,
-    '--flow-recovery-grace', String(GRACE)] });
+    '--flow-recovery-grace', String(GRACE), '--recovery-port', String(recoveryPort)] });
   // both workers listen before connections are counted on them (health answers come from either)
   for (let i = 0; i < 100 && (stack.gateway.log.match(/ listening: /g) || []).length < 2; i++) await sleep(50);
   assert.equal((stack.gateway.log.match(/ listening: /g) || []).length, 2, 'both workers listen');
@@ -102,28 +105,67 @@ async function nthLog(re, n, ms) {
   return null;
 }
 
-test('recovery is per worker: a reconnect on the same worker keeps the call, one on the other worker ends it after the grace', async () => {
-  const bob = await Ua.register(stack, 'bob');
-  const seen = { same: 0, other: 0 };
+/** A call from bob to user, answered and acknowledged; bob's side of the dialog. */
+async function call(bob, user) {
+  const tx = bob.request('INVITE', user.aor, { body: SDP('bob') });
+  const inv = await user.waitRequest('INVITE');
+  user.respond(inv, 200, 'OK', { body: SDP(user.user) });
+  const ok = await bob.waitStatus(200, 'INVITE');
+  const bd = bob.dialogFrom(tx, ok);
+  bob.inDialog(bd, 'ACK');
+  await user.waitRequest('ACK');
+  return bd;
+}
+
+let bob;
+test('every reconnect to the URL the worker named keeps the call, whichever worker holds it', async () => {
+  bob = await Ua.register(stack, 'bob');
+  assert.equal(bob.recoveryUrl, null, 'no recovery URL for a bearer registration (it is never held)');
   const held = /imsgw-gateway\/(\d)\b[^\n]*recover: flow \d+ closed/g;
   const recovered = /recover: flow \d+ recovered by connection/g;
-  for (let i = 0; i < TRIALS && !(seen.same && seen.other && !process.env.IMSGW_RECOVERY_TRIALS); i++) {
+  const holders = [0, 0];
+  for (let i = 0; i < TRIALS; i++) {
     const user = await Ua.register(stack, `r${i}`, { dpop: dpopKey() });
-    const tx = bob.request('INVITE', user.aor, { body: SDP('bob') });
-    const inv = await user.waitRequest('INVITE');
-    user.respond(inv, 200, 'OK', { body: SDP(user.user) });
-    const ok = await bob.waitStatus(200, 'INVITE');
-    const bd = bob.dialogFrom(tx, ok);
-    bob.inDialog(bd, 'ACK');
-    await user.waitRequest('ACK');
+    const w = workerOf({ headers: { path: user.path } });
+    // each worker names its own port: recovery-port + its number, on the listen address
+    assert.equal(user.recoveryUrl, `ws://127.0.0.1:${recoveryPort + w}/sip`, `trial ${i}`);
+    const bd = await call(bob, user);
     const recovered0 = [...stack.gateway.log.matchAll(recovered)].length;
     const held0 = [...stack.gateway.log.matchAll(held)].length; // earlier trials' closes are held too
     user.ws.close();
     const h = await nthLog(held, held0 + 1, 3000);
     assert.ok(h, 'the closed flow is held');
-    const was = Number(h[1]);
-    const now = workerOf(await user.connect(stack));
-    if (now === was) {
+    assert.equal(Number(h[1]), w, 'held by the worker that had the flow');
+    holders[w]++;
+    const rsp = await user.connect(stack, { url: user.recoveryUrl });
+    assert.equal(workerOf(rsp), w, 'the recovery URL reached the worker holding the call');
+    assert.ok(await nthLog(recovered, recovered0 + 1, 3000), `trial ${i}: recovered`);
+    // the core's in-dialog request finds the client on its new WebSocket
+    bob.inDialog(bd, 'BYE');
+    const bye = await user.waitRequest('BYE');
+    user.respond(bye, 200, 'OK');
+    await bob.waitStatus(200, 'BYE');
+    user.close();
+  }
+  console.log(`recoveries: ${TRIALS} of ${TRIALS}; calls held by worker 0: ${holders[0]}, worker 1: ${holders[1]}`);
+  assert.ok(holders[0] > 0 && holders[1] > 0, `both workers held calls: ${holders}`);
+});
+
+test('a reconnect to the shared port still recovers only when it lands on the holding worker', async () => {
+  // what a client that ignores the header (or cannot reach the recovery port) gets: a coin toss
+  // per reconnect; the call on the other worker ends after the grace, nothing unsafe happens
+  const held = /imsgw-gateway\/(\d)\b[^\n]*recover: flow \d+ closed/g;
+  const recovered = /recover: flow \d+ recovered by connection/g;
+  const seen = { same: 0, other: 0 };
+  for (let i = 0; i < TRIALS && !(seen.same && seen.other); i++) {
+    const user = await Ua.register(stack, `q${i}`, { dpop: dpopKey() });
+    const bd = await call(bob, user);
+    const recovered0 = [...stack.gateway.log.matchAll(recovered)].length;
+    const held0 = [...stack.gateway.log.matchAll(held)].length;
+    user.ws.close();
+    const h = await nthLog(held, held0 + 1, 3000);
+    assert.ok(h, 'the closed flow is held');
+    if (workerOf(await user.connect(stack)) === Number(h[1])) {
       seen.same++;
       assert.ok(await nthLog(recovered, recovered0 + 1, 3000), 'same worker: recovered');
       bob.inDialog(bd, 'BYE');
@@ -132,7 +174,6 @@ test('recovery is per worker: a reconnect on the same worker keeps the call, one
       await bob.waitStatus(200, 'BYE');
     } else {
       seen.other++;
-      // the other worker has no such held flow: nothing moves, the old worker ends the call
       const bye = await bob.waitRequest('BYE', GRACE * 1000 + 3000);
       assert.match(bye.headers.reason?.[0] || '', /WebSocket closed/);
       bob.respond(bye, 200, 'OK');
@@ -140,6 +181,18 @@ test('recovery is per worker: a reconnect on the same worker keeps the call, one
     }
     user.close();
   }
-  console.log(`reconnects: ${seen.same} on the same worker (recovered), ${seen.other} on the other (call ended)`);
   assert.ok(seen.same > 0 && seen.other > 0, `both cases seen: ${JSON.stringify(seen)}`);
+});
+
+test('the recovery port is guarded like the shared one: a foreign Origin or no sip subprotocol is refused', async () => {
+  const url = `ws://127.0.0.1:${recoveryPort}/sip`;
+  const refused = (protocols, opts) => new Promise((resolve) => {
+    const ws = new WebSocket(url, protocols, opts);
+    ws.on('open', () => { ws.close(); resolve(false); });
+    ws.on('error', () => resolve(true));
+  });
+  assert.ok(await refused('sip', { origin: 'https://evil.example' }), 'foreign Origin');
+  assert.ok(await refused('chat'), 'no sip subprotocol');
+  const ok = await SipWs.open(url);
+  ok.close();
 });

@@ -48,8 +48,9 @@ export class Ua {
 
   /** A new WebSocket for this UA (after the old one broke) and a REGISTER on it with the same
    * Contact, +sip.instance and reg-id: RFC 5626 flow recovery. Returns the REGISTER's answer. */
-  async connect(stack, { key = this.key, tok = this.token, expect = 200 } = {}) {
-    this.ws = await SipWs.open(stack.wsUrl);
+  // url: where to connect (default the stack's shared WebSocket URL)
+  async connect(stack, { key = this.key, tok = this.token, expect = 200, url = stack.wsUrl } = {}) {
+    this.ws = await SipWs.open(url);
     this.ws.ws.removeAllListeners('message');
     this.ws.ws.on('message', (d) => this.onMessage(d.toString()));
     let rsp = await this.sendRegister(key, tok);
@@ -62,6 +63,8 @@ export class Ua {
       this.serviceRoute = splitList(rsp.headers['service-route']);
       this.path = splitList(rsp.headers.path); // which gateway holds the flow (tests/scale)
       if (rsp.headers['dpop-nonce']) this.nonce = rsp.headers['dpop-nonce'][0];
+      // the worker's own URL for a reconnect that should keep the calls (docs/dpop-sip.md)
+      this.recoveryUrl = /<([^>]+)>/.exec(rsp.headers['flow-recovery-uri']?.[0] || '')?.[1] ?? null;
     }
     return rsp;
   }
