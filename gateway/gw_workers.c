@@ -187,8 +187,16 @@ static int gw_workers_supervise(struct gw_settings *cfg, const sigset_t *waitset
             memset(&gw_shared->slot[i].m, 0, sizeof(gw_shared->slot[i].m));
             int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
             if (stopping) {
-                if (!clean)
+                if (!clean && rc == 0)
                     rc = 1;
+                continue;
+            }
+            /* 2 = a setting or file refused at its start (it said why): every other worker
+             * would refuse it too, so the gateway stops as one process would, not restarting. */
+            if (WIFEXITED(st) && WEXITSTATUS(st) == 2) {
+                stopping = 1, rc = 2;
+                stop_by = now + GW_WORKERS_STOP_S;
+                gw_workers_signal_all(SIGTERM);
                 continue;
             }
             if (WIFSIGNALED(st))

@@ -50,9 +50,10 @@ export class Phone {
     this.failures = 0;
     this.calls = new Map(); // id → Call
     this.media = () => ({ audio: true, video: false });
-    const socket = new JsSIP.WebSocketInterface(cfg.wsUrl);
+    this.mainSocket = new JsSIP.WebSocketInterface(cfg.wsUrl);
+    this.recoveryUrl = null; // the gateway worker's own URL (Flow-Recovery-URI), see reconnectTo
     this.ua = new JsSIP.UA({
-      sockets: [socket],
+      sockets: [this.mainSocket],
       uri: impu,
       authorization_jwt: `${this.scheme} ${token}`,
       instance_id: instanceId(),
@@ -83,6 +84,30 @@ export class Phone {
   keepNonce(response) {
     const n = response && response.getHeader('DPoP-Nonce');
     if (n) this.sipNonce = n;
+  }
+
+  /** The URL of the gateway worker holding this flow, from a REGISTER 200 (docs/dpop-sip.md,
+   * "Workers"): only a ws/wss URL, and never plain ws when the page uses wss. */
+  keepRecoveryUrl(response) {
+    const m = /^<((wss?):\/\/[^\s<>"]+)>$/.exec((response && response.getHeader('Flow-Recovery-URI')) || '');
+    this.recoveryUrl = m && (m[2] === 'wss' || !this.cfg.wsUrl.startsWith('wss:')) ? m[1] : null;
+  }
+
+  /** Where JsSIP reconnects next. With calls held for us, the worker that holds them first (the
+   * shared URL may land on another worker, which cannot recover them), then the shared URL:
+   * JsSIP takes the heaviest socket that did not just fail, so a failed attempt at one makes the
+   * next try the other, within the gateway's grace. Otherwise the shared URL only. */
+  reconnectTo(inCall) {
+    const transport = this.ua._transport;
+    const main = { socket: this.mainSocket, weight: 0, status: 0 };
+    if (!inCall || !this.recoveryUrl) {
+      transport.sockets = [main];
+      return;
+    }
+    if (this.recoverySocket?.url !== this.recoveryUrl) {
+      this.recoverySocket = new JsSIP.WebSocketInterface(this.recoveryUrl);
+    }
+    transport.sockets = [{ socket: this.recoverySocket, weight: 1, status: 0 }, main];
   }
 
   start() { this.on.registration('connecting'); this.ua.start(); }
@@ -138,12 +163,14 @@ export class Phone {
       // and a DPoP key, at once: the gateway holds the call for its flow-recovery grace only.
       const inCall = this.scheme === 'DPoP' && this.calls.size > 0;
       const delay = inCall ? 0 : backoffSeconds(this.failures++, this.cfg.reconnectBaseSeconds);
+      this.reconnectTo(inCall);
       ua.transport.recovery_options = { min_interval: delay, max_interval: delay };
       on.registration(navigator.onLine === false ? 'offline' : 'reconnecting', Math.ceil(delay));
     });
     ua.on('registered', (e) => {
       this.failures = 0;
       this.keepNonce(e.response);
+      this.keepRecoveryUrl(e.response);
       const pau = e.response.getHeader('P-Associated-URI') || '';
       const first = /<([^>]+)>/.exec(pau);
       on.registration('registered', first ? first[1] : null);

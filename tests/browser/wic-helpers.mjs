@@ -131,6 +131,17 @@ export function inboundAudioPackets(page) {
   });
 }
 
+/** Waits (bounded) until both pages receive audio; returns their inbound packet counts. */
+export async function audioBothWays(a, b, ms = 10000) {
+  const until = Date.now() + ms;
+  let [na, nb] = [0, 0];
+  while ((na <= 0 || nb <= 0) && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    [na, nb] = [await inboundAudioPackets(a), await inboundAudioPackets(b)];
+  }
+  return [na, nb];
+}
+
 /** Saves docs/screenshot-<name>.png: the screens in the docs are redrawn by every run. */
 export async function docShot(page, name) {
   await page.screenshot({ path: path.join(ROOT, 'docs', `screenshot-${name}.png`), fullPage: true });

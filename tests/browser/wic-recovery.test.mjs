@@ -5,18 +5,32 @@
 // new WebSocket carried them, the gateway routed them through the old flow token), and audio
 // flows again after the resume. The same cut without the key (alice's page is gone, a thief
 // presents a token bound to her key without a proof) moves nothing and bob gets the BYE after the
-// grace. After each, /metrics shows no dialog, transaction or held flow left.
+// grace. After each, /metrics shows no dialog, transaction or held flow left. Two gateway workers
+// (issue 13): the page's new WebSocket goes to the recovery URL its worker named
+// (Flow-Recovery-URI), so the recovery does not depend on which worker the kernel picks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, token, SipWs, registerMsg } from '../integration/harness.mjs';
-import { startWicStack, launch, openPage, signIn, byId, shot, expectText, inboundAudioPackets } from './wic-helpers.mjs';
+import net from 'node:net';
+import { sleep, token, SipWs, registerMsg, freePort } from '../integration/harness.mjs';
+import { startWicStack, launch, openPage, signIn, byId, shot, expectText, inboundAudioPackets, audioBothWays } from './wic-helpers.mjs';
 
 const GRACE = 6;
 let stack;
 let browser;
+let recoveryPort;
+
+const portFree = (port) => new Promise((resolve) => {
+  const s = net.createServer().once('error', () => resolve(false))
+    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
 
 before(async () => {
-  stack = await startWicStack({ gatewayArgs: ['--flow-recovery-grace', String(GRACE)] });
+  let sipPort;
+  do sipPort = await freePort(); while (!(await portFree(sipPort + 1)));
+  do recoveryPort = await freePort(); while (!(await portFree(recoveryPort + 1)));
+  stack = await startWicStack({ gatewayArgs: ['--flow-recovery-grace', String(GRACE), '--workers', '2',
+    '--sip-listen', `sip:127.0.0.1:${sipPort}`, '--recovery-port', String(recoveryPort)] });
+  for (let i = 0; i < 100 && (stack.gateway.log.match(/ listening: /g) || []).length < 2; i++) await sleep(50);
   browser = await launch();
 });
 
@@ -110,13 +124,7 @@ async function inCall(alice, bob) {
   await byId(alice, 'answer').click();
   await expectText(alice, 'call-status', /^In call with sip:bob@ims\.test$/);
   await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/);
-  const until = Date.now() + 10000;
-  let a = 0;
-  let b = 0;
-  while ((a <= 0 || b <= 0) && Date.now() < until) {
-    await sleep(250);
-    [a, b] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
-  }
+  const [a, b] = await audioBothWays(alice, bob);
   assert.ok(a > 0 && b > 0, `audio flows: alice=${a} bob=${b}`);
 }
 
@@ -138,6 +146,9 @@ test('the WebSocket is cut mid-call: the page recovers the flow with its key; bo
   await gatewayLog(/recover: flow \d+ recovered by connection \d+ with a DPoP proof; 1 dialogs carried over/);
   await expectText(alice, 'reg-status', /^Registered$/);
   assert.equal(await alice.evaluate(() => window.__ws.length), 2, 'alice is on a new WebSocket');
+  const urls = await alice.evaluate(() => window.__ws.map((w) => w.url));
+  assert.match(urls[1], new RegExp(`^ws://127\\.0\\.0\\.1:(${recoveryPort}|${recoveryPort + 1})/sip$`),
+    `the new WebSocket went to a worker's recovery port: ${urls}`);
   // past the grace: no BYE was sent, audio still flows both ways
   await sleep(GRACE * 1000 + 1000);
   await audioFlows(alice, bob, 'audio keeps flowing after the cut');

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stubRegisterCount, sleep } from '../integration/harness.mjs';
-import { startWicStack, launch, openPage, signIn, byId, shot, expectText, inboundAudioPackets } from './wic-helpers.mjs';
+import { startWicStack, launch, openPage, signIn, byId, shot, expectText, audioBothWays } from './wic-helpers.mjs';
 
 const TOKEN_LIFETIME = 60; // the WAF's minimum: the page renews at half-life, after 30 s
 let stack;
@@ -71,13 +71,7 @@ test('alice calls bob, bob answers, audio flows both ways, alice hangs up', asyn
   await expectText(alice, 'call-status', /^In call with sip:bob@ims\.test$/);
   await expectText(bob, 'call-status', /^In call with sip:alice@ims\.test$/);
   // The fake microphone's tone reaches the other browser: packets counted on both sides.
-  const until = Date.now() + 10000;
-  let a = 0;
-  let b = 0;
-  while ((a <= 0 || b <= 0) && Date.now() < until) {
-    await sleep(250);
-    [a, b] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
-  }
+  const [a, b] = await audioBothWays(alice, bob);
   assert.ok(a > 0 && b > 0, `inbound audio packets alice=${a} bob=${b}`);
   await expectText(alice, alice.locator('#call-timer'), /^00:0[1-9]$/);
   await shot(alice, 'wic-05-call-alice');

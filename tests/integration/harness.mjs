@@ -62,6 +62,8 @@ export const httpOk = (url, ca = null) =>
 export class Daemon {
   // wrapper: a command that execs the daemon (e.g. prlimit), so the pid stays the daemon's
   constructor(name, args, wrapper = []) {
+    // The gateway's default is one worker per core; a test that wants several says so.
+    if (name === 'imsgw-gateway' && !args.includes('--workers')) args = ['--workers', '1', ...args];
     this.name = name;
     this.log = '';
     this.proc = wrapper.length

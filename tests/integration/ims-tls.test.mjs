@@ -78,7 +78,7 @@ test('bad IMS-side TLS settings stop the gateway with one line', () => {
     [['--sip-tls-listen', 'sips:127.0.0.1:5999', '--sip-tls-dir', dir], /cannot read sip-tls-dir certificate .*agent\.pem/],
   ];
   for (const [args, why] of cases) {
-    const r = spawnSync(bin('imsgw-gateway'), args, { encoding: 'utf8', timeout: 10000 });
+    const r = spawnSync(bin('imsgw-gateway'), ['--workers', '1', ...args], { encoding: 'utf8', timeout: 10000 });
     assert.equal(r.status, 2);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, lines.join(' | '));

@@ -33,7 +33,7 @@ function refused(name, args) {
 }
 
 async function gatewayWith(secretFile) {
-  return refused('imsgw-gateway', ['--port', String(await freePort()),
+  return refused('imsgw-gateway', ['--workers', '1', '--port', String(await freePort()),
     '--sip-listen', `sip:127.0.0.1:${await freePort()}`, '--waf-client-secret-file', secretFile]);
 }
 

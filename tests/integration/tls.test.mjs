@@ -170,7 +170,7 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
     ];
     for (const name of ['imsgw-gateway', 'imsgw-waf']) {
       for (const [args, why] of cases) {
-        const r = refused(name, ['--port', port, ...args, ...(name === 'imsgw-waf' ? ['--data-dir', path.join(dir, 'wafdata'), '--issuer', 'https://localhost:9443'] : [])]);
+        const r = refused(name, ['--port', port, ...args, ...(name === 'imsgw-waf' ? ['--data-dir', path.join(dir, 'wafdata'), '--issuer', 'https://localhost:9443'] : ['--workers', '1'])]);
         assert.equal(r.status, 2, `${name} ${args.join(' ')}: exit 2`);
         assert.equal(r.lines.length, 1, `${name}: one line, got ${r.lines.join(' | ')}`);
         assert.match(r.lines[0], why);
@@ -183,7 +183,7 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
     fs.chmodSync(A.cert, 0o644);
     const asOther = process.getuid() === 0 ? { uid: 65534, gid: 65534 } : {};
     if (process.getuid() !== 0) fs.chmodSync(secret, 0o000);
-    const r = refused('imsgw-gateway', ['--port', port, '--tls-cert', A.cert, '--tls-key', secret], asOther);
+    const r = refused('imsgw-gateway', ['--workers', '1', '--port', port, '--tls-cert', A.cert, '--tls-key', secret], asOther);
     assert.equal(r.status, 2);
     assert.deepEqual(r.lines.length, 1);
     assert.match(r.lines[0], /tls-key .*secret-key\.pem: Permission denied/);
@@ -191,7 +191,7 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
     const open = path.join(dir, 'open-key.pem');
     fs.copyFileSync(A.key, open);
     fs.chmodSync(open, 0o644);
-    const o = refused('imsgw-gateway', ['--port', port, '--tls-cert', A.cert, '--tls-key', open]);
+    const o = refused('imsgw-gateway', ['--workers', '1', '--port', port, '--tls-cert', A.cert, '--tls-key', open]);
     assert.equal(o.status, 2);
     assert.equal(o.lines.length, 1);
     assert.match(o.lines[0], /tls-key .*open-key\.pem/);

@@ -198,7 +198,7 @@ export async function startTopology({ users, gatewayArgs = [], wwsfDir = null })
     const flowKey = crypto.randomBytes(20).toString('hex');
     topo.gateways = {};
     for (const [h, a] of Object.entries(GATEWAYS))
-      topo.gateways[h] = start(h, 'imsgw-gateway', [bin('imsgw-gateway'), '--listen', a, '--port', '8080',
+      topo.gateways[h] = start(h, 'imsgw-gateway', [bin('imsgw-gateway'), '--workers', '1', '--listen', a, '--port', '8080',
         '--sip-listen', `sip:${a}:5060`, '--next-hop', `sip:${IMS}:5060;transport=tcp`,
         '--authz-server', ISSUER, '--waf-client-id', 'gateway', '--waf-client-secret-file', secret,
         '--flow-key', flowKey, '--waf-ca-file', path.join(DIR, 'lb-cert.pem'), '--proxy-protocol-from', LB,

@@ -74,7 +74,7 @@ daemon('imsgw-waf', wafArgs);
 daemon('imsgw-ims-stub', ['--listen', `sip:127.0.0.1:${stubPort}`, '--hss-file', path.join(dir, 'hss.json'),
   '--max-bindings', String(CLIENTS * 4)]);
 await until(async () => (await fetch(`${issuer}/healthz`)).ok, 'the WAF');
-daemon('imsgw-gateway', ['--port', String(gwPort), '--sip-listen', `sip:127.0.0.1:${gwSip}`,
+daemon('imsgw-gateway', ['--workers', '1', '--port', String(gwPort), '--sip-listen', `sip:127.0.0.1:${gwSip}`,
   '--next-hop', `sip:127.0.0.1:${stubPort};transport=tcp`, '--authz-server', issuer,
   '--max-connections', String(CLIENTS + 500), '--max-connections-per-source', String(CLIENTS + 500),
   '--token-cache-size', String(CLIENTS * 2)]);
