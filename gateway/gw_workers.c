@@ -259,6 +259,11 @@ int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *er
     }
     if (gw_count == 1)
         return 0;
+    if (cfg->flow_recovery_grace && !cfg->recovery_port)
+        log_warn("flow recovery: with %u workers and no recovery-port, a client reconnecting "
+                 "mid-call reaches the worker that holds its calls 1 time in %u "
+                 "(docs/dpop-sip.md, Workers)",
+                 gw_count, gw_count);
     /* Every worker's ports are checked before any starts: nothing half-started. */
     for (unsigned i = 0; i < gw_count; i++) {
         struct gw_settings probe = {0};

@@ -49,3 +49,27 @@ test('imsgw-gateway: flow-key must be exactly 40 hex digits (issue 9 item 9)', (
     assert.match(r.stderr, /flow-key must be exactly 40 hex digits/);
   }
 });
+
+test('imsgw-gateway: recovery-port and recovery-url are refused at start unless usable and safe to name to clients', () => {
+  const cases = [
+    [['--recovery-url', 'ws://127.0.0.1:{port}/sip'], /recovery-url needs recovery-port/],
+    [['--recovery-port', '9100', '--listen', '0.0.0.0', '--allow-plain-http', 'true'], /on a wildcard listen address/],
+    [['--recovery-port', '9100', '--proxy-protocol-from', '127.0.0.1'], /behind a balancer/],
+    [['--recovery-port', '9100', '--trusted-proxies', '127.0.0.1'], /behind a balancer/],
+    // a header line break, a stray brace, a quote, an unknown placeholder: nothing to inject
+    [['--recovery-port', '9100', '--recovery-url', 'ws://a:{port}/sip\r\nVia: x'], /recovery-url must be a URL/],
+    [['--recovery-port', '9100', '--recovery-url', 'ws://a:{port}/sip>'], /recovery-url must be a URL/],
+    [['--recovery-port', '9100', '--recovery-url', 'ws://"a":{port}/'], /recovery-url must be a URL/],
+    [['--recovery-port', '9100', '--recovery-url', 'ws://{host}:{port}/'], /recovery-url must be a URL/],
+    [['--recovery-port', '9100', '--recovery-url', `wss://${'a'.repeat(250)}:{port}/`], /recovery-url must be a URL/],
+    [['--recovery-port', '9100', '--recovery-url', 'https://a:{port}/sip'], /must start with ws:\/\/ or wss:\/\//],
+    [['--recovery-port', '9100', '--workers', '2', '--recovery-url', 'wss://gw.example.com/sip'], /needs \{port\} or \{worker\}/],
+    [['--recovery-port', '65535', '--workers', '2'], /recovery-port needs room for 1 more/],
+  ];
+  for (const [args, why] of cases) {
+    const r = run('imsgw-gateway', args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, why);
+  }
+});
