@@ -10,8 +10,7 @@
 // (Flow-Recovery-URI), so the recovery does not depend on which worker the kernel picks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { sleep, token, SipWs, registerMsg, freePort } from '../integration/harness.mjs';
+import { sleep, token, SipWs, registerMsg, freePortRange } from '../integration/harness.mjs';
 import { startWicStack, launch, openPage, signIn, byId, shot, expectText, inboundAudioPackets, audioBothWays } from './wic-helpers.mjs';
 
 const GRACE = 6;
@@ -19,15 +18,10 @@ let stack;
 let browser;
 let recoveryPort;
 
-const portFree = (port) => new Promise((resolve) => {
-  const s = net.createServer().once('error', () => resolve(false))
-    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-});
-
 before(async () => {
   let sipPort;
-  do sipPort = await freePort(); while (!(await portFree(sipPort + 1)));
-  do recoveryPort = await freePort(); while (!(await portFree(recoveryPort + 1)));
+  sipPort = await freePortRange(2);
+  recoveryPort = await freePortRange(2);
   stack = await startWicStack({ gatewayArgs: ['--flow-recovery-grace', String(GRACE), '--workers', '2',
     '--sip-listen', `sip:127.0.0.1:${sipPort}`, '--recovery-port', String(recoveryPort)] });
   for (let i = 0; i < 100 && (stack.gateway.log.match(/ listening: /g) || []).length < 2; i++) await sleep(50);

@@ -9,9 +9,8 @@
 // worker's own SIP port).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import WebSocket from 'ws';
-import { startStack, freePort, sleep, SipWs, registerMsg, token } from './harness.mjs';
+import { startStack, freePortRange, sleep, SipWs, registerMsg, token } from './harness.mjs';
 import { Ua, SDP } from './sipua.mjs';
 import { dpopKey, proof } from './dpop.mjs';
 
@@ -21,14 +20,9 @@ const TRIALS = Number(process.env.IMSGW_RECOVERY_TRIALS || 20);
 let stack, sipPort, recoveryPort;
 const sockets = [];
 
-const portFree = (port) => new Promise((resolve) => {
-  const s = net.createServer().once('error', () => resolve(false))
-    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-});
-
 before(async () => {
-  do sipPort = await freePort(); while (!(await portFree(sipPort + 1)));
-  do recoveryPort = await freePort(); while (!(await portFree(recoveryPort + 1)));
+  sipPort = await freePortRange(2);
+  recoveryPort = await freePortRange(2);
   const users = ['alice', 'bob', ...['r', 'q'].flatMap((p) => Array.from({ length: TRIALS }, (_, i) => `${p}${i}`))];
   stack = await startStack({ users, gatewayArgs: ['--workers', '2', '--sip-listen', `sip:127.0.0.1:${sipPort}`,
     '--flow-recovery-grace', String(GRACE), '--recovery-port', String(recoveryPort)] });

@@ -18,7 +18,38 @@ export const bin = (name) => {
   return path.join(BIN, dirs[name], name);
 };
 
+// Ports handed out by freePortRange: a range is not bound until its daemon starts, so later
+// picks must not land inside it (the kernel hands out neighbouring ports).
+const reservedPorts = new Set();
+
 export async function freePort() {
+  for (let i = 0; i < 100; i++) {
+    const p = await anyFreePort();
+    if (!reservedPorts.has(p)) return p;
+  }
+  throw new Error('no free port outside the reserved ranges');
+}
+
+/** A first port p with p … p+n-1 free on loopback (gateway workers take port + their number),
+ * kept out of later freePort/freePortRange picks of this process. */
+export async function freePortRange(n) {
+  for (let i = 0; i < 100; i++) {
+    const p = await freePort();
+    const rest = Array.from({ length: n - 1 }, (_, k) => p + k + 1);
+    if (rest.some((q) => q > 65535 || reservedPorts.has(q))) continue;
+    if (!(await Promise.all(rest.map(portFree))).every(Boolean)) continue;
+    for (const q of [p, ...rest]) reservedPorts.add(q);
+    return p;
+  }
+  throw new Error(`no ${n} free neighbouring ports`);
+}
+
+const portFree = (port) => new Promise((resolve) => {
+  const s = net.createServer().once('error', () => resolve(false))
+    .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+
+function anyFreePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.on('error', reject);
@@ -121,7 +152,8 @@ export function wafCli(stack, args, input) {
 export async function startStack({ gatewayArgs = [], stubArgs = [], users = ['alice', 'bob'], nativeUsers = [],
   wafArgs = [], tlsCa = null, gatewayWrapper = [], imsPasswords = {} } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-it-'));
-  const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  // the SIP port with room for a second worker (sip-listen's port + its number)
+  const [wafPort, stubPort, gwPort, gwSipPort] = [await freePort(), await freePort(), await freePort(), await freePortRange(2)];
   const issuer = `http://127.0.0.1:${wafPort}`;
   const stack = {
     dir, wafPort, stubPort, gwPort, gwSipPort, issuer,

@@ -6,13 +6,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startStack, sleep } from './harness.mjs';
+import { startStack, sleep, freePortRange } from './harness.mjs';
 
 const BALANCER = '127.0.0.2';
-let stack;
+let stack, recoveryPort;
 
 before(async () => {
-  stack = await startStack({ gatewayArgs: ['--workers', '2', '--proxy-protocol-from', BALANCER] });
+  recoveryPort = await freePortRange(2);
+  // behind a balancer the recovery URL must be given: the balancer forwards each worker's port
+  stack = await startStack({ gatewayArgs: ['--workers', '2', '--proxy-protocol-from', BALANCER,
+    '--recovery-port', String(recoveryPort), '--recovery-url', 'wss://gw.example.com:{port}/sip'] });
   for (let i = 0; i < 100 && (stack.gateway.log.match(/ listening: /g) || []).length < 2; i++) await sleep(50);
 });
 after(async () => {
@@ -27,11 +30,11 @@ function header(client) {
 }
 
 /** Header, then a WebSocket handshake, from localAddress; the first line of the answer ('' if none). */
-function handshake(localAddress, client) {
+function handshake(localAddress, client, port = stack.gwPort) {
   const req = 'GET /sip HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n';
   return new Promise((resolve) => {
-    const s = net.connect({ port: stack.gwPort, host: '127.0.0.1', localAddress });
+    const s = net.connect({ port, host: '127.0.0.1', localAddress });
     let got = '';
     const done = () => { s.destroy(); resolve(got.split('\r\n')[0]); };
     s.on('connect', () => s.write(Buffer.concat([header(client), Buffer.from(req)])));
@@ -65,4 +68,14 @@ test('a header from an address not in proxy-protocol-from is refused by every wo
   }
   for (const w of [0, 1]) assert.match(stack.gateway.log, refused(w), `worker ${w} refused one`);
   assert.doesNotMatch(stack.gateway.log, /203\.0\.113\.9/, 'the forged address is believed nowhere');
+});
+
+test('each worker\'s recovery port has the same PROXY gate: the header from the balancer, refused from elsewhere', async () => {
+  for (const w of [0, 1]) {
+    assert.match(await handshake(BALANCER, `192.0.2.${w + 1}`, recoveryPort + w), /^HTTP\/1\.1 101/, `worker ${w}`);
+    assert.doesNotMatch(await handshake('127.0.0.1', '203.0.113.77', recoveryPort + w), /101/, `worker ${w}: no header trust`);
+  }
+  await sleep(200);
+  for (const w of [0, 1]) assert.match(stack.gateway.log, opened(w, `192.0.2.${w + 1}`), `worker ${w}: the client's address`);
+  assert.doesNotMatch(stack.gateway.log, /203\.0\.113\.77/, 'the forged address is believed nowhere');
 });

@@ -12,7 +12,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import http from 'node:http';
 import https from 'node:https';
-import { startStack, token, SipWs, registerMsg, bin, freePort, sleep, Daemon, httpOk } from './harness.mjs';
+import { startStack, token, SipWs, registerMsg, bin, freePort, freePortRange, sleep, Daemon, httpOk } from './harness.mjs';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'imsgw-tls-'));
 fs.chmodSync(dir, 0o755);
@@ -209,8 +209,9 @@ test('refusals at start: plain on a non-loopback address, bad files — one line
 test('workers: SIGHUP to the supervisor reloads every worker and stops nothing', async () => {
   install(A);
   const port = await freePort();
+  const recoveryPort = await freePortRange(2); // the workers' recovery ports serve the same certificate
   const gw = new Daemon('imsgw-gateway', ['--workers', '2', '--port', String(port), '--tls-cert', live.cert,
-    '--tls-key', live.key, '--sip-listen', `sip:127.0.0.1:${await freePort()}`]);
+    '--tls-key', live.key, '--sip-listen', `sip:127.0.0.1:${await freePortRange(2)}`, '--recovery-port', String(recoveryPort)]);
   try {
     let up = false;
     for (let i = 0; i < 200 && !(up = await httpOk(`https://127.0.0.1:${port}/healthz`, ca)); i++) await sleep(50);
@@ -221,6 +222,8 @@ test('workers: SIGHUP to the supervisor reloads every worker and stops nothing',
     for (let i = 0; i < 200 && (gw.log.match(/certificate reloaded/g) || []).length < 2; i++) await sleep(20);
     assert.equal((gw.log.match(/certificate reloaded/g) || []).length, 2, gw.log);
     for (let i = 0; i < 6; i++) assert.equal(await presented(port), fingerprint(B.pem)); // any worker
+    for (const p of [recoveryPort, recoveryPort + 1]) assert.equal(await presented(p), fingerprint(B.pem), `recovery port ${p}`);
+    assert.match(gw.log, new RegExp(`named to DPoP clients as wss://127\\.0\\.0\\.1:${recoveryPort + 1}/sip`));
     assert.equal(gw.proc.exitCode, null, 'the supervisor is still running');
   } finally {
     assert.deepEqual(await gw.stop(), { code: 0, sig: null });
