@@ -32,6 +32,9 @@ export function toSipUri(text, domain) {
 
 /** WebSocket close code of the gateway: the network de-registered this user (issue 11). */
 const NETWORK_DEREGISTERED = 4401;
+// A recovery port that a firewall drops would keep the WebSocket connecting for minutes, past
+// the gateway's grace: after this long the page gives up on it and tries the shared URL.
+const RECOVERY_CONNECT_MS = 3000;
 
 export class Phone {
   /**
@@ -148,6 +151,15 @@ export class Phone {
   wire() {
     const { ua, on } = this;
     ua.on('connected', () => on.registration('registering'));
+    ua.on('connecting', (e) => {
+      if (e.socket !== this.recoverySocket) return;
+      // JsSIP opens the WebSocket right after this event; closing it (not JsSIP's disconnect,
+      // which would silence its close) makes JsSIP move on to the shared URL (reconnectTo).
+      Promise.resolve().then(() => {
+        const ws = e.socket._ws;
+        setTimeout(() => { if (ws && ws.readyState === WebSocket.CONNECTING) ws.close(); }, RECOVERY_CONNECT_MS);
+      });
+    });
     ua.on('disconnected', (e) => {
       if (this.stopped) return;
       if (e && e.code === NETWORK_DEREGISTERED) {

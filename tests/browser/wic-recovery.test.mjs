@@ -10,6 +10,7 @@
 // (Flow-Recovery-URI), so the recovery does not depend on which worker the kernel picks.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { sleep, token, SipWs, registerMsg, freePortRange } from '../integration/harness.mjs';
 import { startWicStack, launch, openPage, signIn, byId, shot, expectText, inboundAudioPackets, audioBothWays } from './wic-helpers.mjs';
 
@@ -44,6 +45,8 @@ async function phonePage(name) {
     window.__ws = [];
     window.WebSocket = class extends Native {
       constructor(...a) {
+        // window.__blackhole: every URL but the page's own goes there (a dropped recovery port)
+        if (window.__blackhole && a[0] !== `ws://${location.host}/sip`) a[0] = window.__blackhole;
         super(...a);
         this.lines = [];
         this.addEventListener('message', (e) => { if (typeof e.data === 'string') this.lines.push(e.data.split('\r\n', 1)[0]); });
@@ -158,7 +161,10 @@ test('the WebSocket is cut mid-call: the page recovers the flow with its key; bo
   await sessionEvent(alice, 'unhold remote');
   const reinvites = await alice.evaluate(() => window.__ws.at(-1).lines.filter((l) => l.startsWith('INVITE ')).length);
   assert.equal(reinvites, 2, 'both re-INVITEs came over the new WebSocket');
-  assert.ok(await metric('imsgw_flow_recovery_routed_total') >= routed0 + 2, 'the gateway routed them through the old flow token');
+  // (workers publish their counters every second)
+  let routed = 0;
+  for (let i = 0; i < 30 && (routed = await metric('imsgw_flow_recovery_routed_total')) < routed0 + 2; i++) await sleep(100);
+  assert.ok(routed >= routed0 + 2, `the gateway routed them through the old flow token: ${routed0} -> ${routed}`);
   await audioFlows(alice, bob, 'audio flows again after the resume');
   // bob hangs up: the BYE follows the old flow token to alice's new connection
   await byId(bob, 'hangup').click();
@@ -185,17 +191,54 @@ test('the same cut without the key moves nothing; bob gets BYE after the grace',
   for (let i = 0; i < 100 && (await metric('imsgw_flow_recovery_held')) <= heldBefore; i++) await sleep(50);
   assert.ok(await metric('imsgw_flow_recovery_held') > heldBefore, 'alice\'s flow is held');
   const stolen = token(stack, 'alice', ['--jkt', jkt]);
-  const thief = await SipWs.open(stack.wsUrl);
-  const r = await thief.request(registerMsg({ callId: 'thief', auth: `DPoP ${stolen}` })
-    .replace(/\+sip\.instance="<urn:uuid:[^>]+>"/, `+sip.instance="<urn:uuid:${instance}>"`));
-  assert.equal(r.status, 401);
-  assert.match(r.headers['www-authenticate'][0], /DPoP header is missing/);
+  // the thief tries every worker's recovery port (and so the one holding alice's flow)
+  const thieves = [];
+  for (const port of [recoveryPort, recoveryPort + 1]) {
+    const thief = await SipWs.open(`ws://127.0.0.1:${port}/sip`);
+    thieves.push(thief);
+    const r = await thief.request(registerMsg({ callId: `thief-${port}`, auth: `DPoP ${stolen}` })
+      .replace(/\+sip\.instance="<urn:uuid:[^>]+>"/, `+sip.instance="<urn:uuid:${instance}>"`));
+    assert.equal(r.status, 401);
+    assert.match(r.headers['www-authenticate'][0], /DPoP header is missing/);
+  }
   await expectText(bob, 'call-status', /^Call ended by sip:alice@ims\.test$/, (GRACE + 5) * 1000);
   await gatewayLog(/recover: flow \d+ was not recovered within 6 s; its calls are ended/);
-  assert.equal(thief.queue.filter((m) => /^(BYE|INVITE) /.test(m)).length, 0, 'nothing reached the thief');
+  for (const thief of thieves) assert.equal(thief.queue.filter((m) => /^(BYE|INVITE) /.test(m)).length, 0, 'nothing reached the thief');
   assert.equal(await metric('imsgw_flow_recoveries_total{result="recovered"}'), 1, 'no recovery beyond the first test\'s');
-  assert.ok(await metric('imsgw_flow_recoveries_total{result="refused"}') >= 1);
-  thief.close();
+  assert.ok(await metric('imsgw_flow_recoveries_total{result="refused"}') >= 1, 'the holding worker counted the refusal');
+  for (const thief of thieves) thief.close();
   await bob.context().close();
+  await allClear();
+});
+
+test('the recovery port cannot be reached: the page gives up on it within the grace and comes back through the shared URL', async () => {
+  const held = [];
+  const silent = net.createServer((s) => held.push(s)); // accepts, never answers: as a firewall drop looks
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const alice = await phonePage('alice');
+  const bob = await phonePage('bob');
+  await signIn(alice, stack, 'alice', stack.passwords.alice);
+  await signIn(bob, stack, 'bob', stack.passwords.bob);
+  await inCall(alice, bob);
+  await alice.evaluate((port) => { window.__blackhole = `ws://127.0.0.1:${port}/sip`; }, silent.address().port);
+  const cut = Date.now();
+  await alice.evaluate(() => window.__ws.at(-1).close());
+  let urls = [];
+  for (let i = 0; i < 200 && !(urls.length >= 3 && urls[2].open); i++) {
+    await sleep(50);
+    urls = await alice.evaluate(() => window.__ws.map((w) => ({ url: w.url, open: w.readyState === 1 })));
+  }
+  const back = Date.now() - cut;
+  assert.equal(urls.length, 3, JSON.stringify(urls));
+  assert.equal(urls[1].url, `ws://127.0.0.1:${silent.address().port}/sip`, 'first the recovery URL (dropped here)');
+  assert.equal(urls[2].url, stack.wsUrl, 'then the shared URL');
+  assert.ok(back >= 2500 && back < GRACE * 1000, `back on the shared URL after ${back} ms, within the grace`);
+  await expectText(alice, 'reg-status', /^Registered$/);
+  // the call survives only when the kernel picked the holding worker; either way it is ended cleanly
+  if (await byId(bob, 'hangup').isVisible()) await byId(bob, 'hangup').click();
+  await alice.context().close();
+  await bob.context().close();
+  for (const s of held) s.destroy();
+  silent.close();
   await allClear();
 });
