@@ -22,10 +22,16 @@ export const bin = (name) => {
 // picks must not land inside it (the kernel hands out neighbouring ports).
 const reservedPorts = new Set();
 
+// Picked below the kernel's ephemeral range (32768-60999): a port picked there can be taken by
+// some client's outgoing connection before the daemon binds it, which load tests on the same
+// machine (tens of thousands of loopback connections) make likely.
+const PICK_FROM = 20000;
+const PICK_TO = 32767;
+
 export async function freePort() {
-  for (let i = 0; i < 100; i++) {
-    const p = await anyFreePort();
-    if (!reservedPorts.has(p)) return p;
+  for (let i = 0; i < 200; i++) {
+    const p = PICK_FROM + crypto.randomInt(PICK_TO - PICK_FROM + 1);
+    if (!reservedPorts.has(p) && (await portFree(p))) return p;
   }
   throw new Error('no free port outside the reserved ranges');
 }
@@ -48,17 +54,6 @@ const portFree = (port) => new Promise((resolve) => {
   const s = net.createServer().once('error', () => resolve(false))
     .listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
 });
-
-function anyFreePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
