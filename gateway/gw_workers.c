@@ -257,6 +257,12 @@ int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *er
                  gw_count, gw_count - 1);
         return -1;
     }
+    if (cfg->recovery_port && cfg->port >= cfg->recovery_port &&
+        cfg->port < cfg->recovery_port + (long)gw_count) {
+        snprintf(err, errlen, "port %ld is among the %u recovery ports from recovery-port %ld",
+                 cfg->port, gw_count, cfg->recovery_port);
+        return -1;
+    }
     if (gw_count == 1)
         return 0;
     if (cfg->flow_recovery_grace && !cfg->recovery_port)

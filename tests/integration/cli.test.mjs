@@ -65,6 +65,7 @@ test('imsgw-gateway: recovery-port and recovery-url are refused at start unless 
     [['--recovery-port', '9100', '--recovery-url', 'https://a:{port}/sip'], /must start with ws:\/\/ or wss:\/\//],
     [['--recovery-port', '9100', '--workers', '2', '--recovery-url', 'wss://gw.example.com/sip'], /needs \{port\} or \{worker\}/],
     [['--recovery-port', '65535', '--workers', '2'], /recovery-port needs room for 1 more/],
+    [['--recovery-port', '9100', '--port', '9101', '--workers', '2'], /port 9101 is among the 2 recovery ports/],
   ];
   for (const [args, why] of cases) {
     const r = run('imsgw-gateway', args);
