@@ -9,7 +9,6 @@
 
 #include "stub_registrar.h"
 
-#define STUB_REGEVENT_MAX 20000 /* subscriptions at most (one per gateway flow; bench loads) */
 
 struct stub_regevent;
 
