@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -401,7 +402,15 @@ int main(int argc, char **argv)
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = reg_protocols;
-    info.fd_limit_per_thread = REG_MAX_CONN + 64;
+    /* No fd_limit_per_thread below RLIMIT_NOFILE: libwebsockets 4.1 then finds the connection of
+     * each ready fd by walking its whole table (its "slow fds handling"), which cost more than
+     * the protocol at 20,000 connections. The caller raises ulimit -n instead. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)nconn + 64) {
+        fprintf(stderr, "reg_load: ulimit -n must be at least %d for %d connections\n", nconn + 64,
+                nconn);
+        return 2;
+    }
     info.timeout_secs = 30;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
