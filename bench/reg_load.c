@@ -236,6 +236,23 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
         lws_callback_on_writable(c->wsi);
 }
 
+/* A connection that failed or that the server closed: no longer registered, and its wsi is gone
+ * (churn and retries must not touch it). */
+static void reg_lost(struct reg_conn *c)
+{
+    if (!c || !c->failed)
+        nclosed++;
+    if (!c)
+        return;
+    c->failed = 1;
+    c->wsi = NULL;
+    c->retry_at_ns = 0;
+    if (c->registered) {
+        c->registered = 0;
+        nregistered--;
+    }
+}
+
 static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
@@ -267,10 +284,7 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         fprintf(stderr, "reg_load: connection %d failed: %s\n", c ? c->idx : -1,
                 in ? (char *)in : "");
-        if (!c || !c->failed)
-            nclosed++;
-        if (c)
-            c->failed = 1;
+        reg_lost(c);
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c && c->churning) { /* reconnected by churn_tick(), not from inside lws */
@@ -278,10 +292,9 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             c->wsi = NULL;
             return 0;
         }
-        if (!c || !c->failed)
-            nclosed++;
-        if (c)
-            c->failed = 1;
+        if (c && !stop)
+            fprintf(stderr, "reg_load: connection %d failed: closed by the server\n", c->idx);
+        reg_lost(c);
         return 0;
     default:
         return 0;
@@ -480,6 +493,7 @@ int main(int argc, char **argv)
                nconn, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
                (unsigned long long)fail_count);
     }
+    stop = 1; /* the closes below are ours, not the server's */
     lws_context_destroy(ctx);
     return 0;
 }

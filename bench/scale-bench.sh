@@ -40,10 +40,18 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port)
-gw_sip=$(free_port)
-while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}" 2>/dev/null; do gw_sip=$(free_port); done
+# All ports in one block below the ephemeral range (32768-60999 here): a port found free there can
+# be taken by someone's outgoing connection before the daemon binds it (the machine is shared),
+# and a worker that cannot bind its SIP port dies at start.
+ports=$(node -e "
+const net = require('net'); const n = 3 + $workers;
+const tryBlock = (k) => { if (k > 50) process.exit(1);
+  const base = 20000 + Math.floor(Math.random() * (12000 - n)); const socks = []; let ok = 0, bad = 0;
+  for (let i = 0; i < n; i++) { const s = net.createServer(); socks.push(s);
+    s.on('error', () => { if (++bad === 1) { socks.forEach((x) => x.close()); setTimeout(() => tryBlock(k + 1), 10); } });
+    s.listen(base + i, '127.0.0.1', () => { if (++ok === n) { console.log(base); socks.forEach((x) => x.close()); } }); } };
+tryBlock(0);")
+jwks_port=$ports; stub_port=$((ports + 1)); gw_port=$((ports + 2)); gw_sip=$((ports + 3))
 
 echo "== scale: $total connections, $workers gateway workers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
 node bench/token-server.mjs "$jwks_port" $((total + storm)) "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
