@@ -75,7 +75,8 @@ sleep 2 # every worker up (each publishes its counters every second)
 missed=()
 miss() { echo "GOAL MISSED: $*"; missed+=("$*"); }
 pss() { local k=0; for p in "$gw_pid" $(pgrep -P "$gw_pid"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
-metrics() { curl -s "http://127.0.0.1:$gw_port/metrics"; }
+metrics() { curl -s -m 20 "http://127.0.0.1:$gw_port/metrics"; }
+snapshot() { metrics >"$dir/metrics.$1.out" || true; } # kept in /tmp/imsgw-scale-last
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
 per_worker() { metrics | awk -v m="$1" 'index($1, m "{worker=") == 1 {sub(/.*worker="/, "", $1); sub(/".*/, "", $1); printf "%s=%s ", $1, $2}'; }
 jwks_fetches() { grep -c '^jwks fetched' "$dir/jwks.log" || true; }
@@ -104,6 +105,7 @@ for _ in $(seq 4200); do
 done
 sleep 3
 after=$(pss)
+snapshot connect
 regs=$(metric imsgw_registrations); conns=$(metric imsgw_ws_connections)
 ok=$(metrics | awk '/^imsgw_register_total\{outcome="ok"\}/ {print $2}')
 bad=$(metrics | awk '/^imsgw_register_total\{/ && !/outcome="(ok|overloaded)"/ {s += $2} END {print s + 0}')
@@ -139,6 +141,7 @@ expect=$(awk -v n="$total" -v c="$churn" -v h="$hold" 'BEGIN { printf "%d", n * 
 [ "$churn_failed" -eq 0 ] && [ "$at_end" -eq "$total" ] && [ "$reconnected" -ge "$expect" ] ||
   miss "churn: $reconnected reconnected (at least $expect due), $churn_failed failed, $at_end of $total registered at the end"
 
+snapshot churn
 # -- 3. storm
 echo "-- registration storm: $storm clients with fresh tokens connect at once (Retry-After honoured)"
 sleep 5 # the connections above are closed
@@ -173,6 +176,7 @@ fi
 [ "$(echo "$checks_after" | tr ' ' '\n' | grep -c '=[1-9]')" -eq "$workers" ] ||
   miss "storm: signature checks on every worker ($checks_after)"
 
+snapshot storm
 # -- over the whole run
 restarts=$(($(metric imsgw_worker_restarts_total) - ${restarts0:-0}))
 sub_failed=$(grep -c 'regevent: SUBSCRIBE for .* answered\|regevent: cannot subscribe' "$dir/gw.log" || true)
