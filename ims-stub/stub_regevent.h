@@ -9,7 +9,6 @@
 
 #include "stub_registrar.h"
 
-
 struct stub_regevent;
 
 struct stub_regevent *stub_regevent_create(nta_agent_t *agent, const struct stub_registrar *reg);
