@@ -83,9 +83,10 @@ static gboolean sub_free_idle(gpointer arg)
     return G_SOURCE_REMOVE;
 }
 
-/* Idempotent: an un-SUBSCRIBE that fails inside nta_outgoing_tcreate() (trunk queue full when
- * thousands of connections close at once) reaches here from its callback and from the caller;
- * two idle frees of one subscription crashed the worker. */
+/* Idempotent: a SUBSCRIBE answered after its connection closed, while the free scheduled by that
+ * close is still waiting (a busy loop runs idle sources late), comes here a second time; two idle
+ * frees of one subscription crashed workers when thousands of connections closed at once
+ * (integration.regevent-race). */
 static void sub_free_later(struct regevent_sub *s)
 {
     sub_set_ending(s);
