@@ -18,6 +18,8 @@
  *       --churn P: while idle, P % of the connections per minute close and connect again (each
  *       with a new REGISTER, its token as before); printed: reconnections, failures, and how
  *       many are registered at the end.
+ * --max-pending N: at most N connections being opened or registered at once (a ramp);
+ *   --connect-timeout S: the connect phase ends after S seconds (default duration + 60).
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
  * bounded in connections and time; one lws event loop, no threads. */
 #include <signal.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,8 +67,10 @@ static double churn; /* idle: percent of the connections that reconnect per minu
 static uint64_t nchurned, nchurn_failed;
 static const char *url = "ws://127.0.0.1:8080/sip";
 static char host[128], path[128];
-static int first_user; /* --first N: connection i is user bench<N + i> with token line N + i */
-static int nsources;   /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
+static int max_pending;     /* --max-pending N: at most N connections opened, not yet registered */
+static int connect_timeout; /* --connect-timeout S: bound of the connect phase (duration + 60) */
+static int first_user;      /* --first N: connection i is user bench<N + i> with token line N + i */
+static int nsources;        /* --sources N: connection i binds 127.0.0.(2 + i % N), for > 28,000 */
 static char sources[64][24];
 static int port;
 static uint64_t *samples;
@@ -235,6 +240,23 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
         lws_callback_on_writable(c->wsi);
 }
 
+/* A connection that failed or that the server closed: no longer registered, and its wsi is gone
+ * (churn and retries must not touch it). */
+static void reg_lost(struct reg_conn *c)
+{
+    if (!c || !c->failed)
+        nclosed++;
+    if (!c)
+        return;
+    c->failed = 1;
+    c->wsi = NULL;
+    c->retry_at_ns = 0;
+    if (c->registered) {
+        c->registered = 0;
+        nregistered--;
+    }
+}
+
 static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                         size_t len)
 {
@@ -266,10 +288,7 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         fprintf(stderr, "reg_load: connection %d failed: %s\n", c ? c->idx : -1,
                 in ? (char *)in : "");
-        if (!c || !c->failed)
-            nclosed++;
-        if (c)
-            c->failed = 1;
+        reg_lost(c);
         return 0;
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (c && c->churning) { /* reconnected by churn_tick(), not from inside lws */
@@ -277,10 +296,9 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             c->wsi = NULL;
             return 0;
         }
-        if (!c || !c->failed)
-            nclosed++;
-        if (c)
-            c->failed = 1;
+        if (c && !stop)
+            fprintf(stderr, "reg_load: connection %d failed: closed by the server\n", c->idx);
+        reg_lost(c);
         return 0;
     default:
         return 0;
@@ -370,13 +388,21 @@ int main(int argc, char **argv)
             first_user = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--sources"))
             nsources = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--max-pending"))
+            max_pending = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--connect-timeout"))
+            connect_timeout = atoi(argv[i + 1]);
     }
+    if (!connect_timeout)
+        connect_timeout = duration + 60;
     if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
         duration < 1 || duration > 600 || nsources < 0 || nsources > 64 || first_user < 0 ||
+        max_pending < 0 || connect_timeout < 1 || connect_timeout > 900 ||
         (open_mode && !(rate >= 1 && rate <= 1e6))) {
         fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
                         "--connections 1..20000 [--duration 1..600] [--mode rate|idle|open] "
-                        "[--rate 1..1000000 (open)] [--sources 1..64] [--first N]\n");
+                        "[--rate 1..1000000 (open)] [--sources 1..64] [--first N] "
+                        "[--max-pending N] [--connect-timeout 1..900]\n");
         return 2;
     }
     char buf[256];
@@ -401,19 +427,31 @@ int main(int argc, char **argv)
     memset(&info, 0, sizeof(info));
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = reg_protocols;
-    info.fd_limit_per_thread = REG_MAX_CONN + 64;
+    /* No fd_limit_per_thread below RLIMIT_NOFILE: libwebsockets 4.1 then finds the connection of
+     * each ready fd by walking its whole table (its "slow fds handling"), which cost more than
+     * the protocol at 20,000 connections. The caller raises ulimit -n instead. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < (rlim_t)nconn + 64) {
+        fprintf(stderr, "reg_load: ulimit -n must be at least %d for %d connections\n", nconn + 64,
+                nconn);
+        return 2;
+    }
     info.timeout_secs = 30;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
         return 1;
     t_start_ns = now_ns();
     int opened = 0;
-    uint64_t deadline = t_start_ns + (uint64_t)(duration + 60) * 1000000000ull;
-    /* Open connections in batches so the accept queue does not overflow. */
+    uint64_t deadline = t_start_ns + (uint64_t)connect_timeout * 1000000000ull;
+    /* Open connections in batches so the accept queue does not overflow; with --max-pending,
+     * clients arrive as fast as the server takes them in (a ramp, not a storm: none waits out
+     * its handshake timeout in the server's accept queue). */
     retry_ctx = ctx;
     lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
     while (!stop && now_ns() < deadline) {
-        for (int b = 0; b < 200 && opened < nconn; b++)
+        for (int b = 0; b < 200 && opened < nconn &&
+                        (!max_pending || opened - nregistered - nclosed < max_pending);
+             b++)
             if (reg_connect(ctx, opened++) < 0)
                 nclosed++;
         lws_service(ctx, 0);
@@ -471,6 +509,7 @@ int main(int argc, char **argv)
                nconn, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
                (unsigned long long)fail_count);
     }
+    stop = 1; /* the closes below are ours, not the server's */
     lws_context_destroy(ctx);
     return 0;
 }

@@ -22,10 +22,14 @@ for (let i = 0; i < count; i++) {
 fs.writeFileSync(out, lines.join('\n') + '\n');
 const hss = Array.from({ length: count }, (_, i) => ({ impi: `bench${i}@ims.test`, impu: [`sip:bench${i}@ims.test`] }));
 fs.writeFileSync(`${out}.hss.json`, JSON.stringify(hss));
+// Every JWKS fetch is logged, so the bench can show the gateway fetched it once per worker and
+// not again in a storm of new tokens.
 const server = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json');
+  if (req.url === '/jwks.json') console.log('jwks fetched');
   res.end(req.url === '/jwks.json' ? JSON.stringify({ keys: [jwk] }) : '{}');
 });
 server.listen(port, '127.0.0.1', () => console.log('ready'));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+// Exit at once: server.close() would wait for the gateway's keep-alive connections.
+process.on('SIGTERM', () => process.exit(0));
 setTimeout(() => process.exit(0), 15 * 60 * 1000).unref(); // never outlives a bench run

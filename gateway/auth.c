@@ -258,8 +258,10 @@ void auth_token(const char *token, size_t len, auth_done_fn done, void *arg)
     j->len = len;
     memcpy(j->token, token, len);
     j->token[len] = '\0';
-    if (tok_is_jws(token, len))
+    if (tok_is_jws(token, len)) {
+        gw->metrics.token_signature_checks_total++;
         auth_jwt(j, 1);
-    else
+    } else {
         auth_introspect(j);
+    }
 }

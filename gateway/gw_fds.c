@@ -3,6 +3,8 @@
 
 #include <sys/resource.h>
 
+#include <libwebsockets.h>
+
 #include "log.h"
 
 int gw_fds_budget(long *max_connections)
@@ -37,4 +39,24 @@ int gw_fds_budget(long *max_connections)
         *max_connections = room;
     }
     return (int)lws_fds;
+}
+
+struct lws_context *gw_fds_create_context(struct lws_context_creation_info *info, int lws_fds)
+{
+    struct rlimit rl, held;
+    int lowered = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > (rlim_t)lws_fds;
+    if (lowered) {
+        held = (struct rlimit){(rlim_t)lws_fds, rl.rlim_max};
+        lowered = setrlimit(RLIMIT_NOFILE, &held) == 0;
+    }
+    if (!lowered)
+        info->fd_limit_per_thread = (unsigned)lws_fds; /* correct, only slower */
+    struct lws_context *ctx = lws_create_context(info);
+    if (lowered && setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_error("cannot restore the file-descriptor limit after starting libwebsockets");
+        if (ctx)
+            lws_context_destroy(ctx);
+        return NULL;
+    }
+    return ctx;
 }

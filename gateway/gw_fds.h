@@ -17,4 +17,13 @@
  * -1 when the limit is too small to serve even one connection. */
 int gw_fds_budget(long *max_connections);
 
+struct lws_context;
+struct lws_context_creation_info;
+/* lws_create_context() with libwebsockets held to lws_fds descriptors. Not through
+ * fd_limit_per_thread: below RLIMIT_NOFILE that makes libwebsockets 4.1 find the connection of
+ * every ready descriptor by walking its whole table ("slow fds handling", 8 % of a worker's
+ * time with 5,000 connections, growing with them). The soft limit is lowered to lws_fds while
+ * the context sizes its tables, then restored: lws refuses a socket numbered past its table. */
+struct lws_context *gw_fds_create_context(struct lws_context_creation_info *info, int lws_fds);
+
 #endif

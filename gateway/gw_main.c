@@ -128,7 +128,6 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
         info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
-    info.fd_limit_per_thread = (unsigned)fd_limit; /* the rest is the core's (gw_fds.h) */
     /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
      * or a message) arrives within one more interval. */
     static lws_retry_bo_t idle_policy;
@@ -140,7 +139,7 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
     gw_tls_vhost_info(&info);
     if (gw->cfg->waf_ca_file && *gw->cfg->waf_ca_file)
         info.client_ssl_ca_filepath = gw->cfg->waf_ca_file; /* e.g. a private or demo CA */
-    struct lws_context *ctx = lws_create_context(&info);
+    struct lws_context *ctx = gw_fds_create_context(&info, fd_limit); /* the rest: the core's */
     char err[512];
     if (ctx && admin_listen(ctx, &gw_http_protocol, info.mounts, err, sizeof(err)) < 0) {
         log_error("%s", err);

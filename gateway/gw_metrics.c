@@ -87,6 +87,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               m->dialogs);
     gw_metric(&o, "imsgw_token_cache_hits_total", "counter",
               "REGISTERs whose token was already validated.", m->token_cache_hits_total);
+    gw_metric(&o, "imsgw_token_signature_checks_total", "counter",
+              "JWS access tokens not found in the cache, so checked by their signature.",
+              m->token_signature_checks_total);
     gw_metric(&o, "imsgw_http_refused_total", "counter",
               "Plain HTTP requests refused (a request body where none is taken).",
               m->http_refused_total);

@@ -34,6 +34,7 @@ struct gw_metrics {
     uint64_t introspection_fail_total;
     uint64_t introspection_ms_total; /* sum of latencies; / introspection_total = mean */
     uint64_t token_cache_hits_total;
+    uint64_t token_signature_checks_total; /* JWS access tokens not in the cache: verified */
     uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
     uint64_t ws_queued_bytes;    /* gauge: bytes in all WebSocket send queues */
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */

@@ -383,6 +383,20 @@ size_t gw_workers_metrics_render(char *buf, size_t len)
         k = snprintf(buf + n, len - n, "imsgw_worker_ws_connections{worker=\"%u\"} %" PRIu64 "\n",
                      i, gw_shared->slot[i].m.ws_open);
     }
+    /* How a registration storm's signature checks spread over the workers (issue 13). */
+    if (k > 0 && n + (size_t)k < len) {
+        n += (size_t)k;
+        k = snprintf(buf + n, len - n,
+                     "# HELP imsgw_worker_token_signature_checks_total Access tokens checked by "
+                     "their signature, per worker.\n"
+                     "# TYPE imsgw_worker_token_signature_checks_total counter\n");
+    }
+    for (unsigned i = 0; k > 0 && n + (size_t)k < len && i < gw_count; i++) {
+        n += (size_t)k;
+        k = snprintf(buf + n, len - n,
+                     "imsgw_worker_token_signature_checks_total{worker=\"%u\"} %" PRIu64 "\n", i,
+                     gw_shared->slot[i].m.token_signature_checks_total);
+    }
     if (k > 0 && n + (size_t)k < len)
         n += (size_t)k;
     return n;

@@ -37,15 +37,32 @@ struct regevent_sub {
     guint refresh;     /* re-SUBSCRIBE timer */
     int confirmed;     /* a 2xx arrived: the dialog exists */
     int notifier_done; /* the notifier ended the subscription (or the registration) */
+    guint free_source; /* the idle source that frees it, once one is scheduled */
 };
 
 static GHashTable *subs; /* conn id → sub, the live subscriptions */
-static GSList *ending;   /* subscriptions waiting for the answer to their un-SUBSCRIBE */
+/* Subscriptions waiting for the answer to their un-SUBSCRIBE, a set: when thousands of
+ * connections close at once, a list walked per answer would cost the square of them. */
+static GHashTable *ending;
+
+static int sub_is_ending(struct regevent_sub *s)
+{
+    return ending && g_hash_table_contains(ending, s);
+}
+
+static void sub_set_ending(struct regevent_sub *s)
+{
+    if (!ending)
+        ending = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_hash_table_add(ending, s);
+}
 
 static void sub_free(struct regevent_sub *s)
 {
     if (s->refresh)
         g_source_remove(s->refresh);
+    if (s->free_source)
+        g_source_remove(s->free_source);
     if (s->orq)
         nta_outgoing_destroy(s->orq);
     if (s->leg)
@@ -59,16 +76,22 @@ static void sub_free(struct regevent_sub *s)
 /* Frees after the current nta callback returned (a leg must not vanish under its own call). */
 static gboolean sub_free_idle(gpointer arg)
 {
-    ending = g_slist_remove(ending, arg);
-    sub_free(arg);
+    struct regevent_sub *s = arg;
+    s->free_source = 0;
+    g_hash_table_remove(ending, s);
+    sub_free(s);
     return G_SOURCE_REMOVE;
 }
 
+/* Idempotent: a SUBSCRIBE answered after its connection closed, while the free scheduled by that
+ * close is still waiting (a busy loop runs idle sources late), comes here a second time; two idle
+ * frees of one subscription crashed workers when thousands of connections closed at once
+ * (integration.regevent-race). */
 static void sub_free_later(struct regevent_sub *s)
 {
-    if (!g_slist_find(ending, s))
-        ending = g_slist_prepend(ending, s);
-    g_idle_add(sub_free_idle, s);
+    sub_set_ending(s);
+    if (!s->free_source)
+        s->free_source = g_idle_add(sub_free_idle, s);
 }
 
 static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip);
@@ -108,7 +131,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     int status = nta_outgoing_status(orq);
     if (status < 200)
         return 0;
-    if (g_slist_find(ending, s)) { /* the answer to our un-SUBSCRIBE */
+    if (sub_is_ending(s)) { /* the answer to our un-SUBSCRIBE */
         nta_outgoing_destroy(orq);
         s->orq = NULL;
         sub_free_later(s);
@@ -172,7 +195,7 @@ static int sub_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t
         log_info("regevent: NOTIFY from an address that is not the IMS core refused");
         return 403;
     }
-    if (g_slist_find(ending, s)) { /* the user is leaving; whatever it says is expected */
+    if (sub_is_ending(s)) { /* the user is leaving; whatever it says is expected */
         nta_incoming_treply(irq, SIP_200_OK, TAG_END());
         return 200;
     }
@@ -255,7 +278,7 @@ void regevent_unsubscribe(uint64_t conn_id)
     if (s->refresh)
         g_source_remove(s->refresh);
     s->refresh = 0;
-    ending = g_slist_prepend(ending, s);
+    sub_set_ending(s);
     if (s->confirmed && !s->notifier_done && sub_send(s, 0) == 0)
         return; /* freed when the un-SUBSCRIBE is answered (nta bounds the wait) */
     sub_free_later(s);
@@ -272,14 +295,15 @@ void regevent_stop(void)
         g_hash_table_destroy(subs);
         subs = NULL;
     }
-    /* idle frees pending for these would find them gone: remove those sources first */
-    for (GSList *l = ending; l; l = l->next) {
-        while (g_idle_remove_by_data(l->data))
-            ;
-        sub_free(l->data);
+    if (ending) { /* sub_free() removes a pending idle free with the subscription */
+        GHashTableIter it;
+        gpointer k;
+        g_hash_table_iter_init(&it, ending);
+        while (g_hash_table_iter_next(&it, &k, NULL))
+            sub_free(k);
+        g_hash_table_destroy(ending);
+        ending = NULL;
     }
-    g_slist_free(ending);
-    ending = NULL;
 }
 
 /* ---- reginfo (RFC 3680 §5.3), read just enough ---- */

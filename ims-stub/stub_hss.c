@@ -2,6 +2,7 @@
  * registrar identifies a user by the pair (To IMPU, Authorization username IMPI). */
 #include "stub_hss.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,41 @@ void stub_hss_free(struct stub_hss *h)
     for (size_t i = 0; i < h->n; i++)
         stub_hss_entry_free(&h->entries[i]);
     free(h->entries);
+    free(h->index);
     h->entries = NULL;
+    h->index = NULL;
     h->n = 0;
+    h->index_mask = 0;
+}
+
+/* FNV-1a: IMPIs come from the operator's file or from a trusted peer's REGISTER. */
+static size_t stub_hss_hash(const char *impi)
+{
+    uint32_t x = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)impi; *c; c++)
+        x = (x ^ *c) * 16777619u;
+    return x;
+}
+
+/* The index is sized once for capacity entries (a lookup per REGISTER must not walk the table:
+ * the bench's HSS has 60,000 users). */
+static int stub_hss_index_init(struct stub_hss *h, size_t capacity)
+{
+    size_t slots = 16;
+    while (slots < 2 * capacity)
+        slots *= 2;
+    h->index = calloc(slots, sizeof(*h->index));
+    h->index_mask = slots - 1;
+    return h->index ? 0 : -1;
+}
+
+/* The slot of impi: its entry's, or the empty one where it would go. */
+static size_t *stub_hss_slot(const struct stub_hss *h, const char *impi)
+{
+    size_t i = stub_hss_hash(impi) & h->index_mask;
+    while (h->index[i] && strcmp(h->entries[h->index[i] - 1].impi, impi) != 0)
+        i = (i + 1) & h->index_mask;
+    return &h->index[i];
 }
 
 /* Adds one entry; the caller has checked the shapes. -1 with err when an IMPU is not a URI. */
@@ -68,7 +102,7 @@ static int stub_hss_add(struct stub_hss *h, const char *impi, const char *passwo
         if (!e->impu[i] || !e->aor[i])
             goto nomem;
     }
-    h->n++;
+    *stub_hss_slot(h, e->impi) = ++h->n;
     rc = 0;
     goto out;
 nomem:
@@ -85,8 +119,9 @@ static int stub_hss_load_demo(struct stub_hss *h, char *err, size_t errlen)
     static const char *const alice[] = {"sip:alice@ims.test"};
     static const char *const bob[] = {"sip:bob@ims.test"};
     h->entries = calloc(2, sizeof(*h->entries));
-    if (!h->entries) {
+    if (!h->entries || stub_hss_index_init(h, 2) < 0) {
         snprintf(err, errlen, "demo HSS: out of memory");
+        stub_hss_free(h);
         return -1;
     }
     if (stub_hss_add(h, "alice@ims.test", NULL, alice, 1, "demo HSS", 1, err, errlen) < 0 ||
@@ -173,7 +208,7 @@ int stub_hss_load(struct stub_hss *h, const char *path, char *err, size_t errlen
         goto out;
     }
     h->entries = calloc(n, sizeof(*h->entries));
-    if (!h->entries) {
+    if (!h->entries || stub_hss_index_init(h, n) < 0) {
         snprintf(err, errlen, "%s: out of memory", path);
         goto out;
     }
@@ -190,10 +225,10 @@ out:
 
 const struct stub_hss_entry *stub_hss_find(const struct stub_hss *h, const char *impi)
 {
-    for (size_t i = 0; impi && i < h->n; i++)
-        if (strcmp(h->entries[i].impi, impi) == 0)
-            return &h->entries[i];
-    return NULL;
+    if (!impi || !h->index)
+        return NULL;
+    size_t k = *stub_hss_slot(h, impi);
+    return k ? &h->entries[k - 1] : NULL;
 }
 
 int stub_hss_impu_index(const struct stub_hss_entry *e, const char *aor)

@@ -20,6 +20,8 @@ struct stub_hss_entry {
 struct stub_hss {
     struct stub_hss_entry *entries;
     size_t n;
+    size_t *index;     /* open addressing on the IMPI: entry number + 1, 0 = empty slot */
+    size_t index_mask; /* slots - 1; slots is a power of two, at least twice the entries */
 };
 
 /* Loads path (entries {"impi":…, "impu":[…], "password":…} with password optional), or the

@@ -9,8 +9,6 @@
 
 #include "stub_registrar.h"
 
-#define STUB_REGEVENT_MAX 20000 /* subscriptions at most (one per gateway flow; bench loads) */
-
 struct stub_regevent;
 
 struct stub_regevent *stub_regevent_create(nta_agent_t *agent, const struct stub_registrar *reg);

@@ -40,7 +40,7 @@ static const struct cfg_field stub_settings_fields[] = {
     F("default-expires", CFG_INT, default_expires, 1, 604800,
       "registration time when the UA names none (3600)"),
     F("max-bindings", CFG_INT, max_bindings, 1, 1000000,
-      "most contacts stored at once; more get 503 (10000)"),
+      "most contacts stored at once, and reg-event subscriptions; more get 503 (10000)"),
     F("timer-c", CFG_INT, timer_c_ms, 100, 600000,
       "proxy INVITE timeout in ms after the last provisional response (180000, RFC 3261 Timer C)"),
     F("max-transactions", CFG_INT, max_transactions, 1, 1000000,

@@ -151,9 +151,12 @@ test('re-REGISTER on the same Call-ID keeps CSeq order; the token cache answers 
   const c = await SipWs.open(stack.wsUrl);
   const tok = token(stack, 'alice');
   const hits = await metric('imsgw_token_cache_hits_total');
+  const checks = await metric('imsgw_token_signature_checks_total');
   assert.equal((await c.request(registerMsg({ cseq: 1, callId: 'rereg', auth: `Bearer ${tok}` }))).status, 200);
+  assert.equal(await metric('imsgw_token_signature_checks_total'), checks + 1, 'a new token: its signature checked');
   assert.equal((await c.request(registerMsg({ cseq: 2, callId: 'rereg', auth: `Bearer ${tok}` }))).status, 200);
   assert.ok(await metric('imsgw_token_cache_hits_total') > hits);
+  assert.equal(await metric('imsgw_token_signature_checks_total'), checks + 1, 'the cached token: not again');
   c.close();
 });
 

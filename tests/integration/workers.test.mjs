@@ -61,6 +61,9 @@ test('clients land on both workers; each worker has its own SIP port in Path and
   assert.match(text, new RegExp(`^imsgw_registrations ${uas.length}$`, 'm'));
   assert.match(text, /^imsgw_worker_ws_connections\{worker="0"\} [1-9]/m);
   assert.match(text, /^imsgw_worker_ws_connections\{worker="1"\} [1-9]/m);
+  // each worker checked the signatures of its own clients' tokens (a storm spreads them)
+  assert.match(text, /^imsgw_worker_token_signature_checks_total\{worker="0"\} [1-9]/m);
+  assert.match(text, /^imsgw_worker_token_signature_checks_total\{worker="1"\} [1-9]/m);
 });
 
 test('a request from the core reaches the worker that holds the callee', async () => {

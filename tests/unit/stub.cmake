@@ -9,3 +9,5 @@ endforeach()
 add_test(NAME sipp.stub_register
          COMMAND ${CMAKE_SOURCE_DIR}/tests/sipp/run-stub-sipp.sh $<TARGET_FILE:imsgw-ims-stub>)
 set_tests_properties(sipp.stub_register PROPERTIES TIMEOUT 300)
+# The largest HSS table must load and answer in seconds (a lookup that walks the table did not).
+set_tests_properties(unit.test_stub_hss PROPERTIES TIMEOUT 60)

@@ -131,6 +131,34 @@ static void test_wrong_shapes(void **state)
     }
 }
 
+/* The largest table allowed: every user found, none invented. With a walk per lookup the load
+ * alone took minutes (each entry is checked for a duplicate): ctest's TIMEOUT bounds it. */
+static void test_largest_table(void **state)
+{
+    size_t cap = (size_t)STUB_HSS_MAX_ENTRIES * 80 + 16;
+    char *text = malloc(cap), *p = text;
+    assert_non_null(text);
+    *p++ = '[';
+    for (int i = 0; i < STUB_HSS_MAX_ENTRIES; i++)
+        p += sprintf(p, "%s{\"impi\":\"u%d@ims.test\",\"impu\":[\"sip:u%d@ims.test\"]}",
+                     i ? "," : "", i, i);
+    strcpy(p, "]");
+    struct stub_hss h;
+    char err[256], impi[32];
+    assert_int_equal(load(&h, text, err, sizeof(err)), 0);
+    free(text);
+    assert_int_equal(h.n, STUB_HSS_MAX_ENTRIES);
+    for (int i = 0; i < STUB_HSS_MAX_ENTRIES; i++) {
+        snprintf(impi, sizeof(impi), "u%d@ims.test", i);
+        const struct stub_hss_entry *e = stub_hss_find(&h, impi);
+        assert_non_null(e);
+        assert_string_equal(e->impi, impi);
+    }
+    assert_null(stub_hss_find(&h, "u100000@ims.test"));
+    assert_null(stub_hss_find(&h, ""));
+    stub_hss_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_demo_table),
         cmocka_unit_test(test_syntax_error_position),
         cmocka_unit_test(test_wrong_shapes),
+        cmocka_unit_test(test_largest_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
