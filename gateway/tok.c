@@ -213,13 +213,13 @@ enum tok_result tok_validate(const char *token, size_t len, const struct tok_pol
         snprintf(why, whylen, "no kid");
         goto out;
     }
-    EVP_PKEY *key = lookup(lookup_ctx, p.kid);
+    struct jws_verifier *key = lookup(lookup_ctx, p.kid);
     if (!key) {
         snprintf(why, whylen, "unknown kid");
         r = TOK_UNKNOWN_KID;
         goto out;
     }
-    if (jws_verify(&p, key, why, whylen) < 0)
+    if (jws_verify_with(&p, key, why, whylen) < 0)
         goto out;
     r = tok_validate_claims(p.claims, TOK_FROM_JWT, policy, now, id, why, whylen);
 out:

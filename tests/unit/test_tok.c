@@ -14,7 +14,7 @@
 #include "tok.h"
 #include "vectors.h"
 
-static EVP_PKEY *t19_key;
+static struct jws_verifier *t19_key; /* prepared once, as the gateway's JWKS keys are */
 
 static const struct tok_policy t19_policy = {
     .issuer = "https://waf.example.net",
@@ -23,7 +23,7 @@ static const struct tok_policy t19_policy = {
     .leeway = 60,
 };
 
-static EVP_PKEY *lookup(void *ctx, const char *kid)
+static struct jws_verifier *lookup(void *ctx, const char *kid)
 {
     return strcmp(kid, "waf-es256-1") == 0 ? t19_key : NULL;
 }
@@ -58,13 +58,15 @@ static char *resign(void (*edit)(json_t *claims), const char *typ)
 
 static int setup(void **state)
 {
-    t19_key = t19_public_key();
-    return 0;
+    EVP_PKEY *pub = t19_public_key();
+    t19_key = jws_verifier_new(pub);
+    EVP_PKEY_free(pub);
+    return t19_key ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    EVP_PKEY_free(t19_key);
+    jws_verifier_free(t19_key);
     return 0;
 }
 
