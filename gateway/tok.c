@@ -12,15 +12,17 @@
 
 #define TOK_ACCESS_TOKEN_PREFIX "access_token="
 
+/* RFC 6750 §2.1 b64token characters; a table, as every REGISTER's token is scanned. */
+static const unsigned char tok_b64token_char[256] = {
+    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,
+    ['_'] = 1,         ['~'] = 1,         ['+'] = 1,         ['/'] = 1,
+};
+
 static int tok_is_b64token(const char *s, size_t n)
 {
     size_t i = 0;
-    for (; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'))
-            break;
-    }
+    while (i < n && tok_b64token_char[(unsigned char)s[i]])
+        i++;
     if (i == 0)
         return 0;
     while (i < n && s[i] == '=')
