@@ -35,9 +35,15 @@ only_nocache=${CACHE_OFF_ONLY:-}
   { echo "register-bench: kamailio is not installed (scripts/deps.sh)"; exit 1; }
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
-gw_port2=$(free_port); gw_sip2=$(free_port)
-while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
+# A gateway's worker i listens for SIP on its base port + i: all of them must be free.
+sip_base() {
+  local b
+  b=$(free_port)
+  while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($b+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do b=$(free_port); done
+  echo "$b"
+}
+jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base)
+gw_port2=$(free_port); gw_sip2=$(sip_base)
 kam_ws=$(free_port); kam_sip=$(free_port); kam_reg=$(free_port)
 
 echo "== REGISTER, imsgw vs Kamailio ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uptime | sed 's/.*load average/load average/'))"
@@ -72,7 +78,14 @@ sleep 1
 
 # CPU ticks (user + system) of a process and its children, and their PSS in KiB.
 tree() { echo "$1"; pgrep -P "$1" || true; }
-ticks() { local t=0; for p in $(tree "$1"); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
+# The root's own and its reaped children's ticks (a worker that died and was restarted keeps
+# counting), plus the live children's.
+ticks() {
+  local t=0 p
+  t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0)
+  for p in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $t
+}
 pss() { local k=0; for p in $(tree "$1"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
 hz=$(getconf CLK_TCK)
 
@@ -201,7 +214,11 @@ verify=$(timeout 60 openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 b
 # Medians over the runs: REGISTER/s (column 1) and the gateway's CPU per REGISTER (column 4).
 med() { cut -d' ' -f"$1" "$dir/nocache-$nc_conns" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 awk -v v="${verify:-0}" -v w="$workers" -v rate="$(med 1)" -v cpu="$(med 4)" 'BEGIN {
-  us = (v > 0 ? 1e6 / v : 0)
+  if (rate <= 0 || cpu <= 0 || v <= 0) {
+    printf "token cache off: no result (REGISTER/s %d, CPU %d us/REG, verifies/s %d); see %s\n", rate, cpu, v, "/tmp/imsgw-bench-last"
+    exit
+  }
+  us = 1e6 / v
   printf "ES256 verify, one core (openssl speed ecdsap256, this run): %.0f /s = %.1f us per signature\n", v, us
   printf "gateway CPU per REGISTER %d us (median), %.2f of %d core(s) busy at %d REGISTER/s\n", cpu, rate * cpu / 1e6, w, rate
   printf "efficiency (verify time / gateway CPU per REGISTER): %.0f %% (goal 80 %%)\n", (cpu > 0 ? 100 * us / cpu : 0)
