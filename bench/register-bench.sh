@@ -86,6 +86,12 @@ ticks() {
   for p in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo $t
 }
+sys_ticks() { # the same, kernel time only
+  local t=0 p
+  t=$(awk '{print $15 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0)
+  for p in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo $t
+}
 pss() { local k=0; for p in $(tree "$1"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
 hz=$(getconf CLK_TCK)
 
@@ -205,7 +211,9 @@ start_gw "$gw_port2" "$gw_sip2" 0 "$dir/gw-nocache.log"; nc_pid=$!; pids+=($nc_p
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port2/healthz" >/dev/null && break; sleep 0.1; done
 nc_url="ws://127.0.0.1:$gw_port2/sip"
 timeout 60 "$build/bench/reg_load" --url "$nc_url" --tokens "$dir/tokens" --connections "$nc_conns" --duration 1 >/dev/null
+all0=$(ticks "$nc_pid"); sys0=$(sys_ticks "$nc_pid")
 for r in $(seq "$runs"); do run "nocache-$nc_conns" "$nc_url" "$nc_conns" "$nc_pid" "$stub_pid"; done
+all1=$(ticks "$nc_pid"); sys1=$(sys_ticks "$nc_pid")
 summary "nocache-$nc_conns" "imsgw, token cache off" gateway stub
 kill -TERM "$nc_pid" 2>/dev/null || true
 wait "$nc_pid" 2>/dev/null || true
@@ -213,14 +221,15 @@ sleep 1 # openssl speed on a machine the gateway has left
 verify=$(timeout 60 openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/256 bits ecdsa \(nistp256\)/ {print $NF}')
 # Medians over the runs: REGISTER/s (column 1) and the gateway's CPU per REGISTER (column 4).
 med() { cut -d' ' -f"$1" "$dir/nocache-$nc_conns" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-awk -v v="${verify:-0}" -v w="$workers" -v rate="$(med 1)" -v cpu="$(med 4)" 'BEGIN {
+awk -v v="${verify:-0}" -v w="$workers" -v rate="$(med 1)" -v cpu="$(med 4)" \
+  -v sys=$((sys1 - sys0)) -v all=$((all1 - all0)) 'BEGIN {
   if (rate <= 0 || cpu <= 0 || v <= 0) {
     printf "token cache off: no result (REGISTER/s %d, CPU %d us/REG, verifies/s %d); see %s\n", rate, cpu, v, "/tmp/imsgw-bench-last"
     exit
   }
   us = 1e6 / v
   printf "ES256 verify, one core (openssl speed ecdsap256, this run): %.0f /s = %.1f us per signature\n", v, us
-  printf "gateway CPU per REGISTER %d us (median), %.2f of %d core(s) busy at %d REGISTER/s\n", cpu, rate * cpu / 1e6, w, rate
+  printf "gateway CPU per REGISTER %d us (median; %.0f %% of it in the kernel), %.2f of %d core(s) busy at %d REGISTER/s\n", cpu, (all > 0 ? 100 * sys / all : 0), rate * cpu / 1e6, w, rate
   printf "efficiency (verify time / gateway CPU per REGISTER): %.0f %% (goal 80 %%)\n", (cpu > 0 ? 100 * us / cpu : 0)
   printf "plain ratio (REGISTER/s / (%d workers x %.0f verifies/s)): %.0f %%\n", w, v, (v > 0 ? 100 * rate / (w * v) : 0)
 }' | tee -a "$dir/summary"
