@@ -8,6 +8,8 @@
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "b64url.h"
 
@@ -98,21 +100,125 @@ void jws_parsed_free(struct jws_parsed *p)
     p->header = p->claims = NULL;
 }
 
-/* R‖S → DER ECDSA-Sig-Value, the form EVP_DigestVerify() expects. */
-static int jws_raw_to_der(const unsigned char *raw, unsigned char **der)
+/* One DER INTEGER (X.690 §8.3): unsigned big-endian value, leading zero octets dropped, one
+ * 0x00 put back when the top bit is set so it stays positive. */
+static size_t jws_der_uint(const unsigned char *v, size_t n, unsigned char *out)
 {
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, ES256_COORD, NULL);
-    BIGNUM *s = BN_bin2bn(raw + ES256_COORD, ES256_COORD, NULL);
-    if (!sig || !r || !s || !ECDSA_SIG_set0(sig, r, s)) {
-        BN_free(r);
-        BN_free(s);
-        ECDSA_SIG_free(sig);
+    while (n > 1 && v[0] == 0) {
+        v++;
+        n--;
+    }
+    size_t pad = v[0] & 0x80 ? 1 : 0;
+    out[0] = 0x02;
+    out[1] = (unsigned char)(n + pad);
+    out[2] = 0;
+    memcpy(out + 2 + pad, v, n);
+    return 2 + pad + n;
+}
+
+/* Built by hand rather than with BIGNUMs and i2d_ECDSA_SIG(): at most 72 octets, so every length
+ * fits the short form, and this runs once per token verified. */
+size_t jws_es256_raw_to_der(const unsigned char raw[2 * ES256_COORD],
+                            unsigned char out[JWS_ES256_DER_MAX])
+{
+    size_t n = 2;
+    n += jws_der_uint(raw, ES256_COORD, out + n);
+    n += jws_der_uint(raw + ES256_COORD, ES256_COORD, out + n);
+    out[0] = 0x30;
+    out[1] = (unsigned char)(n - 2);
+    return n;
+}
+
+struct jws_verifier {
+    EVP_PKEY *key;
+    EVP_PKEY_CTX *ctx; /* EVP_PKEY_verify_init() done, SHA-256 set: reused for every token */
+    EVP_MD *sha256;    /* fetched once: EVP_sha256() makes OpenSSL 3 look it up on each use */
+    int ec;            /* 1: the key verifies ES256; 0: RS256 */
+};
+
+void jws_verifier_free(struct jws_verifier *v)
+{
+    if (!v)
+        return;
+    EVP_PKEY_CTX_free(v->ctx);
+    EVP_MD_free(v->sha256);
+    EVP_PKEY_free(v->key);
+    free(v);
+}
+
+struct jws_verifier *jws_verifier_new(EVP_PKEY *key)
+{
+    int ec = EVP_PKEY_is_a(key, "EC");
+    if (!ec && !EVP_PKEY_is_a(key, "RSA"))
+        return NULL;
+    struct jws_verifier *v = calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    v->ec = ec;
+    if (EVP_PKEY_up_ref(key) != 1) {
+        free(v);
+        return NULL;
+    }
+    v->key = key;
+    v->sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    v->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    /* With the signature digest set, the provider also refuses a digest of any other length. */
+    if (!v->sha256 || !v->ctx || EVP_PKEY_verify_init(v->ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(v->ctx, v->sha256) != 1 ||
+        (!ec && EVP_PKEY_CTX_set_rsa_padding(v->ctx, RSA_PKCS1_PADDING) != 1)) {
+        jws_verifier_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+EVP_PKEY *jws_verifier_key(const struct jws_verifier *v)
+{
+    return v->key;
+}
+
+int jws_verify_with(const struct jws_parsed *p, struct jws_verifier *v, char *err, size_t errlen)
+{
+    const char *want = v->ec ? "ES256" : "RS256";
+    if (strcmp(p->alg, want) != 0) {
+        snprintf(err, errlen, "alg %.16s does not match the %s key", p->alg, want);
         return -1;
     }
-    int n = i2d_ECDSA_SIG(sig, der);
-    ECDSA_SIG_free(sig);
-    return n;
+    const unsigned char *sig = p->sig;
+    size_t sig_len = p->sig_len;
+    unsigned char der[JWS_ES256_DER_MAX];
+    if (v->ec) {
+        if (p->sig_len != 2 * ES256_COORD) {
+            snprintf(err, errlen, "ES256 signature must be 64 octets");
+            return -1;
+        }
+        sig_len = jws_es256_raw_to_der(p->sig, der);
+        sig = der;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    int ok =
+        EVP_Digest(p->signing_input, p->signing_input_len, digest, &dlen, v->sha256, NULL) == 1 &&
+        EVP_PKEY_verify(v->ctx, sig, sig_len, digest, dlen) == 1;
+    if (!ok) {
+        ERR_clear_error(); /* a forged token must not leave errors behind for the next TLS call */
+        snprintf(err, errlen, "signature does not verify");
+        return -1;
+    }
+    return 0;
+}
+
+/* One-shot forms (the WAF, DPoP proofs, tests): a verifier made for one token. */
+static int jws_verify_once(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen)
+{
+    struct jws_verifier *v = jws_verifier_new(key);
+    if (!v) {
+        snprintf(err, errlen, "cannot set up the signature check");
+        return -1;
+    }
+    int rc = jws_verify_with(p, v, err, errlen);
+    jws_verifier_free(v);
+    return rc;
 }
 
 int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen)
@@ -121,43 +227,16 @@ int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_
         snprintf(err, errlen, "alg %.16s does not match the ES256 key", p->alg);
         return -1;
     }
-    if (p->sig_len != 2 * ES256_COORD) {
-        snprintf(err, errlen, "ES256 signature must be 64 octets");
-        return -1;
-    }
-    unsigned char *der = NULL;
-    int derlen = jws_raw_to_der(p->sig, &der);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = derlen > 0 && md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestVerify(md, der, (size_t)derlen, (const unsigned char *)p->signing_input,
-                              p->signing_input_len) == 1;
-    EVP_MD_CTX_free(md);
-    OPENSSL_free(der);
-    if (!ok) {
-        snprintf(err, errlen, "signature does not verify");
-        return -1;
-    }
-    return 0;
+    return jws_verify_once(p, key, err, errlen);
 }
 
 int jws_verify(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen)
 {
-    if (EVP_PKEY_is_a(key, "EC"))
-        return jws_verify_es256(p, key, err, errlen);
-    if (!EVP_PKEY_is_a(key, "RSA") || strcmp(p->alg, "RS256") != 0) {
+    if (!EVP_PKEY_is_a(key, "EC") && !EVP_PKEY_is_a(key, "RSA")) {
         snprintf(err, errlen, "alg %.16s does not match the key", p->alg);
         return -1;
     }
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-             EVP_DigestVerify(md, p->sig, p->sig_len, (const unsigned char *)p->signing_input,
-                              p->signing_input_len) == 1;
-    EVP_MD_CTX_free(md);
-    if (!ok) {
-        snprintf(err, errlen, "signature does not verify");
-        return -1;
-    }
-    return 0;
+    return jws_verify_once(p, key, err, errlen);
 }
 
 static char *jws_b64_json(const json_t *o)

@@ -35,6 +35,20 @@ int jws_verify_es256(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_
 /* Verifies with key, whose type pins the algorithm: an EC P-256 key needs header alg ES256, an
  * RSA key RS256 (PKCS#1 v1.5, SHA-256). Anything else fails. Returns 0 or -1. */
 int jws_verify(const struct jws_parsed *p, EVP_PKEY *key, char *err, size_t errlen);
+
+/* A public key made ready once for verifying many tokens (the gateway's JWKS keys): its OpenSSL
+ * verify context is set up when it is made, so a token costs a SHA-256 and the signature check,
+ * not a context set-up. Same rules as jws_verify(). Not for use by two threads at once. */
+struct jws_verifier;
+/* NULL for a key that is neither EC P-256 nor RSA, or out of memory; takes its own reference. */
+struct jws_verifier *jws_verifier_new(EVP_PKEY *key);
+void jws_verifier_free(struct jws_verifier *v);
+EVP_PKEY *jws_verifier_key(const struct jws_verifier *v);
+int jws_verify_with(const struct jws_parsed *p, struct jws_verifier *v, char *err, size_t errlen);
+/* R‖S (2 × 32 octets) as a DER ECDSA-Sig-Value, the form OpenSSL verifies; out holds
+ * JWS_ES256_DER_MAX octets. Returns its length. */
+#define JWS_ES256_DER_MAX 72
+size_t jws_es256_raw_to_der(const unsigned char raw[64], unsigned char out[JWS_ES256_DER_MAX]);
 /* Frees what jws_parse() allocated. */
 void jws_parsed_free(struct jws_parsed *p);
 /* Signs claims as {"alg":"ES256","typ":typ,"kid":kid}; returns the malloc'ed compact token. */

@@ -17,9 +17,9 @@
 #include "vectors.h"
 #include "testkeys.h"
 
-static EVP_PKEY *token_ec, *token_rsa;
+static struct jws_verifier *token_ec, *token_rsa;
 
-static EVP_PKEY *token_lookup(void *ctx, const char *kid)
+static struct jws_verifier *token_lookup(void *ctx, const char *kid)
 {
     if (strcmp(kid, "waf-es256-1") == 0)
         return token_ec;
@@ -30,9 +30,12 @@ static EVP_PKEY *token_lookup(void *ctx, const char *kid)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    token_ec = t19_public_key();
-    token_rsa = EVP_RSA_gen(2048);
-    if (!token_rsa)
+    EVP_PKEY *ec = t19_public_key(), *rsa = EVP_RSA_gen(2048);
+    token_ec = ec ? jws_verifier_new(ec) : NULL;
+    token_rsa = rsa ? jws_verifier_new(rsa) : NULL;
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(rsa);
+    if (!token_ec || !token_rsa)
         abort();
     return 0;
 }

@@ -30,6 +30,7 @@ struct auth_job {
     auth_done_fn done;
     void *arg;
     uint64_t started_ms;
+    struct tok_cache_key key; /* computed once, for the lookups and the put; see auth_token() */
     size_t len;
     char token[]; /* NUL-terminated copy */
 };
@@ -160,7 +161,7 @@ static void auth_jwt(struct auth_job *j, int may_refetch)
         jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), auth_keys_ready, j) == 0)
         return; /* resumes in auth_keys_ready() */
     if (r == TOK_OK)
-        tok_cache_put(auth_cache, j->token, j->len, &id, id.exp + gw->cfg->token_leeway);
+        tok_cache_put(auth_cache, &j->key, &id, id.exp + gw->cfg->token_leeway);
     auth_finish(j, r == TOK_UNKNOWN_KID ? TOK_INVALID : r, &id, why);
 }
 
@@ -189,12 +190,12 @@ static void auth_on_introspection(void *arg, int status, const char *body, size_
     json_decref(doc);
     if (r == TOK_OK) {
         int64_t until = time_now_s() + gw->cfg->introspection_cache_ttl;
-        tok_cache_put(auth_cache, j->token, j->len, &id, id.exp < until ? id.exp : until);
+        tok_cache_put(auth_cache, &j->key, &id, id.exp < until ? id.exp : until);
     } else {
         struct tok_identity none;
         memset(&none, 0, sizeof(none));
         none.exp = r; /* the refusal to repeat */
-        tok_cache_put(auth_negative, j->token, j->len, &none, time_now_s() + AUTH_NEGATIVE_TTL_S);
+        tok_cache_put(auth_negative, &j->key, &none, time_now_s() + AUTH_NEGATIVE_TTL_S);
     }
     auth_finish(j, r, &id, why);
 }
@@ -237,13 +238,20 @@ static void auth_introspect(struct auth_job *j)
 void auth_token(const char *token, size_t len, auth_done_fn done, void *arg)
 {
     struct tok_identity hit;
+    /* The cache key is a SHA-256 of the token, so it is computed only when a cache can use it:
+     * the token cache when it is on, the negative cache for opaque tokens (it holds only
+     * introspection refusals). A JWS with the cache off goes straight to its signature check. */
+    int jws = tok_is_jws(token, len), use_cache = tok_cache_capacity(auth_cache) > 0;
+    struct tok_cache_key key = {{0}};
+    if (use_cache || !jws)
+        tok_cache_key(token, len, &key);
     /* Entries live no longer than exp + leeway, so a hit is a token valid now. */
-    if (tok_cache_get(auth_cache, token, len, time_now_s(), &hit)) {
+    if (use_cache && tok_cache_get(auth_cache, &key, time_now_s(), &hit)) {
         gw->metrics.token_cache_hits_total++;
         done(arg, TOK_OK, &hit, "");
         return;
     }
-    if (tok_cache_get(auth_negative, token, len, time_now_s(), &hit)) {
+    if (!jws && tok_cache_get(auth_negative, &key, time_now_s(), &hit)) {
         done(arg, (enum tok_result)hit.exp, &hit, "refused by the WAF a moment ago");
         return;
     }
@@ -255,10 +263,11 @@ void auth_token(const char *token, size_t len, auth_done_fn done, void *arg)
     }
     j->done = done;
     j->arg = arg;
+    j->key = key;
     j->len = len;
     memcpy(j->token, token, len);
     j->token[len] = '\0';
-    if (tok_is_jws(token, len)) {
+    if (jws) {
         gw->metrics.token_signature_checks_total++;
         auth_jwt(j, 1);
     } else {

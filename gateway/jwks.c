@@ -12,6 +12,7 @@
 #include "gw.h"
 #include "http_client.h"
 #include "jwk.h"
+#include "jws.h"
 #include "log.h"
 
 #define JWKS_MAX_WAITERS 1024
@@ -19,7 +20,7 @@
 
 struct jwks_key {
     char kid[128];
-    EVP_PKEY *key;
+    struct jws_verifier *key; /* verify context set up once per key, not per token */
 };
 
 struct jwks_waiter {
@@ -54,7 +55,7 @@ struct jwks *jwks_new(const char *uri, long refetch_interval_s)
 static void jwks_clear(struct jwks_key *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        EVP_PKEY_free(keys[i].key);
+        jws_verifier_free(keys[i].key);
 }
 
 void jwks_free(struct jwks *j)
@@ -86,12 +87,16 @@ int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t er
         char why[128];
         if (!kid || strlen(kid) >= sizeof(fresh[0].kid) || (use && strcmp(use, "sig") != 0))
             continue;
-        EVP_PKEY *key = jwk_to_public_key(k, why, sizeof(why));
-        if (!key) /* unknown kty/alg: skipped, as RFC 7517 §5 asks */
+        EVP_PKEY *pkey = jwk_to_public_key(k, why, sizeof(why));
+        if (!pkey) /* unknown kty/alg: skipped, as RFC 7517 §5 asks */
             continue;
-        if (n == JWKS_MAX_KEYS) {
-            EVP_PKEY_free(key);
+        struct jws_verifier *key = n < JWKS_MAX_KEYS ? jws_verifier_new(pkey) : NULL;
+        EVP_PKEY_free(pkey);
+        if (n == JWKS_MAX_KEYS)
             break;
+        if (!key) {
+            log_warn("jwks: key %.64s skipped: cannot set up its signature check", kid);
+            continue;
         }
         snprintf(fresh[n].kid, sizeof(fresh[n].kid), "%s", kid);
         fresh[n++].key = key;
@@ -107,7 +112,7 @@ int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t er
     return (int)n;
 }
 
-EVP_PKEY *jwks_lookup(void *jv, const char *kid)
+struct jws_verifier *jwks_lookup(void *jv, const char *kid)
 {
     struct jwks *j = jv;
     for (size_t i = 0; i < j->nkeys; i++)

@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 struct jwks;
+struct jws_verifier;
 struct lws_context;
 
 /* Called once when a fetch ends; ok = 1 when new keys were loaded. */
@@ -23,8 +24,8 @@ void jwks_free(struct jwks *j);
 /* Replaces the key set from a JWKS document; keys of unknown type are skipped (RFC 7517 §5).
  * Returns the number of usable keys, or -1 (and keeps the old set) with a reason in err. */
 int jwks_load(struct jwks *j, const char *text, size_t len, char *err, size_t errlen);
-/* The key for kid or NULL; matches tok_key_lookup. */
-EVP_PKEY *jwks_lookup(void *j, const char *kid);
+/* The prepared key for kid or NULL; matches tok_key_lookup. */
+struct jws_verifier *jwks_lookup(void *j, const char *kid);
 /* Asks for a fetch; done(arg, ok) runs when it ends. Returns -1 (done never runs) when the
  * interval forbids another fetch now or too many callers already wait. */
 int jwks_refresh(struct jwks *j, struct lws_context *ctx, int64_t now_ms, jwks_done_fn done,

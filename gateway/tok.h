@@ -47,8 +47,9 @@ struct tok_identity {
     char jkt[TOK_JKT_SIZE]; /* cnf.jkt: the DPoP key the token is bound to; "" for a bearer token */
 };
 
-/* Returns the key for kid (ownership stays with the caller), or NULL. */
-typedef EVP_PKEY *(*tok_key_lookup)(void *ctx, const char *kid);
+struct jws_verifier;
+/* Returns the prepared key for kid (ownership stays with the caller), or NULL. */
+typedef struct jws_verifier *(*tok_key_lookup)(void *ctx, const char *kid);
 
 /* Finds the token in the parameters of one Bearer credential: either the RFC 6750 b64token or
  * access_token="…". Returns 0 with *tok and *len pointing into params, or -1 if malformed. */

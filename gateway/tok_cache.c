@@ -8,7 +8,7 @@
 #include <glib.h>
 #include <openssl/evp.h>
 
-#define TOK_CACHE_KEY_LEN 32
+#define TOK_CACHE_KEY_LEN sizeof(struct tok_cache_key)
 
 /* Entries hold the identity packed (its strings back to back), not a struct tok_identity with
  * its fixed-size arrays: a cache of 10,000 tokens then costs ~2 MB instead of ~35 MB. */
@@ -43,13 +43,13 @@ static gboolean tok_cache_equal(gconstpointer a, gconstpointer b)
 
 /* SHA-256 fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up on every digest,
  * which cost more than hashing the token itself (docs/benchmarks.md). */
-static void tok_cache_key(const char *token, size_t len, uint8_t key[TOK_CACHE_KEY_LEN])
+void tok_cache_key(const char *token, size_t len, struct tok_cache_key *key)
 {
     static EVP_MD *sha256;
     unsigned int n = 0;
     if (!sha256)
         sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
-    EVP_Digest(token, len, key, &n, sha256 ? sha256 : EVP_sha256(), NULL);
+    EVP_Digest(token, len, key->b, &n, sha256 ? sha256 : EVP_sha256(), NULL);
 }
 
 struct tok_cache *tok_cache_new(size_t max_entries)
@@ -79,12 +79,10 @@ static const char *tok_cache_unpack_one(const char *p, char *out, size_t outlen)
     return p + n + 1;
 }
 
-int tok_cache_get(struct tok_cache *c, const char *token, size_t len, int64_t now,
+int tok_cache_get(struct tok_cache *c, const struct tok_cache_key *key, int64_t now,
                   struct tok_identity *id)
 {
-    uint8_t key[TOK_CACHE_KEY_LEN];
-    tok_cache_key(token, len, key);
-    struct tok_cache_entry *e = g_hash_table_lookup(c->map, key);
+    struct tok_cache_entry *e = g_hash_table_lookup(c->map, key->b);
     if (!e || now > e->valid_until)
         return 0;
     memset(id, 0, sizeof(*id));
@@ -130,14 +128,12 @@ static void tok_cache_drop_oldest(struct tok_cache *c)
     }
 }
 
-void tok_cache_put(struct tok_cache *c, const char *token, size_t len,
+void tok_cache_put(struct tok_cache *c, const struct tok_cache_key *key,
                    const struct tok_identity *id, int64_t valid_until)
 {
     if (c->max == 0)
         return;
-    uint8_t key[TOK_CACHE_KEY_LEN];
-    tok_cache_key(token, len, key);
-    struct tok_cache_entry *old = g_hash_table_lookup(c->map, key);
+    struct tok_cache_entry *old = g_hash_table_lookup(c->map, key->b);
     if (old) { /* seen again after it lapsed: replace it, oldest-first order kept simple */
         g_queue_remove(&c->order, old);
         g_hash_table_remove(c->map, old->key);
@@ -148,7 +144,7 @@ void tok_cache_put(struct tok_cache *c, const char *token, size_t len,
     struct tok_cache_entry *e = tok_cache_pack(id);
     if (!e)
         return; /* not cached: the token is validated again next time */
-    memcpy(e->key, key, sizeof(key));
+    memcpy(e->key, key->b, sizeof(e->key));
     e->valid_until = valid_until;
     g_hash_table_insert(c->map, e->key, e);
     g_queue_push_tail(&c->order, e);
@@ -157,4 +153,9 @@ void tok_cache_put(struct tok_cache *c, const char *token, size_t len,
 size_t tok_cache_size(const struct tok_cache *c)
 {
     return g_hash_table_size(c->map);
+}
+
+size_t tok_cache_capacity(const struct tok_cache *c)
+{
+    return c->max;
 }

@@ -40,12 +40,36 @@ static void test_rejects_bad_input(void **state)
     assert_int_equal(b64url_decode("Zm9vYmFy", 8, out, 5), -1);           /* too small output */
 }
 
+/* Every byte value: exactly the 64 characters of the url alphabet decode, each to its place in it
+ * (bytes >= 128 included, which a signed char must not turn into a table index). */
+static void test_every_byte(void **state)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    int valid = 0;
+    for (int c = 0; c < 256; c++) {
+        char in[4] = {(char)c, 'A', 'A', 'A'};
+        unsigned char out[3];
+        const char *at = c ? strchr(alphabet, c) : NULL;
+        ssize_t n = b64url_decode(in, sizeof(in), out, sizeof(out));
+        if (!at) {
+            assert_int_equal(n, -1);
+            continue;
+        }
+        valid++;
+        assert_int_equal(n, 3);
+        assert_int_equal(out[0] >> 2, at - alphabet);
+    }
+    assert_int_equal(valid, 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_all_lengths),
         cmocka_unit_test(test_rfc4648_vectors),
         cmocka_unit_test(test_rejects_bad_input),
+        cmocka_unit_test(test_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 
 #include "b64url.h"
@@ -195,6 +197,112 @@ static void test_rs256_pinned_by_rsa_key(void **state)
     EVP_PKEY_free(rsa);
 }
 
+/* The hand-built DER of R‖S must be byte for byte what OpenSSL's i2d_ECDSA_SIG() makes (OpenSSL
+ * re-encodes and compares, so any other encoding would fail every token): leading zero octets,
+ * top bits set, zero values. */
+static void check_der(const unsigned char raw[64])
+{
+    unsigned char mine[JWS_ES256_DER_MAX], *ref = NULL;
+    size_t n = jws_es256_raw_to_der(raw, mine);
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    assert_int_equal(ECDSA_SIG_set0(sig, BN_bin2bn(raw, 32, NULL), BN_bin2bn(raw + 32, 32, NULL)),
+                     1);
+    int rn = i2d_ECDSA_SIG(sig, &ref);
+    assert_int_equal((int)n, rn);
+    assert_memory_equal(mine, ref, n);
+    OPENSSL_free(ref);
+    ECDSA_SIG_free(sig);
+}
+
+static void test_es256_der_matches_openssl(void **state)
+{
+    unsigned char raw[64];
+    memset(raw, 0, sizeof(raw)); /* r = s = 0 */
+    check_der(raw);
+    memset(raw, 0xff, sizeof(raw)); /* both need the 0x00 pad: the longest form, 72 octets */
+    check_der(raw);
+    assert_int_equal(jws_es256_raw_to_der(raw, (unsigned char[JWS_ES256_DER_MAX]){0}),
+                     JWS_ES256_DER_MAX);
+    for (int i = 0; i < 4000; i++) {
+        assert_int_equal(RAND_bytes(raw, sizeof(raw)), 1);
+        /* leading zero octets (up to all 32) and a high or low first kept octet, in r and in s */
+        size_t zr = (size_t)(raw[0] % 34), zs = (size_t)(raw[32] % 34);
+        memset(raw, 0, zr > 32 ? 32 : zr);
+        memset(raw + 32, 0, zs > 32 ? 32 : zs);
+        if (zr < 32 && i % 3 == 0)
+            raw[zr] |= 0x80;
+        if (zs < 32 && i % 5 == 0)
+            raw[32 + zs] &= 0x7f;
+        check_der(raw);
+    }
+}
+
+/* The gateway keeps one verifier per JWKS key for every token: it must give the same answers on
+ * its thousandth use as on its first, also after refusing a forged token. */
+static void test_verifier_reused(void **state)
+{
+    EVP_PKEY *pub = t19_public_key();
+    struct jws_verifier *v = jws_verifier_new(pub);
+    EVP_PKEY_free(pub); /* the verifier holds its own reference */
+    assert_non_null(v);
+    assert_true(EVP_PKEY_is_a(jws_verifier_key(v), "EC"));
+    char forged[] = T19_TOKEN_ES256;
+    size_t n = strlen(forged);
+    forged[n - 5] = forged[n - 5] == 'A' ? 'B' : 'A';
+    struct jws_parsed good, bad;
+    char err[128];
+    assert_int_equal(jws_parse(T19_TOKEN_ES256, strlen(T19_TOKEN_ES256), &good, err, sizeof(err)),
+                     0);
+    assert_int_equal(jws_parse(forged, n, &bad, err, sizeof(err)), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(jws_verify_with(&good, v, err, sizeof(err)), 0);
+        assert_int_equal(jws_verify_with(&bad, v, err, sizeof(err)), -1);
+        assert_string_equal(err, "signature does not verify");
+    }
+    /* another message under the good signature */
+    good.signing_input_len--;
+    assert_int_equal(jws_verify_with(&good, v, err, sizeof(err)), -1);
+    good.signing_input_len++;
+    /* a signature of the wrong length */
+    good.sig_len = 63;
+    assert_int_equal(jws_verify_with(&good, v, err, sizeof(err)), -1);
+    assert_string_equal(err, "ES256 signature must be 64 octets");
+    good.sig_len = 64;
+    assert_int_equal(jws_verify_with(&good, v, err, sizeof(err)), 0);
+    jws_parsed_free(&good);
+    jws_parsed_free(&bad);
+
+    /* RSA: pinned to RS256, and an RS256 token never passes the EC verifier */
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    struct jws_verifier *rv = jws_verifier_new(rsa);
+    assert_non_null(rv);
+    char *tok = rs256_token(rsa, "RS256"), *lie = rs256_token(rsa, "ES256");
+    struct jws_parsed pt, pl;
+    assert_int_equal(jws_parse(tok, strlen(tok), &pt, err, sizeof(err)), 0);
+    assert_int_equal(jws_parse(lie, strlen(lie), &pl, err, sizeof(err)), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(jws_verify_with(&pt, rv, err, sizeof(err)), 0);
+        assert_int_equal(jws_verify_with(&pl, rv, err, sizeof(err)), -1);
+        assert_int_equal(jws_verify_with(&pt, v, err, sizeof(err)), -1);
+        assert_string_equal(err, "alg RS256 does not match the ES256 key");
+    }
+    pt.sig[10] ^= 1;
+    assert_int_equal(jws_verify_with(&pt, rv, err, sizeof(err)), -1);
+    jws_parsed_free(&pt);
+    jws_parsed_free(&pl);
+    free(tok);
+    free(lie);
+    jws_verifier_free(rv);
+    EVP_PKEY_free(rsa);
+
+    /* neither EC nor RSA: no verifier */
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(ed);
+    assert_null(jws_verifier_new(ed));
+    EVP_PKEY_free(ed);
+    jws_verifier_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +314,8 @@ int main(void)
         cmocka_unit_test(test_sign_roundtrip_with_t19_key),
         cmocka_unit_test(test_jwk_roundtrip_and_bad_points),
         cmocka_unit_test(test_rs256_pinned_by_rsa_key),
+        cmocka_unit_test(test_es256_der_matches_openssl),
+        cmocka_unit_test(test_verifier_reused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include "tok.h"
 #include "vectors.h"
 
-static EVP_PKEY *t19_key;
+static struct jws_verifier *t19_key; /* prepared once, as the gateway's JWKS keys are */
 
 static const struct tok_policy t19_policy = {
     .issuer = "https://waf.example.net",
@@ -23,7 +23,7 @@ static const struct tok_policy t19_policy = {
     .leeway = 60,
 };
 
-static EVP_PKEY *lookup(void *ctx, const char *kid)
+static struct jws_verifier *lookup(void *ctx, const char *kid)
 {
     return strcmp(kid, "waf-es256-1") == 0 ? t19_key : NULL;
 }
@@ -58,13 +58,15 @@ static char *resign(void (*edit)(json_t *claims), const char *typ)
 
 static int setup(void **state)
 {
-    t19_key = t19_public_key();
-    return 0;
+    EVP_PKEY *pub = t19_public_key();
+    t19_key = jws_verifier_new(pub);
+    EVP_PKEY_free(pub);
+    return t19_key ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    EVP_PKEY_free(t19_key);
+    jws_verifier_free(t19_key);
     return 0;
 }
 
@@ -200,6 +202,24 @@ static void test_t16_bearer_forms(void **state)
     assert_int_equal(tok_from_bearer_params(NULL, &tok, &len), -1);
 }
 
+/* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="; every
+ * byte value is tried in the middle of a token. */
+static void test_b64token_every_byte(void **state)
+{
+    static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789-._~+/";
+    int accepted = 0;
+    for (int c = 1; c < 256; c++) {
+        char text[4] = {'a', (char)c, 'b', '\0'};
+        const char *params[] = {text, NULL}, *tok;
+        size_t len;
+        int ok = tok_from_bearer_params(params, &tok, &len) == 0;
+        assert_int_equal(ok, strchr(allowed, c) != NULL);
+        accepted += ok;
+    }
+    assert_int_equal(accepted, 68);
+}
+
 /* Issue 9 item 3: an introspection answer is an access token only with token_type Bearer. */
 static void test_introspection_token_type(void **state)
 {
@@ -235,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_derived_negatives_and_positives),
         cmocka_unit_test(test_unknown_kid),
         cmocka_unit_test(test_t16_bearer_forms),
+        cmocka_unit_test(test_b64token_every_byte),
         cmocka_unit_test(test_introspection_token_type),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
