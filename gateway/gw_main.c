@@ -128,13 +128,11 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
         info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.foreign_loops = foreign;
     info.timeout_secs = 10;
-    /* An idle connection is pinged after ws-ping-interval and dropped if nothing valid (a pong
-     * or a message) arrives within one more interval. */
-    static lws_retry_bo_t idle_policy;
-    idle_policy.secs_since_valid_ping = (uint16_t)gw->cfg->ws_ping_interval;
-    idle_policy.secs_since_valid_hangup = (uint16_t)(2 * gw->cfg->ws_ping_interval);
-    if (gw->cfg->ws_ping_interval)
-        info.retry_and_idle_policy = &idle_policy;
+    /* No libwebsockets validity timer (its sorted re-insertion costs O(connections) per
+     * confirmation; without a policy the vhost would get its default 300 s one): ws_keepalive
+     * pings idle connections and hangs up on silent ones. */
+    static const lws_retry_bo_t no_validity_policy;
+    info.retry_and_idle_policy = &no_validity_policy;
     info.max_http_header_data = 4096;
     gw_tls_vhost_info(&info);
     if (gw->cfg->waf_ca_file && *gw->cfg->waf_ca_file)

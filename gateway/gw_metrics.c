@@ -100,6 +100,13 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
+    gw_metric(&o, "imsgw_ws_pings_sent_total", "counter",
+              "WebSocket pings sent to connections idle for ws-ping-interval.",
+              m->ws_pings_sent_total);
+    gw_metric(&o, "imsgw_ws_unresponsive_closed_total", "counter",
+              "WebSocket connections closed because nothing (not even a pong) arrived for twice "
+              "ws-ping-interval.",
+              m->ws_unresponsive_closed_total);
     gw_metric(&o, "imsgw_dpop_refused_total", "counter",
               "REGISTERs refused for a missing or invalid DPoP proof.", m->dpop_refused_total);
     gw_put(&o,

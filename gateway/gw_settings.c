@@ -93,7 +93,8 @@ static const struct cfg_field gw_fields[] = {
     F("max-connections-per-source", CFG_INT, max_connections_per_source, 1, 1000000,
       "open WebSocket connections per source: IPv4 address, IPv6 /64 (default 1000)"),
     F("ws-ping-interval", CFG_INT, ws_ping_interval, 0, 3600,
-      "seconds between WebSocket pings on idle connections; no pong = closed (default 60)"),
+      "seconds without anything received (message or pong) before a WebSocket ping; closed after "
+      "twice that; 0 = no pings (default 60)"),
     F("max-queued-bytes-total", CFG_INT, max_queued_bytes_total, 1 << 16, 1L << 36,
       "bytes waiting to be written to all WebSocket clients together; past it the biggest "
       "queue's connection is closed (default 268435456)"),

@@ -12,6 +12,7 @@
 #include "gw_proxyproto.h"
 #include "peer.h"
 #include "timeutil.h"
+#include "ws_keepalive.h"
 #include "ws_mask.h"
 
 /* Seconds a client refused for a full gateway waits before it tries again. */
@@ -173,6 +174,7 @@ static void ws_source_add(const char *peer, int delta)
 
 void ws_shutdown(void)
 {
+    ws_keepalive_shutdown();
     if (ws_sources)
         g_hash_table_destroy(ws_sources);
     ws_sources = NULL;
@@ -288,6 +290,7 @@ static void ws_opened(struct lws *wsi, struct ws_pss *pss)
     ws_mask_attach(lws_get_socket_fd(wsi), c);
     gw->metrics.ws_open++;
     gw->metrics.ws_accepted_total++;
+    ws_keepalive_open(c);
     log_info("ws: connection %llu open from %s", (unsigned long long)c->id, c->peer);
 }
 
@@ -299,6 +302,7 @@ static void ws_closed(struct ws_pss *pss)
     log_info("ws: connection %llu from %s closed", (unsigned long long)c->id, c->peer);
     if (ws_hooks.on_closed)
         ws_hooks.on_closed(c);
+    ws_keepalive_close(c);
     ws_mask_forget(lws_get_socket_fd(c->wsi));
     gw_pp_forget(lws_get_socket_fd(c->wsi));
     ws_source_add(c->source, -1);
@@ -343,6 +347,14 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
 
 static int ws_writeable(struct lws *wsi, struct gw_conn *c)
 {
+    int ping = ws_keepalive_write(c, wsi);
+    if (ping < 0)
+        return -1;
+    if (ping) {
+        if (c->out_head || c->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
     struct gw_out *o = c->out_head;
     if (!o) {
         if (c->close_code) {
@@ -388,7 +400,14 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         ws_opened(wsi, pss);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        return pss->conn ? ws_receive(wsi, pss->conn, in, len) : -1;
+        if (!pss->conn)
+            return -1;
+        ws_keepalive_seen(pss->conn);
+        return ws_receive(wsi, pss->conn, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (pss->conn)
+            ws_keepalive_seen(pss->conn);
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? ws_writeable(wsi, pss->conn) : -1;
     case LWS_CALLBACK_CLOSED:

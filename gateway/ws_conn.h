@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "peer.h"
+#include "ws_ka_wheel.h"
 
 #define WS_SIP_PATH "/sip"
 #define WS_SUBPROTOCOL "sip"
@@ -33,6 +34,9 @@ struct gw_conn {
     struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
     unsigned ntx;          /* proxy transactions in flight on this flow */
     int64_t opened_ms;     /* time_mono_ms() when it opened (its age on the operator page) */
+
+    struct ka_entry ka;       /* its place in the keepalive wheel (ws_keepalive) */
+    unsigned ka_ping_due : 1; /* a ping waits for the writeable callback */
 };
 
 /* Queues one WebSocket text message; drops the connection if its queue is full. */

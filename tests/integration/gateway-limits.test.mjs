@@ -1,5 +1,6 @@
 // Issue 4: bounds at the WebSocket edge: per-source connection limit and the idle (ping/pong)
-// timeout, on a gateway configured with small values.
+// timeout, on a gateway configured with small values. Keepalive (ws_keepalive): idle = nothing
+// received, no message and no pong, for ws-ping-interval (1 s here).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -7,6 +8,11 @@ import net from 'node:net';
 import { startStack, SipWs, registerMsg, sleep } from './harness.mjs';
 
 let stack;
+const metric = async (name) => {
+  const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} ([0-9.]+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+};
 before(async () => {
   stack = await startStack({ gatewayArgs: ['--max-connections-per-source', '3', '--ws-ping-interval', '1'] });
 });
@@ -42,4 +48,38 @@ test('an idle connection that does not answer pings is closed; one that does sta
   const rsp = await live.request(registerMsg({ callId: 'alive' }));
   assert.equal(rsp.status, 401, 'the answering connection still works');
   live.close();
+});
+
+test('pings go to idle connections only; traffic or pongs keep a connection; hang-ups are counted', async () => {
+  const pings0 = await metric('imsgw_ws_pings_sent_total');
+  const closed0 = await metric('imsgw_ws_unresponsive_closed_total');
+  const answering = await SipWs.open(stack.wsUrl); // answers pings, sends nothing
+  let answeringPings = 0;
+  answering.ws.on('ping', () => { answeringPings++; });
+  // RFC 5626 CRLF keepalives every 300 ms, and no pong: its traffic is what keeps it.
+  const chatty = await SipWs.open(stack.wsUrl, 'sip', { autoPong: false });
+  let chattyPings = 0;
+  chatty.ws.on('ping', () => { chattyPings++; });
+  const crlf = setInterval(() => chatty.send('\r\n\r\n'), 300);
+  const silent = await SipWs.open(stack.wsUrl, 'sip', { autoPong: false });
+  let silentPings = 0;
+  silent.ws.on('ping', () => { silentPings++; });
+  const code = await Promise.race([silent.closed, sleep(6000).then(() => 'still open')]);
+  assert.equal(code, 1006, 'the silent connection is dropped without a close frame');
+  assert.equal(silentPings, 1, 'it got one ping before');
+  await sleep(2500); // more intervals for the others
+  clearInterval(crlf);
+  await sleep(100);
+  assert.ok(chatty.queue.length > 0 && chatty.queue.every((m) => m === '\r\n'), 'keepalives answered');
+  chatty.queue.length = 0;
+  assert.ok(answeringPings >= 2, `the idle answering connection is pinged each interval (${answeringPings})`);
+  assert.equal(chattyPings, 0, 'a connection with traffic is not pinged');
+  for (const c of [answering, chatty]) {
+    const rsp = await c.request(registerMsg({ callId: `kept-${crypto.randomUUID()}` }));
+    assert.equal(rsp.status, 401, 'still served');
+  }
+  assert.ok(await metric('imsgw_ws_pings_sent_total') - pings0 >= 3, 'pings counted');
+  assert.equal(await metric('imsgw_ws_unresponsive_closed_total') - closed0, 1, 'the hang-up counted');
+  answering.close();
+  chatty.close();
 });
