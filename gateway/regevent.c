@@ -5,6 +5,7 @@
  * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. */
 #include "regevent.h"
 #include "reg_onbehalf.h"
+#include "regevent_pace.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,24 +31,36 @@
 #define REGEVENT_MIN_REFRESH_S 30
 
 struct regevent_sub {
+    struct regevent_pace_waiter wait; /* queued for a place towards the core (regevent_pace) */
     uint64_t conn_id;
     char *impu, *contact, *route;
     nta_leg_t *leg;
-    nta_outgoing_t *orq;
-    guint refresh;     /* re-SUBSCRIBE timer */
-    int confirmed;     /* a 2xx arrived: the dialog exists */
-    int notifier_done; /* the notifier ended the subscription (or the registration) */
+    nta_outgoing_t *orq; /* holds one of regevent_pace's places while it exists */
+    long want_expires;   /* of the SUBSCRIBE to send when its turn comes */
+    guint refresh;       /* re-SUBSCRIBE timer */
+    int confirmed;       /* a 2xx arrived: the dialog exists */
+    int notifier_done;   /* the notifier ended the subscription (or the registration) */
 };
 
 static GHashTable *subs; /* conn id → sub, the live subscriptions */
 static GSList *ending;   /* subscriptions waiting for the answer to their un-SUBSCRIBE */
 
+/* The SUBSCRIBE transaction is over: its place goes to the next waiter. */
+static void sub_orq_end(struct regevent_sub *s)
+{
+    if (!s->orq)
+        return;
+    nta_outgoing_destroy(s->orq);
+    s->orq = NULL;
+    regevent_pace_leave();
+}
+
 static void sub_free(struct regevent_sub *s)
 {
     if (s->refresh)
         g_source_remove(s->refresh);
-    if (s->orq)
-        nta_outgoing_destroy(s->orq);
+    regevent_pace_cancel(&s->wait);
+    sub_orq_end(s);
     if (s->leg)
         nta_leg_destroy(s->leg);
     free(s->impu);
@@ -73,16 +86,16 @@ static void sub_free_later(struct regevent_sub *s)
 
 static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip);
 
-static int sub_send(struct regevent_sub *s, long expires)
+/* Sends the SUBSCRIBE (s->want_expires) on a place already held; -1 (place given back) when
+ * nta cannot make the transaction. */
+static int sub_send(struct regevent_sub *s)
 {
     const struct gw_settings *cfg = gw->cfg;
     char self[300], pai[340], exp[24];
     snprintf(self, sizeof(self), "<sip:%s%s>", cfg->sip_host,
              strstr(cfg->next_hop, "transport=tcp") ? ";transport=tcp" : "");
     snprintf(pai, sizeof(pai), "P-Asserted-Identity: <sip:%s>", cfg->sip_host);
-    snprintf(exp, sizeof(exp), "%ld", expires);
-    if (s->orq)
-        nta_outgoing_destroy(s->orq);
+    snprintf(exp, sizeof(exp), "%ld", s->want_expires);
     s->orq = nta_outgoing_tcreate(
         s->leg, sub_on_response, (nta_outgoing_magic_t *)s,
         s->confirmed || s->route ? NULL : (url_string_t const *)gw->next_hop, SIP_METHOD_SUBSCRIBE,
@@ -90,14 +103,47 @@ static int sub_send(struct regevent_sub *s, long expires)
         TAG_IF(!s->confirmed && s->route, SIPTAG_ROUTE_STR(s->route)), SIPTAG_EVENT_STR("reg"),
         SIPTAG_EXPIRES_STR(exp), SIPTAG_ACCEPT_STR("application/reginfo+xml"),
         SIPTAG_CONTACT_STR(self), SIPTAG_HEADER_STR(pai), SIPTAG_MAX_FORWARDS_STR("70"), TAG_END());
-    return s->orq ? 0 : -1;
+    if (s->orq)
+        return 0;
+    regevent_pace_leave();
+    return -1;
+}
+
+/* A SUBSCRIBE with expires (0: un-SUBSCRIBE): sent now when a place is free, else when its turn
+ * comes (sub_go). 0 when sent or queued, -1 when it could not be sent. */
+static int sub_request(struct regevent_sub *s, long expires)
+{
+    s->want_expires = expires;
+    if (s->wait.queued)
+        return 0; /* its turn comes; it goes with the latest expires */
+    if (s->orq) { /* supersedes the transaction in flight, on the same place */
+        nta_outgoing_destroy(s->orq);
+        s->orq = NULL;
+        return sub_send(s);
+    }
+    if (!regevent_pace_enter(&s->wait, s))
+        return 0;
+    return sub_send(s);
+}
+
+static void sub_go(void *arg)
+{
+    struct regevent_sub *s = arg;
+    if (sub_send(s) == 0)
+        return;
+    if (g_slist_find(ending, s)) {
+        sub_free_later(s); /* the un-SUBSCRIBE cannot go: nothing more to wait for */
+        return;
+    }
+    log_warn("regevent: cannot send the SUBSCRIBE for %s (connection %" PRIu64 ")", s->impu,
+             s->conn_id);
 }
 
 static gboolean sub_refresh(gpointer arg)
 {
     struct regevent_sub *s = arg;
     s->refresh = 0;
-    if (sub_send(s, REGEVENT_EXPIRES) < 0)
+    if (sub_request(s, REGEVENT_EXPIRES) < 0)
         log_warn("regevent: cannot refresh the subscription of connection %" PRIu64, s->conn_id);
     return G_SOURCE_REMOVE;
 }
@@ -109,8 +155,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     if (status < 200)
         return 0;
     if (g_slist_find(ending, s)) { /* the answer to our un-SUBSCRIBE */
-        nta_outgoing_destroy(orq);
-        s->orq = NULL;
+        sub_orq_end(s);
         sub_free_later(s);
         return 0;
     }
@@ -118,8 +163,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         log_warn("regevent: SUBSCRIBE for %s answered %d; no registration state from the core "
                  "for connection %" PRIu64,
                  s->impu, status, s->conn_id);
-        nta_outgoing_destroy(orq);
-        s->orq = NULL;
+        sub_orq_end(s);
         return 0; /* kept (unconfirmed) until the flow's registration ends */
     }
     /* sip belongs to orq: read it before the transaction goes */
@@ -130,8 +174,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         s->confirmed = 1;
     }
     long expires = sip->sip_expires ? (long)sip->sip_expires->ex_delta : REGEVENT_EXPIRES;
-    nta_outgoing_destroy(orq);
-    s->orq = NULL;
+    sub_orq_end(s);
     long after = expires * 2 / 3;
     if (after < REGEVENT_MIN_REFRESH_S)
         after = REGEVENT_MIN_REFRESH_S;
@@ -211,8 +254,10 @@ static int sub_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t
 void regevent_subscribe(uint64_t conn_id, const char *impu, const char *contact,
                         const char *service_route)
 {
-    if (!subs)
+    if (!subs) {
         subs = g_hash_table_new(g_int64_hash, g_int64_equal);
+        regevent_pace_configure((unsigned)gw->cfg->regevent_inflight_max, sub_go);
+    }
     struct regevent_sub *old = g_hash_table_lookup(subs, &conn_id);
     if (old && strcmp(old->impu, impu) == 0)
         return; /* a re-REGISTER: the subscription refreshes itself */
@@ -237,13 +282,16 @@ void regevent_subscribe(uint64_t conn_id, const char *impu, const char *contact,
         s->leg = nta_leg_tcreate(gw->agent, sub_on_request, (nta_leg_magic_t *)s,
                                  SIPTAG_CALL_ID_STR(call_id), SIPTAG_FROM_STR(from),
                                  SIPTAG_TO_STR(impu), TAG_END());
-    if (!s || !s->leg || sub_send(s, REGEVENT_EXPIRES) < 0) {
+    if (s && s->leg)
+        g_hash_table_insert(subs, &s->conn_id, s); /* findable while its SUBSCRIBE waits */
+    if (!s || !s->leg || sub_request(s, REGEVENT_EXPIRES) < 0) {
         log_warn("regevent: cannot subscribe for %s (out of memory or bad URI)", impu);
+        if (s && s->leg)
+            g_hash_table_remove(subs, &s->conn_id);
         if (s)
             sub_free(s);
         return;
     }
-    g_hash_table_insert(subs, &s->conn_id, s);
 }
 
 void regevent_unsubscribe(uint64_t conn_id)
@@ -256,7 +304,9 @@ void regevent_unsubscribe(uint64_t conn_id)
         g_source_remove(s->refresh);
     s->refresh = 0;
     ending = g_slist_prepend(ending, s);
-    if (s->confirmed && !s->notifier_done && sub_send(s, 0) == 0)
+    /* A SUBSCRIBE still waiting for its turn never goes (the registration ended first). */
+    regevent_pace_cancel(&s->wait);
+    if (s->confirmed && !s->notifier_done && sub_request(s, 0) == 0)
         return; /* freed when the un-SUBSCRIBE is answered (nta bounds the wait) */
     sub_free_later(s);
 }
@@ -280,6 +330,7 @@ void regevent_stop(void)
     }
     g_slist_free(ending);
     ending = NULL;
+    regevent_pace_clear();
 }
 
 /* ---- reginfo (RFC 3680 §5.3), read just enough ---- */
