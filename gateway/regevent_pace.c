@@ -9,7 +9,7 @@
 /* A queued link is its waiter. */
 _Static_assert(offsetof(struct regevent_pace_waiter, link) == 0, "link first");
 
-static unsigned pace_max_inflight = 32;
+static unsigned pace_max_inflight = 128;
 static regevent_pace_go pace_go;
 static unsigned pace_inflight;
 static GQueue pace_queue = G_QUEUE_INIT;

@@ -34,6 +34,7 @@ struct stub_regevent {
     const struct stub_registrar *reg;
     struct stub_sub *subs;
     size_t count;
+    size_t dead; /* of which ended, to be swept: the walk is skipped while none are */
 };
 
 struct stub_regevent *stub_regevent_create(nta_agent_t *agent, const struct stub_registrar *reg)
@@ -56,6 +57,9 @@ static void sub_free(struct stub_sub *s)
 
 static void sweep_dead(struct stub_regevent *re)
 {
+    if (!re->dead)
+        return; /* a burst of SUBSCRIBEs must not walk every subscription each time */
+    re->dead = 0;
     for (struct stub_sub **pp = &re->subs; *pp;) {
         struct stub_sub *s = *pp;
         if (s->dead) {
@@ -172,6 +176,8 @@ static int sub_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t
     nta_incoming_treply(irq, SIP_200_OK, SIPTAG_EXPIRES(sip->sip_expires), TAG_END());
     if (expires == 0) {
         log_info("regevent: unsubscribe aor=%s", s->aor);
+        if (!s->dead)
+            s->re->dead++;
         s->dead = 1;
     }
     return 200;
@@ -230,6 +236,7 @@ int stub_regevent_deregister(struct stub_regevent *re, const char *aor)
         if (!s->dead && strcmp(s->aor, aor) == 0) {
             notify(s, "terminated;reason=deactivated", gone, n, NULL);
             s->dead = 1;
+            re->dead++;
         }
     for (int i = 0; i < n; i++)
         stub_bindings_remove(re->reg->store, gone[i]);
