@@ -29,6 +29,9 @@
 #include "ws_conn.h"
 
 #define REGEVENT_MIN_REFRESH_S 30
+/* One timer looks for due refreshes this often, rather than a GLib timer per subscription:
+ * each GSource costs memory per registered flow and every turn of the main loop walks them all. */
+#define REGEVENT_SWEEP_S 5
 
 struct regevent_sub {
     struct regevent_pace_waiter wait; /* queued for a place towards the core (regevent_pace) */
@@ -37,13 +40,14 @@ struct regevent_sub {
     nta_leg_t *leg;
     nta_outgoing_t *orq; /* holds one of regevent_pace's places while it exists */
     long want_expires;   /* of the SUBSCRIBE to send when its turn comes */
-    guint refresh;       /* re-SUBSCRIBE timer */
+    uint64_t refresh_ms; /* time_mono_ms() at which to re-SUBSCRIBE; 0 = none */
     int confirmed;       /* a 2xx arrived: the dialog exists */
     int notifier_done;   /* the notifier ended the subscription (or the registration) */
 };
 
-static GHashTable *subs; /* conn id → sub, the live subscriptions */
-static GSList *ending;   /* subscriptions waiting for the answer to their un-SUBSCRIBE */
+static GHashTable *subs;   /* conn id → sub, the live subscriptions */
+static GSList *ending;     /* subscriptions waiting for the answer to their un-SUBSCRIBE */
+static guint sweep_source; /* the refresh sweep; runs while subscriptions exist */
 
 /* The SUBSCRIBE transaction is over: its place goes to the next waiter. */
 static void sub_orq_end(struct regevent_sub *s)
@@ -57,8 +61,6 @@ static void sub_orq_end(struct regevent_sub *s)
 
 static void sub_free(struct regevent_sub *s)
 {
-    if (s->refresh)
-        g_source_remove(s->refresh);
     regevent_pace_cancel(&s->wait);
     sub_orq_end(s);
     if (s->leg)
@@ -139,13 +141,34 @@ static void sub_go(void *arg)
              s->conn_id);
 }
 
-static gboolean sub_refresh(gpointer arg)
+/* Re-SUBSCRIBEs the subscriptions that are due (paced like the rest). */
+static gboolean sub_sweep(gpointer unused)
 {
-    struct regevent_sub *s = arg;
-    s->refresh = 0;
-    if (sub_request(s, REGEVENT_EXPIRES) < 0)
-        log_warn("regevent: cannot refresh the subscription of connection %" PRIu64, s->conn_id);
-    return G_SOURCE_REMOVE;
+    (void)unused;
+    if (!subs || g_hash_table_size(subs) == 0) {
+        sweep_source = 0;
+        return G_SOURCE_REMOVE;
+    }
+    uint64_t now = time_mono_ms();
+    GSList *due = NULL; /* collected first: a send may answer at once, the table must not move */
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, subs);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct regevent_sub *s = v;
+        if (s->refresh_ms && s->refresh_ms <= now) {
+            s->refresh_ms = 0;
+            due = g_slist_prepend(due, s);
+        }
+    }
+    for (GSList *l = due; l; l = l->next) {
+        struct regevent_sub *s = l->data;
+        if (sub_request(s, REGEVENT_EXPIRES) < 0)
+            log_warn("regevent: cannot refresh the subscription of connection %" PRIu64,
+                     s->conn_id);
+    }
+    g_slist_free(due);
+    return G_SOURCE_CONTINUE;
 }
 
 static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
@@ -178,9 +201,9 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     long after = expires * 2 / 3;
     if (after < REGEVENT_MIN_REFRESH_S)
         after = REGEVENT_MIN_REFRESH_S;
-    if (s->refresh)
-        g_source_remove(s->refresh);
-    s->refresh = g_timeout_add_seconds((guint)after, sub_refresh, s);
+    s->refresh_ms = time_mono_ms() + (uint64_t)after * 1000;
+    if (!sweep_source)
+        sweep_source = g_timeout_add_seconds(REGEVENT_SWEEP_S, sub_sweep, NULL);
     log_info("regevent: subscribed to the registration state of %s (connection %" PRIu64 ")",
              s->impu, s->conn_id);
     return 0;
@@ -300,9 +323,7 @@ void regevent_unsubscribe(uint64_t conn_id)
     if (!s)
         return;
     g_hash_table_remove(subs, &conn_id);
-    if (s->refresh)
-        g_source_remove(s->refresh);
-    s->refresh = 0;
+    s->refresh_ms = 0;
     ending = g_slist_prepend(ending, s);
     /* A SUBSCRIBE still waiting for its turn never goes (the registration ended first). */
     regevent_pace_cancel(&s->wait);
@@ -313,6 +334,9 @@ void regevent_unsubscribe(uint64_t conn_id)
 
 void regevent_stop(void)
 {
+    if (sweep_source)
+        g_source_remove(sweep_source);
+    sweep_source = 0;
     if (subs) {
         GHashTableIter it;
         gpointer k, v;

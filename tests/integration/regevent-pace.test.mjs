@@ -56,11 +56,12 @@ async function register(user) {
 const userOf = ({ m }) => /sip:([a-z]+)@/.exec(m.headers.to[0])[1];
 const subscribedCount = () => (stack.gateway.log.match(/subscribed to the registration state of/g) || []).length;
 
-/** The S-CSCF's 200 to a held SUBSCRIBE. */
-function answer({ m, reply }) {
+/** The S-CSCF's 200 to a held SUBSCRIBE, granting expires seconds. */
+function answer({ m, reply }, expires = 600) {
   const h = m.headers;
-  reply(['SIP/2.0 200 OK', ...h.via.map((v) => `Via: ${v}`), `From: ${h.from[0]}`, `To: ${h.to[0]};tag=n-${userOf({ m })}`,
-    `Call-ID: ${h['call-id'][0]}`, `CSeq: ${h.cseq[0]}`, 'Expires: 600',
+  const to = /tag=/.test(h.to[0]) ? h.to[0] : `${h.to[0]};tag=n-${userOf({ m })}`;
+  reply(['SIP/2.0 200 OK', ...h.via.map((v) => `Via: ${v}`), `From: ${h.from[0]}`, `To: ${to}`,
+    `Call-ID: ${h['call-id'][0]}`, `CSeq: ${h.cseq[0]}`, `Expires: ${expires}`,
     `Contact: <sip:orig@127.0.0.1:${scscf.port};transport=tcp>`, 'Content-Length: 0']);
 }
 
@@ -123,6 +124,25 @@ test('a flow that closes while its SUBSCRIBE waits never subscribes; the next wa
   assert.equal(held.length, 3, 'no SUBSCRIBE for the closed flow');
   assert.ok(!scscf.received.some((m) => m.start.startsWith('SUBSCRIBE') && /heidi/.test(m.headers.to[0])));
   for (const c of [f, g, i]) c.close();
+});
+
+test('a subscription is refreshed in its dialog before it expires (one sweep timer, not one per subscription)', async () => {
+  held.length = 0;
+  const c = await register('grace');
+  await until('the SUBSCRIBE at the core', () => held.length === 1);
+  const t0 = Date.now();
+  answer(held[0], 45); // refresh due at 30 s (2/3 of 45, at least REGEVENT_MIN_REFRESH_S)
+  await until('subscribed', () => /subscribed to the registration state of sip:grace@/.test(stack.gateway.log));
+  for (let i = 0; i < 200 && held.length < 2; i++) await sleep(200);
+  assert.equal(held.length, 2, 'a re-SUBSCRIBE within 40 s');
+  const waited = (Date.now() - t0) / 1000;
+  assert.ok(waited >= 29 && waited < 45, `refreshed after ${waited} s, before the 45 s expiry`);
+  const [first, again] = [held[0].m.headers, held[1].m.headers];
+  assert.equal(again['call-id'][0], first['call-id'][0], 'in the same dialog');
+  assert.match(again.to[0], /tag=n-grace/);
+  assert.equal(again.expires[0], '600000');
+  answer(held[1]);
+  c.close();
 });
 
 test('SUBSCRIBEs still waiting when the gateway stops are dropped cleanly', async () => {
