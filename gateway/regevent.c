@@ -2,7 +2,9 @@
  * Service-Route to the S-CSCF with the gateway as subscriber (From/P-Asserted-Identity = our own
  * URI, which the S-CSCF finds in the registration's Path: TS 24.229 §5.2.3); NOTIFYs come back to
  * the leg. A NOTIFY that terminates the flow's contact ends the edge registration and closes
- * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. */
+ * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. Every
+ * SUBSCRIBE (initial, refresh, un-SUBSCRIBE) waits for a place in regevent_pace, so a
+ * registration burst does not put one transaction per REGISTER in flight at once. */
 #include "regevent.h"
 #include "reg_onbehalf.h"
 #include "regevent_pace.h"
