@@ -59,6 +59,9 @@ struct gw_metrics {
     uint64_t register_inflight;         /* gauge: REGISTERs with the IMS core (reg_admit) */
     uint64_t register_queued;           /* gauge: REGISTERs waiting for a place */
     uint64_t register_queued_total;     /* REGISTERs that had to wait for a place */
+    uint64_t regevent_inflight;     /* gauge: reg-event SUBSCRIBEs with the core (regevent_pace) */
+    uint64_t regevent_queued;       /* gauge: reg-event SUBSCRIBEs waiting for a place */
+    uint64_t regevent_queued_total; /* reg-event SUBSCRIBEs that had to wait */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */
