@@ -21,6 +21,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -rf /tmp/imsgw-latbench-last && cp -r "$dir" /tmp/imsgw-latbench-last 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT

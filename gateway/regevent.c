@@ -41,6 +41,7 @@ struct regevent_sub {
 
 static GHashTable *subs; /* conn id → sub, the live subscriptions */
 static GSList *ending;   /* subscriptions waiting for the answer to their un-SUBSCRIBE */
+static GSList *freeing;  /* subscriptions whose free is scheduled (sub_free_later) */
 
 static void sub_free(struct regevent_sub *s)
 {
@@ -60,12 +61,18 @@ static void sub_free(struct regevent_sub *s)
 static gboolean sub_free_idle(gpointer arg)
 {
     ending = g_slist_remove(ending, arg);
+    freeing = g_slist_remove(freeing, arg);
     sub_free(arg);
     return G_SOURCE_REMOVE;
 }
 
 static void sub_free_later(struct regevent_sub *s)
 {
+    /* Once only: a flow that closes while its SUBSCRIBE is unanswered is freed later, and the
+     * answer arriving before that asks again; two frees crashed workers at a mass close. */
+    if (g_slist_find(freeing, s))
+        return;
+    freeing = g_slist_prepend(freeing, s);
     if (!g_slist_find(ending, s))
         ending = g_slist_prepend(ending, s);
     g_idle_add(sub_free_idle, s);
@@ -280,6 +287,8 @@ void regevent_stop(void)
     }
     g_slist_free(ending);
     ending = NULL;
+    g_slist_free(freeing); /* all of them were in ending too */
+    freeing = NULL;
 }
 
 /* ---- reginfo (RFC 3680 §5.3), read just enough ---- */
