@@ -45,15 +45,14 @@ for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; slee
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
 url="ws://127.0.0.1:$gw_port/sip"
 
-if [ "$idle" -gt 0 ]; then # the idle users are the tokens after the loaded ones
-  tail -n "$idle" "$dir/tokens" >"$dir/tokens-idle"
-  timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens-idle" --connections "$idle" \
-    --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
+if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
+  timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
+    --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
   for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
   echo "   idle: $(head -1 "$dir/idle.out")"
+  sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
 fi
-head -n "$conns" "$dir/tokens" >"$dir/tokens-load"
-load() { timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens-load" --connections "$conns" "$@"; }
+load() { timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 rate=${RATE:-}
@@ -63,23 +62,7 @@ if [ -z "$rate" ]; then
   echo "   closed loop: $max REGISTER/s; open loop at half: $rate /s"
 fi
 
-# quantile Q of the histogram leg LEG between snapshots A and B (seconds -> ms; linear in a bucket)
-quantile() { # A B LEG Q
-  awk -v leg="$3" -v q="$4" '
-    function le_of(s) { sub(/.*le="/, "", s); sub(/".*/, "", s); return s }
-    index($0, "imsgw_register_gateway_seconds_bucket{leg=\"" leg "\"") == 1 {
-      k = le_of($1); if (FILENAME == ARGV[1]) a[k] = $2; else { b[k] = $2; order[n++] = k } }
-    END {
-      total = b["+Inf"] - a["+Inf"]; if (total <= 0) { print "-"; exit }
-      rank = q * total; prev = 0; lo = 0
-      for (i = 0; i < n; i++) {
-        k = order[i]; cum = b[k] - a[k]
-        if (cum >= rank) {
-          if (k == "+Inf") { printf "> %.1f\n", lo * 1000; exit }
-          printf "%.2f\n", (lo + (k - lo) * (cum > prev ? (rank - prev) / (cum - prev) : 1)) * 1000; exit }
-        prev = cum; lo = k }
-    }' "$1" "$2"
-}
+quantile() { awk -v leg="$3" -v q="$4" -f bench/gw-latency.awk "$1" "$2"; } # BEFORE AFTER LEG Q
 snap() { curl -sf "http://127.0.0.1:$gw_port/metrics" >"$1"; }
 
 printf '%-4s %9s %12s %12s %14s %14s %10s %10s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures
