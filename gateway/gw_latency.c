@@ -163,6 +163,12 @@ int64_t gw_lat_trunk_ns(void)
     return gw_lat_last_trunk_ns ? gw_lat_last_trunk_ns : gw_lat_now_ns();
 }
 
+void gw_lat_forget(void)
+{
+    gw_lat_last_fd = -1;
+    gw_lat_last_trunk_ns = 0;
+}
+
 /* sofia-sip reads its stream and datagram sockets with recvmsg() (su_vrecv) and asks for no
  * ancillary data; the timestamp is taken here and the caller sees no difference. A caller that
  * asks for ancillary data of its own gets the plain system call. */

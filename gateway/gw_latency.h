@@ -61,5 +61,8 @@ ssize_t gw_lat_recv(int fd, void *buf, size_t len, int flags);
 int64_t gw_lat_rx_ns(int fd);
 /* Likewise for the last read by sofia-sip (recvmsg) on the loop's thread: the trunk. */
 int64_t gw_lat_trunk_ns(void);
+/* A read that gives no timestamp (SSL_read: a WSS connection or a TLS trunk) happened: what it
+ * read counts from now, never from an older read's timestamp. */
+void gw_lat_forget(void);
 
 #endif

@@ -227,6 +227,8 @@ int SSL_read(SSL *ssl, void *buf, int num)
     if (!real)
         *(void **)&real = dlsym(RTLD_NEXT, "SSL_read");
     int n = real(ssl, buf, num);
+    if (n > 0)
+        gw_lat_forget(); /* no kernel timestamp through OpenSSL (gw_latency.h) */
     struct ws_mask_entry *e;
     if (n <= 0 || !(e = ws_mask_entry(SSL_get_fd(ssl), 1)))
         return n;
