@@ -152,5 +152,7 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_admin_auth_failures_total", "counter",
               "Requests for the operator page or /metrics with a wrong credential.",
               m->admin_auth_failures_total);
+    if (o.used + 1 < o.len)
+        o.used += gw_lat_render(m->register_latency, o.buf + o.used, o.len - o.used);
     return o.used;
 }
