@@ -329,7 +329,14 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
         return -1;
     }
     if (len) {
-        c->rx = realloc(c->rx, c->rx_len + len + 1);
+        unsigned char *grown = realloc(c->rx, c->rx_len + len + 1);
+        if (!grown) { /* c->rx stays valid and is freed with the connection */
+            log_warn("ws: out of memory for a message from connection %llu; closing",
+                     (unsigned long long)c->id);
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
+            return -1;
+        }
+        c->rx = grown;
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;
     }
