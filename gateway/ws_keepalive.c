@@ -32,7 +32,7 @@ static void ka_act(struct ka_entry *e, enum ka_action what, void *arg)
         lws_callback_on_writable(c->wsi);
         return;
     }
-    log_info("ws: connection %llu from %s silent for %ld s (no pong); closing",
+    log_info("ws: connection %llu from %s sent nothing for %ld s or more, not even a pong; closing",
              (unsigned long long)c->id, c->peer, 2 * gw->cfg->ws_ping_interval);
     gw->metrics.ws_unresponsive_closed_total++;
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC); /* frees c */
