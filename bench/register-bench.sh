@@ -139,14 +139,20 @@ summary() {
 gw_url="ws://127.0.0.1:$gw_port/sip"; kam_url="ws://127.0.0.1:$kam_ws/sip"
 if [ -z "$only_nocache" ]; then
 echo "-- memory per idle registered connection ($idle_conns connections, measured first on fresh processes; PSS of the gateway / the Kamailio edge processes)"
-idle() { # name url pid
+idle() { # name url pid [metrics port: wait for the reg-event SUBSCRIBEs to settle]
   local before after
   before=$(pss "$3")
   local out="$dir/idle-$1.out" load
   timeout 300 "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections "$idle_conns" \
-    --duration 15 --mode idle >"$out" 2>&1 &
+    --duration 240 --mode idle >"$out" 2>&1 &
   load=$!
   for _ in $(seq 900); do grep -q registered "$out" && break; sleep 0.2; done
+  # imsgw paces its reg-event SUBSCRIBEs (regevent-inflight-max): measure once every one of them
+  # has been answered, so the figure holds every subscription's state (bounded: 180 s).
+  [ -z "${4:-}" ] || for _ in $(seq 360); do
+    curl -sf "http://127.0.0.1:${4:-}/metrics" | awk '$1 == "imsgw_regevent_inflight" || $1 == "imsgw_regevent_queued" { n += $2; seen++ } END { exit !(seen == 2 && n == 0) }' && break
+    sleep 0.5
+  done
   sleep 2
   after=$(pss "$3")
   local regs
@@ -156,7 +162,7 @@ idle() { # name url pid
   awk -v b="$before" -v a="$after" -v n="${regs:-0}" -v name="$1" \
     'BEGIN { printf "%-10s registered %d, PSS %d -> %d KiB: %.1f KiB per connection\n", name, n, b, a, (n > 0 ? (a - b) / n : 0) }' | tee -a "$dir/summary"
 }
-idle imsgw "$gw_url" "$gw_pid"
+idle imsgw "$gw_url" "$gw_pid" "$gw_port"
 sleep 3
 idle kamailio "$kam_url" "$kedge_pid"
 sleep 3 # the idle clients' connections close before the throughput runs
