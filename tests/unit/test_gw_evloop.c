@@ -16,6 +16,9 @@
 
 #include "gw_evloop.h"
 
+struct gw;
+struct gw *gw; /* defined by gw_main.c in the daemon; read() goes through gw_proxyproto.c */
+
 #define NPIPES 40 /* more than the watcher array's first size: it has to grow */
 
 static int fired_timeout, fired_idle, fired_fd, fired_signal, fired_ev;
