@@ -486,6 +486,9 @@ int main(int argc, char **argv)
     } else if (open_mode) {
         open_t0 = now_ns();
         t_measure_ns = open_t0 + 1000000000ull; /* one second of warm-up at the same rate */
+        /* a caller reading the gateway's own histogram starts its window a second after this */
+        printf("open loop started\n");
+        fflush(stdout);
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
         uint64_t drain_until = t_end_ns + 5000000000ull;
         open_ctx = ctx;

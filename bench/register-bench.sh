@@ -180,19 +180,35 @@ done
 # gets the same rate. The p99 is the whole path (gateway + stub): an upper bound on what the
 # gateway adds.
 open_rate=$(awk -v m="$(cat "$dir/imsgw-1000.median")" 'BEGIN { printf "%d", m / 2 }')
-open_run() { # name url
+# For imsgw (third argument: its HTTP port) the gateway's own share is read too: its histogram
+# imsgw_register_gateway_seconds (kernel receive timestamps; the stub's time left out) between a
+# snapshot one second after the open loop started (after reg_load's warm-up) and one at its end.
+open_run() { # name url [metrics-port]
   local out
-  out=$(timeout $((secs + 120)) "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections 1000 \
-    --duration "$secs" --mode open --rate "$open_rate")
+  timeout $((secs + 120)) "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections 1000 \
+    --duration "$secs" --mode open --rate "$open_rate" >"$dir/open.out" & local lp=$!
+  if [ -n "${3:-}" ]; then
+    for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
+    sleep 1; curl -sf "http://127.0.0.1:$3/metrics" >"$dir/m-a" || true
+    sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; curl -sf "http://127.0.0.1:$3/metrics" >"$dir/m-b" || true
+    echo "$(awk -v leg=total -v q=0.5 -f bench/gw-latency.awk "$dir/m-a" "$dir/m-b") $(awk -v leg=total -v q=0.99 -f bench/gw-latency.awk "$dir/m-a" "$dir/m-b")" >>"$dir/$1-gw"
+  fi
+  wait "$lp" || true
+  out=$(tail -1 "$dir/open.out")
   echo "$(sed -n 's/.*registers_per_s=\([0-9]*\).*/\1/p' <<<"$out") $(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"$out") $(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$out")" >>"$dir/$1"
 }
 if [ "$open_rate" -gt 0 ]; then
   echo "-- open loop at $open_rate REGISTER/s (50 % of imsgw's 1,000-connection median), 1,000 connections"
   for r in $(seq "$runs"); do
-    open_run "open-imsgw" "$gw_url"
+    open_run "open-imsgw" "$gw_url" "$gw_port"
     open_run "open-kam" "$kam_url"
   done
   summary "open-imsgw" "imsgw gateway + stub, open loop"
+  awk 'function med(x, n,   i, k, t) { for (i = 2; i <= n; i++) for (k = i; k > 1 && x[k - 1] > x[k]; k--) { t = x[k]; x[k] = x[k - 1]; x[k - 1] = t }
+                                      return x[int((n + 1) / 2)] }
+    { p50[NR] = $1 + 0; p99[NR] = $2 + 0 }
+    END { if (NR) printf "%-34s p50 %.2f ms, p99 %.2f ms (median of %d runs; \"-\" or \"> 1000\" read as 0)\n",
+            "  of which added by the gateway", med(p50, NR), med(p99, NR), NR }' "$dir/open-imsgw-gw" | tee -a "$dir/summary"
   summary "open-kam" "Kamailio edge + registrar, open loop"
 fi
 fi # CACHE_OFF_ONLY

@@ -65,6 +65,15 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_register_queued_total", "counter",
               "REGISTERs that had to wait for the IMS core to have room.",
               m->register_queued_total);
+    gw_metric(&o, "imsgw_regevent_inflight", "gauge",
+              "reg-event SUBSCRIBEs sent to the IMS core and not yet answered (at most "
+              "regevent-inflight-max per worker).",
+              m->regevent_inflight);
+    gw_metric(&o, "imsgw_regevent_queued", "gauge",
+              "reg-event SUBSCRIBEs waiting for their turn (after a registration burst).",
+              m->regevent_queued);
+    gw_metric(&o, "imsgw_regevent_queued_total", "counter",
+              "reg-event SUBSCRIBEs that had to wait for their turn.", m->regevent_queued_total);
     gw_put(&o,
            "# HELP imsgw_jwks_fetch_total JWKS fetches from the WAF by result.\n"
            "# TYPE imsgw_jwks_fetch_total counter\n"
@@ -143,5 +152,7 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_admin_auth_failures_total", "counter",
               "Requests for the operator page or /metrics with a wrong credential.",
               m->admin_auth_failures_total);
+    if (o.used + 1 < o.len)
+        o.used += gw_lat_render(m->register_latency, o.buf + o.used, o.len - o.used);
     return o.used;
 }

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gw_latency.h"
+
 /* Why a REGISTER ended the way it did; one counter each. */
 enum gw_reg_outcome {
     REG_OK,
@@ -59,6 +61,10 @@ struct gw_metrics {
     uint64_t register_inflight;         /* gauge: REGISTERs with the IMS core (reg_admit) */
     uint64_t register_queued;           /* gauge: REGISTERs waiting for a place */
     uint64_t register_queued_total;     /* REGISTERs that had to wait for a place */
+    uint64_t regevent_inflight;     /* gauge: reg-event SUBSCRIBEs with the core (regevent_pace) */
+    uint64_t regevent_queued;       /* gauge: reg-event SUBSCRIBEs waiting for a place */
+    uint64_t regevent_queued_total; /* reg-event SUBSCRIBEs that had to wait */
+    struct gw_lat_hist register_latency[GW_LAT_LEGS]; /* time in the gateway (gw_latency) */
 };
 
 /* Writes the Prometheus text exposition into buf; returns its length (truncated to len - 1). */

@@ -154,6 +154,10 @@ static const struct cfg_field gw_fields[] = {
     F("register-queue-ms", CFG_INT, register_queue_ms, 0, 60000,
       "ms a REGISTER may wait for the IMS core to have room before it is answered 503 with "
       "Retry-After (default 5000)"),
+    F("regevent-inflight-max", CFG_INT, regevent_inflight_max, 1, 256,
+      "reg-event SUBSCRIBEs sent to the IMS core and not yet answered, at most, per worker; "
+      "after a registration burst the others wait their turn, which keeps the burst's memory "
+      "peak low (default 128)"),
     {NULL, 0, 0, 0, 0, NULL},
 };
 
@@ -201,6 +205,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->register_inflight_max = 256;
     s->register_queue_max = 4096;
     s->register_queue_ms = 5000;
+    s->regevent_inflight_max = 128;
     cfg_set_str(&s->media, "off");
     cfg_set_str(&s->media_relay, "127.0.0.1:2223");
     s->media_timeout = 2000;

@@ -83,6 +83,7 @@ struct gw_settings {
     long register_inflight_max;   /* REGISTERs with the IMS core at once, per worker (reg_admit) */
     long register_queue_max;      /* REGISTERs waiting for a place; beyond: 503 + Retry-After */
     long register_queue_ms;       /* longest wait for a place before 503 + Retry-After */
+    long regevent_inflight_max;   /* reg-event SUBSCRIBEs with the core at once (regevent_pace) */
 };
 
 extern const struct cfg_program gw_program;

@@ -32,6 +32,7 @@
 #include "recover.h"
 #include "recover_url.h"
 #include "reg_admit.h"
+#include "regevent_pace.h"
 #include "ws_mask.h"
 
 #define GW_WORKERS_RESTART_DELAY_S 1
@@ -344,6 +345,11 @@ static void gw_workers_gauges(struct gw_metrics *m)
     m->register_inflight = as.inflight;
     m->register_queued = as.queued;
     m->register_queued_total = as.queued_total;
+    struct regevent_pace_stats ps;
+    regevent_pace_get_stats(&ps);
+    m->regevent_inflight = ps.inflight;
+    m->regevent_queued = ps.queued;
+    m->regevent_queued_total = ps.queued_total;
 }
 
 void gw_workers_publish(void)

@@ -17,6 +17,7 @@
 
 #include "flow.h"
 #include "gw.h"
+#include "gw_latency.h"
 #include "ims_auth.h"
 #include "ims_peers.h"
 #include "sipmsg.h"
@@ -52,6 +53,7 @@ struct reg_pending {
     int dpop_scheme;             /* the client's token came as "Authorization: DPoP" */
     char dpop_jkt[TOK_JKT_SIZE]; /* the key its DPoP proof proved; "" for none */
     struct reg_pending *next;    /* in its flow's list of REGISTERs waiting for that refresh */
+    struct gw_lat_mark lat;      /* its time in the gateway (gw_latency) */
 };
 
 static uint64_t reg_icid_counter;
@@ -422,6 +424,7 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     int status = nta_outgoing_status(orq);
     if (status < 200)
         return 0;
+    p->lat.trunk_ns = sip ? gw_lat_trunk_ns() : 0; /* the answer's bytes were just read */
     struct gw_conn *c = ws_find(p->conn_id);
     sip_t const *req = sip_object(p->req);
     msg_t *rsp = sip ? nta_outgoing_getresponse(orq) : NULL;
@@ -471,7 +474,12 @@ static int reg_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
          * redacted line per REGISTER was ~5 % of a REGISTER's instructions (docs/benchmarks.md). */
         log_msg(status < 300 ? LOGL_DEBUG : LOGL_INFO, "reg: %s on connection %llu -> %d",
                 p->id.impi, (unsigned long long)c->id, status);
+        unsigned queued = c->out_count;
         sipmsg_send(c, rsp);
+        /* a success only: an error may be nta's own, with no answer read from the trunk; and a
+         * Digest answered on the user's behalf went to the core twice */
+        if (status < 300 && !p->answered)
+            ws_mark_latency(c, queued, &p->lat);
     }
     if (rsp)
         msg_destroy(rsp);
@@ -618,6 +626,7 @@ static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
         reg_pending_free(p);
         return;
     }
+    p->lat.sent_ns = gw_lat_now_ns();
     reg_track(p); /* resumes in reg_on_response() */
 }
 
@@ -891,6 +900,7 @@ static struct reg_pending *reg_pending_new(struct gw_conn *c, msg_t *msg)
     }
     p->conn_id = c->id;
     p->req = msg;
+    p->lat.rx_ns = c->rx_ns;
     return p;
 }
 

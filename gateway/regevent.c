@@ -2,9 +2,12 @@
  * Service-Route to the S-CSCF with the gateway as subscriber (From/P-Asserted-Identity = our own
  * URI, which the S-CSCF finds in the registration's Path: TS 24.229 §5.2.3); NOTIFYs come back to
  * the leg. A NOTIFY that terminates the flow's contact ends the edge registration and closes
- * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. */
+ * the flow with REGEVENT_WS_CLOSE, so the client's next REGISTER meets a fresh challenge. Every
+ * SUBSCRIBE (initial, refresh, un-SUBSCRIBE) waits for a place in regevent_pace, so a
+ * registration burst does not put one transaction per REGISTER in flight at once. */
 #include "regevent.h"
 #include "reg_onbehalf.h"
+#include "regevent_pace.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,19 +31,25 @@
 #include "ws_conn.h"
 
 #define REGEVENT_MIN_REFRESH_S 30
+/* One timer looks for due refreshes this often, rather than a GLib timer per subscription:
+ * each GSource costs memory per registered flow and every turn of the main loop walks them all. */
+#define REGEVENT_SWEEP_S 5
 
 struct regevent_sub {
+    struct regevent_pace_waiter wait; /* queued for a place towards the core (regevent_pace) */
     uint64_t conn_id;
     char *impu, *contact, *route;
     nta_leg_t *leg;
-    nta_outgoing_t *orq;
-    guint refresh;     /* re-SUBSCRIBE timer */
-    int confirmed;     /* a 2xx arrived: the dialog exists */
-    int notifier_done; /* the notifier ended the subscription (or the registration) */
-    guint free_source; /* the idle source that frees it, once one is scheduled */
+    nta_outgoing_t *orq; /* holds one of regevent_pace's places while it exists */
+    long want_expires;   /* of the SUBSCRIBE to send when its turn comes */
+    uint64_t refresh_ms; /* time_mono_ms() at which to re-SUBSCRIBE; 0 = none */
+    int confirmed;       /* a 2xx arrived: the dialog exists */
+    int notifier_done;   /* the notifier ended the subscription (or the registration) */
+    guint free_source;   /* the idle source that frees it, once one is scheduled */
 };
 
-static GHashTable *subs; /* conn id → sub, the live subscriptions */
+static GHashTable *subs;   /* conn id → sub, the live subscriptions */
+static guint sweep_source; /* the refresh sweep; runs while subscriptions exist */
 /* Subscriptions waiting for the answer to their un-SUBSCRIBE, a set: when thousands of
  * connections close at once, a list walked per answer would cost the square of them. */
 static GHashTable *ending;
@@ -57,14 +66,22 @@ static void sub_set_ending(struct regevent_sub *s)
     g_hash_table_add(ending, s);
 }
 
+/* The SUBSCRIBE transaction is over: its place goes to the next waiter. */
+static void sub_orq_end(struct regevent_sub *s)
+{
+    if (!s->orq)
+        return;
+    nta_outgoing_destroy(s->orq);
+    s->orq = NULL;
+    regevent_pace_leave();
+}
+
 static void sub_free(struct regevent_sub *s)
 {
-    if (s->refresh)
-        g_source_remove(s->refresh);
     if (s->free_source)
         g_source_remove(s->free_source);
-    if (s->orq)
-        nta_outgoing_destroy(s->orq);
+    regevent_pace_cancel(&s->wait);
+    sub_orq_end(s);
     if (s->leg)
         nta_leg_destroy(s->leg);
     free(s->impu);
@@ -96,16 +113,16 @@ static void sub_free_later(struct regevent_sub *s)
 
 static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip);
 
-static int sub_send(struct regevent_sub *s, long expires)
+/* Sends the SUBSCRIBE (s->want_expires) on a place already held; -1 (place given back) when
+ * nta cannot make the transaction. */
+static int sub_send(struct regevent_sub *s)
 {
     const struct gw_settings *cfg = gw->cfg;
     char self[300], pai[340], exp[24];
     snprintf(self, sizeof(self), "<sip:%s%s>", cfg->sip_host,
              strstr(cfg->next_hop, "transport=tcp") ? ";transport=tcp" : "");
     snprintf(pai, sizeof(pai), "P-Asserted-Identity: <sip:%s>", cfg->sip_host);
-    snprintf(exp, sizeof(exp), "%ld", expires);
-    if (s->orq)
-        nta_outgoing_destroy(s->orq);
+    snprintf(exp, sizeof(exp), "%ld", s->want_expires);
     s->orq = nta_outgoing_tcreate(
         s->leg, sub_on_response, (nta_outgoing_magic_t *)s,
         s->confirmed || s->route ? NULL : (url_string_t const *)gw->next_hop, SIP_METHOD_SUBSCRIBE,
@@ -113,16 +130,70 @@ static int sub_send(struct regevent_sub *s, long expires)
         TAG_IF(!s->confirmed && s->route, SIPTAG_ROUTE_STR(s->route)), SIPTAG_EVENT_STR("reg"),
         SIPTAG_EXPIRES_STR(exp), SIPTAG_ACCEPT_STR("application/reginfo+xml"),
         SIPTAG_CONTACT_STR(self), SIPTAG_HEADER_STR(pai), SIPTAG_MAX_FORWARDS_STR("70"), TAG_END());
-    return s->orq ? 0 : -1;
+    if (s->orq)
+        return 0;
+    regevent_pace_leave();
+    return -1;
 }
 
-static gboolean sub_refresh(gpointer arg)
+/* A SUBSCRIBE with expires (0: un-SUBSCRIBE): sent now when a place is free, else when its turn
+ * comes (sub_go). 0 when sent or queued, -1 when it could not be sent. */
+static int sub_request(struct regevent_sub *s, long expires)
+{
+    s->want_expires = expires;
+    if (s->wait.queued)
+        return 0; /* its turn comes; it goes with the latest expires */
+    if (s->orq) { /* supersedes the transaction in flight, on the same place */
+        nta_outgoing_destroy(s->orq);
+        s->orq = NULL;
+        return sub_send(s);
+    }
+    if (!regevent_pace_enter(&s->wait, s))
+        return 0;
+    return sub_send(s);
+}
+
+static void sub_go(void *arg)
 {
     struct regevent_sub *s = arg;
-    s->refresh = 0;
-    if (sub_send(s, REGEVENT_EXPIRES) < 0)
-        log_warn("regevent: cannot refresh the subscription of connection %" PRIu64, s->conn_id);
-    return G_SOURCE_REMOVE;
+    if (sub_send(s) == 0)
+        return;
+    if (sub_is_ending(s)) {
+        sub_free_later(s); /* the un-SUBSCRIBE cannot go: nothing more to wait for */
+        return;
+    }
+    log_warn("regevent: cannot send the SUBSCRIBE for %s (connection %" PRIu64 ")", s->impu,
+             s->conn_id);
+}
+
+/* Re-SUBSCRIBEs the subscriptions that are due (paced like the rest). */
+static gboolean sub_sweep(gpointer unused)
+{
+    (void)unused;
+    if (!subs || g_hash_table_size(subs) == 0) {
+        sweep_source = 0;
+        return G_SOURCE_REMOVE;
+    }
+    uint64_t now = time_mono_ms();
+    GSList *due = NULL; /* collected first: a send may answer at once, the table must not move */
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, subs);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        struct regevent_sub *s = v;
+        if (s->refresh_ms && s->refresh_ms <= now) {
+            s->refresh_ms = 0;
+            due = g_slist_prepend(due, s);
+        }
+    }
+    for (GSList *l = due; l; l = l->next) {
+        struct regevent_sub *s = l->data;
+        if (sub_request(s, REGEVENT_EXPIRES) < 0)
+            log_warn("regevent: cannot refresh the subscription of connection %" PRIu64,
+                     s->conn_id);
+    }
+    g_slist_free(due);
+    return G_SOURCE_CONTINUE;
 }
 
 static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip_t const *sip)
@@ -132,8 +203,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
     if (status < 200)
         return 0;
     if (sub_is_ending(s)) { /* the answer to our un-SUBSCRIBE */
-        nta_outgoing_destroy(orq);
-        s->orq = NULL;
+        sub_orq_end(s);
         sub_free_later(s);
         return 0;
     }
@@ -141,8 +211,7 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         log_warn("regevent: SUBSCRIBE for %s answered %d; no registration state from the core "
                  "for connection %" PRIu64,
                  s->impu, status, s->conn_id);
-        nta_outgoing_destroy(orq);
-        s->orq = NULL;
+        sub_orq_end(s);
         return 0; /* kept (unconfirmed) until the flow's registration ends */
     }
     /* sip belongs to orq: read it before the transaction goes */
@@ -153,14 +222,13 @@ static int sub_on_response(nta_outgoing_magic_t *magic, nta_outgoing_t *orq, sip
         s->confirmed = 1;
     }
     long expires = sip->sip_expires ? (long)sip->sip_expires->ex_delta : REGEVENT_EXPIRES;
-    nta_outgoing_destroy(orq);
-    s->orq = NULL;
+    sub_orq_end(s);
     long after = expires * 2 / 3;
     if (after < REGEVENT_MIN_REFRESH_S)
         after = REGEVENT_MIN_REFRESH_S;
-    if (s->refresh)
-        g_source_remove(s->refresh);
-    s->refresh = g_timeout_add_seconds((guint)after, sub_refresh, s);
+    s->refresh_ms = time_mono_ms() + (uint64_t)after * 1000;
+    if (!sweep_source)
+        sweep_source = g_timeout_add_seconds(REGEVENT_SWEEP_S, sub_sweep, NULL);
     log_info("regevent: subscribed to the registration state of %s (connection %" PRIu64 ")",
              s->impu, s->conn_id);
     return 0;
@@ -234,8 +302,10 @@ static int sub_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t
 void regevent_subscribe(uint64_t conn_id, const char *impu, const char *contact,
                         const char *service_route)
 {
-    if (!subs)
+    if (!subs) {
         subs = g_hash_table_new(g_int64_hash, g_int64_equal);
+        regevent_pace_configure((unsigned)gw->cfg->regevent_inflight_max, sub_go);
+    }
     struct regevent_sub *old = g_hash_table_lookup(subs, &conn_id);
     if (old && strcmp(old->impu, impu) == 0)
         return; /* a re-REGISTER: the subscription refreshes itself */
@@ -260,13 +330,16 @@ void regevent_subscribe(uint64_t conn_id, const char *impu, const char *contact,
         s->leg = nta_leg_tcreate(gw->agent, sub_on_request, (nta_leg_magic_t *)s,
                                  SIPTAG_CALL_ID_STR(call_id), SIPTAG_FROM_STR(from),
                                  SIPTAG_TO_STR(impu), TAG_END());
-    if (!s || !s->leg || sub_send(s, REGEVENT_EXPIRES) < 0) {
+    if (s && s->leg)
+        g_hash_table_insert(subs, &s->conn_id, s); /* findable while its SUBSCRIBE waits */
+    if (!s || !s->leg || sub_request(s, REGEVENT_EXPIRES) < 0) {
         log_warn("regevent: cannot subscribe for %s (out of memory or bad URI)", impu);
+        if (s && s->leg)
+            g_hash_table_remove(subs, &s->conn_id);
         if (s)
             sub_free(s);
         return;
     }
-    g_hash_table_insert(subs, &s->conn_id, s);
 }
 
 void regevent_unsubscribe(uint64_t conn_id)
@@ -275,17 +348,20 @@ void regevent_unsubscribe(uint64_t conn_id)
     if (!s)
         return;
     g_hash_table_remove(subs, &conn_id);
-    if (s->refresh)
-        g_source_remove(s->refresh);
-    s->refresh = 0;
+    s->refresh_ms = 0;
     sub_set_ending(s);
-    if (s->confirmed && !s->notifier_done && sub_send(s, 0) == 0)
+    /* A SUBSCRIBE still waiting for its turn never goes (the registration ended first). */
+    regevent_pace_cancel(&s->wait);
+    if (s->confirmed && !s->notifier_done && sub_request(s, 0) == 0)
         return; /* freed when the un-SUBSCRIBE is answered (nta bounds the wait) */
     sub_free_later(s);
 }
 
 void regevent_stop(void)
 {
+    if (sweep_source)
+        g_source_remove(sweep_source);
+    sweep_source = 0;
     if (subs) {
         GHashTableIter it;
         gpointer k, v;
@@ -304,6 +380,7 @@ void regevent_stop(void)
         g_hash_table_destroy(ending);
         ending = NULL;
     }
+    regevent_pace_clear();
 }
 
 /* ---- reginfo (RFC 3680 §5.3), read just enough ---- */

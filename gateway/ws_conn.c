@@ -9,6 +9,7 @@
 
 #include "gw.h"
 #include "log.h"
+#include "gw_latency.h"
 #include "gw_proxyproto.h"
 #include "peer.h"
 #include "timeutil.h"
@@ -20,7 +21,8 @@
 struct gw_out {
     struct gw_out *next;
     size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the message */
+    struct gw_lat_mark lat; /* a REGISTER's answer: its time in the gateway so far */
+    unsigned char buf[];    /* LWS_PRE bytes of headroom, then the message */
 };
 
 struct ws_pss {
@@ -110,6 +112,7 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     }
     o->next = NULL;
     o->len = len;
+    o->lat = (struct gw_lat_mark){0};
     memcpy(o->buf + LWS_PRE, data, len);
     if (c->out_tail)
         c->out_tail->next = o;
@@ -121,6 +124,12 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     ws_queued_total += len;
     gw->metrics.ws_queued_bytes = ws_queued_total;
     lws_callback_on_writable(c->wsi);
+}
+
+void ws_mark_latency(struct gw_conn *c, unsigned count_before, const struct gw_lat_mark *m)
+{
+    if (c->out_tail && c->out_count == count_before + 1)
+        c->out_tail->lat = *m;
 }
 
 void ws_close(struct gw_conn *c, int code)
@@ -320,7 +329,14 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
         return -1;
     }
     if (len) {
-        c->rx = realloc(c->rx, c->rx_len + len + 1);
+        unsigned char *grown = realloc(c->rx, c->rx_len + len + 1);
+        if (!grown) { /* c->rx stays valid and is freed with the connection */
+            log_warn("ws: out of memory for a message from connection %llu; closing",
+                     (unsigned long long)c->id);
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
+            return -1;
+        }
+        c->rx = grown;
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;
     }
@@ -328,6 +344,7 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
         return 0;
     unsigned char *msg = c->rx;
     size_t n = c->rx_len;
+    c->rx_ns = gw_lat_rx_ns(lws_get_socket_fd(wsi));
     c->rx = NULL;
     c->rx_len = 0;
     gw->metrics.ws_messages_total++;
@@ -365,6 +382,8 @@ static int ws_writeable(struct lws *wsi, struct gw_conn *c)
         g_utf8_validate_len((const gchar *)o->buf + LWS_PRE, o->len, NULL) ? LWS_WRITE_TEXT
                                                                            : LWS_WRITE_BINARY;
     int n = lws_write(wsi, o->buf + LWS_PRE, o->len, kind);
+    if (n >= 0 && o->lat.rx_ns)
+        gw_lat_finish(gw->metrics.register_latency, &o->lat, gw_lat_now_ns());
     free(o);
     if (n < 0)
         return -1;

@@ -17,6 +17,7 @@
 #define WS_MAX_QUEUED_BYTES (1024 * 1024)
 
 struct gw_out;
+struct gw_lat_mark;
 struct reg_state;
 
 struct gw_conn {
@@ -33,10 +34,14 @@ struct gw_conn {
     struct reg_state *reg; /* NULL until a REGISTER succeeded on this flow */
     unsigned ntx;          /* proxy transactions in flight on this flow */
     int64_t opened_ms;     /* time_mono_ms() when it opened (its age on the operator page) */
+    int64_t rx_ns;         /* the last complete message reached the kernel (gw_latency) */
 };
 
 /* Queues one WebSocket text message; drops the connection if its queue is full. */
 void ws_send(struct gw_conn *c, const char *data, size_t len);
+/* The message just queued by ws_send() (when the queue grew from count_before) counts its time
+ * in the gateway once written (gw_latency); nothing when it was not queued. */
+void ws_mark_latency(struct gw_conn *c, unsigned count_before, const struct gw_lat_mark *m);
 /* Closes the connection with code (RFC 6455 §7.4) after what is queued. */
 void ws_close(struct gw_conn *c, int code);
 /* The open connection with this id, or NULL (it may have closed meanwhile). */

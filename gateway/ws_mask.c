@@ -30,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "gw.h"
+#include "gw_latency.h"
 #include "gw_proxyproto.h"
 #include "log.h"
 #include "ws_conn.h"
@@ -207,9 +208,11 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
     int gate = gw_pp_gate(fd); /* a balancer's PROXY header first (gw_proxyproto.c) */
     if (gate <= 0)
         return gate;
-    ssize_t n = syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
-    struct ws_mask_entry *e;
-    if (n <= 0 || flags || !(e = ws_mask_entry(fd, 0)))
+    /* a WebSocket's read also keeps the kernel's receive timestamp (gw_latency.c) */
+    struct ws_mask_entry *e = flags ? NULL : ws_mask_entry(fd, 0);
+    ssize_t n = e ? gw_lat_recv(fd, buf, len, flags)
+                  : syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+    if (n <= 0 || !e)
         return n;
     size_t ok = ws_mask_pass(e, buf, (size_t)n);
     if (ok)
@@ -224,6 +227,8 @@ int SSL_read(SSL *ssl, void *buf, int num)
     if (!real)
         *(void **)&real = dlsym(RTLD_NEXT, "SSL_read");
     int n = real(ssl, buf, num);
+    if (n > 0)
+        gw_lat_forget(); /* no kernel timestamp through OpenSSL (gw_latency.h) */
     struct ws_mask_entry *e;
     if (n <= 0 || !(e = ws_mask_entry(SSL_get_fd(ssl), 1)))
         return n;

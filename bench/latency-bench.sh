@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Latency added by the gateway at half of its maximum throughput (issue 13; docs/benchmarks.md).
+# Gateway (WORKERS processes, ES256 tokens, cache on) -> IMS stub over TCP, driven by bench/reg_load:
+# one closed-loop run on CONNECTIONS finds the rate (skipped when RATE is given), then RUNS open-loop
+# runs at half of it (latency counted from each REGISTER's intended send time: no coordinated
+# omission). Each run reports the whole path's p50/p99 (load tool -> gateway -> stub -> back) beside
+# what the gateway itself added: imsgw_register_gateway_seconds{leg="total"} from /metrics (kernel
+# receive timestamps, the stub's time excluded), as the difference of two snapshots taken one
+# second after the open loop started (its warm-up) and at its end. IDLE more connections register
+# first and stay open, silent, during the runs (loop cost per connection). Loopback only, bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+runs=${RUNS:-3}
+secs=${SECONDS_PER_RUN:-5}
+workers=${WORKERS:-$(nproc)}
+conns=${CONNECTIONS:-1000}
+idle=${IDLE:-0}
+dir=$(mktemp -d /tmp/imsgw-latbench-XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf /tmp/imsgw-latbench-last && cp -r "$dir" /tmp/imsgw-latbench-last 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
+while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
+total=$((conns + idle))
+echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
+echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s"
+
+node bench/token-server.mjs "$jwks_port" "$total" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
+for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
+"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
+  --max-bindings $((total * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
+"$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers "$workers" \
+  --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
+  --max-connections $((total + 100)) --max-connections-per-source $((total + 100)) \
+  --token-cache-size $((total * 2)) ${GW_ARGS:-} 2>"$dir/gw.log" & pids+=($!)
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+url="ws://127.0.0.1:$gw_port/sip"
+
+if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
+  timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
+    --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
+  for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
+  echo "   idle: $(head -1 "$dir/idle.out")"
+  sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
+fi
+load() { timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+
+rate=${RATE:-}
+if [ -z "$rate" ]; then
+  max=$(load --duration "$secs" | field registers_per_s)
+  rate=$((max / 2))
+  echo "   closed loop: $max REGISTER/s; open loop at half: $rate /s"
+fi
+
+quantile() { awk -v leg="$3" -v q="$4" -f bench/gw-latency.awk "$1" "$2"; } # BEFORE AFTER LEG Q
+snap() { curl -sf "http://127.0.0.1:$gw_port/metrics" >"$1"; }
+
+printf '%-4s %9s %12s %12s %14s %14s %10s %10s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures
+for r in $(seq "$runs"); do
+  load --duration "$secs" --mode open --rate "$rate" >"$dir/open.out" &
+  lp=$!
+  for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
+  sleep 1; snap "$dir/a"
+  sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; snap "$dir/b"
+  wait "$lp" || true
+  out=$(tail -1 "$dir/open.out")
+  [ -n "${DEBUG:-}" ] && grep -E "gateway_seconds_count" "$dir/a" "$dir/b" && cat "$dir/open.out"
+  n=$(( $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/b") - \
+        $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/a") ))
+  printf '%-4s %9s %12s %12s %14s %14s %10s %10s\n' "$r" "$(field registers_per_s <<<"$out")" \
+    "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
+    "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
+    "$(field failures <<<"$out")"
+  for leg in request response; do
+    echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
+  done
+done
