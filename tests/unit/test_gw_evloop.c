@@ -205,12 +205,39 @@ static void test_ev_watcher_queues_glib_work(void **state)
     close(p[1]);
 }
 
+static ev_tstamp timer_fired_at;
+
+static void on_lws_like_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    timer_fired_at = ev_now(loop);
+    gw_evloop_stop();
+}
+
+/* libwebsockets-evlib-ev re-arms its active timer with ev_timer_set() + ev_timer_start(): the
+ * earlier time set last counts (not the first, 3 s away: the alarm would end the test). */
+static void test_active_timer_rearmed_earlier(void **state)
+{
+    struct ev_loop *loop = *state;
+    ev_timer t;
+    ev_timer_init(&t, on_lws_like_timer, 3., 0.);
+    ev_timer_start(loop, &t);
+    ev_timer_set(&t, 0.05, 0.);
+    ev_timer_start(loop, &t);
+    ev_tstamp start = ev_now(loop);
+    gw_evloop_run();
+    assert_true(timer_fired_at - start < 1.0);
+    assert_false(ev_is_active(&t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_glib_sources_dispatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_glib_fds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ev_watcher_queues_glib_work, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_active_timer_rearmed_earlier, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
