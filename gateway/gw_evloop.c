@@ -76,9 +76,7 @@ static int ev_events_of(gushort gevents)
     return e ? e : EV_READ; /* errors and hang-ups alone: epoll reports them as readable */
 }
 
-/* The watchers stay started while their fd and events do not change, so a quiet GLib fd costs
- * no epoll_ctl per iteration. The array only grows with every watcher stopped (libev holds
- * pointers into it). */
+/* The array only grows with every watcher stopped (libev holds pointers into it). */
 static void gfds_fit(int n)
 {
     if (n <= gfds_cap)
@@ -104,13 +102,12 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     int n;
     while ((n = g_main_context_query(gctx, gmax_prio, &timeout, gfds, gfds_cap)) > gfds_cap)
         gfds_fit(n);
+    /* Set again every round, even when unchanged: GLib may have closed an fd and opened another
+     * with the same number (sofia-sip's trunk reconnecting), which epoll forgot; libev re-adds
+     * it (an EPOLL_CTL_ADD that is EEXIST when nothing changed: one syscall per GLib fd). */
     for (int i = 0; i < n; i++) {
-        int e = ev_events_of(gfds[i].events);
-        if (ev_is_active(&gios[i]) && gios[i].fd == gfds[i].fd &&
-            (gios[i].events & (EV_READ | EV_WRITE)) == e)
-            continue;
         ev_io_stop(loop, &gios[i]);
-        ev_io_set(&gios[i], gfds[i].fd, e);
+        ev_io_set(&gios[i], gfds[i].fd, ev_events_of(gfds[i].events));
         ev_io_start(loop, &gios[i]);
     }
     for (int i = n; i < gfds_len; i++)

@@ -161,6 +161,23 @@ static void test_many_glib_fds(void **state)
     gw_evloop_run();
     assert_int_equal(fired_pipe[3], 1);
     assert_int_equal(fired_pipe[NPIPES - 1], 1);
+
+    /* An fd closed and another opened with the same number at the same place in GLib's list
+     * (a trunk reconnecting) is watched afresh: epoll forgot the closed one. */
+    const int k = NPIPES - 2; /* the last in GLib's list: a new source takes its place */
+    g_source_remove(src[k]);
+    close(pipes[k][0]);
+    close(pipes[k][1]);
+    int again[2];
+    assert_int_equal(pipe(again), 0);
+    assert_int_equal(again[0], pipes[k][0]);
+    pipes[k][0] = again[0];
+    pipes[k][1] = again[1];
+    src[k] = g_unix_fd_add(pipes[k][0], G_IO_IN, on_pipe, GINT_TO_POINTER(k));
+    assert_int_equal(write(pipes[k][1], "x", 1), 1);
+    g_timeout_add(300, stop_cb, NULL);
+    gw_evloop_run();
+    assert_int_equal(fired_pipe[k], 1);
     for (int i = 0; i < NPIPES; i++) {
         if (i != NPIPES - 1)
             g_source_remove(src[i]);
