@@ -1,5 +1,6 @@
-/* gw: the state one gateway process holds, shared by its modules. One GLib main loop drives both
- * libwebsockets (browser side) and sofia-sip (IMS side); nothing here is touched by any thread. */
+/* gw: the state one gateway process holds, shared by its modules. One event loop (gw_evloop)
+ * drives both libwebsockets (browser side) and sofia-sip (IMS side, through GLib's main context);
+ * nothing here is touched by any thread. */
 #ifndef IMSGW_GW_H
 #define IMSGW_GW_H
 
@@ -18,7 +19,6 @@ struct gw_conn;
 
 struct gw {
     struct gw_settings *cfg;
-    GMainLoop *loop;
     su_root_t *root;
     nta_agent_t *agent;
     url_string_t *next_hop;

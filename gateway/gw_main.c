@@ -1,5 +1,6 @@
-/* imsgw-gateway: one GLib main loop drives libwebsockets (through libwebsockets-evlib-glib) and
- * sofia-sip (through su_glib), so a SIP transaction timer and a WebSocket read never race. */
+/* imsgw-gateway: one event loop (gw_evloop: libev, with GLib's main context driven from it)
+ * runs libwebsockets (through libwebsockets-evlib-ev) and sofia-sip (through su_glib), so a SIP
+ * transaction timer and a WebSocket read never race. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "dereg.h"
 #include "flow.h"
 #include "gw.h"
+#include "gw_evloop.h"
 #include "gw_fds.h"
 #include "gw_workers.h"
 #include "gw_http.h"
@@ -55,10 +57,11 @@ static gboolean gw_on_sighup(gpointer unused)
     return G_SOURCE_CONTINUE;
 }
 
-static gboolean gw_on_signal(gpointer loop)
+static gboolean gw_on_signal(gpointer unused)
 {
+    (void)unused;
     log_info("stopping on signal");
-    gw_workers_drain(loop);
+    gw_workers_drain();
     return G_SOURCE_CONTINUE;
 }
 
@@ -106,7 +109,7 @@ __attribute__((format(printf, 2, 0))) static void gw_su_log(void *stream, char c
         log_debug("sofia: %s", buf);
 }
 
-static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
+static struct lws_context *gw_lws_start(struct ev_loop *loop, int fd_limit)
 {
     static struct lws_protocols list[4];
     list[0] = gw_http_protocol;
@@ -120,7 +123,7 @@ static struct lws_context *gw_lws_start(GMainLoop *loop, int fd_limit)
     info.iface = gw->cfg->listen;
     info.protocols = list;
     info.mounts = gw_http_mounts(gw->cfg->wwsf_dir);
-    info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     if (!strchr(gw->cfg->listen, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -198,10 +201,14 @@ int main(int argc, char **argv)
     gw->cfg = &cfg;
     gw->worker = (uint16_t)gw_workers_self();
     gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
-    gw->loop = g_main_loop_new(NULL, FALSE);
     gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
     int rc = 1;
 
+    struct ev_loop *loop = gw_evloop_create(); /* here, after the fork: each worker its own */
+    if (!loop) {
+        cfg_free(&gw_program, &cfg);
+        return 1;
+    }
     su_init();
     su_log_redirect(su_log_default, gw_su_log, NULL);
     gw->root = su_glib_root_create(NULL);
@@ -235,7 +242,7 @@ int main(int argc, char **argv)
     int fd_limit = gw_fds_budget(&cfg.max_connections);
     if (fd_limit < 0)
         goto out;
-    gw->lws = gw_lws_start(gw->loop, fd_limit);
+    gw->lws = gw_lws_start(loop, fd_limit);
     if (!gw->lws || gw_workers_listen(&cfg) < 0) {
         log_error("cannot listen for HTTP on %s:%ld", cfg.listen, cfg.port);
         goto out;
@@ -250,14 +257,14 @@ int main(int argc, char **argv)
         goto out;
     }
     jwks_refresh(gw->jwks, gw->lws, (int64_t)time_mono_ms(), NULL, NULL);
-    g_unix_signal_add(SIGINT, gw_on_signal, gw->loop);
-    g_unix_signal_add(SIGTERM, gw_on_signal, gw->loop);
+    g_unix_signal_add(SIGINT, gw_on_signal, NULL);
+    g_unix_signal_add(SIGTERM, gw_on_signal, NULL);
     g_unix_signal_add(SIGHUP, gw_on_sighup, NULL);
     gw_workers_signals_ready();
     log_info("listening: %s://%s:%ld (WebSocket %s, at most %ld connections), SIP %s, next hop %s",
              gw_tls_on() ? "https" : "http", cfg.listen, cfg.port, WS_SIP_PATH, cfg.max_connections,
              cfg.sip_listen, cfg.next_hop);
-    g_main_loop_run(gw->loop);
+    gw_evloop_run();
     rc = 0;
 out:
     gw_workers_unlisten();
@@ -283,7 +290,7 @@ out:
     gw_pp_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
-    g_main_loop_unref(gw->loop);
+    gw_evloop_destroy();
     cfg_free(&gw_program, &cfg);
     return rc;
 }

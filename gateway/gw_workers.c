@@ -23,6 +23,7 @@
 
 #include "dialog.h"
 #include "gw.h"
+#include "gw_evloop.h"
 #include "gw_proxyproto.h"
 #include "gw_tls.h"
 #include "log.h"
@@ -492,25 +493,26 @@ void gw_workers_unlisten(void)
 
 /* A stopping worker takes no new connection (its listen socket closes, the kernel gives new
  * ones to the others) and waits, bounded, for the transactions it has in flight. */
-static gboolean gw_workers_drain_check(gpointer loop)
+static gboolean gw_workers_drain_check(gpointer unused)
 {
     static int ticks;
+    (void)unused;
     if (proxy_active() == 0 || ++ticks >= GW_WORKERS_DRAIN_S * 10) {
-        g_main_loop_quit(loop);
+        gw_evloop_stop();
         return G_SOURCE_REMOVE;
     }
     return G_SOURCE_CONTINUE;
 }
 
-void gw_workers_drain(GMainLoop *loop)
+void gw_workers_drain(void)
 {
     static int draining;
     if (gw_count == 1 || draining) {
-        g_main_loop_quit(loop);
+        gw_evloop_stop();
         return;
     }
     draining = 1;
     log_info("draining: %u transactions in flight", proxy_active());
     gw_workers_unlisten();
-    g_timeout_add(100, gw_workers_drain_check, loop);
+    g_timeout_add(100, gw_workers_drain_check, NULL);
 }

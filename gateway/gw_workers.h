@@ -38,6 +38,6 @@ int gw_workers_listen(const struct gw_settings *cfg);
 /* Closes them (drain, stop). */
 void gw_workers_unlisten(void);
 /* On SIGTERM: one gateway stops at once; a worker first drains (bounded), then quits loop. */
-void gw_workers_drain(GMainLoop *loop);
+void gw_workers_drain(void);
 
 #endif

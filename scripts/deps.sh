@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 apt_pkgs=(
   build-essential cmake pkg-config curl
-  libwebsockets-dev libwebsockets-evlib-glib libglib2.0-dev
+  libwebsockets-dev libwebsockets-evlib-ev libev-dev libglib2.0-dev
   libsofia-sip-ua-dev libsofia-sip-ua-glib-dev
   libjansson-dev libssl-dev libsqlite3-dev libargon2-dev
   libcmocka-dev sip-tester chromium
