@@ -129,6 +129,10 @@ static void test_recv_kernel_timestamp(void **state)
     assert_int_equal(write(c, "a", 1), 1);
     sleep_ms(5);
     assert_int_equal(gw_lat_recv(s, buf, sizeof(buf), 0), 1);
+    /* When no socket on the machine had receive timestamps on, the kernel switches them on
+     * system-wide a moment later (net_enable_timestamp() defers it to a work item): a segment
+     * arriving right away would carry none. */
+    sleep_ms(20);
     /* the next segment waits 60 ms in the socket buffer: its time counts from its arrival */
     assert_int_equal(write(c, "bc", 2), 2);
     sleep_ms(60);
@@ -158,6 +162,7 @@ static void test_recvmsg_trunk_timestamp(void **state)
     assert_int_equal(write(c, "x", 1), 1);
     sleep_ms(5);
     assert_int_equal(recvmsg(s, &m, 0), 1); /* switches the timestamps on */
+    sleep_ms(20);                           /* system-wide, a moment later (above) */
     assert_int_equal(write(c, "SIP/2.0", 7), 7);
     sleep_ms(60);
     m = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1};
