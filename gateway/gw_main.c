@@ -226,9 +226,17 @@ int main(int argc, char **argv)
      * own Timer C would end an INVITE client transaction silently on TCP (no answer to us, so
      * none to the client): it is set past ours (timer-c, then the CANCEL's wait). */
     unsigned tx_ms = (unsigned)cfg.sip_transaction_timeout * 1000;
+    /* A core reached over TCP (next-hop ;transport=tcp) gets every request over TCP, also those
+     * routed by a Service-Route or Record-Route without a transport parameter, which RFC 3263
+     * would send over UDP. Over UDP a reg-event SUBSCRIBE keeps its finished transaction, both
+     * messages and a receive buffer for Timer K (5 s): after a burst of 10,000 registrations
+     * that was 16 KiB of heap per idle connection against 6.7 over TCP (bench/idle-mem.sh), and
+     * a busy worker lost UDP answers. nta's RFC 3261 18.1.1 rule does it: a request larger than
+     * the UDP MTU goes over TCP, and back to UDP if the core refuses TCP; so the MTU is 1 byte. */
+    unsigned udp_mtu = strstr(cfg.next_hop, "transport=tcp") ? 1 : 0; /* 0: nta's 1300 */
     gw->agent = nta_agent_create(
         gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL, NTATAG_UA(0),
-        NTATAG_SIP_T1X64(tx_ms),
+        NTATAG_SIP_T1X64(tx_ms), NTATAG_UDP_MTU(udp_mtu),
         NTATAG_TIMER_C((unsigned)cfg.timer_c * 1000 + 2 * tx_ms + GW_NTA_TIMER_C_EXTRA_MS),
         TPTAG_QUEUESIZE(GW_TRUNK_QUEUE), TAG_END());
     if (!gw->agent) {

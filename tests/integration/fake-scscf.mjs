@@ -2,10 +2,11 @@
 // it records every request and answers a REGISTER with 200 (Contact with the granted expiry,
 // Service-Route naming itself, P-Associated-URI), anything else with 200 too — unless the test's
 // onRequest(m, reply) hook takes the request (returns true) and answers with reply(lines) itself.
+// routeParams: the Service-Route's URI parameters before ;lr (default ;transport=tcp).
 import net from 'node:net';
 import { parseSip } from './harness.mjs';
 
-export async function startFakeScscf({ onRequest } = {}) {
+export async function startFakeScscf({ onRequest, routeParams = ';transport=tcp' } = {}) {
   const scscf = { received: [], responses: [], sockets: new Set() };
   scscf.server = net.createServer((sock) => {
     scscf.sockets.add(sock);
@@ -37,7 +38,7 @@ export async function startFakeScscf({ onRequest } = {}) {
           `CSeq: ${h.cseq[0]}`];
         if (m.start.startsWith('REGISTER') && h.contact && expires > 0) {
           lines.push(`Contact: ${h.contact[0].replace(/;expires=\d+/, '')};expires=${expires}`,
-            `Service-Route: <sip:orig@127.0.0.1:${scscf.port};transport=tcp;lr>`, `P-Associated-URI: ${h.to[0].replace(/;tag=.*/, '')}`);
+            `Service-Route: <sip:orig@127.0.0.1:${scscf.port}${routeParams};lr>`, `P-Associated-URI: ${h.to[0].replace(/;tag=.*/, '')}`);
         }
         lines.push('Content-Length: 0');
         sock.write(lines.join('\r\n') + '\r\n\r\n');
