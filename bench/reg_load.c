@@ -17,7 +17,7 @@
  *       a client in a registration storm should; only other answers count as failures.
  *       --churn P: while idle, P % of the connections per minute close and connect again (each
  *       with a new REGISTER, its token as before); printed: reconnections, failures, and how
- *       many are registered at the end.
+ *       many are registered at the end (once the reconnects under way have finished).
  * --max-pending N: at most N connections being opened or registered at once (a ramp);
  *   --connect-timeout S: the connect phase ends after S seconds (default duration + 60).
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
@@ -37,6 +37,7 @@
 #define REG_MAX_SAMPLES 4000000
 #define REG_MAX_RETRIES 10
 #define REG_BACKLOG (1u << 20) /* open loop: REGISTERs due but not yet sent */
+#define REG_CHURN_SETTLE_S 15  /* churn: the longest wait for reconnects under way at the end */
 
 struct reg_conn {
     struct lws *wsi;
@@ -132,6 +133,7 @@ static void retry_tick(lws_sorted_usec_list_t *sul)
 static lws_sorted_usec_list_t churn_sul;
 static uint64_t churn_t0;
 static int churn_next;
+static int churn_closing; /* 0 once the period is over: reconnects finish, none starts */
 static int reg_connect(struct lws_context *ctx, int i);
 
 static void churn_tick(lws_sorted_usec_list_t *sul)
@@ -146,7 +148,7 @@ static void churn_tick(lws_sorted_usec_list_t *sul)
                 nchurn_failed++;
         }
     uint64_t due = (uint64_t)((double)(now_ns() - churn_t0) / 60e9 * churn / 100 * nconn);
-    for (int tries = 0; nchurned < due && tries < nconn; tries++) {
+    for (int tries = 0; churn_closing && nchurned < due && tries < nconn; tries++) {
         struct reg_conn *c = &conns[churn_next];
         churn_next = (churn_next + 1) % nconn;
         if (!c->registered || c->churning || !c->wsi)
@@ -275,8 +277,11 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
         if ((!idle_mode && !open_mode) || (!c->registered && !c->retry_at_ns))
             return reg_send(c);
         return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        c->rx = realloc(c->rx, c->rx_len + len + 1);
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+        char *rx = realloc(c->rx, c->rx_len + len + 1);
+        if (!rx)
+            return -1;
+        c->rx = rx;
         memcpy(c->rx + c->rx_len, in, len);
         c->rx_len += len;
         if (lws_is_final_fragment(wsi)) {
@@ -285,6 +290,7 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
             c->rx_len = 0;
         }
         return 0;
+    }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         fprintf(stderr, "reg_load: connection %d failed: %s\n", c ? c->idx : -1,
                 in ? (char *)in : "");
@@ -468,12 +474,20 @@ int main(int argc, char **argv)
         uint64_t fail_before = fail_count;
         if (churn > 0) {
             churn_t0 = now_ns();
+            churn_closing = 1;
             lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
             lws_sul_schedule(ctx, 0, &churn_sul, churn_tick, 100000);
         }
         while (!stop && now_ns() < until)
             lws_service(ctx, 100);
         if (churn > 0) {
+            /* The period is over: no new closes, and the reconnects under way finish (bounded),
+             * so "registered at the end" counts the clients, not the reconnects in flight at one
+             * instant (about churn/60 s of them). */
+            churn_closing = 0;
+            uint64_t settle_until = now_ns() + REG_CHURN_SETTLE_S * 1000000000ull;
+            while (!stop && now_ns() < settle_until && nregistered + nclosed < nconn)
+                lws_service(ctx, 100);
             lws_sul_cancel(&churn_sul);
             lws_sul_cancel(&retry_sul);
             printf("churn %.0f %%/min: %llu reconnected, %llu REGISTERs failed meanwhile, %llu "

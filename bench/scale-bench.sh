@@ -122,9 +122,11 @@ else
   echo "connect: the load tools did not finish within their bound"
 fi
 awk -v b="$before" -v a="$after" -v n="${regs:-0}" 'BEGIN { printf "memory: gateway PSS %d -> %d KiB: %.1f KiB per idle registered connection (%d registered)\n", b, a, (n > 0 ? (a - b) / n : 0), n }'
-# The clients' count decides (each got its 200); the gateway's gauges are published once a
-# second per worker and shown beside it.
-[ "$registered" -eq "$total" ] && [ "${conns:-0}" -eq "$total" ] ||
+# The clients' count decides (each got its 200). The gateway's gauge (published once a second
+# per worker) is read while the churn already runs: the reconnects under way at that instant are
+# missing from it, at most the reconnects due in one second (a loopback reconnect takes far less).
+in_flight=$(( (total * churn + 5999) / 6000 ))
+[ "$registered" -eq "$total" ] && [ "${conns:-0}" -ge $((total - in_flight)) ] && [ "${conns:-0}" -le "$total" ] ||
   miss "$total connections registered: the clients counted $registered (the gateway: ${conns:-0} connections, ${regs:-0} registrations)"
 [ "$failed" -eq 0 ] && [ "$conn_errors" -eq 0 ] && [ "$bad" -eq 0 ] ||
   miss "connect phase without errors: $failed REGISTERs failed, $conn_errors connections failed, the gateway answered $bad REGISTERs with an error"
