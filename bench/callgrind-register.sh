@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per REGISTER in the gateway (valgrind callgrind): a figure that does not depend on
 # the machine's load, for measuring each per-REGISTER cost reduction (docs/benchmarks.md).
-# Gateway under callgrind + stub + reg_load (10 connections, closed loop, token cache on);
+# Gateway under callgrind (one process: --workers 1, as callgrind_control reaches only the one it
+# started) + stub + reg_load (10 connections, closed loop, token cache on);
 # counters are zeroed after a warm-up, then REGISTERs counted via /metrics. Not part of make bench
 # (slow); run: bench/callgrind-register.sh [build] [seconds]; GW_ARGS adds gateway flags (e.g.
 # GW_ARGS="--token-cache-size 0": a signature verified per REGISTER). Output: Ir per REGISTER and the top
@@ -17,7 +18,7 @@ start_token_server "$jwks_port" 100 100
 # shellcheck disable=SC2119 # the stub with its defaults
 start_stub
 valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
-  "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" \
+  "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers 1 \
   --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
   ${GW_ARGS:-} 2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
 wait_healthz "$gw_port" 300
