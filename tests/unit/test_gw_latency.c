@@ -112,17 +112,31 @@ static void test_quantile(void **state)
     assert_true(p999 > 0.025 && p999 <= 0.05);
 }
 
+/* A loopback TCP listener; *a: its address. */
+static int tcp_listener(struct sockaddr_in *a)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    *a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(*a);
+    assert_int_equal(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
+    assert_int_equal(listen(l, 2), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)a, &al), 0);
+    return l;
+}
+
+static int tcp_connect(const struct sockaddr_in *a)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(c, (const struct sockaddr *)a, sizeof(*a)), 0);
+    return c;
+}
+
 /* A connected loopback TCP pair. */
 static void tcp_pair(int *client, int *server)
 {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 1), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    *client = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(*client, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct sockaddr_in a;
+    int l = tcp_listener(&a);
+    *client = tcp_connect(&a);
     *server = accept(l, NULL, NULL);
     assert_true(*server >= 0);
     close(l);
@@ -199,15 +213,9 @@ static void test_recvmsg_trunk_timestamp(void **state)
 static void test_timestamp_asked_once_per_socket(void **state)
 {
     (void)state;
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 2), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    int c = socket(AF_INET, SOCK_STREAM, 0), c2 = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(connect(c2, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct sockaddr_in a;
+    int l = tcp_listener(&a);
+    int c = tcp_connect(&a), c2 = tcp_connect(&a); /* c2 is accepted later */
     int s = accept(l, NULL, NULL);
     assert_true(s >= 0);
     ts_refuse = 1;
