@@ -105,7 +105,7 @@ enum admitq_verdict admitq_ask(struct admitq *q)
 void admitq_wait(struct admitq *q, struct admitq_waiter *w)
 {
     g_assert(!w->queued);
-    w->link = (GList){.data = w};
+    w->link = (GList){0};
     w->deadline_ms = q->wait_ms ? (int64_t)time_mono_ms() + q->wait_ms : 0;
     g_queue_push_tail_link(&q->queue, &w->link);
     w->queued = 1;

@@ -47,9 +47,10 @@ struct admitq {
     uint64_t queued_total, full_total, expired_total;
 };
 
-#define ADMITQ_INIT(max_inflight, max_queue, wait_ms, done)                                        \
+#define ADMITQ_INIT(max_inflight_, max_queue_, wait_ms_, done_)                                    \
     {                                                                                              \
-        (max_inflight), (max_queue), (wait_ms), (done), 0, G_QUEUE_INIT, 0, 0, 0, 0, 0, 0          \
+        .max_inflight = (max_inflight_), .max_queue = (max_queue_), .wait_ms = (wait_ms_),         \
+        .done = (done_), .queue = G_QUEUE_INIT                                                     \
     }
 
 /* max_inflight 0 counts as 1; max_queue 0: nobody waits; wait_ms 0: a waiter waits as long as it

@@ -2,15 +2,18 @@
  * allocated here; one that goes at once, or is refused, costs no allocation. */
 #include "reg_admit.h"
 
+#include <stddef.h>
+
 #include <glib.h>
 
 #include "admitq.h"
 
 struct reg_admit_waiter {
-    struct admitq_waiter w; /* first */
+    struct admitq_waiter w;
     reg_admit_cb cb;
     void *arg;
 };
+_Static_assert(offsetof(struct reg_admit_waiter, w) == 0, "admitq hands back the waiter");
 
 static void admit_done(struct admitq_waiter *w, int admitted);
 

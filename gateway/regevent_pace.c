@@ -3,6 +3,9 @@
 #include "regevent_pace.h"
 
 #include <limits.h>
+#include <stddef.h>
+
+_Static_assert(offsetof(struct regevent_pace_waiter, w) == 0, "a waiter is its subscription's");
 
 static regevent_pace_go pace_go;
 

@@ -29,7 +29,7 @@ struct regevent_pace_stats {
 
 /* The bound (setting regevent-inflight-max) and the callback for waiters given a place. */
 void regevent_pace_configure(unsigned max_inflight, regevent_pace_go go);
-/* Asks for a place for w (w->link.data = arg). 1: taken, send now. 0: queued; go(arg) comes
+/* Asks for a place for w (w->arg = arg). 1: taken, send now. 0: queued; go(arg) comes
  * later from the loop, never from within this call. */
 int regevent_pace_enter(struct regevent_pace_waiter *w, void *arg);
 /* 1 while w waits for its turn. */
