@@ -1,35 +1,27 @@
 #!/usr/bin/env bash
 # Instructions per REGISTER in the gateway (valgrind callgrind): a figure that does not depend on
 # the machine's load, for measuring each per-REGISTER cost reduction (docs/benchmarks.md).
-# Gateway under callgrind + stub + reg_load (10 connections, closed loop, token cache on);
+# Gateway under callgrind (one process: --workers 1, as callgrind_control reaches only the one it
+# started) + stub + reg_load (10 connections, closed loop, token cache on);
 # counters are zeroed after a warm-up, then REGISTERs counted via /metrics. Not part of make bench
 # (slow); run: bench/callgrind-register.sh [build] [seconds]; GW_ARGS adds gateway flags (e.g.
 # GW_ARGS="--token-cache-size 0": a signature verified per REGISTER). Output: Ir per REGISTER and the top
 # functions (inclusive) in /tmp/imsgw-callgrind-last/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 secs=${2:-10}
-dir=$(mktemp -d /tmp/imsgw-callgrind-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf /tmp/imsgw-callgrind-last && cp -r "$dir" /tmp/imsgw-callgrind-last 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+bench_setup imsgw-callgrind
 jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
-node bench/token-server.mjs "$jwks_port" 100 "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  2>"$dir/stub.log" & pids+=($!)
+start_token_server "$jwks_port" 100 100
+# shellcheck disable=SC2119 # the stub with its defaults
+start_stub
 valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
-  "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" \
+  "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers 1 \
   --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
   ${GW_ARGS:-} 2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthz "$gw_port" 300
 url="ws://127.0.0.1:$gw_port/sip"
 regs() { curl -s "http://127.0.0.1:$gw_port/metrics" | awk '/^imsgw_register_total\{outcome="ok"\}/ {print $2}'; }
 timeout 60 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections 10 --duration 2 >/dev/null

@@ -7,41 +7,29 @@
 #   bench/idle-mem.sh [build] ; N=3000 WORKERS=1 SETTLE=40
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 n=${N:-3000}
 workers=${WORKERS:-1}
 settle=${SETTLE:-40}
-dir=$(mktemp -d /tmp/imsgw-idlemem-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [ -n "${KEEP:-}" ]; then rm -rf "$KEEP" && cp -r "$dir" "$KEEP"; fi # KEEP=DIR: keep the logs
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-ulimit -n $((n * 2 + 200)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+bench_setup imsgw-idlemem
+# KEEP=DIR: keep the logs
+bench_keep() { if [ -n "${KEEP:-}" ]; then rm -rf "$KEEP" && cp -r "$dir" "$KEEP"; fi; }
+raise_nofile $((n * 2 + 200))
 
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
-while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
+jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
 
-node bench/token-server.mjs "$jwks_port" "$n" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  --max-bindings $((n * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
-${GW_WRAP:-} "$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers "$workers" \
-  --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
-  --max-connections $((n + 100)) --max-connections-per-source $((n + 100)) \
-  --token-cache-size $((n * 2)) ${GW_ARGS:-} 2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+start_token_server "$jwks_port" "$n"
+start_stub --max-bindings $((n * 2)) --log-format json
+# shellcheck disable=SC2086 # GW_ARGS: several gateway flags
+start_gw "$gw_port" "$gw_sip" "$n" $((n * 2)) "$dir/gw.log" ${GW_ARGS:-}; gw_pid=$!
+wait_healthz "$gw_port"
 sleep 1
 
 # PSS (what register-bench.sh reports); ANON=1: Pss_Anon only (heap and stacks: the libraries'
 # share of PSS moves with whatever else on the machine maps them).
 field=Pss; [ "${ANON:-0}" = 1 ] && field=Pss_Anon
-pss() { local k=0; for p in $gw_pid $(pgrep -P "$gw_pid" || true); do
-  k=$((k + $(awk -v f="$field:" '$1 == f {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
+pss() { pss_tree "$gw_pid" "$field"; }
 before=$(pss)
 out="$dir/load.out"
 timeout $((settle + 300)) "$build/bench/reg_load" --url "ws://127.0.0.1:$gw_port/sip" --tokens "$dir/tokens" \

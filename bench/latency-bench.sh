@@ -10,39 +10,26 @@
 # first and stay open, silent, during the runs (loop cost per connection). Loopback only, bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 runs=${RUNS:-3}
 secs=${SECONDS_PER_RUN:-5}
 workers=${WORKERS:-$(nproc)}
 conns=${CONNECTIONS:-1000}
 idle=${IDLE:-0}
-dir=$(mktemp -d /tmp/imsgw-latbench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf /tmp/imsgw-latbench-last && cp -r "$dir" /tmp/imsgw-latbench-last 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+bench_setup imsgw-latbench
+raise_nofile 24000
 
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(free_port)
-while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
+jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
 total=$((conns + idle))
 echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
 echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s"
 
-node bench/token-server.mjs "$jwks_port" "$total" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  --max-bindings $((total * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
-"$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers "$workers" \
-  --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
-  --max-connections $((total + 100)) --max-connections-per-source $((total + 100)) \
-  --token-cache-size $((total * 2)) ${GW_ARGS:-} 2>"$dir/gw.log" & pids+=($!)
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+start_token_server "$jwks_port" "$total"
+start_stub --max-bindings $((total * 2)) --log-format json
+# shellcheck disable=SC2086 # GW_ARGS: several gateway flags
+start_gw "$gw_port" "$gw_sip" "$total" $((total * 2)) "$dir/gw.log" ${GW_ARGS:-}
+wait_healthz "$gw_port"
 url="ws://127.0.0.1:$gw_port/sip"
 
 if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones

@@ -13,37 +13,22 @@
 # Loopback only; every step is bounded in time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 runs=${RUNS:-3}
 secs=${SECONDS_PER_RUN:-5}
 workers=${WORKERS:-$(nproc)}
 kam_children=${KAM_CHILDREN:-8} # Kamailio's stock kamailio.cfg: children=8
 idle_conns=${IDLE_CONNECTIONS:-10000}
-dir=$(mktemp -d /tmp/imsgw-bench-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf /tmp/imsgw-bench-last && cp -r "$dir" /tmp/imsgw-bench-last 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+bench_setup imsgw-bench
+raise_nofile 24000
 # CACHE_OFF_ONLY=1: only the token-cache-off point (no Kamailio, no idle memory, no cache-on runs).
 only_nocache=${CACHE_OFF_ONLY:-}
 [ -n "$only_nocache" ] || command -v kamailio >/dev/null ||
   { echo "register-bench: kamailio is not installed (scripts/deps.sh)"; exit 1; }
 
-free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-# A gateway's worker i listens for SIP on its base port + i: all of them must be free.
-sip_base() {
-  local b
-  b=$(free_port)
-  while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($b+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do b=$(free_port); done
-  echo "$b"
-}
-jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base)
-gw_port2=$(free_port); gw_sip2=$(sip_base)
+jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
+gw_port2=$(free_port); gw_sip2=$(sip_base "$workers")
 kam_ws=$(free_port); kam_sip=$(free_port); kam_reg=$(free_port)
 
 echo "== REGISTER, imsgw vs Kamailio ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uptime | sed 's/.*load average/load average/'))"
@@ -53,18 +38,10 @@ else
   echo "   imsgw: $workers gateway worker(s) + stub; Kamailio $(kamailio -v | awk 'NR==1 {print $3}'): edge + registrar, $kam_children TCP children each; $runs runs x ${secs}s per point"
 fi
 
-node bench/token-server.mjs "$jwks_port" "$idle_conns" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
+start_token_server "$jwks_port" "$idle_conns"
 
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  --max-bindings $((idle_conns * 2)) --log-format json 2>"$dir/stub.log" & stub_pid=$!; pids+=($stub_pid)
-start_gw() { # port sip-port cache-size log
-  "${GW_BIN:-$build/gateway/imsgw-gateway}" --port "$1" --sip-listen "sip:127.0.0.1:$2" --workers "$workers" \
-    --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
-    --max-connections $((idle_conns + 100)) --max-connections-per-source $((idle_conns + 100)) \
-    --token-cache-size "$3" 2>"$4" &
-}
-start_gw "$gw_port" "$gw_sip" $((idle_conns * 2)) "$dir/gw.log"; gw_pid=$!; pids+=($gw_pid)
+start_stub --max-bindings $((idle_conns * 2)) --log-format json; stub_pid=$!
+start_gw "$gw_port" "$gw_sip" "$idle_conns" $((idle_conns * 2)) "$dir/gw.log"; gw_pid=$!
 if [ -z "$only_nocache" ]; then
 for f in edge registrar; do
   sed "s/EDGE_WS/$kam_ws/; s/EDGE_SIP/$kam_sip/; s/REG_SIP/$kam_reg/g; s/CHILDREN/$kam_children/g" \
@@ -76,11 +53,10 @@ done
 kamailio -f "$dir/registrar.cfg" -DD -E -m 512 -M 16 -P "$dir/reg.pid" >"$dir/kam-reg.log" 2>&1 & kreg_pid=$!; pids+=($kreg_pid)
 kamailio -f "$dir/edge.cfg" -DD -E -m 2048 -M 16 -P "$dir/edge.pid" >"$dir/kam-edge.log" 2>&1 & kedge_pid=$!; pids+=($kedge_pid)
 fi
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthz "$gw_port"
 sleep 1
 
-# CPU ticks (user + system) of a process and its children, and their PSS in KiB.
-tree() { echo "$1"; pgrep -P "$1" || true; }
+# CPU ticks (user + system) of a process and its children; their PSS in KiB is pss_tree's.
 # The root's own and its reaped children's ticks (a worker that died and was restarted keeps
 # counting), plus the live children's.
 ticks() {
@@ -95,7 +71,6 @@ sys_ticks() { # the same, kernel time only
   for p in $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
   echo $t
 }
-pss() { local k=0; for p in $(tree "$1"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
 hz=$(getconf CLK_TCK)
 
 # run NAME URL CONNECTIONS PIDS...: one closed-loop run; appends "rate p99 cpu_us_per_reg..." to $dir/NAME
@@ -144,7 +119,7 @@ if [ -z "$only_nocache" ]; then
 echo "-- memory per idle registered connection ($idle_conns connections, measured first on fresh processes; PSS of the gateway / the Kamailio edge processes)"
 idle() { # name url pid [metrics port: wait for the reg-event SUBSCRIBEs to settle]
   local before after
-  before=$(pss "$3")
+  before=$(pss_tree "$3")
   local out="$dir/idle-$1.out" load
   timeout 300 "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections "$idle_conns" \
     --duration 240 --mode idle --max-pending 500 >"$out" 2>&1 &
@@ -157,7 +132,7 @@ idle() { # name url pid [metrics port: wait for the reg-event SUBSCRIBEs to sett
     sleep 0.5
   done
   sleep 2
-  after=$(pss "$3")
+  after=$(pss_tree "$3")
   local regs
   regs=$(sed -n 's/registered \([0-9]*\) of.*/\1/p' "$out")
   kill -TERM "$load" 2>/dev/null || true
@@ -232,8 +207,8 @@ fi # CACHE_OFF_ONLY
 #                which here also pays for the stub and the load tool on the same cores.
 nc_conns=${NOCACHE_CONNECTIONS:-200}
 echo "-- token cache off (every REGISTER verifies an ES256 signature), $nc_conns connections"
-start_gw "$gw_port2" "$gw_sip2" 0 "$dir/gw-nocache.log"; nc_pid=$!; pids+=($nc_pid)
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port2/healthz" >/dev/null && break; sleep 0.1; done
+start_gw "$gw_port2" "$gw_sip2" "$idle_conns" 0 "$dir/gw-nocache.log"; nc_pid=$!
+wait_healthz "$gw_port2"
 nc_url="ws://127.0.0.1:$gw_port2/sip"
 timeout 60 "$build/bench/reg_load" --url "$nc_url" --tokens "$dir/tokens" --connections "$nc_conns" --duration 1 >/dev/null
 all0=$(ticks "$nc_pid"); sys0=$(sys_ticks "$nc_pid")

@@ -22,6 +22,7 @@
 # 4-9 minutes. Loopback only; every process it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 build=${1:-build}
 total=${CONNECTIONS:-50000}
 workers=${WORKERS:-4}
@@ -30,17 +31,12 @@ storm=${STORM:-10000}
 hold=${HOLD_SECONDS:-60}
 loaders=3
 per=$(((total + loaders - 1) / loaders))
-dir=$(mktemp -d /tmp/imsgw-scale-XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+bench_setup imsgw-scale
+bench_keep() { # the logs and outputs only
   rm -rf /tmp/imsgw-scale-last && mkdir -p /tmp/imsgw-scale-last &&
     cp "$dir"/*.log "$dir"/*.out /tmp/imsgw-scale-last/ 2>/dev/null || true
-  rm -rf "$dir"
 }
-trap cleanup EXIT
-ulimit -n 24000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+raise_nofile 24000
 
 # All ports in one block below the ephemeral range (32768-60999 here): a port found free there can
 # be taken by someone's outgoing connection before the daemon binds it (the machine is shared),
@@ -56,11 +52,9 @@ tryBlock(0);")
 jwks_port=$ports; stub_port=$((ports + 1)); gw_port=$((ports + 2)); gw_sip=$((ports + 3))
 
 echo "== scale: $total connections, $workers gateway workers ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
-node bench/token-server.mjs "$jwks_port" $((total + storm)) "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
-for _ in $(seq 1200); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
-  --service-route "sip:orig@127.0.0.1:$stub_port;transport=tcp;lr" \
-  --max-bindings $((total * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
+start_token_server "$jwks_port" $((total + storm)) 1200
+start_stub --service-route "sip:orig@127.0.0.1:$stub_port;transport=tcp;lr" \
+  --max-bindings $((total * 2)) --log-format json
 # The Service-Route names TCP like the next hop: otherwise the reg-event SUBSCRIBEs (and all
 # requests after the REGISTER) go over UDP, whose answers a worker busy with a storm loses.
 # The core must listen before the first REGISTER: the gateway answers 503 while it cannot reach it.
@@ -69,12 +63,12 @@ for _ in $(seq 300); do grep -q '"listening on' "$dir/stub.log" 2>/dev/null && b
   --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
   --max-connections 18000 --max-connections-per-source 20000 --token-cache-size $(((total + storm) * 2)) \
   2>"$dir/gw.log" & gw_pid=$!; pids+=($gw_pid)
-for _ in $(seq 300); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null && break; sleep 0.1; done
+wait_healthz "$gw_port" 300
 sleep 2 # every worker up (each publishes its counters every second)
 
 missed=()
 miss() { echo "GOAL MISSED: $*"; missed+=("$*"); }
-pss() { local k=0; for p in "$gw_pid" $(pgrep -P "$gw_pid"); do k=$((k + $(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0))); done; echo $k; }
+pss() { pss_tree "$gw_pid"; }
 metrics() { curl -s -m 20 "http://127.0.0.1:$gw_port/metrics"; }
 snapshot() { metrics >"$dir/metrics.$1.out" || true; } # kept in /tmp/imsgw-scale-last
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }

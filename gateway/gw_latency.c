@@ -107,8 +107,30 @@ static __thread int gw_lat_last_fd = -1;
 static __thread int64_t gw_lat_last_ns;
 static __thread int64_t gw_lat_last_trunk_ns;
 
+/* Descriptors whose socket was already asked for SO_TIMESTAMPNS. A read may still come without
+ * a timestamp (bytes queued before the option, a socket kind that has none): asking again would
+ * change nothing and cost a system call per read. close() below clears the bit, so a new socket
+ * that gets the same number is asked again. One bit per descriptor up to the largest table
+ * libwebsockets allocates (gw_fds.c); a larger descriptor is asked at every such read, as it was
+ * before. Atomic: helper threads read and close sockets too. */
+#define GW_LAT_ASKED_FDS (1u << 20)
+#define GW_LAT_WORD_BITS (8 * sizeof(unsigned long))
+static unsigned long gw_lat_asked[GW_LAT_ASKED_FDS / GW_LAT_WORD_BITS];
+
+/* Marks fd as asked; 1 when it already was. */
+static int gw_lat_ask_once(int fd)
+{
+    if (fd < 0 || (unsigned)fd >= GW_LAT_ASKED_FDS)
+        return 0;
+    unsigned long bit = 1ul << ((unsigned)fd % GW_LAT_WORD_BITS);
+    unsigned long *w = &gw_lat_asked[(unsigned)fd / GW_LAT_WORD_BITS];
+    if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
+        return 1;
+    return (__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit) != 0;
+}
+
 /* One read with the kernel's receive timestamp asked for; *ns = 0 when none came (then the
- * option is switched on for the socket, for its next segments). */
+ * option is switched on for the socket, once, for its next segments). */
 static ssize_t gw_lat_read(int fd, struct msghdr *m, int flags, int64_t *ns)
 {
     union {
@@ -132,7 +154,7 @@ static ssize_t gw_lat_read(int fd, struct msghdr *m, int flags, int64_t *ns)
     m->msg_control = their_ctl;
     m->msg_controllen = their_len;
     m->msg_flags &= ~MSG_CTRUNC;
-    if (n > 0 && !*ns) {
+    if (n > 0 && !*ns && !gw_lat_ask_once(fd)) {
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     }
@@ -181,4 +203,14 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     if (n > 0)
         gw_lat_last_trunk_ns = ns ? ns : gw_lat_now_ns();
     return n;
+}
+
+/* Every library's close() (libwebsockets', sofia-sip's, GLib's) comes here, so no socket inherits
+ * the "asked" bit of an earlier one with the same number (gw_lat_ask_once). */
+int close(int fd)
+{
+    if (fd >= 0 && (unsigned)fd < GW_LAT_ASKED_FDS)
+        __atomic_fetch_and(&gw_lat_asked[(unsigned)fd / GW_LAT_WORD_BITS],
+                           ~(1ul << ((unsigned)fd % GW_LAT_WORD_BITS)), __ATOMIC_RELAXED);
+    return (int)syscall(SYS_close, fd);
 }

@@ -30,31 +30,12 @@
 #include "dpop.h"
 #include "reg_dpop.h"
 #include "reg_admit.h"
+#include "reg_priv.h"
 #include "reg_quota.h"
 #include "regevent.h"
 #include "timeutil.h"
 #include "tok.h"
 #include "ws_conn.h"
-
-/* One REGISTER between its arrival and its final response. */
-struct reg_pending {
-    uint64_t conn_id;
-    msg_t *req; /* as received from the client */
-    struct tok_identity id;
-    nta_outgoing_t *orq;
-    long expires;               /* as sent upstream, after the clamp to the token's lifetime */
-    struct sipmsg_frozen *sent; /* the REGISTER sent upstream (not for a de-REGISTER) */
-    char *held_access;          /* tokens redeemed or refreshed for this REGISTER (flows 2 and 3) */
-    char *held_refresh;
-    int64_t held_access_exp;
-    int refreshing;              /* this REGISTER refreshes the flow's held tokens */
-    int answered;                /* the core's Digest challenge was answered once (no second) */
-    int admitted;                /* holds one of reg_admit's places towards the core */
-    int dpop_scheme;             /* the client's token came as "Authorization: DPoP" */
-    char dpop_jkt[TOK_JKT_SIZE]; /* the key its DPoP proof proved; "" for none */
-    struct reg_pending *next;    /* in its flow's list of REGISTERs waiting for that refresh */
-    struct gw_lat_mark lat;      /* its time in the gateway (gw_latency) */
-};
 
 static uint64_t reg_icid_counter;
 /* REGISTERs at the core (p->orq set): nta holds them only as magic, so shutdown frees them here. */
@@ -67,12 +48,7 @@ static void reg_track(struct reg_pending *p)
     g_hash_table_add(reg_at_core, p);
 }
 
-static void reg_count(enum gw_reg_outcome o)
-{
-    gw->metrics.register_outcomes[o]++;
-}
-
-static void reg_secret_free(char *s)
+void reg_secret_free(char *s)
 {
     if (s) {
         OPENSSL_cleanse(s, strlen(s));
@@ -80,7 +56,7 @@ static void reg_secret_free(char *s)
     }
 }
 
-static void reg_pending_free(struct reg_pending *p)
+void reg_pending_free(struct reg_pending *p)
 {
     if (reg_at_core)
         g_hash_table_remove(reg_at_core, p);
@@ -99,7 +75,7 @@ static void reg_pending_free(struct reg_pending *p)
 /* RFC 8898 §4 challenge; error is NULL for the first challenge. With challenge "redirect", the
  * first challenge is the seed's 302 to the WAF instead. register-scope is checked at start to
  * hold only [a-z0-9:._- ], so it is safe in a quoted string and in a URL. */
-static void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error)
+void reg_challenge(struct gw_conn *c, sip_t const *sip, const char *error)
 {
     const struct gw_settings *cfg = gw->cfg;
     reg_count(!error                                ? REG_CHALLENGE
@@ -148,7 +124,7 @@ static void reg_dpop_refuse(struct gw_conn *c, sip_t const *sip, const struct to
 }
 
 /* The WAF or the gateway's own capacity failed, not the client: come back later. */
-static void reg_busy(struct gw_conn *c, sip_t const *sip, const char *why)
+void reg_busy(struct gw_conn *c, sip_t const *sip, const char *why)
 {
     log_warn("reg: connection %llu: 503, %s", (unsigned long long)c->id, why);
     reg_count(REG_UPSTREAM_ERROR);
@@ -646,8 +622,7 @@ static void reg_on_admit(void *arg, int admitted)
     }
 }
 
-static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity *id,
-                        const char *why)
+void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity *id, const char *why)
 {
     struct reg_pending *p = arg;
     struct gw_conn *c = ws_find(p->conn_id);
@@ -682,139 +657,6 @@ static void reg_on_auth(void *arg, enum tok_result r, const struct tok_identity 
         memcpy(p->dpop_jkt, res.jkt, sizeof(p->dpop_jkt));
     }
     reg_forward(c, p);
-}
-
-static void reg_use_held(struct gw_conn *c, struct reg_pending *p);
-
-/* Forgets the tokens held for c: its refresh token was refused, so the user must sign in again.
- * The registration upstream is left to lapse at its expiry, which the access token bounds. */
-static void reg_drop_held(struct gw_conn *c)
-{
-    if (!c->reg)
-        return;
-    reg_secret_free(c->reg->held_access);
-    reg_secret_free(c->reg->held_refresh);
-    c->reg->held_access = c->reg->held_refresh = NULL;
-}
-
-/* A code or refresh grant failed: 503 when the WAF did not answer, a new challenge when a held
- * refresh token was refused, 403 when the client's code was. */
-static void reg_grant_refused(struct gw_conn *c, struct reg_pending *p,
-                              const struct grant_result *g)
-{
-    sip_t const *req = sip_object(p->req);
-    if (g->unavailable) {
-        reg_busy(c, req, g->why);
-    } else if (p->refreshing || !grant_body_is_code(req)) {
-        log_info("reg: connection %llu: the held refresh token was refused (%s); tokens dropped, "
-                 "the registration lapses at its expiry",
-                 (unsigned long long)c->id, g->why);
-        reg_drop_held(c);
-        reg_challenge(c, req, "invalid_token");
-    } else {
-        log_info("reg: connection %llu: code grant refused: %s", (unsigned long long)c->id, g->why);
-        reg_count(REG_INVALID_TOKEN);
-        sipmsg_reply(c, req, 403, "Forbidden (authorization code refused)", TAG_END());
-    }
-    reg_pending_free(p);
-}
-
-/* The REGISTERs that waited for a refresh of their flow's tokens go on with its outcome. */
-static void reg_resume_waiters(struct reg_pending *list, const struct grant_result *g)
-{
-    while (list) {
-        struct reg_pending *w = list;
-        list = w->next;
-        w->next = NULL;
-        struct gw_conn *c = ws_find(w->conn_id);
-        if (!c)
-            reg_pending_free(w);
-        else if (!g->ok)
-            reg_grant_refused(c, w, g);
-        else if (!c->reg || !c->reg->held_access)
-            reg_grant_refused(c, w, &(struct grant_result){.why = "tokens gone meanwhile"});
-        else
-            reg_use_held(c, w);
-    }
-}
-
-/* The WAF answered a code or refresh grant: keep the tokens and validate the access token like
- * any Bearer credential. */
-static void reg_on_grant(void *arg, const struct grant_result *g)
-{
-    struct reg_pending *p = arg;
-    struct gw_conn *c = ws_find(p->conn_id);
-    struct reg_pending *waiters = NULL;
-    if (c && c->reg && p->refreshing) {
-        c->reg->refreshing = 0;
-        waiters = c->reg->refresh_waiters;
-        c->reg->refresh_waiters = NULL;
-    }
-    if (!c) {
-        reg_pending_free(p);
-        return;
-    }
-    if (!g->ok) {
-        reg_grant_refused(c, p, g);
-        reg_resume_waiters(waiters, g);
-        return;
-    }
-    reg_secret_free(p->held_access);
-    reg_secret_free(p->held_refresh);
-    p->held_access = strdup(g->access_token);
-    p->held_refresh = g->refresh_token ? strdup(g->refresh_token) : NULL;
-    p->held_access_exp = time_now_s() + g->expires_in;
-    if (!p->held_access || (g->refresh_token && !p->held_refresh)) {
-        struct grant_result oom = {.unavailable = 1, .why = "out of memory for the tokens"};
-        reg_grant_refused(c, p, &oom);
-        reg_resume_waiters(waiters, &oom);
-        return;
-    }
-    if (c->reg && c->reg->held_refresh) {
-        /* The WAF rotated the refresh token: the old one is dead whatever happens next. */
-        reg_secret_free(c->reg->held_access);
-        reg_secret_free(c->reg->held_refresh);
-        c->reg->held_access = strdup(p->held_access);
-        c->reg->held_refresh = p->held_refresh ? strdup(p->held_refresh) : NULL;
-        c->reg->held_access_exp = p->held_access_exp;
-    }
-    auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
-    reg_resume_waiters(waiters, g);
-}
-
-/* A REGISTER without credentials on a flow whose tokens the gateway holds: use them, refreshing
- * the access token first when it would not cover a registration of min-expires. One refresh at
- * a time per flow: a second one would present the refresh token the first just used, which the
- * WAF must take for theft (RFC 9700 §4.14.2) and answer by revoking the whole family. */
-static void reg_use_held(struct gw_conn *c, struct reg_pending *p)
-{
-    struct reg_state *r = c->reg;
-    if (r->refreshing) {
-        struct reg_pending **tail = &r->refresh_waiters;
-        while (*tail)
-            tail = &(*tail)->next;
-        *tail = p; /* resumes in reg_resume_waiters() */
-        return;
-    }
-    if (r->held_access_exp - time_now_s() > gw->cfg->min_expires) {
-        p->held_access = strdup(r->held_access);
-        p->held_refresh = r->held_refresh ? strdup(r->held_refresh) : NULL;
-        p->held_access_exp = r->held_access_exp;
-        if (!p->held_access || (r->held_refresh && !p->held_refresh)) {
-            reg_busy(c, sip_object(p->req), "out of memory");
-            reg_pending_free(p);
-            return;
-        }
-        auth_token(p->held_access, strlen(p->held_access), reg_on_auth, p);
-        return;
-    }
-    if (!r->held_refresh) {
-        reg_challenge(c, sip_object(p->req), "invalid_token");
-        reg_pending_free(p);
-        return;
-    }
-    r->refreshing = p->refreshing = 1;
-    grant_refresh(r->held_refresh, reg_on_grant, p); /* resumes in reg_on_grant() */
 }
 
 /* RFC 3261 §16.3 checks that apply to a REGISTER at the edge. Returns 0 or the status sent. */
@@ -953,9 +795,9 @@ void reg_handle(struct gw_conn *c, msg_t *msg)
     if (!(p = reg_pending_new(c, msg)))
         goto drop;
     if (code)
-        grant_redeem(sip, to, reg_on_grant, p); /* resumes in reg_on_grant() */
+        reg_grant_redeem(sip, to, p); /* resumes in reg_grant.c */
     else if (held)
-        reg_use_held(c, p);
+        reg_grant_use_held(c, p); /* may resume in reg_grant.c */
     else
         auth_token(tok, toklen, reg_on_auth, p); /* resumes in reg_on_auth() */
     return;

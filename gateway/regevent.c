@@ -141,7 +141,7 @@ static int sub_send(struct regevent_sub *s)
 static int sub_request(struct regevent_sub *s, long expires)
 {
     s->want_expires = expires;
-    if (s->wait.queued)
+    if (regevent_pace_waiting(&s->wait))
         return 0; /* its turn comes; it goes with the latest expires */
     if (s->orq) { /* supersedes the transaction in flight, on the same place */
         nta_outgoing_destroy(s->orq);

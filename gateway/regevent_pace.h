@@ -7,13 +7,14 @@
 #ifndef IMSGW_REGEVENT_PACE_H
 #define IMSGW_REGEVENT_PACE_H
 
-#include <glib.h>
 #include <stdint.h>
+
+#include "admitq.h"
 
 /* Embedded in what waits (one per subscription, so the queue is bounded by them). */
 struct regevent_pace_waiter {
-    GList link; /* link.data: the argument of the go callback */
-    int queued;
+    struct admitq_waiter w; /* first */
+    void *arg;              /* for the go callback */
 };
 
 /* A place was taken for arg: send now; give the place back with regevent_pace_leave() once the
@@ -28,9 +29,14 @@ struct regevent_pace_stats {
 
 /* The bound (setting regevent-inflight-max) and the callback for waiters given a place. */
 void regevent_pace_configure(unsigned max_inflight, regevent_pace_go go);
-/* Asks for a place for w (w->link.data = arg). 1: taken, send now. 0: queued; go(arg) comes
+/* Asks for a place for w (w->arg = arg). 1: taken, send now. 0: queued; go(arg) comes
  * later from the loop, never from within this call. */
 int regevent_pace_enter(struct regevent_pace_waiter *w, void *arg);
+/* 1 while w waits for its turn. */
+static inline int regevent_pace_waiting(const struct regevent_pace_waiter *w)
+{
+    return w->w.queued;
+}
 /* Takes w out of the queue (its subscription ended before its turn); nothing if not queued. */
 void regevent_pace_cancel(struct regevent_pace_waiter *w);
 /* Gives a place back; the next waiter goes from an idle source, not from within this call. */

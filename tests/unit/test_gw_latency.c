@@ -12,10 +12,25 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gw_latency.h"
+
+/* setsockopt() as gw_latency.c calls it: SO_TIMESTAMPNS requests are counted and, with
+ * ts_refuse set, not passed on, so that the socket never gives a timestamp. */
+static int ts_asks, ts_refuse;
+
+int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+    if (level == SOL_SOCKET && name == SO_TIMESTAMPNS) {
+        ts_asks++;
+        if (ts_refuse)
+            return 0;
+    }
+    return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
 
 #define MS 1000000LL
 
@@ -97,17 +112,31 @@ static void test_quantile(void **state)
     assert_true(p999 > 0.025 && p999 <= 0.05);
 }
 
+/* A loopback TCP listener; *a: its address. */
+static int tcp_listener(struct sockaddr_in *a)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    *a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(*a);
+    assert_int_equal(bind(l, (struct sockaddr *)a, sizeof(*a)), 0);
+    assert_int_equal(listen(l, 2), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)a, &al), 0);
+    return l;
+}
+
+static int tcp_connect(const struct sockaddr_in *a)
+{
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(connect(c, (const struct sockaddr *)a, sizeof(*a)), 0);
+    return c;
+}
+
 /* A connected loopback TCP pair. */
 static void tcp_pair(int *client, int *server)
 {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof(a);
-    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(l, 1), 0);
-    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &al), 0);
-    *client = socket(AF_INET, SOCK_STREAM, 0);
-    assert_int_equal(connect(*client, (struct sockaddr *)&a, sizeof(a)), 0);
+    struct sockaddr_in a;
+    int l = tcp_listener(&a);
+    *client = tcp_connect(&a);
     *server = accept(l, NULL, NULL);
     assert_true(*server >= 0);
     close(l);
@@ -179,6 +208,44 @@ static void test_recvmsg_trunk_timestamp(void **state)
     close(s);
 }
 
+/* A socket that never gives a timestamp is asked once, not at every read (a system call each);
+ * a new socket that gets the number of a closed one is asked again. */
+static void test_timestamp_asked_once_per_socket(void **state)
+{
+    (void)state;
+    struct sockaddr_in a;
+    int l = tcp_listener(&a);
+    int c = tcp_connect(&a), c2 = tcp_connect(&a); /* c2 is accepted later */
+    int s = accept(l, NULL, NULL);
+    assert_true(s >= 0);
+    ts_refuse = 1;
+    ts_asks = 0;
+    char buf[16];
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    assert_int_equal(write(c, "a", 1), 1);
+    assert_int_equal(gw_lat_recv(s, buf, sizeof(buf), 0), 1);
+    assert_int_equal(ts_asks, 1);
+    assert_int_equal(write(c, "b", 1), 1);
+    assert_int_equal(gw_lat_recv(s, buf, sizeof(buf), 0), 1);
+    assert_int_equal(write(c, "c", 1), 1);
+    assert_int_equal(recvmsg(s, &m, 0), 1); /* the trunk's path asks the same way */
+    assert_int_equal(ts_asks, 1);
+    /* the next connection takes the closed socket's number: a socket never asked */
+    int old = s;
+    close(s);
+    s = accept(l, NULL, NULL);
+    assert_int_equal(s, old);
+    assert_int_equal(write(c2, "d", 1), 1);
+    assert_int_equal(gw_lat_recv(s, buf, sizeof(buf), 0), 1);
+    assert_int_equal(ts_asks, 2);
+    ts_refuse = 0;
+    close(s);
+    close(c);
+    close(c2);
+    close(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_quantile),
         cmocka_unit_test(test_recv_kernel_timestamp),
         cmocka_unit_test(test_recvmsg_trunk_timestamp),
+        cmocka_unit_test(test_timestamp_asked_once_per_socket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
