@@ -8,12 +8,21 @@
 # receive timestamps, the stub's time excluded), as the difference of two snapshots taken one
 # second after the open loop started (its warm-up) and at its end. IDLE more connections register
 # first and stay open, silent, during the runs (loop cost per connection). Loopback only, bounded.
+# PIN=1: the gateway gets the upper half of the cores (taskset) and the stub, the token server and
+# the load tool the lower half, so the gateway's share is not run-queue wait behind them (WORKERS
+# then defaults to the gateway's cores). Other processes on the machine are not pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 runs=${RUNS:-3}
 secs=${SECONDS_PER_RUN:-5}
-workers=${WORKERS:-$(nproc)}
+pin_gw="" pin_rest="" cores=$(nproc)
+if [ -n "${PIN:-}" ]; then
+  [ "$cores" -ge 2 ] || { echo "PIN=1 needs at least 2 cores" >&2; exit 1; }
+  pin_gw="taskset -c $((cores / 2))-$((cores - 1))" pin_rest="taskset -c 0-$((cores / 2 - 1))"
+  cores=$((cores - cores / 2))
+fi
+workers=${WORKERS:-$cores}
 conns=${CONNECTIONS:-1000}
 idle=${IDLE:-0}
 dir=$(mktemp -d /tmp/imsgw-latbench-XXXXXX)
@@ -32,13 +41,13 @@ jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(f
 while ! node -e "const n=require('net');let k=0;for(let i=1;i<$workers;i++){const s=n.createServer().on('error',()=>process.exit(1)).listen($gw_sip+i,'127.0.0.1',()=>{s.close();if(++k==$workers-1)process.exit(0)})}if($workers<2)process.exit(0)" 2>/dev/null; do gw_sip=$(free_port); done
 total=$((conns + idle))
 echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
-echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s"
+echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s${PIN:+; gateway on cores ${pin_gw#taskset -c }, the rest on ${pin_rest#taskset -c }}"
 
-node bench/token-server.mjs "$jwks_port" "$total" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
+$pin_rest node bench/token-server.mjs "$jwks_port" "$total" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
 for _ in $(seq 300); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
-"$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
+$pin_rest "$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
   --max-bindings $((total * 2)) --log-format json 2>"$dir/stub.log" & pids+=($!)
-"$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers "$workers" \
+$pin_gw "$build/gateway/imsgw-gateway" --port "$gw_port" --sip-listen "sip:127.0.0.1:$gw_sip" --workers "$workers" \
   --next-hop "sip:127.0.0.1:$stub_port;transport=tcp" --authz-server "http://127.0.0.1:$jwks_port" \
   --max-connections $((total + 100)) --max-connections-per-source $((total + 100)) \
   --token-cache-size $((total * 2)) ${GW_ARGS:-} 2>"$dir/gw.log" & pids+=($!)
@@ -46,13 +55,13 @@ for _ in $(seq 200); do curl -sf "http://127.0.0.1:$gw_port/healthz" >/dev/null 
 url="ws://127.0.0.1:$gw_port/sip"
 
 if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
-  timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
+  $pin_rest timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
     --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
   for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
   echo "   idle: $(head -1 "$dir/idle.out")"
   sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
 fi
-load() { timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
+load() { $pin_rest timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 rate=${RATE:-}
@@ -81,7 +90,7 @@ for r in $(seq "$runs"); do
     "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
     "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
     "$(field failures <<<"$out")"
-  for leg in request response; do
+  for leg in request response admission; do
     echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
   done
 done
