@@ -93,4 +93,10 @@ for r in $(seq "$runs"); do
   for leg in request response admission; do
     echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
   done
+  # the workers' loops over the window: on a CPU, and runnable but waiting for one (contention)
+  awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
+    /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
+    END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
+          100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
+    "$dir/a" "$dir/b"
 done

@@ -105,3 +105,12 @@ test('a REGISTER that waits for a place towards the core counts the wait as admi
   a.close();
   b.close();
 });
+
+test('/metrics shows the event loop\'s CPU time and its run-queue wait (gw_sched)', async () => {
+  const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+  assert.match(text, /^# TYPE imsgw_loop_runqueue_wait_seconds_total counter$/m);
+  const get = (name) => Number((new RegExp(`^${name} ([\\d.]+)$`, 'm').exec(text) || [])[1]);
+  // the loop has served the REGISTERs above: it ran; it may or may not have waited for a CPU
+  assert.ok(get('imsgw_loop_cpu_seconds_total') > 0, 'cpu seconds');
+  assert.ok(get('imsgw_loop_runqueue_wait_seconds_total') >= 0, 'run-queue wait seconds');
+});
