@@ -1,6 +1,6 @@
 # The q-quantile, in ms, of the gateway's own time per REGISTER between two /metrics snapshots:
 #   awk -v leg=total -v q=0.99 -f bench/gw-latency.awk BEFORE AFTER
-# leg: request, response or total (imsgw_register_gateway_seconds, gateway/gw_latency.h).
+# leg: request, response, total or admission (imsgw_register_gateway_seconds, gateway/gw_latency.h).
 # Linear inside the bucket that holds the rank; "-" when nothing was observed between the two;
 # "> B" when it lies in the +Inf bucket (B: the largest finite bound).
 function le_of(s) { sub(/.*le="/, "", s); sub(/".*/, "", s); return s }

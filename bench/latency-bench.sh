@@ -8,13 +8,22 @@
 # receive timestamps, the stub's time excluded), as the difference of two snapshots taken one
 # second after the open loop started (its warm-up) and at its end. IDLE more connections register
 # first and stay open, silent, during the runs (loop cost per connection). Loopback only, bounded.
+# PIN=1: the gateway gets the upper half of the cores (taskset) and the stub, the token server and
+# the load tool the lower half, so the gateway's share is not run-queue wait behind them (WORKERS
+# then defaults to the gateway's cores). Other processes on the machine are not pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 build=${1:-build}
 runs=${RUNS:-3}
 secs=${SECONDS_PER_RUN:-5}
-workers=${WORKERS:-$(nproc)}
+pin_gw="" pin_rest="" cores=$(nproc)
+if [ -n "${PIN:-}" ]; then
+  [ "$cores" -ge 2 ] || { echo "PIN=1 needs at least 2 cores" >&2; exit 1; }
+  pin_gw="taskset -c $((cores / 2))-$((cores - 1))" pin_rest="taskset -c 0-$((cores / 2 - 1))"
+  cores=$((cores - cores / 2))
+fi
+workers=${WORKERS:-$cores}
 conns=${CONNECTIONS:-1000}
 idle=${IDLE:-0}
 bench_setup imsgw-latbench
@@ -23,8 +32,9 @@ raise_nofile 24000
 jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
 total=$((conns + idle))
 echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
-echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s"
+echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s${PIN:+; gateway on cores ${pin_gw#taskset -c }, the rest on ${pin_rest#taskset -c }}"
 
+PEER_WRAP=$pin_rest GW_WRAP="$pin_gw ${GW_WRAP:-}"
 start_token_server "$jwks_port" "$total"
 start_stub --max-bindings $((total * 2)) --log-format json
 # shellcheck disable=SC2086 # GW_ARGS: several gateway flags
@@ -33,13 +43,13 @@ wait_healthz "$gw_port"
 url="ws://127.0.0.1:$gw_port/sip"
 
 if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
-  timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
+  $pin_rest timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
     --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
   for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
   echo "   idle: $(head -1 "$dir/idle.out")"
   sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
 fi
-load() { timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
+load() { $pin_rest timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
 rate=${RATE:-}
@@ -68,7 +78,13 @@ for r in $(seq "$runs"); do
     "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
     "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
     "$(field failures <<<"$out")"
-  for leg in request response; do
+  for leg in request response admission; do
     echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
   done
+  # the workers' loops over the window: on a CPU, and runnable but waiting for one (contention)
+  awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
+    /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
+    END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
+          100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
+    "$dir/a" "$dir/b"
 done

@@ -34,16 +34,17 @@ sip_base() {
   echo "$b"
 }
 
+# PEER_WRAP: a command the token server and the stub run under (latency-bench's PIN=1 taskset).
 # start_token_server PORT USERS [TRIES]: bench/token-server.mjs (JWKS + a token per user in
 # $dir/tokens, the stub's HSS in $dir/tokens.hss.json); waits until it is ready (TRIES x 0.1 s).
 start_token_server() {
-  node bench/token-server.mjs "$1" "$2" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
+  ${PEER_WRAP:-} node bench/token-server.mjs "$1" "$2" "$dir/tokens" >"$dir/jwks.log" 2>&1 & pids+=($!)
   for _ in $(seq "${3:-300}"); do grep -q ready "$dir/jwks.log" 2>/dev/null && break; sleep 0.1; done
 }
 
 # start_stub [ARGS...]: the IMS stub on $stub_port with the token server's HSS; its pid in $!.
 start_stub() {
-  "$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
+  ${PEER_WRAP:-} "$build/ims-stub/imsgw-ims-stub" --listen "sip:127.0.0.1:$stub_port" --hss-file "$dir/tokens.hss.json" \
     "$@" 2>"$dir/stub.log" & pids+=($!)
 }
 

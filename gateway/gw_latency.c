@@ -13,7 +13,8 @@ static const uint64_t gw_lat_bounds_us[GW_LAT_BUCKETS - 1] = {GW_LAT_BOUNDS_US};
 _Static_assert(sizeof(gw_lat_bounds_us) / sizeof(gw_lat_bounds_us[0]) == GW_LAT_BUCKETS - 1,
                "GW_LAT_BUCKETS must be the number of bounds plus one");
 
-static const char *const gw_lat_leg_names[GW_LAT_LEGS] = {"request", "response", "total"};
+static const char *const gw_lat_leg_names[GW_LAT_LEGS] = {"request", "response", "total",
+                                                          "admission"};
 
 int64_t gw_lat_now_ns(void)
 {
@@ -39,12 +40,14 @@ void gw_lat_finish(struct gw_lat_hist *h, const struct gw_lat_mark *m, int64_t w
 {
     if (!m->rx_ns || !m->sent_ns || !m->trunk_ns)
         return;
-    int64_t req = m->sent_ns - m->rx_ns, rsp = written_ns - m->trunk_ns;
+    int64_t admit = m->admit_ns < 0 ? 0 : m->admit_ns;
+    int64_t req = m->sent_ns - m->rx_ns - admit, rsp = written_ns - m->trunk_ns;
     req = req < 0 ? 0 : req;
     rsp = rsp < 0 ? 0 : rsp;
     gw_lat_observe(&h[GW_LAT_REQUEST], req);
     gw_lat_observe(&h[GW_LAT_RESPONSE], rsp);
     gw_lat_observe(&h[GW_LAT_TOTAL], req + rsp);
+    gw_lat_observe(&h[GW_LAT_ADMISSION], admit);
 }
 
 size_t gw_lat_render(const struct gw_lat_hist *h, char *buf, size_t len)
@@ -61,7 +64,9 @@ size_t gw_lat_render(const struct gw_lat_hist *h, char *buf, size_t len)
     buf[0] = '\0';
     GW_LAT_PUT("# HELP imsgw_register_gateway_seconds Time a REGISTER spent in the gateway, "
                "from kernel receive timestamps: leg=request (WebSocket in to trunk out), "
-               "response (trunk in to WebSocket out), total (both; the core's time excluded).\n"
+               "response (trunk in to WebSocket out), total (both; the core's time excluded), "
+               "admission (waited for a place towards the core, register-inflight-max; not "
+               "in request or total).\n"
                "# TYPE imsgw_register_gateway_seconds histogram\n");
     for (int l = 0; l < GW_LAT_LEGS; l++) {
         uint64_t cum = 0;

@@ -10,6 +10,9 @@
  * trunk; the first segment on a socket) the leg starts when the gateway itself read the bytes:
  * it then leaves out the wait in the socket buffer. Only REGISTERs that went to the core and
  * came back are observed (not challenges, refusals, or a Digest answered on the user's behalf).
+ * A third series, leg "admission", is the time a REGISTER waited for a place towards the core
+ * (reg_admit, register-inflight-max): the core's back-pressure, not the gateway's work, so it is
+ * left out of the request leg and the total and shown on its own (0 when it did not wait).
  *
  * Reads are seen by interposition, like ws_mask.c's recv(): plain WebSocket sockets through that
  * recv() (gw_lat_recv), sofia-sip's trunk through recvmsg(), defined here. A socket is asked for
@@ -28,7 +31,7 @@
         1000000
 #define GW_LAT_BUCKETS 17 /* the bounds above and +Inf */
 
-enum gw_lat_leg { GW_LAT_REQUEST, GW_LAT_RESPONSE, GW_LAT_TOTAL, GW_LAT_LEGS };
+enum gw_lat_leg { GW_LAT_REQUEST, GW_LAT_RESPONSE, GW_LAT_TOTAL, GW_LAT_ADMISSION, GW_LAT_LEGS };
 
 /* A Prometheus histogram as uint64_t words only (gw_metrics sums the workers word by word).
  * bucket[i] counts observations in (bound[i-1], bound[i]], not cumulated; render cumulates. */
@@ -43,11 +46,13 @@ struct gw_lat_mark {
     int64_t rx_ns;    /* the WebSocket bytes that completed it reached the kernel */
     int64_t sent_ns;  /* handed to the trunk */
     int64_t trunk_ns; /* the core's final answer reached the kernel */
+    int64_t admit_ns; /* of the request leg: waited for a place towards the core (reg_admit) */
 };
 
 int64_t gw_lat_now_ns(void);
 void gw_lat_observe(struct gw_lat_hist *h, int64_t ns);
-/* When both legs are known: one observation in each of the three histograms h[GW_LAT_LEGS]. */
+/* When both legs are known: one observation in each of the histograms h[GW_LAT_LEGS]; the
+ * admission wait is taken out of the request leg (and the total) and observed on its own. */
 void gw_lat_finish(struct gw_lat_hist *h, const struct gw_lat_mark *m, int64_t written_ns);
 /* Appends the histograms as Prometheus text (imsgw_register_gateway_seconds{leg=...}). */
 size_t gw_lat_render(const struct gw_lat_hist *h, char *buf, size_t len);

@@ -159,6 +159,15 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
     gw_metric(&o, "imsgw_admin_auth_failures_total", "counter",
               "Requests for the operator page or /metrics with a wrong credential.",
               m->admin_auth_failures_total);
+    gw_put(&o,
+           "# HELP imsgw_loop_cpu_seconds_total Time the event loop's thread ran on a CPU "
+           "(all workers).\n# TYPE imsgw_loop_cpu_seconds_total counter\n"
+           "imsgw_loop_cpu_seconds_total %.6f\n"
+           "# HELP imsgw_loop_runqueue_wait_seconds_total Time the event loop's thread was "
+           "runnable but waited for a CPU (all workers): CPU contention, not the gateway's work.\n"
+           "# TYPE imsgw_loop_runqueue_wait_seconds_total counter\n"
+           "imsgw_loop_runqueue_wait_seconds_total %.6f\n",
+           (double)m->loop_cpu_ns_total / 1e9, (double)m->loop_wait_ns_total / 1e9);
     if (o.used + 1 < o.len)
         o.used += gw_lat_render(m->register_latency, o.buf + o.used, o.len - o.used);
     return o.used;

@@ -66,6 +66,8 @@ struct gw_metrics {
     uint64_t regevent_inflight;     /* gauge: reg-event SUBSCRIBEs with the core (regevent_pace) */
     uint64_t regevent_queued;       /* gauge: reg-event SUBSCRIBEs waiting for a place */
     uint64_t regevent_queued_total; /* reg-event SUBSCRIBEs that had to wait */
+    uint64_t loop_cpu_ns_total;     /* the event loop's thread on a CPU (gw_sched) */
+    uint64_t loop_wait_ns_total;    /* ... runnable but waiting for a CPU */
     struct gw_lat_hist register_latency[GW_LAT_LEGS]; /* time in the gateway (gw_latency) */
 };
 

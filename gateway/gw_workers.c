@@ -25,6 +25,7 @@
 #include "gw.h"
 #include "gw_evloop.h"
 #include "gw_proxyproto.h"
+#include "gw_sched.h"
 #include "gw_tls.h"
 #include "log.h"
 #include "media.h"
@@ -350,6 +351,11 @@ static void gw_workers_gauges(struct gw_metrics *m)
     m->regevent_inflight = ps.inflight;
     m->regevent_queued = ps.queued;
     m->regevent_queued_total = ps.queued_total;
+    uint64_t cpu, wait; /* called on the loop's thread */
+    if (gw_sched_read(&cpu, &wait) == 0) {
+        m->loop_cpu_ns_total = cpu;
+        m->loop_wait_ns_total = wait;
+    }
 }
 
 void gw_workers_publish(void)

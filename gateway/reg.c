@@ -570,7 +570,8 @@ static void reg_forward(struct gw_conn *c, struct reg_pending *p)
         reg_send_upstream(c, p);
         return;
     case REG_ADMIT_QUEUED:
-        return; /* resumes in reg_on_admit() */
+        p->lat.admit_ns = gw_lat_now_ns(); /* since when; the wait once admitted */
+        return;                            /* resumes in reg_on_admit() */
     case REG_ADMIT_FULL:
         reg_shed(c, sip);
         break;
@@ -610,8 +611,10 @@ static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
 static void reg_on_admit(void *arg, int admitted)
 {
     struct reg_pending *p = arg;
-    if (admitted)
+    if (admitted) {
         p->admitted = 1;
+        p->lat.admit_ns = gw_lat_now_ns() - p->lat.admit_ns; /* the core's back-pressure */
+    }
     struct gw_conn *c = ws_find(p->conn_id);
     if (c && admitted)
         reg_send_upstream(c, p);

@@ -3,6 +3,8 @@
 // only after CORE_MS, so the whole path takes at least that long while the gateway's own share —
 // which leaves the core's time out — must stay well below it. One REGISTER that reaches the core
 // and comes back adds exactly one observation per leg; one the gateway answers itself adds none.
+// With register-inflight-max 1, a second REGISTER waits for the first one's answer (the core's
+// back-pressure, reg_admit): that wait is the admission leg, not the gateway's own time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, token, SipWs, registerMsg } from './harness.mjs';
@@ -22,7 +24,9 @@ before(async () => {
       return true;
     },
   });
-  stack = await startStack({ gatewayArgs: ['--next-hop', `sip:127.0.0.1:${scscf.port};transport=tcp`] });
+  stack = await startStack({
+    gatewayArgs: ['--next-hop', `sip:127.0.0.1:${scscf.port};transport=tcp`, '--register-inflight-max', '1'],
+  });
 });
 after(async () => {
   const results = await stack.stop();
@@ -35,7 +39,7 @@ async function histogram() {
   const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
   assert.match(text, /^# TYPE imsgw_register_gateway_seconds histogram$/m);
   const h = {};
-  for (const leg of ['request', 'response', 'total']) {
+  for (const leg of ['request', 'response', 'total', 'admission']) {
     const get = (re) => Number((re.exec(text) || [])[1]);
     h[leg] = {
       count: get(new RegExp(`^imsgw_register_gateway_seconds_count\\{leg="${leg}"\\} (\\d+)$`, 'm')),
@@ -56,7 +60,7 @@ test('one REGISTER through the core adds one observation per leg, without the co
   assert.equal(r.status, 200);
   assert.ok(wholePath >= CORE_MS / 1000, `whole path ${wholePath} s`);
   const after = await histogram();
-  for (const leg of ['request', 'response', 'total']) {
+  for (const leg of ['request', 'response', 'total', 'admission']) {
     assert.equal(after[leg].count - before[leg].count, 1, `${leg}: one observation`);
     assert.equal(after[leg].inf, after[leg].count, `${leg}: +Inf bucket is the count`);
   }
@@ -77,4 +81,36 @@ test('a REGISTER the gateway answers itself (a challenge) adds no observation', 
   const after = await histogram();
   assert.equal(after.total.count, before.total.count);
   c.close();
+});
+
+test('a REGISTER that waits for a place towards the core counts the wait as admission, not as the gateway\'s', async () => {
+  const before = await histogram();
+  const [a, b] = await Promise.all([SipWs.open(stack.wsUrl), SipWs.open(stack.wsUrl)]);
+  // one place towards the core: b's REGISTER waits for a's answer, which the core holds CORE_MS
+  const [ra, rb] = await Promise.all([
+    a.request(registerMsg({ auth: `Bearer ${token(stack, 'alice')}`, callId: `lat-${process.pid}-${++seq}` })),
+    b.request(registerMsg({ user: 'bob', auth: `Bearer ${token(stack, 'bob')}`, callId: `lat-${process.pid}-${++seq}` })),
+  ]);
+  assert.equal(ra.status, 200);
+  assert.equal(rb.status, 200);
+  const after = await histogram();
+  for (const leg of ['request', 'response', 'total', 'admission'])
+    assert.equal(after[leg].count - before[leg].count, 2, `${leg}: two observations`);
+  const waited = after.admission.sum - before.admission.sum;
+  const added = after.total.sum - before.total.sum;
+  // the second REGISTER waited out the first one's time at the core, which the core set
+  assert.ok(waited >= (CORE_MS / 1000) * 0.9, `admission ${waited} s`);
+  // ... and that wait is not in what the gateway added (both REGISTERs together)
+  assert.ok(added < (CORE_MS / 1000) * 0.5, `added ${added} s`);
+  a.close();
+  b.close();
+});
+
+test('/metrics shows the event loop\'s CPU time and its run-queue wait (gw_sched)', async () => {
+  const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+  assert.match(text, /^# TYPE imsgw_loop_runqueue_wait_seconds_total counter$/m);
+  const get = (name) => Number((new RegExp(`^${name} ([\\d.]+)$`, 'm').exec(text) || [])[1]);
+  // the loop has served the REGISTERs above: it ran; it may or may not have waited for a CPU
+  assert.ok(get('imsgw_loop_cpu_seconds_total') > 0, 'cpu seconds');
+  assert.ok(get('imsgw_loop_runqueue_wait_seconds_total') >= 0, 'run-queue wait seconds');
 });

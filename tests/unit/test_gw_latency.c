@@ -67,6 +67,28 @@ static void test_finish_needs_both_legs(void **state)
     assert_int_equal(h[GW_LAT_TOTAL].count, 1);
 }
 
+/* A wait for a place towards the core (reg_admit) is the core's back-pressure: it leaves the
+ * request leg and the total and is observed as leg "admission"; one observation each. */
+static void test_finish_admission_apart(void **state)
+{
+    (void)state;
+    struct gw_lat_hist h[GW_LAT_LEGS] = {0};
+    struct gw_lat_mark m = {
+        .rx_ns = 1000 * MS, .sent_ns = 1251 * MS, .trunk_ns = 1400 * MS, .admit_ns = 250 * MS};
+    gw_lat_finish(h, &m, 1402 * MS);
+    assert_int_equal(h[GW_LAT_REQUEST].sum_ns, 1 * MS);
+    assert_int_equal(h[GW_LAT_TOTAL].sum_ns, 3 * MS);
+    assert_int_equal(h[GW_LAT_ADMISSION].sum_ns, 250 * MS);
+    m.admit_ns = 0; /* not queued: an observation of 0, so every leg counts the same REGISTERs */
+    gw_lat_finish(h, &m, 1402 * MS);
+    assert_int_equal(h[GW_LAT_ADMISSION].count, 2);
+    assert_int_equal(h[GW_LAT_ADMISSION].bucket[0], 1);
+    assert_int_equal(h[GW_LAT_REQUEST].sum_ns, 1 * MS + 251 * MS);
+    char buf[8192];
+    gw_lat_render(h, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "imsgw_register_gateway_seconds_count{leg=\"admission\"} 2\n"));
+}
+
 static void test_render(void **state)
 {
     (void)state;
@@ -251,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_finish_needs_both_legs),
+        cmocka_unit_test(test_finish_admission_apart),
         cmocka_unit_test(test_render),
         cmocka_unit_test(test_quantile),
         cmocka_unit_test(test_recv_kernel_timestamp),
