@@ -18,6 +18,8 @@
 
 #define FLOW_S_VERSION 2
 #define FLOW_S_LEN 15 /* version ‖ instance(4) ‖ worker(2) ‖ conn_id(8) */
+_Static_assert(((FLOW_MAC_LEN + FLOW_S_LEN) * 4 + 2) / 3 == FLOW_CONN_TOKEN_LEN,
+               "FLOW_CONN_TOKEN_LEN is the length of a connection's token");
 
 static uint8_t flow_key[FLOW_KEY_LEN];
 static uint32_t flow_instance;

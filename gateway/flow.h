@@ -7,9 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FLOW_KEY_LEN 20   /* HMAC-SHA1 key, as in RFC 5626 §5.2 */
-#define FLOW_MAC_LEN 10   /* HMAC-SHA1-80 */
-#define FLOW_TOKEN_MAX 96 /* base64url of MAC ‖ S, NUL included */
+#define FLOW_KEY_LEN 20        /* HMAC-SHA1 key, as in RFC 5626 §5.2 */
+#define FLOW_MAC_LEN 10        /* HMAC-SHA1-80 */
+#define FLOW_TOKEN_MAX 96      /* base64url of MAC ‖ S, NUL included */
+#define FLOW_CONN_TOKEN_LEN 34 /* flow_token_make's output: base64url of 10 + 15 bytes */
 
 /* What our token identifies: the gateway process (a random instance number drawn at start, so a
  * token another gateway made under the same flow-key, or this one before a restart, never names

@@ -227,7 +227,7 @@ static int in_on_request(nta_leg_magic_t *magic, nta_leg_t *leg, nta_incoming_t 
              branch);
     ok = ok && sip_add_tl(fwd, fs, SIPTAG_VIA_STR(via), TAG_END()) >= 0;
     if (ok && route_forms_dialog(fs) && !fs->sip_to->a_tag)
-        ok = route_record_route(fwd, fs, c->id, 1) == 0;
+        ok = route_record_route(fwd, fs, c, 1) == 0;
     if (!ok) {
         msg_destroy(fwd);
         nta_incoming_treply(irq, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());

@@ -63,7 +63,7 @@ static int out_prepare_initial(struct gw_conn *c, msg_t *fwd, sip_t *fs)
     if (c->reg->service_route &&
         sip_add_tl(fwd, fs, SIPTAG_ROUTE_STR(c->reg->service_route), TAG_END()) < 0)
         return -1;
-    if (route_forms_dialog(fs) && route_record_route(fwd, fs, c->id, 0) < 0)
+    if (route_forms_dialog(fs) && route_record_route(fwd, fs, c, 0) < 0)
         return -1;
     snprintf(pcv, sizeof(pcv),
              "P-Charging-Vector: icid-value=\"gw-%" PRId64 "-o%" PRIu64

@@ -15,7 +15,6 @@
 #include <sofia-sip/sip_util.h>
 #include <openssl/crypto.h>
 
-#include "flow.h"
 #include "gw.h"
 #include "gw_latency.h"
 #include "ims_auth.h"
@@ -33,6 +32,7 @@
 #include "reg_priv.h"
 #include "reg_quota.h"
 #include "regevent.h"
+#include "route.h"
 #include "timeutil.h"
 #include "tok.h"
 #include "ws_conn.h"
@@ -240,11 +240,9 @@ static msg_t *reg_build_upstream(struct gw_conn *c, struct reg_pending *p, long 
         sip_add_tl(fwd, fs, SIPTAG_MAX_FORWARDS_STR("69"), TAG_END());
     reg_set_expires(fwd, fs, expires);
 
-    char token[FLOW_TOKEN_MAX], path[512], digest[1024], pvni[300], pcv[400];
-    struct flow_ref ref = {.worker = gw->worker, .conn_id = c->id};
-    flow_token_make(&ref, token);
-    snprintf(path, sizeof(path), "<sip:%s@%s;transport=%s;lr%s>", token, cfg->sip_host,
-             strstr(cfg->next_hop, "transport=tcp") ? "tcp" : "udp",
+    char path[512], digest[1024], pvni[300], pcv[400];
+    snprintf(path, sizeof(path), "<sip:%s@%s;transport=%s;lr%s>", route_flow_token(c),
+             cfg->sip_host, strstr(cfg->next_hop, "transport=tcp") ? "tcp" : "udp",
              reg_uses_outbound(fs) ? ";ob" : "");
     /* realm: the IMPU's domain, which the core matches credentials by; uri: the Request-URI */
     char ruri[TOK_MAX_URI];

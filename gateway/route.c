@@ -10,6 +10,7 @@
 #include <sofia-sip/sip_tag.h>
 
 #include "gw.h"
+#include "ws_conn.h"
 
 int route_is_ours(const url_t *u)
 {
@@ -34,12 +35,22 @@ enum route_flow route_pop_ours(msg_t *msg, sip_t *sip, struct flow_ref *ref)
     return found;
 }
 
-int route_record_route(msg_t *msg, sip_t *sip, uint64_t conn_id, int towards_ws)
+const char *route_flow_token(struct gw_conn *c)
 {
-    char token[FLOW_TOKEN_MAX], ws[400], core[300];
-    struct flow_ref ref = {.worker = gw->worker, .conn_id = conn_id};
-    flow_token_make(&ref, token);
-    snprintf(ws, sizeof(ws), "<sip:%s@%s;transport=ws;lr>", token, gw->cfg->sip_host);
+    if (!c->flow_token[0]) {
+        char token[FLOW_TOKEN_MAX]; /* always FLOW_CONN_TOKEN_LEN long (flow.c asserts it) */
+        struct flow_ref ref = {.worker = gw->worker, .conn_id = c->id};
+        flow_token_make(&ref, token);
+        memcpy(c->flow_token, token, FLOW_CONN_TOKEN_LEN);
+        c->flow_token[FLOW_CONN_TOKEN_LEN] = '\0';
+    }
+    return c->flow_token;
+}
+
+int route_record_route(msg_t *msg, sip_t *sip, struct gw_conn *c, int towards_ws)
+{
+    char ws[400], core[300];
+    snprintf(ws, sizeof(ws), "<sip:%s@%s;transport=ws;lr>", route_flow_token(c), gw->cfg->sip_host);
     snprintf(core, sizeof(core), "<sip:%s;transport=%s;lr>", gw->cfg->sip_host,
              strstr(gw->cfg->next_hop, "transport=tcp") ? "tcp" : "udp");
     /* sip_add_tl prepends each Record-Route: add the lower one first. */

@@ -8,6 +8,7 @@
 
 #include <libwebsockets.h>
 
+#include "flow.h"
 #include "peer.h"
 #include "ws_ka_wheel.h"
 
@@ -36,6 +37,7 @@ struct gw_conn {
     unsigned ntx;          /* proxy transactions in flight on this flow */
     int64_t opened_ms;     /* time_mono_ms() when it opened (its age on the operator page) */
     int64_t rx_ns;         /* the last complete message reached the kernel (gw_latency) */
+    char flow_token[FLOW_CONN_TOKEN_LEN + 1]; /* made on first use (route_flow_token) */
 
     struct ka_entry ka;       /* its place in the keepalive wheel (ws_keepalive) */
     unsigned ka_ping_due : 1; /* a ping waits for the writeable callback */
