@@ -1,5 +1,7 @@
 #include "gw_latency.h"
 
+#include "gw_fdgen.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -112,26 +114,25 @@ static __thread int gw_lat_last_fd = -1;
 static __thread int64_t gw_lat_last_ns;
 static __thread int64_t gw_lat_last_trunk_ns;
 
-/* Descriptors whose socket was already asked for SO_TIMESTAMPNS. A read may still come without
- * a timestamp (bytes queued before the option, a socket kind that has none): asking again would
- * change nothing and cost a system call per read. close() below clears the bit, so a new socket
- * that gets the same number is asked again. One bit per descriptor up to the largest table
- * libwebsockets allocates (gw_fds.c); a larger descriptor is asked at every such read, as it was
- * before. Atomic: helper threads read and close sockets too. */
-#define GW_LAT_ASKED_FDS (1u << 20)
-#define GW_LAT_WORD_BITS (8 * sizeof(unsigned long))
-static unsigned long gw_lat_asked[GW_LAT_ASKED_FDS / GW_LAT_WORD_BITS];
+/* The generation (gw_fdgen) + 1 at which each descriptor's socket was asked for SO_TIMESTAMPNS;
+ * 0: never. A read may still come without a timestamp (bytes queued before the option, a socket
+ * kind that has none): asking again would change nothing and cost a system call per read. A
+ * close() moves the generation on, so a new socket that gets the same number is asked again. A
+ * descriptor gw_fdgen does not track is asked at every such read. Atomic: helper threads read
+ * sockets too. */
+static uint32_t gw_lat_asked_at[GW_FDGEN_MAX];
 
-/* Marks fd as asked; 1 when it already was. */
+/* Notes fd as asked; 1 when its socket already was. */
 static int gw_lat_ask_once(int fd)
 {
-    if (fd < 0 || (unsigned)fd >= GW_LAT_ASKED_FDS)
+    uint32_t gen = gw_fdgen(fd);
+    if (gen == GW_FDGEN_UNKNOWN)
         return 0;
-    unsigned long bit = 1ul << ((unsigned)fd % GW_LAT_WORD_BITS);
-    unsigned long *w = &gw_lat_asked[(unsigned)fd / GW_LAT_WORD_BITS];
-    if (__atomic_load_n(w, __ATOMIC_RELAXED) & bit)
+    uint32_t *a = &gw_lat_asked_at[fd];
+    if (__atomic_load_n(a, __ATOMIC_RELAXED) == gen + 1)
         return 1;
-    return (__atomic_fetch_or(w, bit, __ATOMIC_RELAXED) & bit) != 0;
+    __atomic_store_n(a, gen + 1, __ATOMIC_RELAXED);
+    return 0;
 }
 
 /* One read with the kernel's receive timestamp asked for; *ns = 0 when none came (then the
@@ -208,14 +209,4 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
     if (n > 0)
         gw_lat_last_trunk_ns = ns ? ns : gw_lat_now_ns();
     return n;
-}
-
-/* Every library's close() (libwebsockets', sofia-sip's, GLib's) comes here, so no socket inherits
- * the "asked" bit of an earlier one with the same number (gw_lat_ask_once). */
-int close(int fd)
-{
-    if (fd >= 0 && (unsigned)fd < GW_LAT_ASKED_FDS)
-        __atomic_fetch_and(&gw_lat_asked[(unsigned)fd / GW_LAT_WORD_BITS],
-                           ~(1ul << ((unsigned)fd % GW_LAT_WORD_BITS)), __ATOMIC_RELAXED);
-    return (int)syscall(SYS_close, fd);
 }

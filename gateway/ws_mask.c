@@ -6,7 +6,8 @@
  * that follows the request head and then each frame header; at an unmasked frame the bytes from
  * its header on are withheld from lws (dropped, as is everything after), and the flow is closed
  * with 1002. A stale entry (its fd closed without a callback and reused) is recognised by the
- * socket's inode.
+ * descriptor's close generation (gw_fdgen.h; one memory read, where fstat() for the socket's
+ * inode was a system call per read).
  *
  * With TLS on the listener the socket carries ciphertext, which this parser must never see:
  * OpenSSL reads it with read(), not recv(), and recv() also skips entries marked tls. Instead the
@@ -30,13 +31,15 @@
 #include <openssl/ssl.h>
 
 #include "gw.h"
+#include "gw_fdgen.h"
 #include "gw_latency.h"
 #include "gw_proxyproto.h"
 #include "log.h"
 #include "ws_conn.h"
 
 struct ws_mask_entry {
-    ino_t ino;
+    uint32_t gen; /* gw_fdgen() when tracked */
+    ino_t ino;    /* only for a descriptor gw_fdgen does not track */
     struct ws_mask_parser p;
     struct gw_conn *conn; /* NULL until the handshake completed */
     int reported;         /* the violation was handed to the connection */
@@ -140,7 +143,8 @@ void ws_mask_track(int fd, int tls)
     struct ws_mask_entry *e = calloc(1, sizeof(*e));
     if (!e)
         return; /* unchecked, not refused: lws still frames it */
-    e->ino = ws_mask_inode(fd);
+    e->gen = gw_fdgen(fd);
+    e->ino = e->gen == GW_FDGEN_UNKNOWN ? ws_mask_inode(fd) : 0;
     e->tls = tls;
     g_hash_table_replace(ws_mask_fds, GINT_TO_POINTER(fd), e);
 }
@@ -186,7 +190,8 @@ static struct ws_mask_entry *ws_mask_entry(int fd, int tls)
     struct ws_mask_entry *e;
     if (fd < 0 || !ws_mask_fds || !(e = g_hash_table_lookup(ws_mask_fds, GINT_TO_POINTER(fd))))
         return NULL;
-    if (e->ino != ws_mask_inode(fd)) { /* closed behind our back, fd reused */
+    if (e->gen == GW_FDGEN_UNKNOWN ? e->ino != ws_mask_inode(fd)
+                                   : e->gen != gw_fdgen(fd)) { /* closed behind our back, reused */
         g_hash_table_remove(ws_mask_fds, GINT_TO_POINTER(fd));
         return NULL;
     }
