@@ -18,8 +18,9 @@ export const bin = (name) => {
   return path.join(BIN, dirs[name], name);
 };
 
-// Ports handed out by freePortRange: a range is not bound until its daemon starts, so later
-// picks must not land inside it (the kernel hands out neighbouring ports).
+// Ports handed out by freePort and freePortRange: a port is not bound until its daemon starts, so
+// later picks must not land on it (a stack picks four before it starts anything: the gateway's
+// SIP port once came out equal to the WAF's and the gateway could not listen).
 const reservedPorts = new Set();
 
 // Picked below the kernel's ephemeral range (32768-60999): a port picked there can be taken by
@@ -31,7 +32,10 @@ const PICK_TO = 32767;
 export async function freePort() {
   for (let i = 0; i < 200; i++) {
     const p = PICK_FROM + crypto.randomInt(PICK_TO - PICK_FROM + 1);
-    if (!reservedPorts.has(p) && (await portFree(p))) return p;
+    if (!reservedPorts.has(p) && (await portFree(p)) && !reservedPorts.has(p)) {
+      reservedPorts.add(p);
+      return p;
+    }
   }
   throw new Error('no free port outside the reserved ranges');
 }
@@ -40,11 +44,12 @@ export async function freePort() {
  * kept out of later freePort/freePortRange picks of this process. */
 export async function freePortRange(n) {
   for (let i = 0; i < 100; i++) {
-    const p = await freePort();
+    const p = await freePort(); // reserved now, even when its neighbours are not free
     const rest = Array.from({ length: n - 1 }, (_, k) => p + k + 1);
     if (rest.some((q) => q > 65535 || reservedPorts.has(q))) continue;
     if (!(await Promise.all(rest.map(portFree))).every(Boolean)) continue;
-    for (const q of [p, ...rest]) reservedPorts.add(q);
+    if (rest.some((q) => reservedPorts.has(q))) continue; // picked meanwhile by a concurrent call
+    for (const q of rest) reservedPorts.add(q);
     return p;
   }
   throw new Error(`no ${n} free neighbouring ports`);
