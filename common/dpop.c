@@ -179,11 +179,13 @@ int dpop_nonce_check(const uint8_t key[DPOP_NONCE_KEY_LEN], const char *tag, con
  * or token request, so a scan costs less than the signature check before it. */
 struct dpop_replay_entry {
     uint8_t id[16]; /* SHA-256(jkt ‖ 0 ‖ jti), truncated: no attacker text is kept */
+    uint8_t key[8]; /* SHA-256(jkt), truncated: whose proof it is (the key's share) */
     int64_t expires_at;
 };
 
 struct dpop_replay {
     size_t capacity;
+    size_t key_max; /* live entries one key may hold */
     struct dpop_replay_entry e[];
 };
 
@@ -191,8 +193,13 @@ struct dpop_replay *dpop_replay_new(size_t capacity)
 {
     struct dpop_replay *r = calloc(1, sizeof(*r) + capacity * sizeof(r->e[0]));
     if (r)
-        r->capacity = capacity;
+        r->capacity = r->key_max = capacity;
     return r;
+}
+
+void dpop_replay_share(struct dpop_replay *r, size_t key_max)
+{
+    r->key_max = key_max && key_max < r->capacity ? key_max : r->capacity;
 }
 
 size_t dpop_replay_size(size_t capacity)
@@ -204,7 +211,7 @@ struct dpop_replay *dpop_replay_init(void *mem, size_t capacity)
 {
     struct dpop_replay *r = mem;
     memset(r, 0, dpop_replay_size(capacity));
-    r->capacity = capacity;
+    r->capacity = r->key_max = capacity;
     return r;
 }
 
@@ -216,23 +223,30 @@ void dpop_replay_free(struct dpop_replay *r)
 int dpop_replay_add(struct dpop_replay *r, const struct dpop_proof *p, int64_t now,
                     int64_t expires_at)
 {
-    uint8_t digest[SHA256_DIGEST_LENGTH];
+    uint8_t digest[SHA256_DIGEST_LENGTH], key[SHA256_DIGEST_LENGTH];
     char msg[JWK_THUMBPRINT_SIZE + 1 + DPOP_JTI_MAX + 1];
     int n = snprintf(msg, sizeof(msg), "%s%c%s", p->jkt, 0, p->jti);
     SHA256((const unsigned char *)msg, (size_t)n, digest);
+    SHA256((const unsigned char *)p->jkt, strlen(p->jkt), key);
     struct dpop_replay_entry *free_slot = NULL;
+    size_t of_key = 0;
     for (size_t i = 0; i < r->capacity; i++) {
         struct dpop_replay_entry *e = &r->e[i];
         if (e->expires_at <= now) {
             if (!free_slot)
                 free_slot = e;
-        } else if (memcmp(e->id, digest, sizeof(e->id)) == 0) {
-            return 1;
+            continue;
         }
+        if (memcmp(e->id, digest, sizeof(e->id)) == 0)
+            return 1;
+        of_key += memcmp(e->key, key, sizeof(e->key)) == 0;
     }
+    if (of_key >= r->key_max)
+        return -2;
     if (!free_slot)
         return -1;
     memcpy(free_slot->id, digest, sizeof(free_slot->id));
+    memcpy(free_slot->key, key, sizeof(free_slot->key));
     free_slot->expires_at = expires_at;
     return 0;
 }

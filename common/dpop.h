@@ -50,7 +50,9 @@ int dpop_nonce_check(const uint8_t key[DPOP_NONCE_KEY_LEN], const char *tag, con
                      int64_t now, long lifetime);
 
 /* Seen (jkt, jti) pairs until their proof would be too old anyway. Bounded: when full of live
- * entries a proof is refused rather than an entry forgotten (forgetting would allow a replay). */
+ * entries a proof is refused rather than an entry forgotten (forgetting would allow a replay);
+ * and each key (jkt) may hold at most its share, so one account sending proofs fast cannot fill
+ * the cache and lock every other client out until its entries expire. */
 struct dpop_replay;
 struct dpop_replay *dpop_replay_new(size_t capacity);
 /* The same in memory the caller provides (e.g. a mapping shared by worker processes, which then
@@ -58,7 +60,10 @@ struct dpop_replay *dpop_replay_new(size_t capacity);
 size_t dpop_replay_size(size_t capacity);
 struct dpop_replay *dpop_replay_init(void *mem, size_t capacity);
 void dpop_replay_free(struct dpop_replay *r);
-/* Records the proof until expires_at. 0 new, 1 replayed (seen before), -1 the cache is full. */
+/* At most key_max live entries per key (0, or the capacity: no share; the default). */
+void dpop_replay_share(struct dpop_replay *r, size_t key_max);
+/* Records the proof until expires_at. 0 new, 1 replayed (seen before), -1 the cache is full,
+ * -2 this key holds its share already. */
 int dpop_replay_add(struct dpop_replay *r, const struct dpop_proof *p, int64_t now,
                     int64_t expires_at);
 /* Live entries (a gauge for metrics and tests). */

@@ -19,7 +19,7 @@ struct dpop_seen_map {
 
 static struct dpop_seen_map *dpop_seen;
 
-int dpop_seen_start(size_t capacity)
+int dpop_seen_start(size_t capacity, size_t key_max)
 {
     if (dpop_seen)
         return 0;
@@ -45,7 +45,7 @@ int dpop_seen_start(size_t capacity)
         return -1;
     }
     m->bytes = bytes;
-    dpop_replay_init(m->cache, capacity);
+    dpop_replay_share(dpop_replay_init(m->cache, capacity), key_max);
     dpop_seen = m;
     return 0;
 }

@@ -12,10 +12,11 @@
 
 #include "dpop.h"
 
-/* Maps the cache for capacity live proofs; call before forking the workers. 0, or -1. */
-int dpop_seen_start(size_t capacity);
-/* Records (jkt, jti) of p until expires_at: 0 new, 1 replayed, -1 full or not started (the
- * proof is then refused: forgetting would allow a replay). */
+/* Maps the cache for capacity live proofs, at most key_max of them of one key; call before
+ * forking the workers. 0, or -1. */
+int dpop_seen_start(size_t capacity, size_t key_max);
+/* Records (jkt, jti) of p until expires_at: 0 new, 1 replayed, -1 full or not started, -2 the
+ * key's share is full (the proof is then refused: forgetting would allow a replay). */
 int dpop_seen_add(const struct dpop_proof *p, int64_t now, int64_t expires_at);
 /* Unmaps this process's view (shutdown). */
 void dpop_seen_stop(void);

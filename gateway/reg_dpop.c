@@ -44,7 +44,7 @@ static const uint8_t *reg_dpop_nonce_key(void)
 
 int reg_dpop_start(void)
 {
-    return dpop_seen_start(REG_DPOP_REPLAY_MAX);
+    return dpop_seen_start(REG_DPOP_REPLAY_MAX, REG_DPOP_REPLAY_PER_KEY);
 }
 
 void reg_dpop_nonce_header(char out[96])
@@ -133,7 +133,9 @@ int reg_dpop_check(sip_t const *req, int dpop_scheme, const char *tok, size_t le
     if (seen)
         return reg_dpop_fail(out, "invalid_dpop_proof",
                              seen > 0 ? "the DPoP proof was already used (jti)"
-                                      : "too many recent DPoP proofs; try again shortly");
+                             : seen == -2
+                                 ? "too many recent DPoP proofs with this key; try again shortly"
+                                 : "too many recent DPoP proofs; try again shortly");
     memcpy(out->jkt, p.jkt, sizeof(out->jkt));
     return 0;
 }

@@ -11,6 +11,10 @@
 #include "tok.h"
 
 #define REG_DPOP_REPLAY_MAX 8192 /* live proofs remembered, all flows of all workers */
+/* Live proofs of one key: 128 in max-age + leeway (61 s by default) is a REGISTER every half
+ * second, far above any client's refreshes and recoveries; one account alone filled the whole
+ * cache at ~125 REGISTERs/s before, and every DPoP client of the gateway was refused. */
+#define REG_DPOP_REPLAY_PER_KEY 128
 #define REG_DPOP_WHY_MAX 160
 
 /* What the check of one REGISTER found. */

@@ -27,6 +27,8 @@ int waf_dpop_open(struct waf_app *app)
 {
     rnd_bytes(app->dpop_nonce_key, sizeof(app->dpop_nonce_key));
     app->dpop_replay = dpop_replay_new(WAF_DPOP_REPLAY_MAX);
+    if (app->dpop_replay) /* the PostgreSQL table (several WAFs) has no share yet: waf.md */
+        dpop_replay_share(app->dpop_replay, WAF_DPOP_REPLAY_PER_KEY);
     return app->dpop_replay ? 0 : -1;
 }
 
@@ -128,7 +130,9 @@ int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *re
     if (seen)
         return waf_dpop_refuse(app, resp, "invalid_dpop_proof",
                                seen > 0 ? "the DPoP proof was already used (jti)"
-                                        : "too many recent DPoP proofs; try again shortly");
+                               : seen == -2
+                                   ? "too many recent DPoP proofs with this key; try again shortly"
+                                   : "too many recent DPoP proofs; try again shortly");
     snprintf(req->dpop_jkt, sizeof(req->dpop_jkt), "%s", p.jkt);
     return 0;
 }

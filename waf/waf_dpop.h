@@ -5,7 +5,8 @@
 
 #include "waf_app.h"
 
-#define WAF_DPOP_REPLAY_MAX 8192 /* live proofs remembered (each lives max-age + leeway) */
+#define WAF_DPOP_REPLAY_MAX 8192    /* live proofs remembered (each lives max-age + leeway) */
+#define WAF_DPOP_REPLAY_PER_KEY 128 /* of one key: one client cannot fill the cache for all */
 
 /* Prepares the nonce key and the replay cache; -1 when out of memory. */
 int waf_dpop_open(struct waf_app *app);

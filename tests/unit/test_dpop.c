@@ -221,6 +221,34 @@ static void test_replay_cache(void **state)
     assert_int_equal(dpop_replay_add(r, &c, T0, T0 + 60), -1);
 }
 
+/* One key holds at most its share of the cache: its next proof is refused (-2) while other keys
+ * go on; a replay is still reported as one; the share comes back as its entries lapse. */
+static void test_replay_key_share(void **state)
+{
+    (void)state;
+    struct dpop_replay *r = dpop_replay_new(16);
+    dpop_replay_share(r, 3);
+    for (int i = 0; i < 3; i++) {
+        struct dpop_proof p = {.jkt = "k1"};
+        snprintf(p.jti, sizeof(p.jti), "j%d", i);
+        assert_int_equal(dpop_replay_add(r, &p, T0, T0 + 60), 0);
+    }
+    struct dpop_proof more = {.jkt = "k1", .jti = "j3"}, again = {.jkt = "k1", .jti = "j0"},
+                      other = {.jkt = "k2", .jti = "j3"};
+    assert_int_equal(dpop_replay_add(r, &more, T0, T0 + 60), -2); /* k1's share is full */
+    assert_int_equal(dpop_replay_add(r, &again, T0, T0 + 60), 1); /* a replay stays a replay */
+    assert_int_equal(dpop_replay_add(r, &other, T0, T0 + 60), 0); /* other keys go on */
+    assert_int_equal(dpop_replay_count(r, T0), 4);
+    assert_int_equal(dpop_replay_add(r, &more, T0 + 60, T0 + 120), 0); /* k1's entries lapsed */
+    dpop_replay_share(r, 0); /* 0: no share below the capacity */
+    for (int i = 4; i < 16; i++) {
+        struct dpop_proof p = {.jkt = "k1"};
+        snprintf(p.jti, sizeof(p.jti), "j%d", i);
+        assert_int_equal(dpop_replay_add(r, &p, T0 + 60, T0 + 120), 0);
+    }
+    dpop_replay_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_ath_and_nonce_claims),
         cmocka_unit_test(test_nonce),
         cmocka_unit_test(test_replay_cache),
+        cmocka_unit_test(test_replay_key_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
