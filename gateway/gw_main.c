@@ -200,6 +200,12 @@ int main(int argc, char **argv)
     gw = &state;
     gw->cfg = &cfg;
     gw->worker = (uint16_t)gw_workers_self();
+    /* Connection ids of a restarted worker start past those of the worker it replaces: the core
+     * still holds Path and Record-Route flow tokens that name the dead worker's connections (same
+     * gateway instance, same worker number), and a new connection with an old id would receive
+     * requests meant for another user's flow; now they get 430 Flow Failed. 2^32 connections per
+     * start, ids below 2^53 (JSON numbers of the operator API) for 2^21 restarts. */
+    gw->next_conn_id = gw_workers_start_number() << 32;
     gw->conns = g_hash_table_new(g_int64_hash, g_int64_equal);
     gw->jwks = jwks_new(cfg.jwks_uri, cfg.jwks_refetch_interval);
     int rc = 1;

@@ -62,11 +62,17 @@ enum gw_listener { GW_LISTEN_SHARED, GW_LISTEN_RECOVERY, GW_LISTEN_COUNT };
 static int gw_listen_fd[GW_LISTEN_COUNT] = {-1, -1};
 static guint gw_listen_source[GW_LISTEN_COUNT];
 static unsigned gw_self, gw_count = 1;
+static uint64_t gw_start_number; /* restarts made before this worker was forked */
 static char gw_log_name[32];
 
 unsigned gw_workers_self(void)
 {
     return gw_self;
+}
+
+uint64_t gw_workers_start_number(void)
+{
+    return gw_start_number;
 }
 
 unsigned gw_workers_count(void)
@@ -115,6 +121,7 @@ static gboolean gw_workers_tick(gpointer unused)
 /* fork(); in the child (returns 0) the worker's identity and ports are set up. */
 static pid_t gw_workers_spawn(struct gw_settings *cfg, unsigned i, const sigset_t *mask, int json)
 {
+    gw_start_number = gw_shared->restarts_total; /* the child keeps its copy */
     pid_t pid = fork();
     if (pid < 0) {
         log_error("cannot start worker %u: %s", i, strerror(errno));

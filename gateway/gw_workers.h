@@ -9,6 +9,7 @@
 #define IMSGW_GW_WORKERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -23,6 +24,9 @@
 int gw_workers_start(struct gw_settings *cfg, int json, int *exit_code, char *err, size_t errlen);
 /* This process's worker number (0 when there is one gateway). */
 unsigned gw_workers_self(void);
+/* How many workers the supervisor had restarted when it forked this one (0 at the first start;
+ * larger at each restart of the same slot): connection ids start from it (gw_main.c). */
+uint64_t gw_workers_start_number(void);
 /* In a worker, once the stop handlers are in place: lets SIGTERM/SIGINT in (held until then). */
 void gw_workers_signals_ready(void);
 /* Number of workers configured (1 = no supervisor). */

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startStack, freePort, sleep } from './harness.mjs';
+import { startStack, freePort, sleep, SipWs } from './harness.mjs';
 import { Ua } from './sipua.mjs';
 
 const USERS = Array.from({ length: 16 }, (_, i) => `u${i}`);
@@ -96,4 +96,17 @@ test('a killed worker is restarted; its users register again and are reached; th
   await a.waitStatus(200, 'MESSAGE');
   assert.equal(await workerOf(a), 0, 'worker 0\'s client kept its connection');
   assert.match(await metricsText(), /^imsgw_worker_restarts_total 1$/m);
+  // The restarted worker never gives a new connection the id of one its predecessor had: the
+  // core still holds flow tokens naming those (same instance, same worker number).
+  const died = stack.gateway.log.search(/worker 1 \(pid \d+\) died/);
+  const ids = (text) => [...text.matchAll(/imsgw-gateway\/1 \w+: ws: connection (\d+) open/g)].map((x) => x[1]);
+  const opened = [];
+  for (let i = 0; i < 40 && ids(stack.gateway.log.slice(died)).length < 2; i++) { // the kernel picks the worker
+    opened.push(await SipWs.open(stack.wsUrl));
+    await sleep(20);
+  }
+  for (const c of opened) c.close();
+  const before = ids(stack.gateway.log.slice(0, died)), after = ids(stack.gateway.log.slice(died));
+  assert.ok(before.length > 0 && after.length > 0, `connections on worker 1 before (${before}) and after (${after})`);
+  assert.deepEqual(after.filter((id) => before.includes(id)), [], 'no connection id used again');
 });
