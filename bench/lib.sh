@@ -71,7 +71,7 @@ wait_healthz() {
 pss_tree() {
   local k=0 p
   for p in "$1" $(pgrep -P "$1" || true); do
-    k=$((k + $(awk -v f="${2:-Pss}:" '$1 == f {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+    k=$((k + $(awk -v f="${2:-Pss}:" '$1 == f {v = $2} END {print v + 0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
   done
   echo $k
 }

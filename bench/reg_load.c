@@ -136,6 +136,16 @@ static int churn_next;
 static int churn_closing; /* 0 once the period is over: reconnects finish, none starts */
 static int reg_connect(struct lws_context *ctx, int i);
 
+/* A connection churn_tick() is closing (1) or has closed and not yet reconnected (2): it still
+ * counts in nregistered until its reconnect starts, so the count alone would look settled. */
+static int churn_under_way(void)
+{
+    for (int i = 0; i < nconn; i++)
+        if (conns[i].churning)
+            return 1;
+    return 0;
+}
+
 static void churn_tick(lws_sorted_usec_list_t *sul)
 {
     for (int i = 0; i < nconn; i++)
@@ -486,7 +496,8 @@ int main(int argc, char **argv)
              * instant (about churn/60 s of them). */
             churn_closing = 0;
             uint64_t settle_until = now_ns() + REG_CHURN_SETTLE_S * 1000000000ull;
-            while (!stop && now_ns() < settle_until && nregistered + nclosed < nconn)
+            while (!stop && now_ns() < settle_until &&
+                   (nregistered + nclosed < nconn || churn_under_way()))
                 lws_service(ctx, 100);
             lws_sul_cancel(&churn_sul);
             lws_sul_cancel(&retry_sul);

@@ -21,8 +21,8 @@ int close(int fd)
 {
     if (fd >= 0 && (unsigned)fd < GW_FDGEN_MAX) {
         uint32_t *g = &gw_fdgen_counts[fd];
-        uint32_t next = __atomic_load_n(g, __ATOMIC_RELAXED) + 1;
-        __atomic_store_n(g, next == GW_FDGEN_UNKNOWN ? 0 : next, __ATOMIC_RELAXED);
+        if (__atomic_add_fetch(g, 1, __ATOMIC_RELAXED) == GW_FDGEN_UNKNOWN)
+            __atomic_store_n(g, 0, __ATOMIC_RELAXED); /* never the "untracked" value */
     }
     return (int)syscall(SYS_close, fd);
 }

@@ -16,8 +16,9 @@
  *
  * Reads are seen by interposition, like ws_mask.c's recv(): plain WebSocket sockets through that
  * recv() (gw_lat_recv), sofia-sip's trunk through recvmsg(), defined here. A socket is asked for
- * its timestamps once; close(), also defined here, forgets that, for the next socket on the same
- * number. All times are CLOCK_REALTIME nanoseconds, the kernel timestamps' clock. */
+ * its timestamps once per close generation of its descriptor (gw_fdgen.h), so the next socket on
+ * the same number is asked again. All times are CLOCK_REALTIME nanoseconds, the kernel timestamps'
+ * clock. */
 #ifndef IMSGW_GW_LATENCY_H
 #define IMSGW_GW_LATENCY_H
 

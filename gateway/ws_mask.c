@@ -7,7 +7,8 @@
  * its header on are withheld from lws (dropped, as is everything after), and the flow is closed
  * with 1002. A stale entry (its fd closed without a callback and reused) is recognised by the
  * descriptor's close generation (gw_fdgen.h; one memory read, where fstat() for the socket's
- * inode was a system call per read).
+ * inode was a system call per read); when the generation moved, the inode confirms it, so a
+ * close() that did not close this socket never turns the check off.
  *
  * With TLS on the listener the socket carries ciphertext, which this parser must never see:
  * OpenSSL reads it with read(), not recv(), and recv() also skips entries marked tls. Instead the
@@ -38,8 +39,8 @@
 #include "ws_conn.h"
 
 struct ws_mask_entry {
-    uint32_t gen; /* gw_fdgen() when tracked */
-    ino_t ino;    /* only for a descriptor gw_fdgen does not track */
+    uint32_t gen; /* gw_fdgen() when tracked (or last confirmed) */
+    ino_t ino;    /* the socket's inode, asked only when the generation moved */
     struct ws_mask_parser p;
     struct gw_conn *conn; /* NULL until the handshake completed */
     int reported;         /* the violation was handed to the connection */
@@ -144,7 +145,7 @@ void ws_mask_track(int fd, int tls)
     if (!e)
         return; /* unchecked, not refused: lws still frames it */
     e->gen = gw_fdgen(fd);
-    e->ino = e->gen == GW_FDGEN_UNKNOWN ? ws_mask_inode(fd) : 0;
+    e->ino = ws_mask_inode(fd); /* one fstat() per connection */
     e->tls = tls;
     g_hash_table_replace(ws_mask_fds, GINT_TO_POINTER(fd), e);
 }
@@ -190,10 +191,15 @@ static struct ws_mask_entry *ws_mask_entry(int fd, int tls)
     struct ws_mask_entry *e;
     if (fd < 0 || !ws_mask_fds || !(e = g_hash_table_lookup(ws_mask_fds, GINT_TO_POINTER(fd))))
         return NULL;
-    if (e->gen == GW_FDGEN_UNKNOWN ? e->ino != ws_mask_inode(fd)
-                                   : e->gen != gw_fdgen(fd)) { /* closed behind our back, reused */
-        g_hash_table_remove(ws_mask_fds, GINT_TO_POINTER(fd));
-        return NULL;
+    uint32_t gen = gw_fdgen(fd);
+    if (gen == GW_FDGEN_UNKNOWN || gen != e->gen) {
+        /* Closed behind our back and reused, or only closed again without effect (a second
+         * close() of a number fails and still counts): the inode decides. */
+        if (e->ino != ws_mask_inode(fd)) {
+            g_hash_table_remove(ws_mask_fds, GINT_TO_POINTER(fd));
+            return NULL;
+        }
+        e->gen = gen;
     }
     return e->tls == tls ? e : NULL;
 }

@@ -46,9 +46,12 @@ export async function freePortRange(n) {
   for (let i = 0; i < 100; i++) {
     const p = await freePort(); // reserved now, even when its neighbours are not free
     const rest = Array.from({ length: n - 1 }, (_, k) => p + k + 1);
-    if (rest.some((q) => q > 65535 || reservedPorts.has(q))) continue;
-    if (!(await Promise.all(rest.map(portFree))).every(Boolean)) continue;
-    if (rest.some((q) => reservedPorts.has(q))) continue; // picked meanwhile by a concurrent call
+    if (rest.some((q) => q > 65535 || reservedPorts.has(q)) ||
+        !(await Promise.all(rest.map(portFree))).every(Boolean) ||
+        rest.some((q) => reservedPorts.has(q))) { // (the last: picked meanwhile by a concurrent call)
+      reservedPorts.delete(p);
+      continue;
+    }
     for (const q of rest) reservedPorts.add(q);
     return p;
   }

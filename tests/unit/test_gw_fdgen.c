@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "gw_fdgen.h"
 
 static void test_close_moves_generation(void **state)
@@ -23,6 +25,18 @@ static void test_close_moves_generation(void **state)
     assert_int_not_equal(gw_fdgen(again), noted);
     assert_int_equal(gw_fdgen(again), noted + 1);
     assert_int_equal(close(again), 0);
+}
+
+/* Libraries' close() calls reach the interposer too (GLib's g_close() stands for lws's and
+ * sofia-sip's): a build that bound them elsewhere would turn the reuse checks off silently. */
+static void test_library_close_counted(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    uint32_t noted = gw_fdgen(fd);
+    assert_true(g_close(fd, NULL));
+    assert_int_equal(gw_fdgen(fd), noted + 1);
 }
 
 static void test_close_result_kept(void **state)
@@ -47,6 +61,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_close_moves_generation),
+        cmocka_unit_test(test_library_close_counted),
         cmocka_unit_test(test_close_result_kept),
         cmocka_unit_test(test_untracked),
     };
