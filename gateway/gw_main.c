@@ -238,8 +238,10 @@ int main(int argc, char **argv)
      * messages and a receive buffer for Timer K (5 s): after a burst of 10,000 registrations
      * that was 16 KiB of heap per idle connection against 6.7 over TCP (bench/idle-mem.sh), and
      * a busy worker lost UDP answers. nta's RFC 3261 18.1.1 rule does it: a request larger than
-     * the UDP MTU goes over TCP, and back to UDP if the core refuses TCP; so the MTU is 1 byte. */
-    unsigned udp_mtu = strstr(cfg.next_hop, "transport=tcp") ? 1 : 0; /* 0: nta's 1300 */
+     * the UDP MTU goes over TCP, and back to UDP if the core refuses TCP; so the MTU is 1 byte.
+     * `core-tcp-only false` is for a core with a hop that drops TCP rather than refusing it. */
+    unsigned udp_mtu =
+        cfg.core_tcp_only && strstr(cfg.next_hop, "transport=tcp") ? 1 : 0; /* 0: nta's 1300 */
     gw->agent = nta_agent_create(
         gw->root, (url_string_t *)cfg.sip_listen, gw_on_ims_request, NULL, NTATAG_UA(0),
         NTATAG_SIP_T1X64(tx_ms), NTATAG_UDP_MTU(udp_mtu),

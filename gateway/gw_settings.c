@@ -30,6 +30,10 @@ static const struct cfg_field gw_fields[] = {
     F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
     F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
     F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),
+    F("core-tcp-only", CFG_BOOL, core_tcp_only, 0, 0,
+      "with a next-hop over TCP, every request to the core goes over TCP, also along a "
+      "Service-Route or Record-Route without a transport (UDP only if TCP is refused); false: "
+      "such routes use UDP as RFC 3263 picks (default true)"),
     F("realm", CFG_STR, realm, 0, 0, "home domain and challenge realm (default ims.test)"),
     F("visited-network-id", CFG_STR, visited_network_id, 0, 0, "P-Visited-Network-ID value"),
     F("authz-server", CFG_STR, authz_server, 0, 0, "issuer URL of the WAF"),
@@ -181,6 +185,7 @@ void gw_settings_defaults(struct gw_settings *s)
     s->workers = 0; /* one per core */
     cfg_set_str(&s->sip_listen, "sip:127.0.0.1:5070");
     cfg_set_str(&s->next_hop, "sip:127.0.0.1:5060;transport=tcp");
+    s->core_tcp_only = 1;
     cfg_set_str(&s->realm, "ims.test");
     cfg_set_str(&s->visited_network_id, "gw.ims.test");
     cfg_set_str(&s->authz_server, "http://127.0.0.1:9090");

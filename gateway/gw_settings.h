@@ -21,6 +21,7 @@ struct gw_settings {
     char *sip_listen;       /* IMS-side SIP address (UDP + TCP) */
     char *sip_host;         /* host:port we put in Path (defaults to sip_listen's) */
     char *next_hop;         /* I-CSCF/S-CSCF the REGISTER goes to */
+    int core_tcp_only;      /* next hop over TCP: every request to the core over TCP (gw_main.c) */
     char *realm;            /* home domain */
     char *visited_network_id;
     char *authz_server; /* WAF issuer, named in the Bearer challenge */
