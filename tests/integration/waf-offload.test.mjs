@@ -59,7 +59,9 @@ async function holdStore(waf) {
   } else {
     const file = path.join(waf.dir, 'waf', 'waf.sqlite');
     proc = spawn('sqlite3', [file], { stdio: ['pipe', 'ignore', 'inherit'] });
-    proc.stdin.write('BEGIN EXCLUSIVE;\n');
+    // Waits (busy timeout) while the WAF finishes a write of its own: without it the CLI's BEGIN
+    // failed at once with "database is locked" now and then (an ASan CI run) and held nothing.
+    proc.stdin.write('.timeout 5000\nBEGIN EXCLUSIVE;\n');
     locked = () => {
       try {
         execFileSync('sqlite3', ['-cmd', '.timeout 0', file, 'BEGIN IMMEDIATE; ROLLBACK;'],
@@ -71,7 +73,10 @@ async function holdStore(waf) {
   const exited = new Promise((resolve) => proc.on('exit', resolve));
   const until = Date.now() + 10000;
   while (!locked()) {
-    assert.ok(Date.now() < until, 'the store lock was never taken');
+    if (Date.now() >= until) {
+      proc.kill('SIGKILL'); // nothing left waiting on its stdin: the suite ends instead of hanging
+      assert.fail('the store lock was never taken');
+    }
     await sleep(50);
   }
   return async () => {
