@@ -86,6 +86,20 @@ async function sessionEvent(page, event, ms = 10000) {
 }
 
 /** Waits (bounded) until both pages receive more audio packets than a moment ago. */
+/**
+ * bob's session puts the call on hold or resumes it ('hold' / 'unhold') and resolves when the
+ * peer answered the re-INVITE. JsSIP refuses a new offer while one is still unanswered, so the
+ * test must not resume before the hold's 200 OK reached bob (slow under ASan).
+ */
+async function reoffer(page, what, ms = 10000) {
+  const r = await page.evaluate(([w, t]) => new Promise((resolve) => {
+    const timer = setTimeout(() => resolve('no answer to the re-INVITE'), t);
+    const ok = window.__sessions.at(-1)[w]({}, () => { clearTimeout(timer); resolve('answered'); });
+    if (!ok) { clearTimeout(timer); resolve('refused by JsSIP'); }
+  }), [what, ms]);
+  assert.equal(r, 'answered', `${page.testName} ${what}`);
+}
+
 async function audioFlows(alice, bob, what) {
   const [a0, b0] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
   let [a1, b1] = [a0, b0];
@@ -154,10 +168,10 @@ test('the WebSocket is cut mid-call: the page recovers the flow with its key; bo
   await shot(alice, 'wic-recovery-1-alice-after-cut');
   // bob puts the call on hold and resumes it: two re-INVITEs that follow the old flow token in
   // the route set to alice's new WebSocket, where her JsSIP session answers them
-  await bob.evaluate(() => window.__sessions.at(-1).hold());
+  await reoffer(bob, 'hold');
   await sessionEvent(alice, 'hold remote');
   assert.equal(await alice.evaluate(() => window.__sessions.at(-1).isOnHold().remote), true);
-  await bob.evaluate(() => window.__sessions.at(-1).unhold());
+  await reoffer(bob, 'unhold');
   await sessionEvent(alice, 'unhold remote');
   const reinvites = await alice.evaluate(() => window.__ws.at(-1).lines.filter((l) => l.startsWith('INVITE ')).length);
   assert.equal(reinvites, 2, 'both re-INVITEs came over the new WebSocket');
