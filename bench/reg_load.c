@@ -1,7 +1,7 @@
 /* reg_load: a REGISTER load client over SIP WebSocket (RFC 7118) for `make bench`.
  *
  *   reg_load --url ws://127.0.0.1:8080/sip --tokens FILE --connections N
- *            [--duration S] [--mode rate|idle|open] [--rate R]
+ *            [--duration S] [--mode rate|idle|open] [--rate R] [--warmup W]
  *
  * rate: every connection REGISTERs, waits for the final response, and REGISTERs again on the
  *       same Call-ID (a closed loop); after a one-second warm-up it counts responses for S
@@ -10,7 +10,10 @@
  *       REGISTER is due at start + k/R whatever happened to the earlier ones and goes out on the
  *       next connection with none outstanding; its latency counts from that intended time, so
  *       a stall is measured in full instead of hidden by sending less (coordinated omission).
- *       Needs enough connections for the rate; the largest backlog is printed.
+ *       Needs enough connections for the rate; the largest backlog is printed. --warmup W:
+ *       W seconds at the same rate before the counted S (default 1), so that the transient of
+ *       N fresh registrations (each followed by the gateway's reg-event SUBSCRIBE to the core)
+ *       has passed and the run measures the steady state.
  * idle: every connection registers once, then stays open and silent; prints "registered N"
  *       and keeps the connections until S seconds pass (the caller measures the gateway). A 503
  *       with Retry-After is retried after that many seconds (at most REG_MAX_RETRIES times), as
@@ -58,7 +61,7 @@ struct reg_conn {
 
 static struct reg_conn conns[REG_MAX_CONN];
 static char **tokens;
-static int ntokens, nconn = 10, duration = 5, idle_mode, open_mode;
+static int ntokens, nconn = 10, duration = 5, warmup = 1, idle_mode, open_mode;
 static double rate;       /* open loop: REGISTERs per second */
 static uint64_t *backlog; /* open loop: intended send times, a ring */
 static unsigned backlog_head, backlog_len, backlog_max;
@@ -393,6 +396,8 @@ int main(int argc, char **argv)
             nconn = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--duration"))
             duration = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--warmup"))
+            warmup = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--mode")) {
             idle_mode = !strcmp(argv[i + 1], "idle");
             open_mode = !strcmp(argv[i + 1], "open");
@@ -412,13 +417,13 @@ int main(int argc, char **argv)
     if (!connect_timeout)
         connect_timeout = duration + 60;
     if (!token_file || load_tokens(token_file) < 0 || nconn < 1 || nconn > REG_MAX_CONN ||
-        duration < 1 || duration > 600 || nsources < 0 || nsources > 64 || first_user < 0 ||
-        max_pending < 0 || connect_timeout < 1 || connect_timeout > 900 ||
-        (open_mode && !(rate >= 1 && rate <= 1e6))) {
+        duration < 1 || duration > 600 || warmup < 1 || warmup > 60 || nsources < 0 ||
+        nsources > 64 || first_user < 0 || max_pending < 0 || connect_timeout < 1 ||
+        connect_timeout > 900 || (open_mode && !(rate >= 1 && rate <= 1e6))) {
         fprintf(stderr, "usage: reg_load --url ws://127.0.0.1:PORT/sip --tokens FILE "
                         "--connections 1..20000 [--duration 1..600] [--mode rate|idle|open] "
                         "[--rate 1..1000000 (open)] [--sources 1..64] [--first N] "
-                        "[--max-pending N] [--connect-timeout 1..900]\n");
+                        "[--max-pending N] [--connect-timeout 1..900] [--warmup 1..60 (open)]\n");
         return 2;
     }
     char buf[256];
@@ -510,8 +515,8 @@ int main(int argc, char **argv)
         }
     } else if (open_mode) {
         open_t0 = now_ns();
-        t_measure_ns = open_t0 + 1000000000ull; /* one second of warm-up at the same rate */
-        /* a caller reading the gateway's own histogram starts its window a second after this */
+        t_measure_ns = open_t0 + (uint64_t)warmup * 1000000000ull; /* warm-up at the same rate */
+        /* a caller reading the gateway's own histogram starts its window warmup s after this */
         printf("open loop started\n");
         fflush(stdout);
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;

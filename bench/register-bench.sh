@@ -28,7 +28,7 @@ only_nocache=${CACHE_OFF_ONLY:-}
   { echo "register-bench: kamailio is not installed (scripts/deps.sh)"; exit 1; }
 
 jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
-gw_port2=$(free_port); gw_sip2=$(sip_base "$workers")
+gw_port2=$(free_port) # its SIP ports are picked right before it starts (the runs before take ports)
 kam_ws=$(free_port); kam_sip=$(free_port); kam_reg=$(free_port)
 
 echo "== REGISTER, imsgw vs Kamailio ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uptime | sed 's/.*load average/load average/'))"
@@ -166,14 +166,16 @@ done
 open_rate=$(awk -v m="$(cat "$dir/imsgw-1000.median")" 'BEGIN { printf "%d", m / 2 }')
 # For imsgw (third argument: its HTTP port) the gateway's own share is read too: its histogram
 # imsgw_register_gateway_seconds (kernel receive timestamps; the stub's time left out) between a
-# snapshot one second after the open loop started (after reg_load's warm-up) and one at its end.
+# snapshot WARMUP seconds (default 3) after the open loop started (after reg_load's warm-up at the
+# same rate, past the transient of 1,000 fresh registrations and their reg-event SUBSCRIBEs) and
+# one at its end.
 open_run() { # name url [metrics-port]
   local out
   timeout $((secs + 120)) "$build/bench/reg_load" --url "$2" --tokens "$dir/tokens" --connections 1000 \
-    --duration "$secs" --mode open --rate "$open_rate" >"$dir/open.out" & local lp=$!
+    --duration "$secs" --mode open --rate "$open_rate" --warmup "${WARMUP:-3}" >"$dir/open.out" & local lp=$!
   if [ -n "${3:-}" ]; then
     for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
-    sleep 1; curl -sf "http://127.0.0.1:$3/metrics" >"$dir/m-a" || true
+    sleep "${WARMUP:-3}"; curl -sf "http://127.0.0.1:$3/metrics" >"$dir/m-a" || true
     sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; curl -sf "http://127.0.0.1:$3/metrics" >"$dir/m-b" || true
     echo "$(awk -v leg=total -v q=0.5 -f bench/gw-latency.awk "$dir/m-a" "$dir/m-b") $(awk -v leg=total -v q=0.99 -f bench/gw-latency.awk "$dir/m-a" "$dir/m-b")" >>"$dir/$1-gw"
   fi
@@ -207,6 +209,7 @@ fi # CACHE_OFF_ONLY
 #                which here also pays for the stub and the load tool on the same cores.
 nc_conns=${NOCACHE_CONNECTIONS:-200}
 echo "-- token cache off (every REGISTER verifies an ES256 signature), $nc_conns connections"
+gw_sip2=$(sip_base "$workers")
 start_gw "$gw_port2" "$gw_sip2" "$idle_conns" 0 "$dir/gw-nocache.log"; nc_pid=$!
 wait_healthz "$gw_port2"
 nc_url="ws://127.0.0.1:$gw_port2/sip"
@@ -225,11 +228,15 @@ awk -v v="${verify:-0}" -v w="$workers" -v rate="$(med 1)" -v cpu="$(med 4)" \
   -v sys=$((sys1 - sys0)) -v all=$((all1 - all0)) 'BEGIN {
   if (rate <= 0 || cpu <= 0 || v <= 0) {
     printf "token cache off: no result (REGISTER/s %d, CPU %d us/REG, verifies/s %d); see %s\n", rate, cpu, v, "/tmp/imsgw-bench-last"
-    exit
+    exit 1
   }
   us = 1e6 / v
   printf "ES256 verify, one core (openssl speed ecdsap256, this run): %.0f /s = %.1f us per signature\n", v, us
   printf "gateway CPU per REGISTER %d us (median; %.0f %% of it in the kernel), %.2f of %d core(s) busy at %d REGISTER/s\n", cpu, (all > 0 ? 100 * sys / all : 0), rate * cpu / 1e6, w, rate
   printf "efficiency (verify time / gateway CPU per REGISTER): %.0f %% (goal 80 %%)\n", (cpu > 0 ? 100 * us / cpu : 0)
   printf "plain ratio (REGISTER/s / (%d workers x %.0f verifies/s)): %.0f %%\n", w, v, (v > 0 ? 100 * rate / (w * v) : 0)
-}' | tee -a "$dir/summary"
+}' | tee -a "$dir/summary" || nocache_failed=1
+if [ -n "${nocache_failed:-}" ]; then
+  echo "register-bench: the token-cache-off point gave no result (see $dir/gw-nocache.log, kept in /tmp/imsgw-bench-last)" >&2
+  exit 1
+fi

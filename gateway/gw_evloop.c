@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <glib.h>
 
+#include "gw_fdgen.h"
 #include "log.h"
 
 static struct ev_loop *evl;
@@ -20,12 +21,15 @@ static ev_prepare gprepare;
 static ev_check gcheck;
 static ev_timer gtimer;
 
-/* GLib's fds for this iteration, and one watcher each (same index). */
+/* GLib's fds for this iteration, and one watcher each (same index), with the close generation
+ * (gw_fdgen) of the descriptor when its watcher was last set. */
 static GPollFD *gfds;
 static ev_io *gios;
+static uint32_t *ggens;
 static int gfds_len, gfds_cap;
 static int gfds_woken; /* a watcher saw one of them ready since the last prepare */
 static gint gmax_prio;
+static void (*flush)(void);
 
 /* libwebsockets-evlib-ev 4.1.6 re-arms its one timer (every lws timer: pings, timeouts, retries)
  * with ev_timer_set() + ev_timer_start() while it may still be active, and libev ignores the start
@@ -86,6 +90,7 @@ static void gfds_fit(int n)
     int cap = n + 8;
     gfds = g_renew(GPollFD, gfds, cap);
     gios = g_renew(ev_io, gios, cap);
+    ggens = g_renew(uint32_t, ggens, cap);
     for (int i = 0; i < cap; i++) {
         ev_io_init(&gios[i], on_gfd, -1, 0);
         ev_set_priority(&gios[i], EV_MINPRI);
@@ -97,18 +102,29 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)w;
     (void)revents;
+    if (flush)
+        flush();
     g_main_context_prepare(gctx, &gmax_prio);
     gint timeout = 0;
     int n;
     while ((n = g_main_context_query(gctx, gmax_prio, &timeout, gfds, gfds_cap)) > gfds_cap)
         gfds_fit(n);
-    /* Set again every round, even when unchanged: GLib may have closed an fd and opened another
-     * with the same number (sofia-sip's trunk reconnecting), which epoll forgot; libev re-adds
-     * it (an EPOLL_CTL_ADD that is EEXIST when nothing changed: one syscall per GLib fd). */
+    /* A watcher is set again only when its fd, its events or the fd's close generation changed:
+     * GLib may have closed an fd and opened another with the same number (sofia-sip's trunk
+     * reconnecting), which epoll forgot, and the generation tells (every close() of the process
+     * goes through gw_fdgen). Setting each one every round cost an epoll_ctl per GLib fd per
+     * loop turn, several per SIP message at moderate load. */
     for (int i = 0; i < n; i++) {
+        int events = ev_events_of(gfds[i].events);
+        uint32_t gen = gw_fdgen(gfds[i].fd);
+        if (ev_is_active(&gios[i]) && gios[i].fd == gfds[i].fd &&
+            (gios[i].events & (EV_READ | EV_WRITE)) == events && ggens[i] == gen &&
+            gen != GW_FDGEN_UNKNOWN)
+            continue;
         ev_io_stop(loop, &gios[i]);
-        ev_io_set(&gios[i], gfds[i].fd, ev_events_of(gfds[i].events));
+        ev_io_set(&gios[i], gfds[i].fd, events);
         ev_io_start(loop, &gios[i]);
+        ggens[i] = gen;
     }
     for (int i = n; i < gfds_len; i++)
         ev_io_stop(loop, &gios[i]);
@@ -134,8 +150,13 @@ static void on_check(struct ev_loop *loop, ev_check *w, int revents)
     if (gfds_woken && gfds_len > 0 && g_poll(gfds, (guint)gfds_len, 0) < 0)
         for (int i = 0; i < gfds_len; i++)
             gfds[i].revents = 0; /* EINTR: seen on the next round */
-    if (g_main_context_check(gctx, gmax_prio, gfds, gfds_len))
+    if (g_main_context_check(gctx, gmax_prio, gfds, gfds_len)) {
         g_main_context_dispatch(gctx);
+        /* the core's answers just handled go out now, not after the rest of a long turn (libev
+         * runs this check before the turn's WebSocket reads of the same priority) */
+        if (flush)
+            flush();
+    }
 }
 
 struct ev_loop *gw_evloop_create(void)
@@ -165,6 +186,11 @@ struct ev_loop *gw_evloop_create(void)
     return evl;
 }
 
+void gw_evloop_set_flush(void (*fn)(void))
+{
+    flush = fn;
+}
+
 void gw_evloop_run(void)
 {
     ev_run(evl, 0);
@@ -187,8 +213,10 @@ void gw_evloop_destroy(void)
     ev_check_stop(evl, &gcheck);
     g_free(gfds);
     g_free(gios);
+    g_free(ggens);
     gfds = NULL;
     gios = NULL;
+    ggens = NULL;
     gfds_len = gfds_cap = 0;
     g_main_context_release(gctx);
     ev_loop_destroy(evl);

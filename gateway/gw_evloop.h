@@ -9,6 +9,11 @@
  * the libev loop to hand to libwebsockets as its foreign loop, or NULL (already logged). */
 struct ev_loop *gw_evloop_create(void);
 
+/* fn writes what the loop's callbacks queued (ws_flush): it runs after each dispatch of GLib's
+ * sources (sofia-sip: the core's answers) and before the loop blocks. One such function, set
+ * once at start. */
+void gw_evloop_set_flush(void (*fn)(void));
+
 /* Runs until gw_evloop_stop(). */
 void gw_evloop_run(void);
 

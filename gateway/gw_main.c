@@ -215,9 +215,15 @@ int main(int argc, char **argv)
         cfg_free(&gw_program, &cfg);
         return 1;
     }
+    gw_evloop_set_flush(ws_flush);
     su_init();
     su_log_redirect(su_log_default, gw_su_log, NULL);
     gw->root = su_glib_root_create(NULL);
+    /* GLib 2.74 blocks a source while it dispatches and, unblocking it, re-adds its fds, which
+     * signals the context's wakeup eventfd: a write, a read and one more loop turn after every
+     * dispatch of sofia-sip's source (per SIP message). Nothing here runs a nested GLib
+     * iteration, so the source may stay unblocked. */
+    g_source_set_can_recurse(su_glib_root_gsource(gw->root), TRUE);
     g_source_attach(su_glib_root_gsource(gw->root), NULL);
     gw->next_hop = (url_string_t *)cfg.next_hop;
     reg_admit_configure((unsigned)cfg.register_inflight_max, (unsigned)cfg.register_queue_max,

@@ -1,6 +1,10 @@
-/* ws_conn: writes happen only from LWS_CALLBACK_SERVER_WRITEABLE (libwebsockets' rule); every
- * other path queues and asks for a writeable callback. Reassembly is bounded by
- * max-message-size and closes with 1009 past it. */
+/* ws_conn: messages are queued per connection and written outside every libwebsockets callback,
+ * once per loop turn before the loop blocks (ws_flush), or from LWS_CALLBACK_SERVER_WRITEABLE
+ * when lws still holds part of an earlier write (its truncated-send buffer) or a ping or close is
+ * due. Writing at the end of the turn instead of asking for a writeable callback saves each answer
+ * two epoll_ctl calls (POLLOUT on, then off) and a whole loop turn of waiting, which was part of
+ * the gateway's latency (docs/benchmarks.md). Reassembly is bounded by max-message-size and
+ * closes with 1009 past it. */
 #include "ws_conn.h"
 
 #include <stdlib.h>
@@ -33,6 +37,10 @@ struct ws_pss {
 
 /* Bytes queued on all connections together (max-queued-bytes-total). */
 static size_t ws_queued_total;
+
+/* Connections with messages queued in this loop turn, by id (one may close before ws_flush()),
+ * each once (gw_conn.flush_listed): at most one entry per open connection. */
+static GArray *ws_flush_ids;
 
 /* The SIP layer above, set once at start: ws_conn calls up only through these, so it stays a
  * leaf module that the SIP modules can use without an include circle. */
@@ -124,7 +132,12 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     c->out_bytes += len;
     ws_queued_total += len;
     gw->metrics.ws_queued_bytes = ws_queued_total;
-    lws_callback_on_writable(c->wsi);
+    if (!c->flush_listed) {
+        if (!ws_flush_ids)
+            ws_flush_ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+        g_array_append_val(ws_flush_ids, c->id);
+        c->flush_listed = 1;
+    }
 }
 
 void ws_mark_latency(struct gw_conn *c, unsigned count_before, const struct gw_lat_mark *m)
@@ -183,6 +196,9 @@ static void ws_source_add(const char *peer, int delta)
 
 void ws_shutdown(void)
 {
+    if (ws_flush_ids)
+        g_array_free(ws_flush_ids, TRUE);
+    ws_flush_ids = NULL;
     ws_keepalive_shutdown();
     if (ws_sources)
         g_hash_table_destroy(ws_sources);
@@ -362,24 +378,11 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
     return 0;
 }
 
-static int ws_writeable(struct lws *wsi, struct gw_conn *c)
+/* Writes the connection's first queued message as one frame: 0, or -1 when lws failed (the
+ * connection is then to be closed). */
+static int ws_write_one(struct lws *wsi, struct gw_conn *c)
 {
-    int ping = ws_keepalive_write(c, wsi);
-    if (ping < 0)
-        return -1;
-    if (ping) {
-        if (c->out_head || c->close_code)
-            lws_callback_on_writable(wsi);
-        return 0;
-    }
     struct gw_out *o = c->out_head;
-    if (!o) {
-        if (c->close_code) {
-            lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
-            return -1;
-        }
-        return 0;
-    }
     c->out_head = o->next;
     if (!c->out_head)
         c->out_tail = NULL;
@@ -397,11 +400,69 @@ static int ws_writeable(struct lws *wsi, struct gw_conn *c)
     if (n >= 0 && o->lat.rx_ns)
         gw_lat_finish(gw->metrics.register_latency, &o->lat, gw_lat_now_ns());
     free(o);
-    if (n < 0)
-        return -1;
+    return n < 0 ? -1 : 0;
+}
+
+/* Writes what is queued while lws takes it whole; what it could not send lws keeps itself and
+ * asks for a writeable callback, where the rest of the queue follows. */
+static int ws_write_queue(struct lws *wsi, struct gw_conn *c)
+{
+    while (c->out_head) {
+        if (ws_write_one(wsi, c) < 0)
+            return -1;
+        if (lws_partial_buffered(wsi))
+            break;
+    }
     if (c->out_head || c->close_code)
         lws_callback_on_writable(wsi);
     return 0;
+}
+
+void ws_flush(void)
+{
+    if (!ws_flush_ids || !ws_flush_ids->len)
+        return;
+    for (guint i = 0; i < ws_flush_ids->len; i++) {
+        struct gw_conn *c = ws_find(g_array_index(ws_flush_ids, uint64_t, i));
+        if (!c)
+            continue; /* closed meanwhile */
+        c->flush_listed = 0;
+        if (!c->out_head)
+            continue;
+        /* A ping or close frame due, or lws still holding part of an earlier write: the
+         * writeable callback keeps the frames in order. */
+        if (c->ka_ping_due || c->close_code || lws_partial_buffered(c->wsi)) {
+            lws_callback_on_writable(c->wsi);
+            continue;
+        }
+        if (ws_write_queue(c->wsi, c) < 0) {
+            log_warn("ws: connection %llu from %s cannot be written to; closing",
+                     (unsigned long long)c->id, c->peer);
+            ws_queue_free(c);
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        }
+    }
+    g_array_set_size(ws_flush_ids, 0);
+}
+
+static int ws_writeable(struct lws *wsi, struct gw_conn *c)
+{
+    int ping = ws_keepalive_write(c, wsi);
+    if (ping < 0)
+        return -1;
+    if (ping) {
+        if (c->out_head || c->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (!c->out_head) {
+        if (c->close_code) {
+            lws_close_reason(wsi, (enum lws_close_status)c->close_code, NULL, 0);
+            return -1;
+        }
+        return 0;
+    }
+    return ws_write_queue(wsi, c);
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -39,12 +39,16 @@ struct gw_conn {
     int64_t rx_ns;         /* the last complete message reached the kernel (gw_latency) */
     char flow_token[FLOW_CONN_TOKEN_LEN + 1]; /* made on first use (route_flow_token) */
 
-    struct ka_entry ka;       /* its place in the keepalive wheel (ws_keepalive) */
-    unsigned ka_ping_due : 1; /* a ping waits for the writeable callback */
+    struct ka_entry ka;        /* its place in the keepalive wheel (ws_keepalive) */
+    unsigned ka_ping_due : 1;  /* a ping waits for the writeable callback */
+    unsigned flush_listed : 1; /* in ws_flush()'s list for this loop turn */
 };
 
-/* Queues one WebSocket text message; drops the connection if its queue is full. */
+/* Queues one WebSocket text message, written by ws_flush() at the end of the loop turn; drops the
+ * connection if its queue is full. */
 void ws_send(struct gw_conn *c, const char *data, size_t len);
+/* Writes the messages queued in this loop turn (gw_evloop calls it before the loop blocks). */
+void ws_flush(void);
 /* The message just queued by ws_send() (when the queue grew from count_before) counts its time
  * in the gateway once written (gw_latency); nothing when it was not queued. */
 void ws_mark_latency(struct gw_conn *c, unsigned count_before, const struct gw_lat_mark *m);
