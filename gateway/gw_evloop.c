@@ -111,9 +111,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
         gfds_fit(n);
     /* A watcher is set again only when its fd, its events or the fd's close generation changed:
      * GLib may have closed an fd and opened another with the same number (sofia-sip's trunk
-     * reconnecting), which epoll forgot, and the generation tells (every close() of the process
-     * goes through gw_fdgen). Setting each one every round cost an epoll_ctl per GLib fd per
-     * loop turn, several per SIP message at moderate load. */
+     * reconnecting), which epoll forgot, and the generation tells (sofia-sip's, GLib's and the
+     * gateway's close() calls go through gw_fdgen; only glibc's internal ones, e.g. fclose(),
+     * do not, and those never close a GLib fd). Setting each one every round cost an epoll_ctl per
+     * GLib fd per loop turn, several per SIP message at moderate load. */
     for (int i = 0; i < n; i++) {
         int events = ev_events_of(gfds[i].events);
         uint32_t gen = gw_fdgen(gfds[i].fd);

@@ -109,6 +109,9 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
               "(per connection, or the biggest while all queues were over "
               "max-queued-bytes-total).",
               m->ws_slow_readers_closed_total);
+    gw_metric(&o, "imsgw_ws_write_failures_total", "counter",
+              "WebSocket connections closed because a write to them failed.",
+              m->ws_write_failures_total);
     gw_metric(&o, "imsgw_ws_pings_sent_total", "counter",
               "WebSocket pings sent to connections idle for ws-ping-interval.",
               m->ws_pings_sent_total);

@@ -40,6 +40,7 @@ struct gw_metrics {
     uint64_t http_refused_total; /* plain HTTP requests refused (a body, a second request) */
     uint64_t ws_queued_bytes;    /* gauge: bytes in all WebSocket send queues */
     uint64_t ws_slow_readers_closed_total; /* closed for a send queue over its bound */
+    uint64_t ws_write_failures_total;      /* closed because a write to it failed */
     uint64_t ws_pings_sent_total;          /* keepalive pings to idle connections */
     uint64_t ws_unresponsive_closed_total; /* closed: nothing for 2 x ws-ping-interval */
     uint64_t tls_reloads_total;            /* certificate reloads on SIGHUP that took */

@@ -99,7 +99,7 @@ static struct gw_conn *ws_biggest_queue(void)
 
 void ws_send(struct gw_conn *c, const char *data, size_t len)
 {
-    if (c->close_code)
+    if (c->close_code || c->closing)
         return;
     if (c->out_count >= WS_MAX_QUEUED || c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
         ws_abort(c, "does not read");
@@ -339,22 +339,29 @@ static void ws_closed(struct ws_pss *pss)
     gw->metrics.ws_open--;
 }
 
+/* lws closes the connection with code once this callback returns -1 (a close handshake of up
+ * to 10 s): nothing more of ours may be written on it (RFC 6455 §5.5.1), so it is marked. */
+static int ws_fail(struct lws *wsi, struct gw_conn *c, enum lws_close_status code)
+{
+    c->closing = 1;
+    lws_close_reason(wsi, code, NULL, 0);
+    return -1;
+}
+
 static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t len)
 {
     if (c->rx_len + len > (size_t)gw->cfg->max_message_size) {
         log_warn("ws: connection %llu sent a message over %ld bytes; closing",
                  (unsigned long long)c->id, gw->cfg->max_message_size);
         gw->metrics.ws_bad_messages_total++;
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, NULL, 0);
-        return -1;
+        return ws_fail(wsi, c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
     }
     if (len) {
         unsigned char *grown = realloc(c->rx, c->rx_len + len + 1);
         if (!grown) { /* c->rx stays valid and is freed with the connection */
             log_warn("ws: out of memory for a message from connection %llu; closing",
                      (unsigned long long)c->id);
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, NULL, 0);
-            return -1;
+            return ws_fail(wsi, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION);
         }
         c->rx = grown;
         memcpy(c->rx + c->rx_len, in, len);
@@ -372,8 +379,7 @@ static int ws_receive(struct lws *wsi, struct gw_conn *c, const void *in, size_t
     free(msg);
     if (rc < 0) {
         gw->metrics.ws_bad_messages_total++;
-        lws_close_reason(wsi, (enum lws_close_status) - rc, NULL, 0);
-        return -1;
+        return ws_fail(wsi, c, (enum lws_close_status) - rc);
     }
     return 0;
 }
@@ -422,12 +428,14 @@ void ws_flush(void)
 {
     if (!ws_flush_ids || !ws_flush_ids->len)
         return;
+    /* len is read again each round: an id listed meanwhile (its flag cleared below first) is
+     * written in this same pass, not dropped by the reset at the end */
     for (guint i = 0; i < ws_flush_ids->len; i++) {
         struct gw_conn *c = ws_find(g_array_index(ws_flush_ids, uint64_t, i));
         if (!c)
             continue; /* closed meanwhile */
         c->flush_listed = 0;
-        if (!c->out_head)
+        if (!c->out_head || c->closing)
             continue;
         /* A ping or close frame due, or lws still holding part of an earlier write: the
          * writeable callback keeps the frames in order. */
@@ -436,10 +444,15 @@ void ws_flush(void)
             continue;
         }
         if (ws_write_queue(c->wsi, c) < 0) {
+            /* Outside lws' service a kill would wait for its next wake-up: the writeable
+             * callback, due at once, closes it (ws_writeable), and until then nothing more is
+             * queued or written. */
             log_warn("ws: connection %llu from %s cannot be written to; closing",
                      (unsigned long long)c->id, c->peer);
+            gw->metrics.ws_write_failures_total++;
             ws_queue_free(c);
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            c->closing = 1;
+            lws_callback_on_writable(c->wsi);
         }
     }
     g_array_set_size(ws_flush_ids, 0);
@@ -447,6 +460,8 @@ void ws_flush(void)
 
 static int ws_writeable(struct lws *wsi, struct gw_conn *c)
 {
+    if (c->closing)
+        return -1;
     int ping = ws_keepalive_write(c, wsi);
     if (ping < 0)
         return -1;
@@ -488,6 +503,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (pss->conn)
             ws_keepalive_seen(pss->conn);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (pss->conn) /* lws answers the close; nothing of ours after it */
+            pss->conn->closing = 1;
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? ws_writeable(wsi, pss->conn) : -1;
     case LWS_CALLBACK_CLOSED:
@@ -500,5 +519,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 
 const struct lws_protocols ws_sip_protocol = {
     /* rx_buffer_size is allocated per connection for its whole life; messages longer than it
-     * arrive in pieces that ws_receive() joins, so a small one saves memory per idle flow. */
-    "sip", ws_callback, sizeof(struct ws_pss), 1024, 0, NULL, 0};
+     * arrive in pieces that ws_receive() joins, so a small one saves memory per idle flow.
+     * tx_packet_size: lws sends at most this much per send() and buffers the rest for a
+     * writeable callback; 0 would mean rx_buffer_size, so every message over 1 KiB (an INVITE
+     * with its SDP, a reg-event NOTIFY) took a loop turn per KiB. Nothing is allocated by it. */
+    "sip", ws_callback, sizeof(struct ws_pss), 1024, 0, NULL, WS_TX_PACKET_SIZE};

@@ -17,6 +17,8 @@
 /* Messages waiting to be written to one connection; more means a peer that does not read. */
 #define WS_MAX_QUEUED 4096
 #define WS_MAX_QUEUED_BYTES (1024 * 1024)
+/* Bytes of one message lws hands to send() at once (lws_protocols.tx_packet_size). */
+#define WS_TX_PACKET_SIZE (64 * 1024)
 
 struct gw_out;
 struct gw_lat_mark;
@@ -42,6 +44,7 @@ struct gw_conn {
     struct ka_entry ka;        /* its place in the keepalive wheel (ws_keepalive) */
     unsigned ka_ping_due : 1;  /* a ping waits for the writeable callback */
     unsigned flush_listed : 1; /* in ws_flush()'s list for this loop turn */
+    unsigned closing : 1;      /* lws closes it (failed, or the peer's close): write nothing */
 };
 
 /* Queues one WebSocket text message, written by ws_flush() at the end of the loop turn; drops the
