@@ -47,8 +47,8 @@ struct gw_conn {
     unsigned closing : 1;      /* lws closes it (failed, or the peer's close): write nothing */
 };
 
-/* Queues one WebSocket text message, written by ws_flush() at the end of the loop turn; drops the
- * connection if its queue is full. */
+/* Queues one WebSocket text message, written by ws_flush() (after the GLib dispatch or loop turn
+ * that queued it); drops the connection if its queue is full. */
 void ws_send(struct gw_conn *c, const char *data, size_t len);
 /* Writes the messages queued in this loop turn (gw_evloop calls it before the loop blocks). */
 void ws_flush(void);

@@ -85,7 +85,6 @@ async function sessionEvent(page, event, ms = 10000) {
   assert.fail(`${page.testName}: no "${event}" event; saw ${JSON.stringify(await page.evaluate(() => window.__sessionEvents))}`);
 }
 
-/** Waits (bounded) until both pages receive more audio packets than a moment ago. */
 /**
  * bob's session puts the call on hold or resumes it ('hold' / 'unhold') and resolves when the
  * peer answered the re-INVITE. JsSIP refuses a new offer while one is still unanswered, so the
@@ -100,6 +99,7 @@ async function reoffer(page, what, ms = 10000) {
   assert.equal(r, 'answered', `${page.testName} ${what}`);
 }
 
+/** Waits (bounded) until both pages receive more audio packets than a moment ago. */
 async function audioFlows(alice, bob, what) {
   const [a0, b0] = [await inboundAudioPackets(alice), await inboundAudioPackets(bob)];
   let [a1, b1] = [a0, b0];
