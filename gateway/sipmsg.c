@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 
 #include <sofia-sip/msg_addr.h>
 #include <sofia-sip/sip_header.h>
@@ -20,38 +21,41 @@
 #define SIPMSG_SEND_IOV 64
 #include "ws_conn.h"
 
-/* msg_prepare() encodes only the headers that changed and keeps the received text of the
- * others, as sofia's own transports do; msg_as_string() would print every header again
- * (~10,000 instructions of snprintf per forwarded REGISTER answer, docs/benchmarks.md). */
-int sipmsg_send(struct gw_conn *c, msg_t *msg)
+/* The encoded pieces of msg, prepared as sofia's transports do it: msg_prepare() encodes only the
+ * headers that changed and keeps the received text of the others, where msg_as_string() would
+ * print every header again (~10,000 instructions of snprintf per forwarded REGISTER answer,
+ * docs/benchmarks.md). Returns their count (1..SIPMSG_SEND_IOV), 0 when msg is unusually
+ * fragmented, -1 when it cannot be encoded. */
+static int sipmsg_pieces(msg_t *msg, struct iovec out[SIPMSG_SEND_IOV])
 {
     sip_t *sip = sip_object(msg);
     su_iovec_t iov[SIPMSG_SEND_IOV];
     if (msg_serialize(msg, (msg_pub_t *)sip) < 0 || msg_prepare(msg) < 0)
         return -1;
     isize_t n = msg_iovec(msg, iov, SIPMSG_SEND_IOV);
-    if (n <= 0 || n > SIPMSG_SEND_IOV) { /* unusually fragmented: print it whole */
-        size_t len = 0;
-        char *text = msg_as_string(msg_home(msg), msg, NULL, 0, &len);
-        if (!text)
-            return -1;
-        ws_send(c, text, len);
-        su_free(msg_home(msg), text);
+    if (n <= 0 || n > SIPMSG_SEND_IOV)
+        return 0;
+    for (isize_t i = 0; i < n; i++)
+        out[i] = (struct iovec){.iov_base = iov[i].siv_base, .iov_len = iov[i].siv_len};
+    return (int)n;
+}
+
+int sipmsg_send(struct gw_conn *c, msg_t *msg)
+{
+    struct iovec iov[SIPMSG_SEND_IOV];
+    int n = sipmsg_pieces(msg, iov);
+    if (n < 0)
+        return -1;
+    if (n > 0) {
+        ws_sendv(c, iov, (size_t)n);
         return 0;
     }
-    size_t len = 0;
-    for (isize_t i = 0; i < n; i++)
-        len += iov[i].siv_len;
-    char *text = malloc(len ? len : 1);
+    size_t len = 0; /* unusually fragmented: print it whole */
+    char *text = msg_as_string(msg_home(msg), msg, NULL, 0, &len);
     if (!text)
         return -1;
-    size_t at = 0;
-    for (isize_t i = 0; i < n; i++) {
-        memcpy(text + at, iov[i].siv_base, iov[i].siv_len);
-        at += iov[i].siv_len;
-    }
     ws_send(c, text, len);
-    free(text);
+    su_free(msg_home(msg), text);
     return 0;
 }
 
@@ -191,6 +195,54 @@ struct sipmsg_frozen *sipmsg_freeze(msg_t *msg)
         memcpy(f->text, text, len);
     }
     su_free(msg_home(msg), text);
+    return f;
+}
+
+/* Removes the first Via header field line of f's text: -1 when it has none. The text is sofia's
+ * encoding, one Via per line ("Via: " or, compact, "v: "). */
+static int sipmsg_cut_top_via(struct sipmsg_frozen *f)
+{
+    char *end = f->text + f->len;
+    char *line = memchr(f->text, '\n', f->len); /* past the request line */
+    while (line && ++line < end && *line != '\r' && *line != '\n') {
+        char *next = memchr(line, '\n', (size_t)(end - line));
+        if (!next)
+            return -1;
+        next++;
+        size_t n = (size_t)(next - line);
+        if ((n > 4 && !strncasecmp(line, "Via:", 4)) || (n > 2 && !strncasecmp(line, "v:", 2))) {
+            memmove(line, next, (size_t)(end - next));
+            f->len -= n;
+            return 0;
+        }
+        line = next - 1;
+    }
+    return -1;
+}
+
+struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg)
+{
+    struct iovec iov[SIPMSG_SEND_IOV];
+    int n = msg ? sipmsg_pieces(msg, iov) : -1;
+    struct sipmsg_frozen *f = NULL;
+    if (n > 0) {
+        size_t len = 0;
+        for (int i = 0; i < n; i++)
+            len += iov[i].iov_len;
+        if ((f = malloc(sizeof(*f) + len))) {
+            f->len = 0;
+            for (int i = 0; i < n; i++) {
+                memcpy(f->text + f->len, iov[i].iov_base, iov[i].iov_len);
+                f->len += iov[i].iov_len;
+            }
+        }
+    } else if (n == 0) {
+        f = sipmsg_freeze(msg);
+    }
+    if (f && sipmsg_cut_top_via(f) < 0) {
+        free(f);
+        f = NULL;
+    }
     return f;
 }
 

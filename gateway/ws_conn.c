@@ -99,8 +99,17 @@ static struct gw_conn *ws_biggest_queue(void)
 
 void ws_send(struct gw_conn *c, const char *data, size_t len)
 {
+    struct iovec one = {.iov_base = (void *)data, .iov_len = len};
+    ws_sendv(c, &one, 1);
+}
+
+void ws_sendv(struct gw_conn *c, const struct iovec *iov, size_t n)
+{
     if (c->close_code || c->closing)
         return;
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += iov[i].iov_len;
     if (c->out_count >= WS_MAX_QUEUED || c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
         ws_abort(c, "does not read");
         return;
@@ -122,7 +131,11 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     o->next = NULL;
     o->len = len;
     o->lat = (struct gw_lat_mark){0};
-    memcpy(o->buf + LWS_PRE, data, len);
+    unsigned char *at = o->buf + LWS_PRE;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
     if (c->out_tail)
         c->out_tail->next = o;
     else

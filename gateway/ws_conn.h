@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include <libwebsockets.h>
 
@@ -50,6 +51,9 @@ struct gw_conn {
 /* Queues one WebSocket text message, written by ws_flush() (after the GLib dispatch or loop turn
  * that queued it); drops the connection if its queue is full. */
 void ws_send(struct gw_conn *c, const char *data, size_t len);
+/* ws_send() of the n pieces' concatenation, copied once into the queue (a sofia-sip message's
+ * encoded chunks, msg_iovec()). */
+void ws_sendv(struct gw_conn *c, const struct iovec *iov, size_t n);
 /* Writes the messages queued in this loop turn (gw_evloop calls it before the loop blocks). */
 void ws_flush(void);
 /* The message just queued by ws_send() (when the queue grew from count_before) counts its time
