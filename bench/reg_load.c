@@ -24,7 +24,7 @@
  * --max-pending N: at most N connections being opened or registered at once (a ramp);
  *   --connect-timeout S: the connect phase ends after S seconds (default duration + 60).
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
- * bounded in connections and time; one lws event loop, no threads. */
+ * bounded in connections and time; one event loop (libev, epoll), no threads. */
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <libwebsockets.h>
 
 #define REG_MAX_CONN 20000
@@ -90,6 +91,37 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The loop: libev, which libwebsockets runs on (LWS_SERVER_OPTION_LIBEV, a foreign loop).
+ * run_until(done) runs it until done() (asked before each wait, and at least every 10 ms for
+ * the conditions that are deadlines) or a signal. */
+static struct ev_loop *loop;
+static ev_prepare run_prepare;
+static ev_timer run_tick;
+static int (*run_done)(void);
+
+static void on_run_prepare(struct ev_loop *l, ev_prepare *w, int revents)
+{
+    if (stop || run_done())
+        ev_break(l, EVBREAK_ALL);
+}
+
+static void on_run_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+    /* only wakes the loop, for the prepare above */
+}
+
+static void run_until(int (*done)(void))
+{
+    run_done = done;
+    if (stop || done())
+        return;
+    ev_prepare_start(loop, &run_prepare);
+    ev_timer_again(loop, &run_tick);
+    ev_run(loop, 0);
+    ev_prepare_stop(loop, &run_prepare);
+    ev_timer_stop(loop, &run_tick);
+}
+
 static int reg_send(struct reg_conn *c)
 {
     char msg[LWS_PRE + 4096];
@@ -115,8 +147,8 @@ static int reg_send(struct reg_conn *c)
     return lws_write(c->wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
 }
 
-/* Retries after 503 + Retry-After, looked for every 50 ms (a timer: lws_service() sleeps until
- * the next event, and an idle storm has none). */
+/* Retries after 503 + Retry-After, looked for every 50 ms (a timer: the loop sleeps until the
+ * next event, and an idle storm has none). */
 static struct lws_context *retry_ctx;
 static lws_sorted_usec_list_t retry_sul;
 
@@ -173,20 +205,33 @@ static void churn_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(retry_ctx, 0, sul, churn_tick, 100000);
 }
 
-/* Open loop: lws_service() sleeps until the next event, so a timer (sul) wakes the loop for
- * every REGISTER that falls due, puts it in the backlog with its intended time and hands the
- * backlog to connections with nothing outstanding. */
-static struct lws_context *open_ctx;
-static lws_sorted_usec_list_t open_sul;
+/* Open loop: the loop sleeps until the next event, so a timer (libev's) wakes it when the next
+ * REGISTER falls due; open_tick() puts what is due in the backlog with its intended time and hands
+ * the backlog to connections with nothing outstanding. */
+static ev_timer open_timer;
+static int open_started;
 static uint64_t open_t0, open_sched;
 
-static void open_tick(lws_sorted_usec_list_t *sul)
+static void open_at(double seconds)
+{
+    ev_timer_stop(loop, &open_timer);
+    ev_timer_set(&open_timer, seconds, 0);
+    ev_timer_start(loop, &open_timer);
+}
+
+/* The k-th REGISTER's intended time. */
+static uint64_t open_due(uint64_t k)
+{
+    return open_t0 + (uint64_t)((double)k * 1e9 / rate);
+}
+
+static void open_tick(struct ev_loop *l, ev_timer *w, int revents)
 {
     uint64_t now = now_ns();
-    while (now < t_end_ns && open_sched < (uint64_t)((double)(now - open_t0) * rate / 1e9) &&
-           backlog_len < REG_BACKLOG) {
-        backlog[(backlog_head + backlog_len++) % REG_BACKLOG] =
-            open_t0 + (uint64_t)((double)open_sched++ * 1e9 / rate);
+    /* every REGISTER due by now, and only those (one due but left out would have the timer
+     * fire again at once until the next fell due too: a busy loop, and a late REGISTER) */
+    while (now < t_end_ns && open_due(open_sched) <= now && backlog_len < REG_BACKLOG) {
+        backlog[(backlog_head + backlog_len++) % REG_BACKLOG] = open_due(open_sched++);
         if (backlog_len > backlog_max)
             backlog_max = backlog_len;
     }
@@ -199,10 +244,8 @@ static void open_tick(lws_sorted_usec_list_t *sul)
         lws_callback_on_writable(c->wsi);
     }
     if (now < t_end_ns) { /* next: when the next REGISTER is due, at least every millisecond */
-        uint64_t next = open_t0 + (uint64_t)((double)open_sched * 1e9 / rate);
-        uint64_t wait_us = next > now ? (next - now) / 1000 : 0;
-        lws_sul_schedule(open_ctx, 0, sul, open_tick,
-                         (lws_usec_t)(wait_us < 1000 ? wait_us : 1000));
+        uint64_t wait_ns = open_due(open_sched) - now; /* > 0: the loop above took every due one */
+        open_at((double)(wait_ns < 1000000 ? wait_ns : 1000000) / 1e9);
     }
 }
 
@@ -228,8 +271,8 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
     int counted = when >= t_measure_ns && t_measure_ns && (!t_end_ns || when < t_end_ns);
     if (open_mode && c->registered)
         free_conns[nfree++] = (int)(c - conns);
-    if (open_mode && backlog_len && open_ctx)
-        lws_sul_schedule(open_ctx, 0, &open_sul, open_tick, 0); /* the backlog goes out now */
+    if (open_mode && backlog_len && open_started)
+        open_at(0); /* the backlog goes out now */
     if (status == 200) {
         if (!c->registered) {
             c->registered = 1;
@@ -384,6 +427,41 @@ static int load_tokens(const char *file)
     return ntokens ? 0 : -1;
 }
 
+/* What each phase of main() runs the loop until (run_until). */
+static int opened;
+static uint64_t run_deadline, settle_until, drain_until;
+
+/* Connect phase: opens connections in batches of 200 per loop turn, so the accept queue does not
+ * overflow; with --max-pending, clients arrive as fast as the server takes them in (a ramp, not a
+ * storm: none waits out its handshake timeout in the server's accept queue). */
+static int connect_done(void)
+{
+    if (now_ns() >= run_deadline)
+        return 1;
+    for (int b = 0; b < 200 && opened < nconn &&
+                    (!max_pending || opened - nregistered - nclosed < max_pending);
+         b++)
+        if (reg_connect(retry_ctx, opened++) < 0)
+            nclosed++;
+    return opened == nconn && nregistered + nclosed >= nconn;
+}
+
+static int deadline_passed(void)
+{
+    return now_ns() >= run_deadline;
+}
+
+static int churn_settled(void)
+{
+    return now_ns() >= settle_until || !(nregistered + nclosed < nconn || churn_under_way());
+}
+
+static int open_drained(void)
+{
+    uint64_t now = now_ns();
+    return now >= drain_until || (now >= t_end_ns && nfree == nregistered);
+}
+
 int main(int argc, char **argv)
 {
     const char *token_file = NULL;
@@ -458,34 +536,32 @@ int main(int argc, char **argv)
         return 2;
     }
     info.timeout_secs = 30;
+    loop = ev_loop_new(EVBACKEND_EPOLL);
+    if (!loop) {
+        fprintf(stderr, "reg_load: cannot create the event loop\n");
+        return 1;
+    }
+    ev_prepare_init(&run_prepare, on_run_prepare);
+    ev_init(&run_tick, on_run_tick);
+    run_tick.repeat = 0.01;
+    void *foreign_loops[] = {loop};
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = foreign_loops;
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx)
         return 1;
     t_start_ns = now_ns();
-    int opened = 0;
-    uint64_t deadline = t_start_ns + (uint64_t)connect_timeout * 1000000000ull;
-    /* Open connections in batches so the accept queue does not overflow; with --max-pending,
-     * clients arrive as fast as the server takes them in (a ramp, not a storm: none waits out
-     * its handshake timeout in the server's accept queue). */
+    run_deadline = t_start_ns + (uint64_t)connect_timeout * 1000000000ull;
     retry_ctx = ctx;
     lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
-    while (!stop && now_ns() < deadline) {
-        for (int b = 0; b < 200 && opened < nconn &&
-                        (!max_pending || opened - nregistered - nclosed < max_pending);
-             b++)
-            if (reg_connect(ctx, opened++) < 0)
-                nclosed++;
-        lws_service(ctx, 0);
-        if (opened == nconn && nregistered + nclosed >= nconn)
-            break;
-    }
+    run_until(connect_done);
     lws_sul_cancel(&retry_sul);
     if (idle_mode) {
         printf("registered %d of %d (%llu REGISTERs failed, %llu retried after 503 + "
                "Retry-After)\n",
                nregistered, nconn, (unsigned long long)fail_count, (unsigned long long)nretried);
         fflush(stdout);
-        uint64_t until = now_ns() + (uint64_t)duration * 1000000000ull;
+        run_deadline = now_ns() + (uint64_t)duration * 1000000000ull;
         uint64_t fail_before = fail_count;
         if (churn > 0) {
             churn_t0 = now_ns();
@@ -493,17 +569,14 @@ int main(int argc, char **argv)
             lws_sul_schedule(ctx, 0, &retry_sul, retry_tick, 50000);
             lws_sul_schedule(ctx, 0, &churn_sul, churn_tick, 100000);
         }
-        while (!stop && now_ns() < until)
-            lws_service(ctx, 100);
+        run_until(deadline_passed);
         if (churn > 0) {
             /* The period is over: no new closes, and the reconnects under way finish (bounded),
              * so "registered at the end" counts the clients, not the reconnects in flight at one
              * instant (about churn/60 s of them). */
             churn_closing = 0;
-            uint64_t settle_until = now_ns() + REG_CHURN_SETTLE_S * 1000000000ull;
-            while (!stop && now_ns() < settle_until &&
-                   (nregistered + nclosed < nconn || churn_under_way()))
-                lws_service(ctx, 100);
+            settle_until = now_ns() + REG_CHURN_SETTLE_S * 1000000000ull;
+            run_until(churn_settled);
             lws_sul_cancel(&churn_sul);
             lws_sul_cancel(&retry_sul);
             printf("churn %.0f %%/min: %llu reconnected, %llu REGISTERs failed meanwhile, %llu "
@@ -520,12 +593,12 @@ int main(int argc, char **argv)
         printf("open loop started\n");
         fflush(stdout);
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
-        uint64_t drain_until = t_end_ns + 5000000000ull;
-        open_ctx = ctx;
-        open_tick(&open_sul);
-        while (!stop && now_ns() < drain_until && !(now_ns() >= t_end_ns && nfree == nregistered))
-            lws_service(ctx, 0);
-        lws_sul_cancel(&open_sul);
+        drain_until = t_end_ns + 5000000000ull;
+        open_started = 1;
+        ev_init(&open_timer, open_tick);
+        open_at(0);
+        run_until(open_drained);
+        ev_timer_stop(loop, &open_timer);
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
         printf("connections=%d mode=open rate=%.0f registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f "
                "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u\n",
@@ -534,8 +607,8 @@ int main(int argc, char **argv)
     } else {
         t_measure_ns = now_ns() + 1000000000ull;
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
-        while (!stop && now_ns() < t_end_ns)
-            lws_service(ctx, 0);
+        run_deadline = t_end_ns;
+        run_until(deadline_passed);
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
         printf("connections=%d registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f "
                "max_ms=%.2f failures=%llu\n",
@@ -544,5 +617,6 @@ int main(int argc, char **argv)
     }
     stop = 1; /* the closes below are ours, not the server's */
     lws_context_destroy(ctx);
+    ev_loop_destroy(loop);
     return 0;
 }

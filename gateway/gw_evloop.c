@@ -6,7 +6,6 @@
  * socket, its own wakeup fd): the WebSocket connections are libev's alone. */
 #include "gw_evloop.h"
 
-#include <dlfcn.h>
 #include <stdlib.h>
 
 #include <ev.h>
@@ -30,30 +29,6 @@ static int gfds_len, gfds_cap;
 static int gfds_woken; /* a watcher saw one of them ready since the last prepare */
 static gint gmax_prio;
 static void (*flush)(void);
-
-/* libwebsockets-evlib-ev 4.1.6 re-arms its one timer (every lws timer: pings, timeouts, retries)
- * with ev_timer_set() + ev_timer_start() while it may still be active, and libev ignores the start
- * of an active watcher: an earlier lws deadline waited for the older, later one (a silent
- * connection outlived its ping-pong timeout). This definition, exported to the plugin by the
- * gateway's link (--export-dynamic-symbol), restarts an active timer at the time just set. Every
- * start of an active timer in this process comes right after its ev_timer_set(). */
-void ev_timer_start(struct ev_loop *loop, ev_timer *w)
-{
-    static void (*real_start)(struct ev_loop *, ev_timer *);
-    if (!real_start) {
-        *(void **)&real_start = dlsym(RTLD_NEXT, "ev_timer_start");
-        if (!real_start) {
-            log_error("libev's ev_timer_start is not found");
-            abort();
-        }
-    }
-    if (ev_is_active(w)) {
-        ev_tstamp after = w->at, repeat = w->repeat; /* what ev_timer_set() just wrote */
-        ev_timer_stop(loop, w);
-        ev_timer_set(w, after, repeat);
-    }
-    real_start(loop, w);
-}
 
 static void on_gfd(struct ev_loop *loop, ev_io *w, int revents)
 {
