@@ -63,6 +63,20 @@ void ws_send(struct gw_conn *c, const char *data, size_t len)
     c->out_bytes += len;
 }
 
+void ws_sendv(struct gw_conn *c, const struct iovec *iov, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    char *text = malloc(len ? len : 1);
+    if (!text)
+        abort();
+    for (size_t i = 0, at = 0; i < n; at += iov[i].iov_len, i++)
+        memcpy(text + at, iov[i].iov_base, iov[i].iov_len);
+    ws_send(c, text, len);
+    free(text);
+}
+
 void ws_close(struct gw_conn *c, int code)
 {
     if (!c->close_code)
