@@ -14,11 +14,6 @@
 # (taskset) and the stub, the token server and the load tool the lower half, so the gateway's
 # share is its own work, not run-queue wait behind its test peers (WORKERS then defaults to the
 # gateway's cores). Other processes on the machine are not pinned: run it on a quiet machine.
-# PEER_NICE (default 10 when pinned; 0: off): the stub and the token server run at that niceness,
-# so that the load tool, sharing their core, is not kept waiting out the stub's time slice when
-# a REGISTER falls due (it then sent them in bursts of 30-50, a load the rate does not describe).
-# The stub's own time is not in the gateway's figure; it still has most of its core (the tool
-# needs ~30 % of it at 3,800/s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -28,9 +23,7 @@ secs=${SECONDS_PER_RUN:-5}
 warmup=${WARMUP:-3}
 pin_gw="" pin_rest="" cores=$(nproc)
 [ "$cores" -ge 2 ] || PIN=0
-peer_nice=0
 if [ "${PIN:-1}" != 0 ]; then
-  peer_nice=${PEER_NICE:-10}
   pin_gw="taskset -c $((cores / 2))-$((cores - 1))" pin_rest="taskset -c 0-$((cores / 2 - 1))"
   cores=$((cores - cores / 2))
 fi
@@ -43,9 +36,9 @@ raise_nofile 24000
 jwks_port=$(free_port); stub_port=$(free_port); gw_port=$(free_port); gw_sip=$(sip_base "$workers")
 total=$((conns + idle))
 echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
-echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s${pin_gw:+; gateway on cores ${pin_gw#taskset -c }, the rest on ${pin_rest#taskset -c } (stub and token server at nice $peer_nice)}"
+echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s${pin_gw:+; gateway on cores ${pin_gw#taskset -c }, the rest on ${pin_rest#taskset -c }}"
 
-PEER_WRAP="$pin_rest nice -n $peer_nice" GW_WRAP="$pin_gw ${GW_WRAP:-}"
+PEER_WRAP=$pin_rest GW_WRAP="$pin_gw ${GW_WRAP:-}"
 start_token_server "$jwks_port" "$total"
 start_stub --max-bindings $((total * 2)) --log-format json
 # shellcheck disable=SC2086 # GW_ARGS: several gateway flags
