@@ -498,12 +498,13 @@ static void reg_on_answer(void *arg, const struct ims_auth_answer *a)
         fwd = NULL;
     }
     OPENSSL_cleanse(hdr, sizeof(hdr));
+    const sip_via_t *via_before = fs ? fs->sip_via : NULL;
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
                  : NULL;
     if (p->orq && p->sent) {
         free(p->sent);
-        p->sent = sipmsg_freeze_sent(fwd);
+        p->sent = sipmsg_freeze_sent(fwd, via_before);
     }
     if (!p->orq) {
         if (fwd)
@@ -585,13 +586,14 @@ static void reg_send_upstream(struct gw_conn *c, struct reg_pending *p)
     const struct gw_settings *cfg = gw->cfg;
     long expires = p->expires;
     msg_t *fwd = reg_build_upstream(c, p, expires);
+    const sip_via_t *via_before = fwd ? sip_object(fwd)->sip_via : NULL;
     p->orq = fwd ? nta_outgoing_mcreate(gw->agent, reg_on_response, (nta_outgoing_magic_t *)p,
                                         gw->next_hop, fwd, TAG_END())
                  : NULL;
     /* kept for a later de-REGISTER (dereg-grace, the operator's removal) or re-REGISTER
      * (reg_onbehalf); fwd is the orq's now and lives as long as it */
     if (p->orq && expires > 0)
-        p->sent = sipmsg_freeze_sent(fwd);
+        p->sent = sipmsg_freeze_sent(fwd, via_before);
     if (!p->orq && fwd)
         msg_destroy(fwd); /* nta leaves it to us when it fails */
     if (!p->orq) {

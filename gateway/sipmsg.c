@@ -198,8 +198,9 @@ struct sipmsg_frozen *sipmsg_freeze(msg_t *msg)
     return f;
 }
 
-/* Removes the first Via header field line of f's text: -1 when it has none. The text is sofia's
- * encoding, one Via per line ("Via: " or, compact, "v: "). */
+/* Removes the first Via header field of f's text, with its continuation lines (a Via comment
+ * or quoted value may hold a folded line break, kept verbatim): -1 when it has none. Called only
+ * when nta put its own Via on top (sofia's encoding: line 2, "Via: " or compact "v: "). */
 static int sipmsg_cut_top_via(struct sipmsg_frozen *f)
 {
     char *end = f->text + f->len;
@@ -211,8 +212,14 @@ static int sipmsg_cut_top_via(struct sipmsg_frozen *f)
         next++;
         size_t n = (size_t)(next - line);
         if ((n > 4 && !strncasecmp(line, "Via:", 4)) || (n > 2 && !strncasecmp(line, "v:", 2))) {
+            while (next < end && (*next == ' ' || *next == '\t')) { /* folded: part of it */
+                char *more = memchr(next, '\n', (size_t)(end - next));
+                if (!more)
+                    return -1;
+                next = more + 1;
+            }
             memmove(line, next, (size_t)(end - next));
-            f->len -= n;
+            f->len -= (size_t)(next - line);
             return 0;
         }
         line = next - 1;
@@ -220,7 +227,7 @@ static int sipmsg_cut_top_via(struct sipmsg_frozen *f)
     return -1;
 }
 
-struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg)
+struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg, const sip_via_t *via_before)
 {
     struct iovec iov[SIPMSG_SEND_IOV];
     int n = msg ? sipmsg_pieces(msg, iov) : -1;
@@ -239,7 +246,11 @@ struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg)
     } else if (n == 0) {
         f = sipmsg_freeze(msg);
     }
-    if (f && sipmsg_cut_top_via(f) < 0) {
+    /* nta adds its Via only once the next hop is resolved: a host name not yet in the DNS
+     * cache leaves the message as it was, and then nothing is cut (the top Via is the client's) */
+    sip_t const *sip = msg ? sip_object(msg) : NULL;
+    int nta_via = sip && sip->sip_via && sip->sip_via != via_before;
+    if (f && nta_via && sipmsg_cut_top_via(f) < 0) {
         free(f);
         f = NULL;
     }

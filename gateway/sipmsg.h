@@ -49,8 +49,9 @@ struct sipmsg_frozen {
 struct sipmsg_frozen *sipmsg_freeze(msg_t *msg);
 /* The same for a request nta has just sent (nta_outgoing_mcreate): its text without the Via nta
  * put on top, read from the encoding nta's transport made rather than printed a second time
- * (msg_as_string() before sending was ~6 % of a REGISTER's instructions). NULL when none. */
-struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg);
+ * (msg_as_string() before sending was ~6 % of a REGISTER's instructions). via_before: the top
+ * Via before nta_outgoing_mcreate(), to tell whether nta has added its own yet. NULL when none. */
+struct sipmsg_frozen *sipmsg_freeze_sent(msg_t *msg, const sip_via_t *via_before);
 /* A fresh parsed message from f (the caller owns it), or NULL. */
 msg_t *sipmsg_thaw(const struct sipmsg_frozen *f);
 

@@ -110,7 +110,8 @@ void ws_sendv(struct gw_conn *c, const struct iovec *iov, size_t n)
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
         len += iov[i].iov_len;
-    if (c->out_count >= WS_MAX_QUEUED || c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
+    if (c->out_count >= WS_MAX_QUEUED || len > WS_MAX_QUEUED_BYTES ||
+        c->out_bytes + len > WS_MAX_QUEUED_BYTES) {
         ws_abort(c, "does not read");
         return;
     }
