@@ -14,6 +14,12 @@
 # (taskset) and the stub, the token server and the load tool the lower half, so the gateway's
 # share is its own work, not run-queue wait behind its test peers (WORKERS then defaults to the
 # gateway's cores). Other processes on the machine are not pinned: run it on a quiet machine.
+# AWAKE (default both): 0 runs with the cores as the machine has them; 1 with every core kept
+# from going idle by a spinner at SCHED_IDLE (it yields at once to any other process, as the
+# kernel's haltpoll or idle=poll would keep the CPU from halting); both: RUNS of each. On a
+# virtual machine a halted vCPU can take milliseconds to run again once woken (the host must
+# schedule it; docs/benchmarks.md, session 14); each run prints the host's steal time per core
+# over its window (/proc/stat), which counts that wait.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -64,34 +70,64 @@ if [ -z "$rate" ]; then
 fi
 
 quantile() { awk -v leg="$3" -v q="$4" -f bench/gw-latency.awk "$1" "$2"; } # BEFORE AFTER LEG Q
-snap() { curl -sf "http://127.0.0.1:$gw_port/metrics" >"$1"; }
+snap() { curl -sf "http://127.0.0.1:$gw_port/metrics" >"$1"; grep '^cpu[0-9]' /proc/stat >"$1.stat"; }
+# steal A B: per core, the share of the window the host kept the vCPU from running while it had
+# work (the 8th time of /proc/stat's cpuN lines, in USER_HZ ticks)
+steal() {
+  awk -v hz="$(getconf CLK_TCK)" -v s="$secs" 'FNR == NR { a[$1] = $9; next }
+    { printf "%s%s %.1f %%", n++ ? ", " : "", $1, 100 * ($9 - a[$1]) / hz / (s - 0.1) }' "$1.stat" "$2.stat"
+}
+awake_pids=()
+keep_awake() { # a spinner per core at SCHED_IDLE, bounded in time
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    chrt -i 0 taskset -c "$c" timeout 900 bash -c 'while :; do :; done' & awake_pids+=($!); pids+=($!)
+  done
+}
 
 # "late max": the most REGISTERs the load tool had due and not yet sent at one time (reg_load's
-# backlog_max): when it falls behind (it shares its core with the stub) they go out together,
-# a burst the gateway then works through in order.
-printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures "late max"
-for r in $(seq "$runs"); do
-  load --duration "$secs" --mode open --rate "$rate" --warmup "$warmup" >"$dir/open.out" &
-  lp=$!
-  for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
-  sleep "$warmup"; snap "$dir/a"
-  sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; snap "$dir/b"
-  wait "$lp" || true
-  out=$(tail -1 "$dir/open.out")
-  [ -n "${DEBUG:-}" ] && grep -E "gateway_seconds_count" "$dir/a" "$dir/b" && cat "$dir/open.out"
-  n=$(( $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/b") - \
-        $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/a") ))
-  printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' "$r" "$(field registers_per_s <<<"$out")" \
-    "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
-    "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
-    "$(field failures <<<"$out")" "$(field backlog_max <<<"$out")"
-  for leg in request response admission; do
-    echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
+# backlog_max): they go out together, a burst the gateway then works through in order. Its
+# sender thread runs at SCHED_FIFO when allowed, so it falls behind only when the core is not
+# the guest's to run on (the host's steal time, or a halted vCPU waking slowly).
+case ${AWAKE:-both} in 0) modes=0 ;; 1) modes=1 ;; *) modes="0 1" ;; esac
+for mode in $modes; do
+  if [ "$mode" = 1 ]; then
+    echo "   -- the cores kept awake (a SCHED_IDLE spinner on each)"
+    keep_awake
+  else
+    echo "   -- the cores as the machine has them (idle ones halt)"
+  fi
+  # the floor: a sleeping thread's wake-up lateness on each core at the open loop's spacing, with
+  # gateway and stub up and idle (bench/wake_probe.c)
+  for c in $(seq 0 $(($(nproc) - 1))); do
+    echo "   timer wake-ups on core $c, idle: $(taskset -c "$c" "$build/bench/wake_probe" --seconds 2 \
+      --interval-us "$(awk -v r="$rate" 'BEGIN { print 1e6 / r }')" | tr '_' ' ')"
   done
-  # the workers' loops over the window: on a CPU, and runnable but waiting for one (contention)
-  awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
-    /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
-    END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
-          100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
-    "$dir/a" "$dir/b"
+  printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures "late max"
+  for r in $(seq "$runs"); do
+    load --duration "$secs" --mode open --rate "$rate" --warmup "$warmup" >"$dir/open.out" &
+    lp=$!
+    for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
+    sleep "$warmup"; snap "$dir/a"
+    sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; snap "$dir/b"
+    wait "$lp" || true
+    out=$(tail -1 "$dir/open.out")
+    [ -n "${DEBUG:-}" ] && grep -E "gateway_seconds_count" "$dir/a" "$dir/b" && cat "$dir/open.out"
+    n=$(( $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/b") - \
+          $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/a") ))
+    printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' "$r" "$(field registers_per_s <<<"$out")" \
+      "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
+      "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
+      "$(field failures <<<"$out")" "$(field backlog_max <<<"$out")"
+    for leg in request response admission; do
+      echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
+    done
+    # the workers' loops over the window: on a CPU, and runnable but waiting for one (contention)
+    awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
+      /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
+      END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
+            100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
+      "$dir/a" "$dir/b"
+    echo "     host steal time over the window: $(steal "$dir/a" "$dir/b")"
+  done
+  if [ "$mode" = 1 ]; then kill "${awake_pids[@]}" 2>/dev/null || true; wait "${awake_pids[@]}" 2>/dev/null || true; awake_pids=(); fi
 done

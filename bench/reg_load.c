@@ -10,7 +10,8 @@
  *       REGISTER is due at start + k/R whatever happened to the earlier ones and goes out on the
  *       next connection with none outstanding; its latency counts from that intended time, so
  *       a stall is measured in full instead of hidden by sending less (coordinated omission).
- *       Needs enough connections for the rate; the largest backlog is printed. --warmup W:
+ *       Needs enough connections for the rate; the largest backlog is printed. The sends come
+ *       from a thread of their own (open_sender) so that they keep time; see there. --warmup W:
  *       W seconds at the same rate before the counted S (default 1), so that the transient of
  *       N fresh registrations (each followed by the gateway's reg-event SUBSCRIBE to the core)
  *       has passed and the run measures the steady state.
@@ -24,7 +25,10 @@
  * --max-pending N: at most N connections being opened or registered at once (a ramp);
  *   --connect-timeout S: the connect phase ends after S seconds (default duration + 60).
  * Line i of FILE is the access token of user i (IMPU sip:bench<i>@ims.test). Loopback only,
- * bounded in connections and time; one event loop (libev, epoll), no threads. */
+ * bounded in connections and time; one event loop (libev, epoll), plus the open loop's sender. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +55,8 @@ struct reg_conn {
     int waiting; /* a REGISTER is out */
     int registered;
     int failed;           /* counted in nclosed already */
-    int send_due;         /* open loop: a REGISTER is assigned to this connection */
-    uint64_t intended_ns; /* open loop: when that REGISTER was due */
+    uint64_t intended_ns; /* open loop: when its last REGISTER was due (the sender's, atomic) */
+    int send_fd;          /* open loop: its socket, for the sender; -1 once lost (free_mu) */
     uint64_t retry_at_ns; /* idle: when to retry after a 503 with Retry-After; 0 = none */
     int retries;
     int churning; /* idle + churn: closed on purpose, to connect and register again */
@@ -64,9 +68,10 @@ static struct reg_conn conns[REG_MAX_CONN];
 static char **tokens;
 static int ntokens, nconn = 10, duration = 5, warmup = 1, idle_mode, open_mode;
 static double rate;       /* open loop: REGISTERs per second */
-static uint64_t *backlog; /* open loop: intended send times, a ring */
+static uint64_t *backlog; /* open loop: intended send times, a ring (the sender's own) */
 static unsigned backlog_head, backlog_len, backlog_max;
-static int *free_conns, nfree; /* open loop: registered connections with nothing outstanding */
+static int *free_conns, nfree;  /* open loop: registered connections with nothing outstanding */
+static pthread_mutex_t free_mu; /* free_conns, nfree, send_fd; priority inheritance (main) */
 static uint64_t nretried;
 static double churn; /* idle: percent of the connections that reconnect per minute */
 static uint64_t nchurned, nchurn_failed;
@@ -122,11 +127,10 @@ static void run_until(int (*done)(void))
     ev_timer_stop(loop, &run_tick);
 }
 
-static int reg_send(struct reg_conn *c)
+/* The next REGISTER of connection c into p (size bytes); its length, or -1 if it did not fit. */
+static int reg_format(struct reg_conn *c, char *p, size_t size)
 {
-    char msg[LWS_PRE + 4096];
-    char *p = msg + LWS_PRE;
-    int n = snprintf(p, sizeof(msg) - LWS_PRE,
+    int n = snprintf(p, size,
                      "REGISTER sip:ims.test SIP/2.0\r\n"
                      "Via: SIP/2.0/WS b%d.invalid;branch=z9hG4bK-b%d-%u\r\n"
                      "Max-Forwards: 70\r\n"
@@ -141,7 +145,19 @@ static int reg_send(struct reg_conn *c)
                      "Expires: 600\r\n\r\n",
                      c->idx, c->idx, c->cseq, c->idx, c->idx, c->idx, c->idx, (int)getpid(),
                      c->cseq, c->idx, c->idx, c->idx, tokens[c->idx % ntokens]);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
     c->cseq++;
+    return n;
+}
+
+static int reg_send(struct reg_conn *c)
+{
+    char msg[LWS_PRE + 4096];
+    char *p = msg + LWS_PRE;
+    int n = reg_format(c, p, sizeof(msg) - LWS_PRE);
+    if (n < 0)
+        return -1;
     c->sent_ns = now_ns();
     c->waiting = 1;
     return lws_write(c->wsi, (unsigned char *)p, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
@@ -205,19 +221,21 @@ static void churn_tick(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(retry_ctx, 0, sul, churn_tick, 100000);
 }
 
-/* Open loop: the loop sleeps until the next event, so a timer (libev's) wakes it when the next
- * REGISTER falls due; open_tick() puts what is due in the backlog with its intended time and hands
- * the backlog to connections with nothing outstanding. */
-static ev_timer open_timer;
-static int open_started;
-static uint64_t open_t0, open_sched;
-
-static void open_at(double seconds)
-{
-    ev_timer_stop(loop, &open_timer);
-    ev_timer_set(&open_timer, seconds, 0);
-    ev_timer_start(loop, &open_timer);
-}
+/* Open loop. The REGISTERs are sent by a thread of their own, open_sender(), not by the event
+ * loop: sharing one core with the stub (latency-bench), a single-threaded tool ran stretches of
+ * 2-7 ms working through a burst of answers before its timer could fire, and even at SCHED_FIFO
+ * fell 16-71 REGISTERs behind the rate; those then reached the gateway as one burst, and the
+ * gateway's p99 measured the tool (docs/benchmarks.md, session 13). The sender sleeps until the
+ * next REGISTER is due (clock_nanosleep), asks for SCHED_FIFO 1 so that its wake-up preempts the
+ * stub and the answer-reading loop, and writes the frame to the socket itself: libwebsockets is
+ * not thread-safe, so the sender frames and masks the WebSocket message (RFC 6455 section 5.2,
+ * a few lines) and write()s it. A write on a TCP socket goes in whole or not at all for these
+ * small frames, so the loop thread's own writes on the same socket (a pong, a close) cannot cut
+ * into it. The loop thread reads the answers and hands connections back (open_free). */
+static uint64_t open_t0;
+static pthread_t open_thread;
+static int open_fifo; /* the sender got SCHED_FIFO */
+static uint64_t open_send_failed;
 
 /* The k-th REGISTER's intended time. */
 static uint64_t open_due(uint64_t k)
@@ -225,27 +243,87 @@ static uint64_t open_due(uint64_t k)
     return open_t0 + (uint64_t)((double)k * 1e9 / rate);
 }
 
-static void open_tick(struct ev_loop *l, ev_timer *w, int revents)
+static void open_free(struct reg_conn *c)
 {
-    uint64_t now = now_ns();
-    /* every REGISTER due by now, and only those (one due but left out would have the timer
-     * fire again at once until the next fell due too: a busy loop, and a late REGISTER) */
-    while (now < t_end_ns && open_due(open_sched) <= now && backlog_len < REG_BACKLOG) {
-        backlog[(backlog_head + backlog_len++) % REG_BACKLOG] = open_due(open_sched++);
-        if (backlog_len > backlog_max)
-            backlog_max = backlog_len;
-    }
-    while (backlog_len && nfree) {
-        struct reg_conn *c = &conns[free_conns[--nfree]];
-        c->intended_ns = backlog[backlog_head];
-        backlog_head = (backlog_head + 1) % REG_BACKLOG;
-        backlog_len--;
-        c->send_due = 1;
-        lws_callback_on_writable(c->wsi);
-    }
-    if (now < t_end_ns) { /* next: when the next REGISTER is due, at least every millisecond */
-        uint64_t wait_ns = open_due(open_sched) - now; /* > 0: the loop above took every due one */
-        open_at((double)(wait_ns < 1000000 ? wait_ns : 1000000) / 1e9);
+    pthread_mutex_lock(&free_mu);
+    free_conns[nfree++] = (int)(c - conns);
+    pthread_mutex_unlock(&free_mu);
+}
+
+static int open_nfree(void)
+{
+    pthread_mutex_lock(&free_mu);
+    int n = nfree;
+    pthread_mutex_unlock(&free_mu);
+    return n;
+}
+
+/* One masked client text frame (RFC 6455 5.2) holding c's next REGISTER, written to its socket.
+ * The masking key need not be unpredictable here (it guards intermediaries' caches; this is a
+ * loopback bench), but it varies, so the server unmasks real data. */
+static int open_send(struct reg_conn *c, int fd, uint64_t intended, uint32_t *key_state)
+{
+    unsigned char frame[8 + 4096];
+    int n = reg_format(c, (char *)frame + 8, sizeof(frame) - 8);
+    if (n < 0 || n > 65535)
+        return -1;
+    *key_state ^= *key_state << 13, *key_state ^= *key_state >> 17, *key_state ^= *key_state << 5;
+    unsigned char key[4] = {(unsigned char)(*key_state >> 24), (unsigned char)(*key_state >> 16),
+                            (unsigned char)(*key_state >> 8), (unsigned char)*key_state};
+    frame[0] = 0x81; /* FIN, text */
+    frame[1] = 0x80 | 126;
+    frame[2] = (unsigned char)(n >> 8);
+    frame[3] = (unsigned char)n;
+    memcpy(frame + 4, key, 4);
+    for (int i = 0; i < n; i++)
+        frame[8 + i] ^= key[i & 3];
+    __atomic_store_n(&c->sent_ns, now_ns(), __ATOMIC_RELAXED);
+    __atomic_store_n(&c->intended_ns, intended, __ATOMIC_RELEASE);
+    ssize_t w;
+    do
+        w = write(fd, frame, (size_t)n + 8);
+    while (w < 0 && errno == EINTR);
+    return w == n + 8 ? 0 : -1;
+}
+
+static void *open_sender(void *arg)
+{
+    struct sched_param sp = {.sched_priority = 1};
+    open_fifo = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    uint32_t key_state = (uint32_t)getpid() | 1u;
+    uint64_t k = 0;
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= t_end_ns || stop)
+            return NULL;
+        while (open_due(k) <= now && backlog_len < REG_BACKLOG) {
+            backlog[(backlog_head + backlog_len++) % REG_BACKLOG] = open_due(k++);
+            if (backlog_len > backlog_max)
+                backlog_max = backlog_len;
+        }
+        /* free_mu is held across each write, so the loop thread cannot lose (and lws close)
+         * the connection's socket meanwhile (reg_lost) */
+        pthread_mutex_lock(&free_mu);
+        while (backlog_len && nfree) {
+            struct reg_conn *c = &conns[free_conns[--nfree]];
+            if (c->send_fd < 0)
+                continue; /* lost while it was free */
+            if (open_send(c, c->send_fd, backlog[backlog_head], &key_state) < 0 &&
+                open_send_failed++ < 3)
+                fprintf(stderr, "reg_load: connection %d: the REGISTER could not be written\n",
+                        c->idx);
+            backlog_head = (backlog_head + 1) % REG_BACKLOG;
+            backlog_len--;
+        }
+        pthread_mutex_unlock(&free_mu);
+        /* until the next REGISTER is due (every one due by now was taken above), at most 1 ms
+         * while connections are short */
+        uint64_t next = open_due(k);
+        if (backlog_len && next > now + 1000000)
+            next = now + 1000000;
+        struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
     }
 }
 
@@ -266,19 +344,23 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
         return;
     }
     /* open loop: counted by when the REGISTER was due, latency from then */
-    uint64_t from = open_mode && c->intended_ns ? c->intended_ns : c->sent_ns;
+    uint64_t intended = __atomic_load_n(&c->intended_ns, __ATOMIC_ACQUIRE);
+    uint64_t from =
+        open_mode && intended ? intended : __atomic_load_n(&c->sent_ns, __ATOMIC_RELAXED);
     uint64_t when = open_mode ? from : t;
     int counted = when >= t_measure_ns && t_measure_ns && (!t_end_ns || when < t_end_ns);
     if (open_mode && c->registered)
-        free_conns[nfree++] = (int)(c - conns);
-    if (open_mode && backlog_len && open_started)
-        open_at(0); /* the backlog goes out now */
+        open_free(c);
     if (status == 200) {
         if (!c->registered) {
             c->registered = 1;
             nregistered++;
-            if (open_mode)
-                free_conns[nfree++] = (int)(c - conns);
+            if (open_mode) {
+                pthread_mutex_lock(&free_mu);
+                c->send_fd = lws_get_socket_fd(c->wsi);
+                pthread_mutex_unlock(&free_mu);
+                open_free(c);
+            }
         }
         if (counted) {
             ok_count++;
@@ -306,6 +388,9 @@ static void reg_lost(struct reg_conn *c)
         nclosed++;
     if (!c)
         return;
+    pthread_mutex_lock(&free_mu);
+    c->send_fd = -1;
+    pthread_mutex_unlock(&free_mu);
     c->failed = 1;
     c->wsi = NULL;
     c->retry_at_ns = 0;
@@ -326,10 +411,6 @@ static int reg_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         if (!c || c->waiting || stop)
             return 0;
-        if (open_mode && c->send_due) {
-            c->send_due = 0;
-            return reg_send(c);
-        }
         if ((!idle_mode && !open_mode) || (!c->registered && !c->retry_at_ns))
             return reg_send(c);
         return 0;
@@ -388,6 +469,7 @@ static int reg_connect(struct lws_context *ctx, int i)
     ci.opaque_user_data = &conns[i];
     ci.pwsi = &conns[i].wsi;
     conns[i].idx = first_user + i;
+    conns[i].send_fd = -1;
     if (!conns[i].cseq) /* a reconnect goes on with the same Call-ID: CSeq keeps rising */
         conns[i].cseq = 1;
     return lws_client_connect_via_info(&ci) ? 0 : -1;
@@ -459,7 +541,7 @@ static int churn_settled(void)
 static int open_drained(void)
 {
     uint64_t now = now_ns();
-    return now >= drain_until || (now >= t_end_ns && nfree == nregistered);
+    return now >= drain_until || (now >= t_end_ns && open_nfree() == nregistered);
 }
 
 int main(int argc, char **argv)
@@ -515,6 +597,10 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "/%s", p);
     for (int i = 0; i < nsources; i++)
         snprintf(sources[i], sizeof(sources[i]), "127.0.0.%d", 2 + i);
+    pthread_mutexattr_t mu_attr; /* the sender (SCHED_FIFO) must not wait on a preempted holder */
+    pthread_mutexattr_init(&mu_attr);
+    pthread_mutexattr_setprotocol(&mu_attr, PTHREAD_PRIO_INHERIT);
+    pthread_mutex_init(&free_mu, &mu_attr);
     samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
     backlog = malloc(REG_BACKLOG * sizeof(*backlog));
     free_conns = malloc(REG_MAX_CONN * sizeof(*free_conns));
@@ -594,16 +680,19 @@ int main(int argc, char **argv)
         fflush(stdout);
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
         drain_until = t_end_ns + 5000000000ull;
-        open_started = 1;
-        ev_init(&open_timer, open_tick);
-        open_at(0);
+        if (pthread_create(&open_thread, NULL, open_sender, NULL) != 0) {
+            fprintf(stderr, "reg_load: cannot start the sender thread\n");
+            return 1;
+        }
         run_until(open_drained);
-        ev_timer_stop(loop, &open_timer);
+        stop = 1; /* the sender has passed t_end_ns unless the drain was cut short */
+        pthread_join(open_thread, NULL);
+        fail_count += open_send_failed;
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
         printf("connections=%d mode=open rate=%.0f registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f "
-               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u\n",
+               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u sender=%s\n",
                nconn, rate, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
-               (unsigned long long)fail_count, backlog_max);
+               (unsigned long long)fail_count, backlog_max, open_fifo ? "fifo" : "normal");
     } else {
         t_measure_ns = now_ns() + 1000000000ull;
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
