@@ -77,10 +77,21 @@ steal() {
   awk -v hz="$(getconf CLK_TCK)" -v s="$secs" 'FNR == NR { a[$1] = $9; next }
     { printf "%s%s %.1f %%", n++ ? ", " : "", $1, 100 * ($9 - a[$1]) / hz / (s - 0.1) }' "$1.stat" "$2.stat"
 }
+# keep_awake: a spinner per core at SCHED_IDLE, for as long as one set of runs can take at most
+# (stopped after the set, or on exit)
 awake_pids=()
-keep_awake() { # a spinner per core at SCHED_IDLE, bounded in time
+awake_stop() {
+  [ ${#awake_pids[@]} -gt 0 ] || return 0
+  kill "${awake_pids[@]}" 2>/dev/null || true
+  wait "${awake_pids[@]}" 2>/dev/null || true
+  awake_pids=()
+}
+trap 'awake_stop; bench_cleanup' EXIT
+keep_awake() {
+  local c
   for c in $(seq 0 $(($(nproc) - 1))); do
-    chrt -i 0 taskset -c "$c" timeout 900 bash -c 'while :; do :; done' & awake_pids+=($!); pids+=($!)
+    chrt -i 0 taskset -c "$c" timeout $((runs * (secs + warmup + 140) + 30)) bash -c 'while :; do :; done' &
+    awake_pids+=($!)
   done
 }
 
@@ -127,7 +138,7 @@ for mode in $modes; do
       END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
             100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
       "$dir/a" "$dir/b"
-    echo "     host steal time over the window: $(steal "$dir/a" "$dir/b")"
+    echo "     host steal time over the window: $(steal "$dir/a" "$dir/b"); the load tool's sender: $(sed -n 's/.* sender=\([a-z]*\).*/\1/p' <<<"$out")"
   done
-  if [ "$mode" = 1 ]; then kill "${awake_pids[@]}" 2>/dev/null || true; wait "${awake_pids[@]}" 2>/dev/null || true; awake_pids=(); fi
+  awake_stop
 done

@@ -57,6 +57,7 @@ struct reg_conn {
     int failed;           /* counted in nclosed already */
     uint64_t intended_ns; /* open loop: when its last REGISTER was due (the sender's, atomic) */
     int send_fd;          /* open loop: its socket, for the sender; -1 once lost (free_mu) */
+    int open_out;         /* open loop: a REGISTER of the sender's is unanswered (free_mu) */
     uint64_t retry_at_ns; /* idle: when to retry after a 503 with Retry-After; 0 = none */
     int retries;
     int churning; /* idle + churn: closed on purpose, to connect and register again */
@@ -71,7 +72,7 @@ static double rate;       /* open loop: REGISTERs per second */
 static uint64_t *backlog; /* open loop: intended send times, a ring (the sender's own) */
 static unsigned backlog_head, backlog_len, backlog_max;
 static int *free_conns, nfree;  /* open loop: registered connections with nothing outstanding */
-static pthread_mutex_t free_mu; /* free_conns, nfree, send_fd; priority inheritance (main) */
+static pthread_mutex_t free_mu; /* free_conns, nfree, send_fd, open_*; priority inheritance */
 static uint64_t nretried;
 static double churn; /* idle: percent of the connections that reconnect per minute */
 static uint64_t nchurned, nchurn_failed;
@@ -226,16 +227,23 @@ static void churn_tick(lws_sorted_usec_list_t *sul)
  * 2-7 ms working through a burst of answers before its timer could fire, and even at SCHED_FIFO
  * fell 16-71 REGISTERs behind the rate; those then reached the gateway as one burst, and the
  * gateway's p99 measured the tool (docs/benchmarks.md, session 13). The sender sleeps until the
- * next REGISTER is due (clock_nanosleep), asks for SCHED_FIFO 1 so that its wake-up preempts the
- * stub and the answer-reading loop, and writes the frame to the socket itself: libwebsockets is
- * not thread-safe, so the sender frames and masks the WebSocket message (RFC 6455 section 5.2,
- * a few lines) and write()s it. A write on a TCP socket goes in whole or not at all for these
- * small frames, so the loop thread's own writes on the same socket (a pong, a close) cannot cut
- * into it. The loop thread reads the answers and hands connections back (open_free). */
+ * next REGISTER is due, asks for SCHED_FIFO 1 so that its wake-up preempts the stub and the
+ * answer-reading loop, and writes the frame to the socket itself: libwebsockets is not
+ * thread-safe, so the sender frames and masks the WebSocket message (RFC 6455 section 5.2, a few
+ * lines) and send()s it, holding free_mu, so that the loop thread cannot lose the connection
+ * (and lws close its socket) meanwhile. The loop thread's own writes on these sockets are whole
+ * control frames (a pong, a close), each one send() that does not interleave with another; a
+ * short send (a full socket buffer, which one small REGISTER at a time does not reach) cuts the
+ * stream, so that connection gets nothing more and the REGISTER counts as failed. The loop
+ * thread reads the answers and hands connections back (open_answered). */
 static uint64_t open_t0;
 static pthread_t open_thread;
-static int open_fifo; /* the sender got SCHED_FIFO */
-static uint64_t open_send_failed;
+static pthread_cond_t open_cond; /* a connection came free while the sender waits for one */
+static int open_fifo;            /* the sender got SCHED_FIFO */
+static uint64_t open_send_failed, open_unsent;
+static int open_starved;     /* the sender has REGISTERs due and no free connection (free_mu) */
+static int open_outstanding; /* sent by the sender, not yet answered (free_mu) */
+static int open_done;        /* every REGISTER due before t_end_ns was sent (free_mu) */
 
 /* The k-th REGISTER's intended time. */
 static uint64_t open_due(uint64_t k)
@@ -243,27 +251,69 @@ static uint64_t open_due(uint64_t k)
     return open_t0 + (uint64_t)((double)k * 1e9 / rate);
 }
 
-static void open_free(struct reg_conn *c)
+/* Under free_mu: c is free for the sender. */
+static void open_free_locked(struct reg_conn *c)
 {
-    pthread_mutex_lock(&free_mu);
     free_conns[nfree++] = (int)(c - conns);
-    pthread_mutex_unlock(&free_mu);
+    if (open_starved)
+        pthread_cond_signal(&open_cond);
 }
 
-static int open_nfree(void)
+/* c has just registered (the connect phase's REGISTER): the sender may use it. */
+static void open_register(struct reg_conn *c)
 {
     pthread_mutex_lock(&free_mu);
-    int n = nfree;
+    c->send_fd = lws_get_socket_fd(c->wsi);
+    open_free_locked(c);
     pthread_mutex_unlock(&free_mu);
-    return n;
 }
 
-/* One masked client text frame (RFC 6455 5.2) holding c's next REGISTER, written to its socket.
+/* The final answer on c: if it answers the sender's REGISTER, c is free again (an answer
+ * nobody asked for frees nothing). */
+static void open_answered(struct reg_conn *c)
+{
+    pthread_mutex_lock(&free_mu);
+    if (c->open_out) {
+        c->open_out = 0;
+        open_outstanding--;
+        open_free_locked(c);
+    }
+    pthread_mutex_unlock(&free_mu);
+}
+
+/* c is lost (closed): the sender must not use its socket, nor wait for its answer. */
+static void open_lost(struct reg_conn *c)
+{
+    pthread_mutex_lock(&free_mu);
+    c->send_fd = -1;
+    if (c->open_out) {
+        c->open_out = 0;
+        open_outstanding--;
+    }
+    for (int i = 0; i < nfree; i++)
+        if (free_conns[i] == (int)(c - conns)) {
+            free_conns[i] = free_conns[--nfree];
+            break;
+        }
+    pthread_mutex_unlock(&free_mu);
+}
+
+static int open_finished(void)
+{
+    pthread_mutex_lock(&free_mu);
+    int done = open_done && open_outstanding == 0;
+    pthread_mutex_unlock(&free_mu);
+    return done;
+}
+
+/* One masked client text frame (RFC 6455 5.2) holding c's next REGISTER, sent on fd: 0 sent,
+ * 1 nothing sent (the socket buffer is full: try again), -1 failed (the stream may be cut).
  * The masking key need not be unpredictable here (it guards intermediaries' caches; this is a
  * loopback bench), but it varies, so the server unmasks real data. */
 static int open_send(struct reg_conn *c, int fd, uint64_t intended, uint32_t *key_state)
 {
     unsigned char frame[8 + 4096];
+    unsigned cseq = c->cseq;
     int n = reg_format(c, (char *)frame + 8, sizeof(frame) - 8);
     if (n < 0 || n > 65535)
         return -1;
@@ -281,8 +331,12 @@ static int open_send(struct reg_conn *c, int fd, uint64_t intended, uint32_t *ke
     __atomic_store_n(&c->intended_ns, intended, __ATOMIC_RELEASE);
     ssize_t w;
     do
-        w = write(fd, frame, (size_t)n + 8);
+        w = send(fd, frame, (size_t)n + 8, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->cseq = cseq; /* not sent: the same CSeq next time */
+        return 1;
+    }
     return w == n + 8 ? 0 : -1;
 }
 
@@ -292,39 +346,59 @@ static void *open_sender(void *arg)
     open_fifo = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
     uint32_t key_state = (uint32_t)getpid() | 1u;
     uint64_t k = 0;
-    for (;;) {
+    pthread_mutex_lock(&free_mu);
+    while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
         uint64_t now = now_ns();
-        if (now >= t_end_ns || stop)
-            return NULL;
-        while (open_due(k) <= now && backlog_len < REG_BACKLOG) {
+        /* every REGISTER due by now, up to the end of the window */
+        while (open_due(k) <= now && open_due(k) < t_end_ns && backlog_len < REG_BACKLOG) {
             backlog[(backlog_head + backlog_len++) % REG_BACKLOG] = open_due(k++);
             if (backlog_len > backlog_max)
                 backlog_max = backlog_len;
         }
-        /* free_mu is held across each write, so the loop thread cannot lose (and lws close)
-         * the connection's socket meanwhile (reg_lost) */
-        pthread_mutex_lock(&free_mu);
         while (backlog_len && nfree) {
             struct reg_conn *c = &conns[free_conns[--nfree]];
             if (c->send_fd < 0)
-                continue; /* lost while it was free */
-            if (open_send(c, c->send_fd, backlog[backlog_head], &key_state) < 0 &&
-                open_send_failed++ < 3)
-                fprintf(stderr, "reg_load: connection %d: the REGISTER could not be written\n",
-                        c->idx);
+                continue; /* lost while it was free (open_lost takes it out; for safety) */
+            int r = open_send(c, c->send_fd, backlog[backlog_head], &key_state);
+            if (r == 1) {
+                free_conns[nfree++] = (int)(c - conns);
+                break; /* again in at most 1 ms */
+            }
+            if (r == 0) {
+                c->open_out = 1;
+                open_outstanding++;
+            } else {
+                c->send_fd = -1;
+                if (open_send_failed++ < 3)
+                    fprintf(stderr, "reg_load: connection %d: a REGISTER could not be sent\n",
+                            c->idx);
+            }
             backlog_head = (backlog_head + 1) % REG_BACKLOG;
             backlog_len--;
         }
-        pthread_mutex_unlock(&free_mu);
-        /* until the next REGISTER is due (every one due by now was taken above), at most 1 ms
-         * while connections are short */
-        uint64_t next = open_due(k);
-        if (backlog_len && next > now + 1000000)
+        int all_queued = open_due(k) >= t_end_ns;
+        if (all_queued && !backlog_len) {
+            open_done = 1;
+            break;
+        }
+        /* until the next REGISTER is due; with some waiting for a connection, until one comes
+         * free (open_free_locked signals) or 1 ms has passed */
+        uint64_t next = all_queued ? UINT64_MAX : open_due(k);
+        if (backlog_len && (next <= now || next > now + 1000000))
             next = now + 1000000;
         struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-            ;
+        open_starved = backlog_len > 0;
+        pthread_cond_timedwait(&open_cond, &free_mu, &ts);
+        open_starved = 0;
     }
+    /* due in the counted window and never sent (the drain was cut short): failures, not
+     * omissions */
+    for (unsigned i = 0; i < backlog_len; i++)
+        open_unsent += backlog[(backlog_head + i) % REG_BACKLOG] >= t_measure_ns;
+    for (; open_due(k) < t_end_ns; k++)
+        open_unsent += open_due(k) >= t_measure_ns;
+    pthread_mutex_unlock(&free_mu);
+    return NULL;
 }
 
 static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
@@ -350,17 +424,13 @@ static void reg_on_response(struct reg_conn *c, const char *text, size_t len)
     uint64_t when = open_mode ? from : t;
     int counted = when >= t_measure_ns && t_measure_ns && (!t_end_ns || when < t_end_ns);
     if (open_mode && c->registered)
-        open_free(c);
+        open_answered(c);
     if (status == 200) {
         if (!c->registered) {
             c->registered = 1;
             nregistered++;
-            if (open_mode) {
-                pthread_mutex_lock(&free_mu);
-                c->send_fd = lws_get_socket_fd(c->wsi);
-                pthread_mutex_unlock(&free_mu);
-                open_free(c);
-            }
+            if (open_mode)
+                open_register(c);
         }
         if (counted) {
             ok_count++;
@@ -388,9 +458,8 @@ static void reg_lost(struct reg_conn *c)
         nclosed++;
     if (!c)
         return;
-    pthread_mutex_lock(&free_mu);
-    c->send_fd = -1;
-    pthread_mutex_unlock(&free_mu);
+    if (open_mode)
+        open_lost(c);
     c->failed = 1;
     c->wsi = NULL;
     c->retry_at_ns = 0;
@@ -541,7 +610,7 @@ static int churn_settled(void)
 static int open_drained(void)
 {
     uint64_t now = now_ns();
-    return now >= drain_until || (now >= t_end_ns && open_nfree() == nregistered);
+    return now >= drain_until || open_finished();
 }
 
 int main(int argc, char **argv)
@@ -601,6 +670,10 @@ int main(int argc, char **argv)
     pthread_mutexattr_init(&mu_attr);
     pthread_mutexattr_setprotocol(&mu_attr, PTHREAD_PRIO_INHERIT);
     pthread_mutex_init(&free_mu, &mu_attr);
+    pthread_condattr_t cond_attr; /* timed waits on the clock open_due() counts in */
+    pthread_condattr_init(&cond_attr);
+    pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&open_cond, &cond_attr);
     samples = malloc(REG_MAX_SAMPLES * sizeof(*samples));
     backlog = malloc(REG_BACKLOG * sizeof(*backlog));
     free_conns = malloc(REG_MAX_CONN * sizeof(*free_conns));
@@ -680,19 +753,28 @@ int main(int argc, char **argv)
         fflush(stdout);
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
         drain_until = t_end_ns + 5000000000ull;
-        if (pthread_create(&open_thread, NULL, open_sender, NULL) != 0) {
+        sigset_t all, old; /* signals go to the loop thread */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int started = pthread_create(&open_thread, NULL, open_sender, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (!started) {
             fprintf(stderr, "reg_load: cannot start the sender thread\n");
             return 1;
         }
         run_until(open_drained);
-        stop = 1; /* the sender has passed t_end_ns unless the drain was cut short */
+        __atomic_store_n(&stop, 1, __ATOMIC_RELAXED); /* the sender is done unless cut short */
+        pthread_mutex_lock(&free_mu);
+        pthread_cond_signal(&open_cond);
+        pthread_mutex_unlock(&free_mu);
         pthread_join(open_thread, NULL);
-        fail_count += open_send_failed;
+        fail_count += open_send_failed + open_unsent;
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
         printf("connections=%d mode=open rate=%.0f registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f "
-               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u sender=%s\n",
+               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u sender=%s unsent=%llu\n",
                nconn, rate, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
-               (unsigned long long)fail_count, backlog_max, open_fifo ? "fifo" : "normal");
+               (unsigned long long)fail_count, backlog_max, open_fifo ? "fifo" : "normal",
+               (unsigned long long)open_unsent);
     } else {
         t_measure_ns = now_ns() + 1000000000ull;
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
