@@ -27,7 +27,7 @@ int waf_dpop_open(struct waf_app *app)
 {
     rnd_bytes(app->dpop_nonce_key, sizeof(app->dpop_nonce_key));
     app->dpop_replay = dpop_replay_new(WAF_DPOP_REPLAY_MAX);
-    if (app->dpop_replay) /* the PostgreSQL table (several WAFs) has no share yet: waf.md */
+    if (app->dpop_replay) /* the same share as the PostgreSQL table's (waf_dpop_seen_shared) */
         dpop_replay_share(app->dpop_replay, WAF_DPOP_REPLAY_PER_KEY);
     return app->dpop_replay ? 0 : -1;
 }
@@ -53,41 +53,72 @@ static int waf_dpop_refuse(struct waf_app *app, struct waf_resp *resp, const cha
     return -1;
 }
 
+/* Hex SHA-256 of the n bytes at data into hex (65 bytes). */
+static void waf_dpop_hex_sha256(const void *data, size_t n, char hex[2 * SHA256_DIGEST_LENGTH + 1])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256(data, n, md);
+    for (size_t i = 0; i < sizeof(md); i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
 /* The shared replay cache: one row per proof, keyed by SHA-256 of jkt and jti (a client's jti
- * alone is not unique across keys, and neither is stored as the client sent it). The insert is
- * one atomic statement: of two replicas racing with one proof exactly one inserts. A row whose
- * time has passed may be taken over (the proof it stood for can no longer pass the iat check).
- * 0 new, 1 replayed, -2 the store failed. */
+ * alone is not unique across keys, and neither is stored as the client sent it), with the
+ * SHA-256 of jkt beside it for the per-key share. The insert is one atomic statement: of two
+ * replicas racing with one proof exactly one inserts. A row whose time has passed may be taken
+ * over (the proof it stood for can no longer pass the iat check). A key that already holds
+ * WAF_DPOP_REPLAY_PER_KEY live rows gets none more, as in memory (dpop_replay_share), so one
+ * client cannot grow the table without bound; replicas inserting for one key at the same moment
+ * may each see the share not yet full, so it can be passed by as many proofs as race (the
+ * bound that matters, rows per key, stays). 0 new, 1 replayed, 2 the key's share is full, -1
+ * the store failed. */
 static int waf_dpop_seen_shared(struct waf_app *app, const struct dpop_proof *p, int64_t now,
                                 int64_t until)
 {
     /* jkt with its NUL, then jti: the two cannot run together */
-    unsigned char key[sizeof(p->jkt) + sizeof(p->jti)], md[SHA256_DIGEST_LENGTH];
+    unsigned char key[sizeof(p->jkt) + sizeof(p->jti)];
     size_t kl = strlen(p->jkt) + 1, jl = strlen(p->jti);
     memcpy(key, p->jkt, kl);
     memcpy(key + kl, p->jti, jl);
-    SHA256(key, kl + jl, md);
-    char id[2 * SHA256_DIGEST_LENGTH + 1];
-    for (size_t i = 0; i < sizeof(md); i++)
-        snprintf(id + 2 * i, 3, "%02x", md[i]);
+    char id[2 * SHA256_DIGEST_LENGTH + 1], jkt[2 * SHA256_DIGEST_LENGTH + 1];
+    waf_dpop_hex_sha256(key, kl + jl, id);
+    waf_dpop_hex_sha256(p->jkt, kl - 1, jkt);
     struct waf_db *db = waf_store_db(app->store);
     struct waf_stmt *s;
     if (waf_db_prepare(db,
-                       "INSERT INTO dpop_jtis (id, expires_at) VALUES (?1, ?2) "
-                       "ON CONFLICT (id) DO UPDATE SET expires_at = ?2 "
+                       "INSERT INTO dpop_jtis (id, expires_at, jkt) "
+                       "SELECT ?1, CAST(?2 AS BIGINT), ?4 WHERE (SELECT count(*) FROM dpop_jtis "
+                       "WHERE jkt = ?4 AND expires_at >= ?3) < ?5 "
+                       "ON CONFLICT (id) DO UPDATE SET expires_at = ?2, jkt = ?4 "
                        "WHERE dpop_jtis.expires_at < ?3",
                        &s) != WAF_DB_OK)
-        return -2;
+        return -1;
     waf_db_bind_text(s, 1, id);
     waf_db_bind_int64(s, 2, until);
     waf_db_bind_int64(s, 3, now);
+    waf_db_bind_text(s, 4, jkt);
+    waf_db_bind_int64(s, 5, WAF_DPOP_REPLAY_PER_KEY);
     int rc = waf_db_step(s);
     waf_db_finalize(s);
-    if (rc != WAF_DB_DONE) {
-        log_warn("token: the DPoP replay cache cannot be written (%s)", waf_db_errmsg(db));
-        return -2;
-    }
-    return waf_db_changes(db) == 1 ? 0 : 1;
+    if (rc != WAF_DB_DONE)
+        goto failed;
+    if (waf_db_changes(db) == 1)
+        return 0;
+    /* nothing written: the proof is live already (a replay), or the key's share is full */
+    if (waf_db_prepare(db, "SELECT count(*) FROM dpop_jtis WHERE id = ?1 AND expires_at >= ?2",
+                       &s) != WAF_DB_OK)
+        return -1;
+    waf_db_bind_text(s, 1, id);
+    waf_db_bind_int64(s, 2, now);
+    rc = waf_db_step(s);
+    int64_t live = rc == WAF_DB_ROW ? waf_db_column_int64(s, 0) : 0;
+    waf_db_finalize(s);
+    if (rc != WAF_DB_ROW)
+        goto failed;
+    return live ? 1 : 2;
+failed:
+    log_warn("token: the DPoP replay cache cannot be written (%s)", waf_db_errmsg(db));
+    return -1;
 }
 
 int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *resp)
@@ -117,11 +148,13 @@ int waf_dpop_check(struct waf_app *app, struct waf_req *req, struct waf_resp *re
     int64_t until = now + app->s->dpop_max_age + WAF_DPOP_LEEWAY + 1;
     int seen;
     if (app->store && waf_store_db(app->store)->postgres) {
-        if ((seen = waf_dpop_seen_shared(app, &p, now, until)) < -1)
+        if ((seen = waf_dpop_seen_shared(app, &p, now, until)) < 0)
             return waf_resp_store_unavailable(app, resp)
                        ? -1
                        : waf_dpop_refuse(app, resp, "invalid_dpop_proof",
                                          "the DPoP proof could not be recorded; try again");
+        if (seen == 2)
+            seen = -2; /* as dpop_replay_add says it: this key's share is full */
     } else {
         pthread_mutex_lock(&waf_dpop_mu);
         seen = dpop_replay_add(app->dpop_replay, &p, now, until);

@@ -154,6 +154,11 @@ static const char *const waf_store_migrations[] = {
     "CREATE TABLE dpop_jtis ("
     " id TEXT PRIMARY KEY,"
     " expires_at INTEGER NOT NULL);",
+    /* 7: the proof key of each shared DPoP row (hex SHA-256 of its thumbprint), so that one key
+     * holds at most WAF_DPOP_REPLAY_PER_KEY live rows, as in memory (waf_dpop). Rows from
+     * before have none and count for no key until they expire. */
+    ("ALTER TABLE dpop_jtis ADD COLUMN jkt TEXT;"
+     "CREATE INDEX dpop_jtis_jkt ON dpop_jtis(jkt, expires_at);"),
 };
 
 #define WAF_STORE_VERSION ((int)(sizeof(waf_store_migrations) / sizeof(waf_store_migrations[0])))

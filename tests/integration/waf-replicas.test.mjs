@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { bin, freePort, sleep, testDatabaseArgs } from './harness.mjs';
 import { startWaf, post, basic, wicTokens, openForm, authorizeUrl, pkce, signIn, WIC_REDIRECT } from './waf-helpers.mjs';
 import { dpopKey, proof } from './dpop.mjs';
@@ -288,6 +289,39 @@ test('a DPoP proof used at one replica is refused at the other (the jti cache is
     const url = a.args[a.args.indexOf('--database') + 1];
     const rows = Number(execFileSync('psql', [url, '-Atc', 'SELECT count(*) FROM dpop_jtis'], { encoding: 'utf8' }).trim());
     assert.ok(rows >= 11, `proofs recorded in the shared table: ${rows}`);
+  });
+
+test('one DPoP key holds at most 128 live proofs of the shared table; other keys go on',
+  { skip: !onPostgres }, async () => {
+    const key = dpopKey();
+    const htu = `${a.issuer}/token`;
+    // a refresh token that does not exist: the proof is checked and recorded before the grant,
+    // which then fails, so each request adds one row for this key
+    const form = { grant_type: 'refresh_token', refresh_token: 'no-such-token', client_id: 'wic' };
+    const nonce = (await post(a, '/token', form, { dpop: proof(key, { htm: 'POST', htu }) }))
+      .res.headers.get('dpop-nonce');
+    const send = (waf, k, pr = proof(k, { htm: 'POST', htu, nonce })) =>
+      retried(() => post(waf, '/token', form, { dpop: pr }));
+    for (let i = 0; i < 128; i++) {
+      const r = await send(i % 2 ? b : a, key); // both replicas fill the one share
+      assert.equal(r.json?.error, 'invalid_grant', `proof ${i + 1}: ${r.status} ${r.text}`);
+    }
+    for (const waf of [a, b]) {
+      const over = await send(waf, key);
+      assert.equal(over.status, 400, over.text);
+      assert.equal(over.json.error, 'invalid_dpop_proof');
+      assert.match(over.json.error_description, /too many recent DPoP proofs with this key/);
+    }
+    // another key is not held back, and a replay of its proof is still told as a replay
+    const other = dpopKey();
+    const pr = proof(other, { htm: 'POST', htu, nonce });
+    assert.equal((await send(a, other, pr)).json?.error, 'invalid_grant');
+    assert.match((await send(b, other, pr)).json?.error_description ?? '', /already used \(jti\)/);
+    const url = a.args[a.args.indexOf('--database') + 1];
+    const jkt = crypto.createHash('sha256').update(key.jkt).digest('hex');
+    const rows = Number(execFileSync('psql', [url, '-Atc', `SELECT count(*) FROM dpop_jtis WHERE jkt = '${jkt}'`],
+      { encoding: 'utf8' }).trim());
+    assert.equal(rows, 128, 'rows of the full key');
   });
 
 test('killing one replica: sign-in and refresh go on at the other', { skip: !onPostgres }, async () => {
