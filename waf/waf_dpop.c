@@ -67,11 +67,11 @@ static void waf_dpop_hex_sha256(const void *data, size_t n, char hex[2 * SHA256_
  * SHA-256 of jkt beside it for the per-key share. The insert is one atomic statement: of two
  * replicas racing with one proof exactly one inserts. A row whose time has passed may be taken
  * over (the proof it stood for can no longer pass the iat check). A key that already holds
- * WAF_DPOP_REPLAY_PER_KEY live rows gets none more, as in memory (dpop_replay_share), so one
- * client cannot grow the table without bound; replicas inserting for one key at the same moment
- * may each see the share not yet full, so it can be passed by as many proofs as race (the
- * bound that matters, rows per key, stays). 0 new, 1 replayed, 2 the key's share is full, -1
- * the store failed. */
+ * WAF_DPOP_REPLAY_PER_KEY live rows gets none more, as in memory (dpop_replay_share): one key
+ * cannot grow the table (a client making a fresh key per request still adds a row each, for
+ * max-age + leeway: the table has no total bound; docs/architecture.md). Replicas inserting for
+ * one key at the same moment may each see the share not yet full, so it can be passed by as
+ * many proofs as race. 0 new, 1 replayed, 2 the key's share is full, -1 the store failed. */
 static int waf_dpop_seen_shared(struct waf_app *app, const struct dpop_proof *p, int64_t now,
                                 int64_t until)
 {
@@ -117,7 +117,7 @@ static int waf_dpop_seen_shared(struct waf_app *app, const struct dpop_proof *p,
         goto failed;
     return live ? 1 : 2;
 failed:
-    log_warn("token: the DPoP replay cache cannot be written (%s)", waf_db_errmsg(db));
+    log_warn("token: the DPoP replay cache cannot be used (%s)", waf_db_errmsg(db));
     return -1;
 }
 

@@ -300,23 +300,25 @@ test('one DPoP key holds at most 128 live proofs of the shared table; other keys
     const form = { grant_type: 'refresh_token', refresh_token: 'no-such-token', client_id: 'wic' };
     const nonce = (await post(a, '/token', form, { dpop: proof(key, { htm: 'POST', htu }) }))
       .res.headers.get('dpop-nonce');
-    const send = (waf, k, pr = proof(k, { htm: 'POST', htu, nonce })) =>
-      retried(() => post(waf, '/token', form, { dpop: pr }));
-    for (let i = 0; i < 128; i++) {
+    // a fresh proof per attempt (a request answered 503 may have recorded its proof already)
+    const send = (waf, k) => retried(() => post(waf, '/token', form, { dpop: proof(k, { htm: 'POST', htu, nonce }) }));
+    const shareFull = (r) => r.status === 400 && r.json?.error === 'invalid_dpop_proof' &&
+      /too many recent DPoP proofs with this key/.test(r.json.error_description);
+    let accepted = 0;
+    for (let i = 0; i < 200; i++) {
       const r = await send(i % 2 ? b : a, key); // both replicas fill the one share
+      if (shareFull(r)) break;
       assert.equal(r.json?.error, 'invalid_grant', `proof ${i + 1}: ${r.status} ${r.text}`);
+      accepted++;
     }
-    for (const waf of [a, b]) {
-      const over = await send(waf, key);
-      assert.equal(over.status, 400, over.text);
-      assert.equal(over.json.error, 'invalid_dpop_proof');
-      assert.match(over.json.error_description, /too many recent DPoP proofs with this key/);
-    }
+    // 128 unless a request answered 503 had recorded its proof (the rows below are exact)
+    assert.ok(accepted > 100 && accepted <= 128, `proofs of one key before its share was full: ${accepted}`);
+    for (const waf of [a, b]) assert.ok(shareFull(await send(waf, key)), 'refused at either replica');
     // another key is not held back, and a replay of its proof is still told as a replay
     const other = dpopKey();
     const pr = proof(other, { htm: 'POST', htu, nonce });
-    assert.equal((await send(a, other, pr)).json?.error, 'invalid_grant');
-    assert.match((await send(b, other, pr)).json?.error_description ?? '', /already used \(jti\)/);
+    assert.equal((await post(a, '/token', form, { dpop: pr })).json?.error, 'invalid_grant');
+    assert.match((await post(b, '/token', form, { dpop: pr })).json?.error_description ?? '', /already used \(jti\)/);
     const url = a.args[a.args.indexOf('--database') + 1];
     const jkt = crypto.createHash('sha256').update(key.jkt).digest('hex');
     const rows = Number(execFileSync('psql', [url, '-Atc', `SELECT count(*) FROM dpop_jtis WHERE jkt = '${jkt}'`],
