@@ -274,8 +274,13 @@ static int waf_store_migrate(struct waf_store *st, char *err, size_t errlen)
                        ? waf_store_fail(st, "reading the database", err, errlen)
                        : WAF_STORE_OK;
         char *step = waf_store_dialect(st, waf_store_migrations[version]);
-        int bad = !step || waf_store_exec(st, step) < 0 ||
-                  waf_db_set_version(st->db, version + 1) < 0 || waf_store_commit(st) < 0;
+        /* a step may rewrite or index a table that has grown large (dpop_jtis): on PostgreSQL
+         * it is not held to the short statement timeout of requests (the write lock keeps the
+         * other WAFs' writers waiting meanwhile, each for its own busy wait) */
+        int bad = !step ||
+                  (st->db->postgres && waf_store_exec(st, "SET LOCAL statement_timeout = 0") < 0) ||
+                  waf_store_exec(st, step) < 0 || waf_db_set_version(st->db, version + 1) < 0 ||
+                  waf_store_commit(st) < 0;
         free(step);
         if (bad)
             goto fail;

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "waf_db.h"
 #include "waf_password.h"
 #include "waf_store.h"
 
@@ -261,6 +262,37 @@ static void test_schema_wal_reopen_and_newer_refused(void **state)
     assert_non_null(strstr(err, "newer"));
 }
 
+/* A database at schema 6 with DPoP rows in it (as a WAF of before session 14 left it) is
+ * migrated to 7: the rows stay, without a key, and the new column and its index work. */
+static void test_migration_7_keeps_dpop_rows(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    struct waf_db *db = waf_store_db(f->st);
+    assert_int_equal(waf_db_exec(db, "DROP INDEX dpop_jtis_jkt"), 0);
+    assert_int_equal(waf_db_exec(db, "ALTER TABLE dpop_jtis DROP COLUMN jkt"), 0);
+    assert_int_equal(
+        waf_db_exec(db, "INSERT INTO dpop_jtis (id, expires_at) VALUES ('old', 4000000000)"), 0);
+    assert_int_equal(waf_db_exec(db, f->database[0] ? "UPDATE waf_schema SET version = 6"
+                                                    : "PRAGMA user_version = 6"),
+                     0);
+    waf_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(waf_store_open_db(&f->st, f->database, f->dir, NULL, err, sizeof(err)), 0);
+    db = waf_store_db(f->st);
+    struct waf_stmt *s;
+    assert_int_equal(waf_db_prepare(db,
+                                    "SELECT count(*) FROM dpop_jtis WHERE id = 'old' AND "
+                                    "expires_at = 4000000000 AND jkt IS NULL",
+                                    &s),
+                     WAF_DB_OK);
+    assert_int_equal(waf_db_step(s), WAF_DB_ROW);
+    assert_int_equal(waf_db_column_int64(s, 0), 1);
+    waf_db_finalize(s);
+    assert_int_equal(
+        waf_db_exec(db, "INSERT INTO dpop_jtis (id, expires_at, jkt) VALUES ('new', 1, 'k')"), 0);
+}
+
 /* PostgreSQL: a write lock that another WAF holds too long makes begin fail as "busy"; the
  * connection must stay usable afterwards (BEGIN had run: its aborted transaction is rolled back),
  * or every later request of that WAF fails. */
@@ -318,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sql_looking_values_are_literal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_del_and_ids_not_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_wal_reopen_and_newer_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_7_keeps_dpop_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_lock_timeout_leaves_connection_usable, setup,
                                         teardown),
         cmocka_unit_test(test_password_hash_and_verify),
