@@ -11,7 +11,9 @@
  *       next connection with none outstanding; its latency counts from that intended time, so
  *       a stall is measured in full instead of hidden by sending less (coordinated omission).
  *       Needs enough connections for the rate; the largest backlog is printed. The sends come
- *       from a thread of their own (open_sender) so that they keep time; see there. --warmup W:
+ *       from a thread of their own (open_sender) so that they keep time; see there. One due in
+ *       the counted window but not sent, or not answered, by 5 s after it (the drain) is a
+ *       failure (printed apart as unsent and unanswered). --warmup W:
  *       W seconds at the same rate before the counted S (default 1), so that the transient of
  *       N fresh registrations (each followed by the gateway's reg-event SUBSCRIBE to the core)
  *       has passed and the run measures the steady state.
@@ -240,7 +242,7 @@ static uint64_t open_t0;
 static pthread_t open_thread;
 static pthread_cond_t open_cond; /* a connection came free while the sender waits for one */
 static int open_fifo;            /* the sender got SCHED_FIFO */
-static uint64_t open_send_failed, open_unsent;
+static uint64_t open_send_failed, open_unsent, open_unanswered;
 static int open_starved;     /* the sender has REGISTERs due and no free connection (free_mu) */
 static int open_outstanding; /* sent by the sender, not yet answered (free_mu) */
 static int open_done;        /* every REGISTER due before t_end_ns was sent (free_mu) */
@@ -768,13 +770,18 @@ int main(int argc, char **argv)
         pthread_cond_signal(&open_cond);
         pthread_mutex_unlock(&free_mu);
         pthread_join(open_thread, NULL);
-        fail_count += open_send_failed + open_unsent;
+        /* sent in the counted window and still unanswered when the drain ended: failures */
+        for (int i = 0; i < nconn; i++)
+            open_unanswered += conns[i].open_out && conns[i].intended_ns >= t_measure_ns &&
+                               conns[i].intended_ns < t_end_ns;
+        fail_count += open_send_failed + open_unsent + open_unanswered;
         qsort(samples, nsamples, sizeof(*samples), cmp_u64);
         printf("connections=%d mode=open rate=%.0f registers_per_s=%.0f p50_ms=%.2f p90_ms=%.2f "
-               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u sender=%s unsent=%llu\n",
+               "p99_ms=%.2f max_ms=%.2f failures=%llu backlog_max=%u sender=%s unsent=%llu "
+               "unanswered=%llu\n",
                nconn, rate, (double)ok_count / duration, PCT(0.5), PCT(0.9), PCT(0.99), PCT(1.0),
                (unsigned long long)fail_count, backlog_max, open_fifo ? "fifo" : "normal",
-               (unsigned long long)open_unsent);
+               (unsigned long long)open_unsent, (unsigned long long)open_unanswered);
     } else {
         t_measure_ns = now_ns() + 1000000000ull;
         t_end_ns = t_measure_ns + (uint64_t)duration * 1000000000ull;
