@@ -97,7 +97,7 @@ keep_awake() {
 
 # "late max": the most REGISTERs the load tool had due and not yet sent at one time (reg_load's
 # backlog_max): they go out together, a burst the gateway then works through in order. Its
-# sender thread runs at SCHED_FIFO when allowed, so it falls behind only when the core is not
+# sender thread runs at SCHED_FIFO when allowed, so it falls behind mostly when the core is not
 # the guest's to run on (the host's steal time, or a halted vCPU waking slowly).
 case ${AWAKE:-both} in 0) modes=0 ;; 1) modes=1 ;; *) modes="0 1" ;; esac
 for mode in $modes; do
