@@ -43,6 +43,8 @@
 #include <ev.h>
 #include <libwebsockets.h>
 
+#include "bench_util.h"
+
 #define REG_MAX_CONN 20000
 #define REG_MAX_SAMPLES 4000000
 #define REG_MAX_RETRIES 10
@@ -91,13 +93,6 @@ static size_t nsamples;
 static uint64_t t_start_ns, t_measure_ns, t_end_ns, ok_count, fail_count;
 static int nregistered, nclosed;
 static volatile sig_atomic_t stop;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The loop: libev, which libwebsockets runs on (LWS_SERVER_OPTION_LIBEV, a foreign loop).
  * run_until(done) runs it until done() (asked before each wait, and at least every 10 ms for
@@ -358,9 +353,7 @@ static void *open_sender(void *arg)
                 backlog_max = backlog_len;
         }
         while (backlog_len && nfree) {
-            struct reg_conn *c = &conns[free_conns[--nfree]];
-            if (c->send_fd < 0)
-                continue; /* lost while it was free (open_lost takes it out; for safety) */
+            struct reg_conn *c = &conns[free_conns[--nfree]]; /* live: open_lost takes it out */
             int r = open_send(c, c->send_fd, backlog[backlog_head], &key_state);
             if (r == 1) {
                 free_conns[nfree++] = (int)(c - conns);
@@ -547,12 +540,6 @@ static int reg_connect(struct lws_context *ctx, int i)
 }
 
 #define PCT(q) (nsamples ? (double)samples[(size_t)((double)(nsamples - 1) * (q))] / 1e6 : 0.0)
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void on_signal(int sig)
 {

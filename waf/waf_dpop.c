@@ -9,13 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "dpop.h"
 #include "log.h"
 #include "rnd.h"
 #include "timeutil.h"
 #include "waf_db.h"
+#include "waf_secret.h"
 
 #define WAF_DPOP_NONCE_TAG "imsgw-waf-token"
 #define WAF_DPOP_LEEWAY 5 /* seconds an iat may be ahead of our clock */
@@ -53,15 +52,6 @@ static int waf_dpop_refuse(struct waf_app *app, struct waf_resp *resp, const cha
     return -1;
 }
 
-/* Hex SHA-256 of the n bytes at data into hex (65 bytes). */
-static void waf_dpop_hex_sha256(const void *data, size_t n, char hex[2 * SHA256_DIGEST_LENGTH + 1])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256(data, n, md);
-    for (size_t i = 0; i < sizeof(md); i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /* The shared replay cache: one row per proof, keyed by SHA-256 of jkt and jti (a client's jti
  * alone is not unique across keys, and neither is stored as the client sent it), with the
  * SHA-256 of jkt beside it for the per-key share. The insert is one atomic statement: of two
@@ -80,9 +70,9 @@ static int waf_dpop_seen_shared(struct waf_app *app, const struct dpop_proof *p,
     size_t kl = strlen(p->jkt) + 1, jl = strlen(p->jti);
     memcpy(key, p->jkt, kl);
     memcpy(key + kl, p->jti, jl);
-    char id[2 * SHA256_DIGEST_LENGTH + 1], jkt[2 * SHA256_DIGEST_LENGTH + 1];
-    waf_dpop_hex_sha256(key, kl + jl, id);
-    waf_dpop_hex_sha256(p->jkt, kl - 1, jkt);
+    char id[WAF_HASH_HEX], jkt[WAF_HASH_HEX];
+    waf_secret_hash_bytes(key, kl + jl, id);
+    waf_secret_hash(p->jkt, jkt);
     struct waf_db *db = waf_store_db(app->store);
     struct waf_stmt *s;
     if (waf_db_prepare(db,

@@ -16,9 +16,14 @@ void waf_secret_new(char out[WAF_SECRET_LEN])
 
 void waf_secret_hash(const char *value, char out[WAF_HASH_HEX])
 {
+    waf_secret_hash_bytes(value, strlen(value), out);
+}
+
+void waf_secret_hash_bytes(const void *data, size_t len, char out[WAF_HASH_HEX])
+{
     static const char hex[] = "0123456789abcdef";
     unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)value, strlen(value), d);
+    SHA256(data, len, d);
     for (size_t i = 0; i < sizeof(d); i++) {
         out[2 * i] = hex[d[i] >> 4];
         out[2 * i + 1] = hex[d[i] & 15];

@@ -16,6 +16,8 @@
 void waf_secret_new(char out[WAF_SECRET_LEN]);
 /* The hex SHA-256 of value, as the store keeps secrets. */
 void waf_secret_hash(const char *value, char out[WAF_HASH_HEX]);
+/* The same of len bytes at data (which may hold NULs). */
+void waf_secret_hash_bytes(const void *data, size_t len, char out[WAF_HASH_HEX]);
 /* 1 if a and b are equal; the time depends only on their lengths. */
 int waf_secret_equal(const char *a, const char *b);
 /* n uniformly random decimal digits (no modulo bias) into out (n + 1 bytes). */
