@@ -14,12 +14,15 @@
 # (taskset) and the stub, the token server and the load tool the lower half, so the gateway's
 # share is its own work, not run-queue wait behind its test peers (WORKERS then defaults to the
 # gateway's cores). Other processes on the machine are not pinned: run it on a quiet machine.
-# AWAKE (default both): 0 runs with the cores as the machine has them; 1 with every core kept
-# from going idle by a spinner at SCHED_IDLE (it yields at once to any other process, as the
-# kernel's haltpoll or idle=poll would keep the CPU from halting); both: RUNS of each. On a
-# virtual machine a halted vCPU can take milliseconds to run again once woken (the host must
-# schedule it; docs/benchmarks.md, session 14); each run prints the host's steal time per core
-# over its window (/proc/stat), which counts that wait.
+# BUSY_POLL (default "0 200"): the gateway's busy-poll-us, one gateway (and its closed-loop
+# rate, unless RATE is given) per value: 0 lets the worker's loop sleep as soon as it has no work;
+# 200 keeps it polling 200 us after work (gateway/gw_busypoll.c), so its vCPU is still running
+# when the next message comes. AWAKE (default 0): 1 also keeps every core from going idle by a
+# spinner at SCHED_IDLE (it yields at once to any other process, as the kernel's haltpoll or
+# idle=poll would keep the CPU from halting); both: RUNS of each. On a virtual machine a halted
+# vCPU can take milliseconds to run again once woken (the host must schedule it;
+# docs/benchmarks.md, session 14); each run prints the host's steal time per core over its window
+# (/proc/stat), which counts the host's own use of the vCPU's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -47,27 +50,35 @@ echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle regist
 PEER_WRAP=$pin_rest GW_WRAP="$pin_gw ${GW_WRAP:-}"
 start_token_server "$jwks_port" "$total"
 start_stub --max-bindings $((total * 2)) --log-format json
-# shellcheck disable=SC2086 # GW_ARGS: several gateway flags
-start_gw "$gw_port" "$gw_sip" "$total" $((total * 2)) "$dir/gw.log" ${GW_ARGS:-}
-wait_healthz "$gw_port"
 url="ws://127.0.0.1:$gw_port/sip"
-
-if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
-  $pin_rest timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
-    --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
-  for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
-  echo "   idle: $(head -1 "$dir/idle.out")"
-  sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
-fi
 load() { $pin_rest timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
-rate=${RATE:-}
-if [ -z "$rate" ]; then
-  max=$(load --duration "$secs" | field registers_per_s)
-  rate=$((max / 2))
-  echo "   closed loop: $max REGISTER/s; open loop at half: $rate /s"
-fi
+# gateway_up BUSY_POLL_US: a gateway (the previous one and its idle users stopped), its idle
+# users registered, and $rate (RATE, or half of its closed loop)
+gw_pid="" idle_pid=""
+gateway_up() {
+  for p in $idle_pid $gw_pid; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  # shellcheck disable=SC2086 # GW_ARGS: several gateway flags
+  start_gw "$gw_port" "$gw_sip" "$total" $((total * 2)) "$dir/gw-$1.log" --busy-poll-us "$1" ${GW_ARGS:-}
+  gw_pid=$!
+  wait_healthz "$gw_port"
+  if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
+    $pin_rest timeout 900 "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --first "$conns" \
+      --connections "$idle" --duration 600 --mode idle >"$dir/idle.out" & pids+=($!)
+    idle_pid=$!
+    for _ in $(seq 1200); do grep -q registered "$dir/idle.out" 2>/dev/null && break; sleep 0.25; done
+    echo "   idle: $(head -1 "$dir/idle.out")"
+    sleep "${IDLE_SETTLE:-10}" # the reg-event SUBSCRIBEs of the burst are answered meanwhile
+  fi
+  rate=${RATE:-}
+  if [ -z "$rate" ]; then
+    local max
+    max=$(load --duration "$secs" | field registers_per_s)
+    rate=$((max / 2))
+    echo "   closed loop: $max REGISTER/s; open loop at half: $rate /s"
+  fi
+}
 
 quantile() { awk -v leg="$3" -v q="$4" -f bench/gw-latency.awk "$1" "$2"; } # BEFORE AFTER LEG Q
 snap() { curl -sf "http://127.0.0.1:$gw_port/metrics" >"$1"; grep '^cpu[0-9]' /proc/stat >"$1.stat"; }
@@ -99,46 +110,52 @@ keep_awake() {
 # backlog_max): they go out together, a burst the gateway then works through in order. Its
 # sender thread runs at SCHED_FIFO when allowed, so it falls behind mostly when the core is not
 # the guest's to run on (the host's steal time, or a halted vCPU waking slowly).
-case ${AWAKE:-both} in 0) modes=0 ;; 1) modes=1 ;; *) modes="0 1" ;; esac
-for mode in $modes; do
-  if [ "$mode" = 1 ]; then
-    echo "   -- the cores kept awake (a SCHED_IDLE spinner on each)"
-    keep_awake
-  else
-    echo "   -- the cores as the machine has them (idle ones halt)"
-  fi
-  # the floor: a sleeping thread's wake-up lateness on each core at the open loop's spacing, with
-  # gateway and stub up and idle (bench/wake_probe.c)
-  for c in $(seq 0 $(($(nproc) - 1))); do
-    echo "   timer wake-ups on core $c, idle: $(taskset -c "$c" "$build/bench/wake_probe" --seconds 2 \
-      --interval-us "$(awk -v r="$rate" 'BEGIN { print 1e6 / r }')" | tr '_' ' ')"
-  done
-  printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures "late max"
-  for r in $(seq "$runs"); do
-    load --duration "$secs" --mode open --rate "$rate" --warmup "$warmup" >"$dir/open.out" &
-    lp=$!
-    for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
-    sleep "$warmup"; snap "$dir/a"
-    sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; snap "$dir/b"
-    wait "$lp" || true
-    out=$(tail -1 "$dir/open.out")
-    [ -n "${DEBUG:-}" ] && grep -E "gateway_seconds_count" "$dir/a" "$dir/b" && cat "$dir/open.out"
-    n=$(( $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/b") - \
-          $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/a") ))
-    printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' "$r" "$(field registers_per_s <<<"$out")" \
-      "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
-      "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
-      "$(field failures <<<"$out")" "$(field backlog_max <<<"$out")"
-    for leg in request response admission; do
-      echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
+case ${AWAKE:-0} in 0) modes=0 ;; 1) modes=1 ;; *) modes="0 1" ;; esac
+for bp in ${BUSY_POLL:-0 200}; do
+  echo "   == busy-poll-us $bp: $([ "$bp" = 0 ] && echo "the worker's loop sleeps as soon as it has no work" || echo "the worker's loop polls $bp us after work before it sleeps")"
+  gateway_up "$bp"
+  for mode in $modes; do
+    if [ "$mode" = 1 ]; then
+      echo "   -- the cores kept awake (a SCHED_IDLE spinner on each)"
+      keep_awake
+    else
+      echo "   -- the cores as the machine has them (idle ones halt)"
+    fi
+    # the floor: a sleeping thread's wake-up lateness on each core at the open loop's spacing, with
+    # gateway and stub up and idle (bench/wake_probe.c)
+    for c in $(seq 0 $(($(nproc) - 1))); do
+      echo "   timer wake-ups on core $c, idle: $(taskset -c "$c" "$build/bench/wake_probe" --seconds 2 \
+        --interval-us "$(awk -v r="$rate" 'BEGIN { print 1e6 / r }')" | tr '_' ' ')"
     done
-    # the workers' loops over the window: on a CPU, and runnable but waiting for one (contention)
-    awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
-      /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
-      END { printf "     loops (mean of %d): on a CPU %.0f %%, waiting for one %.0f %% of the window\n", w,
-            100 * (c[ARGV[2]] - c[ARGV[1]]) / (w * (s - 0.1)), 100 * (q[ARGV[2]] - q[ARGV[1]]) / (w * (s - 0.1)) }' \
-      "$dir/a" "$dir/b"
-    echo "     host steal time over the window: $(steal "$dir/a" "$dir/b"); the load tool's sender: $(sed -n 's/.* sender=\([a-z]*\).*/\1/p' <<<"$out")"
+    printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' run "REG/s" "path p50 ms" "path p99 ms" "gw p50 ms" "gw p99 ms" "gw n" failures "late max"
+    for r in $(seq "$runs"); do
+      load --duration "$secs" --mode open --rate "$rate" --warmup "$warmup" >"$dir/open.out" &
+      lp=$!
+      for _ in $(seq 1200); do grep -q "open loop started" "$dir/open.out" 2>/dev/null && break; sleep 0.05; done
+      sleep "$warmup"; snap "$dir/a"
+      sleep "$(awk -v s="$secs" 'BEGIN { print s - 0.1 }')"; snap "$dir/b"
+      wait "$lp" || true
+      out=$(tail -1 "$dir/open.out")
+      [ -n "${DEBUG:-}" ] && grep -E "gateway_seconds_count" "$dir/a" "$dir/b" && cat "$dir/open.out"
+      n=$(( $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/b") - \
+            $(awk '/^imsgw_register_gateway_seconds_count\{leg="total"\}/ {print $2}' "$dir/a") ))
+      printf '%-4s %9s %12s %12s %14s %14s %10s %10s %9s\n' "$r" "$(field registers_per_s <<<"$out")" \
+        "$(field p50_ms <<<"$out")" "$(field p99_ms <<<"$out")" \
+        "$(quantile "$dir/a" "$dir/b" total 0.5)" "$(quantile "$dir/a" "$dir/b" total 0.99)" "$n" \
+        "$(field failures <<<"$out")" "$(field backlog_max <<<"$out")"
+      for leg in request response admission; do
+        echo "     $leg leg: p50 $(quantile "$dir/a" "$dir/b" $leg 0.5) ms, p99 $(quantile "$dir/a" "$dir/b" $leg 0.99) ms"
+      done
+      # the workers' loops over the window: on a CPU (of which polling without work, busy-poll-us),
+      # and runnable but waiting for one (contention)
+      awk -v w="$workers" -v s="$secs" '/^imsgw_loop_cpu_seconds_total/ { c[FILENAME] = $2 }
+        /^imsgw_loop_runqueue_wait_seconds_total/ { q[FILENAME] = $2 }
+        /^imsgw_loop_busy_poll_seconds_total/ { b[FILENAME] = $2 }
+        function pc(x) { return 100 * (x[ARGV[2]] - x[ARGV[1]]) / (w * (s - 0.1)) }
+        END { printf "     loops (mean of %d): on a CPU %.0f %% (polling without work %.0f %%), waiting for one %.0f %% of the window\n",
+              w, pc(c), pc(b), pc(q) }' "$dir/a" "$dir/b"
+      echo "     host steal time over the window: $(steal "$dir/a" "$dir/b"); the load tool's sender: $(sed -n 's/.* sender=\([a-z]*\).*/\1/p' <<<"$out")"
+    done
+    awake_stop
   done
-  awake_stop
 done

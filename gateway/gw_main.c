@@ -21,6 +21,7 @@
 #include "dereg.h"
 #include "flow.h"
 #include "gw.h"
+#include "gw_busypoll.h"
 #include "gw_evloop.h"
 #include "gw_fds.h"
 #include "gw_workers.h"
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
         return 1;
     }
     gw_evloop_set_flush(ws_flush);
+    gw_busypoll_start(loop, (unsigned)cfg.busy_poll_us);
     su_init();
     su_log_redirect(su_log_default, gw_su_log, NULL);
     gw->root = su_glib_root_create(NULL);
@@ -312,6 +314,7 @@ out:
     gw_pp_shutdown();
     jwks_free(gw->jwks);
     g_hash_table_destroy(gw->conns);
+    gw_busypoll_stop();
     gw_evloop_destroy();
     cfg_free(&gw_program, &cfg);
     return rc;

@@ -169,8 +169,13 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            "# HELP imsgw_loop_runqueue_wait_seconds_total Time the event loop's thread was "
            "runnable but waited for a CPU (all workers): CPU contention, not the gateway's work.\n"
            "# TYPE imsgw_loop_runqueue_wait_seconds_total counter\n"
-           "imsgw_loop_runqueue_wait_seconds_total %.6f\n",
-           (double)m->loop_cpu_ns_total / 1e9, (double)m->loop_wait_ns_total / 1e9);
+           "imsgw_loop_runqueue_wait_seconds_total %.6f\n"
+           "# HELP imsgw_loop_busy_poll_seconds_total Time the event loop polled without work "
+           "before sleeping (busy-poll-us; all workers): CPU spent for wake-up latency.\n"
+           "# TYPE imsgw_loop_busy_poll_seconds_total counter\n"
+           "imsgw_loop_busy_poll_seconds_total %.6f\n",
+           (double)m->loop_cpu_ns_total / 1e9, (double)m->loop_wait_ns_total / 1e9,
+           (double)m->loop_busy_poll_ns_total / 1e9);
     if (o.used + 1 < o.len)
         o.used += gw_lat_render(m->register_latency, o.buf + o.used, o.len - o.used);
     return o.used;

@@ -73,18 +73,19 @@ struct gw_settings {
                                                                                 3261: > 180) */
     long sip_transaction_timeout; /* Timer B/F towards the core, s (docs/faults.md) */
     long workers;                 /* gateway processes (gw_workers.h); 0 = one per core */
-    int require_dpop;             /* every client token must be DPoP-bound (docs/dpop-sip.md) */
-    long dpop_max_age;            /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
-    long dpop_nonce_lifetime;     /* seconds a gateway DPoP nonce stays acceptable */
-    long flow_recovery_grace;     /* seconds a DPoP-proven flow's calls wait for its return */
-    long recovery_port;           /* first per-worker recovery port (recover_url.h); 0 = off */
-    char *recovery_url;           /* URL template told to clients; NULL = from listen */
-    char *admin_listen;           /* host:port of the operator page and /metrics; NULL = none */
-    char *admin_credential_file;  /* the operator's password (HTTP Basic); NULL = page off */
-    long register_inflight_max;   /* REGISTERs with the IMS core at once, per worker (reg_admit) */
-    long register_queue_max;      /* REGISTERs waiting for a place; beyond: 503 + Retry-After */
-    long register_queue_ms;       /* longest wait for a place before 503 + Retry-After */
-    long regevent_inflight_max;   /* reg-event SUBSCRIBEs with the core at once (regevent_pace) */
+    long busy_poll_us;           /* loop polls this long after work before sleeping (gw_busypoll) */
+    int require_dpop;            /* every client token must be DPoP-bound (docs/dpop-sip.md) */
+    long dpop_max_age;           /* seconds a REGISTER's DPoP proof (iat) stays acceptable */
+    long dpop_nonce_lifetime;    /* seconds a gateway DPoP nonce stays acceptable */
+    long flow_recovery_grace;    /* seconds a DPoP-proven flow's calls wait for its return */
+    long recovery_port;          /* first per-worker recovery port (recover_url.h); 0 = off */
+    char *recovery_url;          /* URL template told to clients; NULL = from listen */
+    char *admin_listen;          /* host:port of the operator page and /metrics; NULL = none */
+    char *admin_credential_file; /* the operator's password (HTTP Basic); NULL = page off */
+    long register_inflight_max;  /* REGISTERs with the IMS core at once, per worker (reg_admit) */
+    long register_queue_max;     /* REGISTERs waiting for a place; beyond: 503 + Retry-After */
+    long register_queue_ms;      /* longest wait for a place before 503 + Retry-After */
+    long regevent_inflight_max;  /* reg-event SUBSCRIBEs with the core at once (regevent_pace) */
 };
 
 extern const struct cfg_program gw_program;

@@ -25,6 +25,7 @@
 #include "gw.h"
 #include "gw_evloop.h"
 #include "gw_proxyproto.h"
+#include "gw_busypoll.h"
 #include "gw_sched.h"
 #include "gw_tls.h"
 #include "log.h"
@@ -363,6 +364,7 @@ static void gw_workers_gauges(struct gw_metrics *m)
         m->loop_cpu_ns_total = cpu;
         m->loop_wait_ns_total = wait;
     }
+    m->loop_busy_poll_ns_total = gw_busypoll_spent_ns();
 }
 
 void gw_workers_publish(void)

@@ -113,4 +113,6 @@ test('/metrics shows the event loop\'s CPU time and its run-queue wait (gw_sched
   // the loop has served the REGISTERs above: it ran; it may or may not have waited for a CPU
   assert.ok(get('imsgw_loop_cpu_seconds_total') > 0, 'cpu seconds');
   assert.ok(get('imsgw_loop_runqueue_wait_seconds_total') >= 0, 'run-queue wait seconds');
+  // busy-poll-us is off by default: the loop never polls without work (busy-poll.test.mjs)
+  assert.equal(get('imsgw_loop_busy_poll_seconds_total'), 0, 'busy-poll seconds');
 });
