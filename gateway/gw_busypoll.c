@@ -1,39 +1,67 @@
 #include "gw_busypoll.h"
 
 #include <sched.h>
+#include <time.h>
 
 #include <ev.h>
 
 /* An idle watcher keeps libev from blocking while it is active (epoll_wait with timeout 0), and
- * libev runs it only in an iteration in which no other watcher of any priority is pending: an
- * iteration without it having run had work. The prepare watcher, run before each poll, sees
- * that and (re)starts the idle watcher; the idle watcher stops itself once the loop has been
- * without work for the budget. */
+ * libev runs it only in a turn in which no other watcher of any priority is pending: a turn in
+ * which it did not run had work. The check watcher takes each turn's wake-up time; the prepare
+ * watcher, run at the end of each turn (after gw_evloop's, which writes the turn's answers: it has
+ * the lower priority), sees a turn with work, adapts the window to the quiet spell that ended
+ * there and (re)starts the idle watcher; the idle watcher stops itself once the quiet spell has
+ * lasted the window. Times are CLOCK_MONOTONIC: libev's ev_now() follows the wall clock. */
+#define BP_GROW_START_NS 10000u
+
 static struct ev_loop *bp_loop;
 static ev_idle bp_idle;
 static ev_prepare bp_prepare;
-static ev_tstamp bp_budget;
-static ev_tstamp bp_last_work;  /* when the loop last had work */
-static ev_tstamp bp_spell_from; /* the current spell's first turn without work; 0: not in one */
-static int bp_idle_ran;         /* the idle watcher ran in the turn just ended */
-static uint64_t bp_spent_ns;
+static ev_check bp_check;
+static uint64_t bp_max_ns;      /* the budget */
+static uint64_t bp_window_ns;   /* this spell's window, 0 .. bp_max_ns */
+static uint64_t bp_turn_ns;     /* when the turn under way woke up */
+static uint64_t bp_work_end_ns; /* when the last turn with work ended; 0: none yet */
+static int bp_idle_ran;         /* the idle watcher ran in the turn under way */
+static int bp_work_noted;       /* gw_busypoll_note_work() in the turn under way */
+static struct gw_busypoll_stats bp_stats;
 
-static void spell_end(ev_tstamp now)
+static uint64_t mono_ns(void)
 {
-    if (bp_spell_from > 0 && now > bp_spell_from)
-        bp_spent_ns += (uint64_t)((now - bp_spell_from) * 1e9);
-    bp_spell_from = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* KVM's halt-polling rule: a quiet spell the window covered keeps it; one longer than the budget
+ * (sparse traffic, an idle gateway) ends polling; one between the two grows the window. */
+static void adapt(uint64_t quiet_ns)
+{
+    if (quiet_ns <= bp_window_ns)
+        return;
+    if (quiet_ns > bp_max_ns)
+        bp_window_ns = 0;
+    else if (bp_window_ns < bp_max_ns)
+        bp_window_ns = bp_window_ns ? bp_window_ns * 2 : BP_GROW_START_NS;
+    if (bp_window_ns > bp_max_ns)
+        bp_window_ns = bp_max_ns;
+}
+
+static void on_check(struct ev_loop *loop, ev_check *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    bp_turn_ns = mono_ns();
 }
 
 static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
     (void)revents;
     bp_idle_ran = 1;
-    ev_tstamp now = ev_now(loop);
-    if (bp_spell_from == 0)
-        bp_spell_from = now;
-    if (now - bp_last_work >= bp_budget) {
-        spell_end(now);
+    if (bp_turn_ns - bp_work_end_ns >= bp_window_ns) {
+        bp_stats.polled_ns += bp_turn_ns - bp_work_end_ns;
+        bp_stats.misses++;
         ev_idle_stop(loop, w); /* the next poll blocks */
         return;
     }
@@ -45,15 +73,22 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)w;
     (void)revents;
-    if (bp_idle_ran) { /* a turn without work: polling on, or just stopped for the budget */
-        bp_idle_ran = 0;
-        return;
+    int work = !bp_idle_ran || bp_work_noted;
+    bp_idle_ran = bp_work_noted = 0;
+    if (!work)
+        return; /* a turn without work: polling on, or just stopped for the window */
+    if (bp_work_end_ns && bp_turn_ns > bp_work_end_ns) {
+        uint64_t quiet = bp_turn_ns - bp_work_end_ns;
+        if (ev_is_active(&bp_idle)) { /* the spell was polled until the work came */
+            bp_stats.polled_ns += quiet;
+            bp_stats.hits++;
+        }
+        adapt(quiet);
     }
-    /* the turn just ended had work (or the loop starts): a new budget from now */
-    spell_end(ev_now(loop)); /* the time the work was seen */
-    ev_now_update(loop);     /* the budget counts from the work's end */
-    bp_last_work = ev_now(loop);
-    if (!ev_is_active(&bp_idle))
+    bp_work_end_ns = mono_ns();
+    if (bp_window_ns == 0)
+        ev_idle_stop(loop, &bp_idle);
+    else if (!ev_is_active(&bp_idle))
         ev_idle_start(loop, &bp_idle);
 }
 
@@ -62,11 +97,21 @@ void gw_busypoll_start(struct ev_loop *loop, unsigned budget_us)
     if (budget_us == 0 || bp_loop)
         return;
     bp_loop = loop;
-    bp_budget = budget_us / 1e6;
+    bp_max_ns = (uint64_t)budget_us * 1000u;
+    bp_window_ns = bp_max_ns < BP_GROW_START_NS ? bp_max_ns : BP_GROW_START_NS;
     ev_idle_init(&bp_idle, on_idle);
     ev_set_priority(&bp_idle, EV_MINPRI);
     ev_prepare_init(&bp_prepare, on_prepare);
+    ev_set_priority(&bp_prepare, EV_MINPRI);
     ev_prepare_start(loop, &bp_prepare);
+    ev_check_init(&bp_check, on_check);
+    ev_set_priority(&bp_check, EV_MAXPRI);
+    ev_check_start(loop, &bp_check);
+}
+
+void gw_busypoll_note_work(void)
+{
+    bp_work_noted = 1;
 }
 
 void gw_busypoll_stop(void)
@@ -75,10 +120,11 @@ void gw_busypoll_stop(void)
         return;
     ev_idle_stop(bp_loop, &bp_idle);
     ev_prepare_stop(bp_loop, &bp_prepare);
+    ev_check_stop(bp_loop, &bp_check);
     bp_loop = NULL;
 }
 
-uint64_t gw_busypoll_spent_ns(void)
+void gw_busypoll_get_stats(struct gw_busypoll_stats *s)
 {
-    return bp_spent_ns;
+    *s = bp_stats;
 }

@@ -11,6 +11,7 @@
 #include <ev.h>
 #include <glib.h>
 
+#include "gw_busypoll.h"
 #include "gw_fdgen.h"
 #include "log.h"
 
@@ -127,6 +128,7 @@ static void on_check(struct ev_loop *loop, ev_check *w, int revents)
         for (int i = 0; i < gfds_len; i++)
             gfds[i].revents = 0; /* EINTR: seen on the next round */
     if (g_main_context_check(gctx, gmax_prio, gfds, gfds_len)) {
+        gw_busypoll_note_work(); /* e.g. a timeout due by GLib's clock, no watcher of libev's */
         g_main_context_dispatch(gctx);
         /* the core's answers just handled go out now, not after the rest of a long turn (libev
          * runs this check before the turn's WebSocket reads of the same priority) */

@@ -171,11 +171,19 @@ size_t gw_metrics_render(const struct gw_metrics *m, char *buf, size_t len)
            "# TYPE imsgw_loop_runqueue_wait_seconds_total counter\n"
            "imsgw_loop_runqueue_wait_seconds_total %.6f\n"
            "# HELP imsgw_loop_busy_poll_seconds_total Time the event loop polled without work "
-           "before sleeping (busy-poll-us; all workers): CPU spent for wake-up latency.\n"
+           "before sleeping (busy-poll-us; all workers; wall time, yielded to other threads "
+           "meanwhile).\n"
            "# TYPE imsgw_loop_busy_poll_seconds_total counter\n"
-           "imsgw_loop_busy_poll_seconds_total %.6f\n",
+           "imsgw_loop_busy_poll_seconds_total %.6f\n"
+           "# HELP imsgw_loop_busy_polls_total Spells of polling without work, by how they ended: "
+           "work came, or the window ran out and the loop slept.\n"
+           "# TYPE imsgw_loop_busy_polls_total counter\n"
+           "imsgw_loop_busy_polls_total{outcome=\"work\"} %llu\n"
+           "imsgw_loop_busy_polls_total{outcome=\"timeout\"} %llu\n",
            (double)m->loop_cpu_ns_total / 1e9, (double)m->loop_wait_ns_total / 1e9,
-           (double)m->loop_busy_poll_ns_total / 1e9);
+           (double)m->loop_busy_poll_ns_total / 1e9,
+           (unsigned long long)m->loop_busy_poll_hits_total,
+           (unsigned long long)m->loop_busy_poll_misses_total);
     if (o.used + 1 < o.len)
         o.used += gw_lat_render(m->register_latency, o.buf + o.used, o.len - o.used);
     return o.used;

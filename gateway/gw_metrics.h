@@ -69,7 +69,9 @@ struct gw_metrics {
     uint64_t regevent_queued_total; /* reg-event SUBSCRIBEs that had to wait */
     uint64_t loop_cpu_ns_total;     /* the event loop's thread on a CPU (gw_sched) */
     uint64_t loop_wait_ns_total;    /* ... runnable but waiting for a CPU */
-    uint64_t loop_busy_poll_ns_total;                 /* ... polling without work (gw_busypoll) */
+    uint64_t loop_busy_poll_ns_total;     /* ... polling without work (gw_busypoll) */
+    uint64_t loop_busy_poll_hits_total;   /* polling spells that work ended */
+    uint64_t loop_busy_poll_misses_total; /* ... that ran out of window (the loop slept) */
     struct gw_lat_hist register_latency[GW_LAT_LEGS]; /* time in the gateway (gw_latency) */
 };
 

@@ -27,10 +27,10 @@ static const struct cfg_field gw_fields[] = {
     F("workers", CFG_INT, workers, 0, 64,
       "gateway processes sharing the WebSocket port, each on sip-listen's port + its number "
       "(default 0 = one per core)"),
-    F("busy-poll-us", CFG_INT, busy_poll_us, 0, 10000,
-      "after work, each worker's loop polls without sleeping this many microseconds before it "
-      "blocks: less wake-up latency on a virtual machine whose idle vCPUs halt, for CPU "
-      "(default 0 = off)"),
+    F("busy-poll-us", CFG_INT, busy_poll_us, 0, 1000,
+      "after work, each worker's loop polls without sleeping for up to this many microseconds "
+      "(a window that adapts to the gaps between messages) before it blocks: less wake-up "
+      "latency on a virtual machine whose idle vCPUs halt, for CPU (default 0 = off)"),
     F("sip-listen", CFG_STR, sip_listen, 0, 0, "IMS-side SIP URI to bind (UDP and TCP)"),
     F("sip-host", CFG_STR, sip_host, 0, 0, "host:port put in Path (default from sip-listen)"),
     F("next-hop", CFG_STR, next_hop, 0, 0, "SIP URI of the I-CSCF/S-CSCF"),

@@ -364,7 +364,11 @@ static void gw_workers_gauges(struct gw_metrics *m)
         m->loop_cpu_ns_total = cpu;
         m->loop_wait_ns_total = wait;
     }
-    m->loop_busy_poll_ns_total = gw_busypoll_spent_ns();
+    struct gw_busypoll_stats bs;
+    gw_busypoll_get_stats(&bs);
+    m->loop_busy_poll_ns_total = bs.polled_ns;
+    m->loop_busy_poll_hits_total = bs.hits;
+    m->loop_busy_poll_misses_total = bs.misses;
 }
 
 void gw_workers_publish(void)
