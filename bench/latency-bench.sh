@@ -17,12 +17,15 @@
 # BUSY_POLL (default "0 200"): the gateway's busy-poll-us, one gateway (and its closed-loop
 # rate, unless RATE is given) per value: 0 lets the worker's loop sleep as soon as it has no work;
 # 200 keeps it polling 200 us after work (gateway/gw_busypoll.c), so its vCPU is still running
-# when the next message comes. AWAKE (default 0): 1 also keeps every core from going idle by a
-# spinner at SCHED_IDLE (it yields at once to any other process, as the kernel's haltpoll or
-# idle=poll would keep the CPU from halting); both: RUNS of each. On a virtual machine a halted
-# vCPU can take milliseconds to run again once woken (the host must schedule it;
-# docs/benchmarks.md, session 14); each run prints the host's steal time per core over its window
-# (/proc/stat), which counts the host's own use of the vCPU's time.
+# when the next message comes. AWAKE (default "0 peers"), RUNS for each: 0 leaves the cores as the
+# machine has them; peers keeps the cores of the load tool and the stub (PIN=1's lower half) from
+# going idle by a spinner at SCHED_IDLE each (it yields at once to any other process, as the
+# kernel's haltpoll or idle=poll would keep the CPU from halting), so that the load tool's sender
+# wakes on time and REGISTERs arrive at the rate's spacing instead of in bursts, while the
+# gateway's core stays as the machine has it; all (or 1) keeps every core awake; both: 0 and all.
+# On a virtual machine a halted vCPU can take milliseconds to run again once woken (the host must
+# schedule it; docs/benchmarks.md, session 14); each run prints the host's steal time per core
+# over its window (/proc/stat), which counts the host's own use of the vCPU's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -88,8 +91,8 @@ steal() {
   awk -v hz="$(getconf CLK_TCK)" -v s="$secs" 'FNR == NR { a[$1] = $9; next }
     { printf "%s%s %.1f %%", n++ ? ", " : "", $1, 100 * ($9 - a[$1]) / hz / (s - 0.1) }' "$1.stat" "$2.stat"
 }
-# keep_awake: a spinner per core at SCHED_IDLE, for as long as one set of runs can take at most
-# (stopped after the set, or on exit)
+# keep_awake FIRST LAST: a spinner on each of the cores FIRST..LAST at SCHED_IDLE, for as long as
+# one set of runs can take at most (stopped after the set, or on exit)
 awake_pids=()
 awake_stop() {
   [ ${#awake_pids[@]} -gt 0 ] || return 0
@@ -100,7 +103,7 @@ awake_stop() {
 trap 'awake_stop; bench_cleanup' EXIT
 keep_awake() {
   local c
-  for c in $(seq 0 $(($(nproc) - 1))); do
+  for c in $(seq "$1" "$2"); do
     chrt -i 0 taskset -c "$c" timeout $((runs * (secs + warmup + 140) + 30)) bash -c 'while :; do :; done' &
     awake_pids+=($!)
   done
@@ -110,14 +113,18 @@ keep_awake() {
 # backlog_max): they go out together, a burst the gateway then works through in order. Its
 # sender thread runs at SCHED_FIFO when allowed, so it falls behind mostly when the core is not
 # the guest's to run on (the host's steal time, or a halted vCPU waking slowly).
-case ${AWAKE:-0} in 0) modes=0 ;; 1) modes=1 ;; *) modes="0 1" ;; esac
+case ${AWAKE:-0 peers} in 0) modes=0 ;; 1 | all) modes=all ;; peers) modes=peers ;; both) modes="0 all" ;; *) modes=$AWAKE ;; esac
 for bp in ${BUSY_POLL:-0 200}; do
   echo "   == busy-poll-us $bp: $([ "$bp" = 0 ] && echo "the worker's loop sleeps as soon as it has no work" || echo "the worker's loop polls $bp us after work before it sleeps")"
   gateway_up "$bp"
   for mode in $modes; do
-    if [ "$mode" = 1 ]; then
+    if [ "$mode" = all ]; then
       echo "   -- the cores kept awake (a SCHED_IDLE spinner on each)"
-      keep_awake
+      keep_awake 0 $(($(nproc) - 1))
+    elif [ "$mode" = peers ]; then
+      [ -n "$pin_rest" ] || { echo "AWAKE=peers needs PIN=1" >&2; exit 2; }
+      echo "   -- the peers' cores (${pin_rest#taskset -c }) kept awake by a SCHED_IDLE spinner each, the gateway's as the machine has it"
+      keep_awake 0 $(($(nproc) / 2 - 1))
     else
       echo "   -- the cores as the machine has them (idle ones halt)"
     fi
