@@ -113,7 +113,15 @@ keep_awake() {
 # backlog_max): they go out together, a burst the gateway then works through in order. Its
 # sender thread runs at SCHED_FIFO when allowed, so it falls behind mostly when the core is not
 # the guest's to run on (the host's steal time, or a halted vCPU waking slowly).
-case ${AWAKE:-0 peers} in 0) modes=0 ;; 1 | all) modes=all ;; peers) modes=peers ;; both) modes="0 all" ;; *) modes=$AWAKE ;; esac
+modes=""
+for a in ${AWAKE:-0 peers}; do
+  case $a in
+    0 | peers | all) modes+=" $a" ;;
+    1) modes+=" all" ;;
+    both) modes+=" 0 all" ;;
+    *) echo "AWAKE: 0, peers, all (1) or both, not $a" >&2; exit 2 ;;
+  esac
+done
 for bp in ${BUSY_POLL:-0 200}; do
   echo "   == busy-poll-us $bp: $([ "$bp" = 0 ] && echo "the worker's loop sleeps as soon as it has no work" || echo "the worker's loop polls $bp us after work before it sleeps")"
   gateway_up "$bp"
