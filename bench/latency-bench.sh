@@ -14,10 +14,12 @@
 # (taskset) and the stub, the token server and the load tool the lower half, so the gateway's
 # share is its own work, not run-queue wait behind its test peers (WORKERS then defaults to the
 # gateway's cores). Other processes on the machine are not pinned: run it on a quiet machine.
-# BUSY_POLL (default "0 200"): the gateway's busy-poll-us, one gateway (and its closed-loop
-# rate, unless RATE is given) per value: 0 lets the worker's loop sleep as soon as it has no work;
-# 200 keeps it polling 200 us after work (gateway/gw_busypoll.c), so its vCPU is still running
-# when the next message comes. AWAKE (default "0 peers"), RUNS for each: 0 leaves the cores as the
+# BUSY_POLL (default "0 200 fifo"): one gateway (and its closed-loop rate, unless RATE is given)
+# per value: a number is its busy-poll-us (0 lets the worker's loop sleep as soon as it has no
+# work; 200 keeps it polling 200 us after work, gateway/gw_busypoll.c, so its vCPU is still
+# running when the next message comes); fifo runs it at SCHED_FIFO 1 (chrt, skipped where not
+# allowed) without polling, so that no normal thread (the machine's own daemons and kernel
+# threads) preempts it on its core. AWAKE (default "0 peers"), RUNS for each: 0 leaves the cores as the
 # machine has them; peers keeps the cores of the load tool and the stub (PIN=1's lower half) from
 # going idle by a spinner at SCHED_IDLE each (it yields at once to any other process, as the
 # kernel's haltpoll or idle=poll would keep the CPU from halting), so that the load tool's sender
@@ -50,20 +52,21 @@ total=$((conns + idle))
 echo "== latency added by the gateway ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
 echo "   $workers worker(s) + stub; $conns loaded connections, $idle idle registered ones; $runs runs x ${secs}s${pin_gw:+; gateway on cores ${pin_gw#taskset -c }, the rest on ${pin_rest#taskset -c }}"
 
-PEER_WRAP=$pin_rest GW_WRAP="$pin_gw ${GW_WRAP:-}"
+PEER_WRAP=$pin_rest gw_wrap_user=${GW_WRAP:-}
 start_token_server "$jwks_port" "$total"
 start_stub --max-bindings $((total * 2)) --log-format json
 url="ws://127.0.0.1:$gw_port/sip"
 load() { $pin_rest timeout $((secs + 120)) "$build/bench/reg_load" --url "$url" --tokens "$dir/tokens" --connections "$conns" "$@"; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
-# gateway_up BUSY_POLL_US: a gateway (the previous one and its idle users stopped), its idle
+# gateway_up BUSY_POLL_US [WRAP]: a gateway (the previous one and its idle users stopped), its idle
 # users registered, and $rate (RATE, or half of its closed loop)
 gw_pid="" idle_pid=""
 gateway_up() {
   for p in $idle_pid $gw_pid; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   # shellcheck disable=SC2086 # GW_ARGS: several gateway flags
-  start_gw "$gw_port" "$gw_sip" "$total" $((total * 2)) "$dir/gw-$1.log" --busy-poll-us "$1" ${GW_ARGS:-}
+  GW_WRAP="$pin_gw ${2:-} $gw_wrap_user" start_gw "$gw_port" "$gw_sip" "$total" $((total * 2)) "$dir/gw-$1${2:+-rt}.log" \
+    --busy-poll-us "$1" ${GW_ARGS:-}
   gw_pid=$!
   wait_healthz "$gw_port"
   if [ "$idle" -gt 0 ]; then # the idle users are the ones after the loaded ones
@@ -122,9 +125,18 @@ for a in ${AWAKE:-0 peers}; do
     *) echo "AWAKE: 0, peers, all (1) or both, not $a" >&2; exit 2 ;;
   esac
 done
-for bp in ${BUSY_POLL:-0 200}; do
-  echo "   == busy-poll-us $bp: $([ "$bp" = 0 ] && echo "the worker's loop sleeps as soon as it has no work" || echo "the worker's loop polls $bp us after work before it sleeps")"
-  gateway_up "$bp"
+for bp in ${BUSY_POLL:-0 200 fifo}; do
+  if [ "$bp" = fifo ]; then
+    if ! chrt -f 1 true 2>/dev/null; then
+      echo "   == SCHED_FIFO: not allowed here (needs root or CAP_SYS_NICE); skipped"
+      continue
+    fi
+    echo "   == the gateway at SCHED_FIFO 1 (chrt), busy-poll-us 0: normal threads no longer preempt it"
+    gateway_up 0 "chrt -f 1"
+  else
+    echo "   == busy-poll-us $bp: $([ "$bp" = 0 ] && echo "the worker's loop sleeps as soon as it has no work" || echo "the worker's loop polls $bp us after work before it sleeps")"
+    gateway_up "$bp"
+  fi
   for mode in $modes; do
     if [ "$mode" = all ]; then
       echo "   -- the cores kept awake (a SCHED_IDLE spinner on each)"

@@ -5,6 +5,8 @@
 
 #include <ev.h>
 
+#include "log.h"
+
 /* An idle watcher keeps libev from blocking while it is active (epoll_wait with timeout 0), and
  * libev runs it only in a turn in which no other watcher of any priority is pending: a turn in
  * which it did not run had work. The check watcher takes each turn's wake-up time; the prepare
@@ -96,6 +98,15 @@ void gw_busypoll_start(struct ev_loop *loop, unsigned budget_us)
 {
     if (budget_us == 0 || bp_loop)
         return;
+    int policy = sched_getscheduler(0);
+    if (policy == SCHED_FIFO || policy == SCHED_RR) {
+        /* a real-time thread that polls keeps every normal thread of its core from running,
+         * the kernel's softirq thread (which carries loopback and network receive work) too */
+        log_warn("busy-poll-us %u ignored: the gateway runs at a real-time priority (%s), where "
+                 "polling would starve the kernel's own work on its cores",
+                 budget_us, policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_RR");
+        return;
+    }
     bp_loop = loop;
     bp_max_ns = (uint64_t)budget_us * 1000u;
     bp_window_ns = bp_max_ns < BP_GROW_START_NS ? bp_max_ns : BP_GROW_START_NS;

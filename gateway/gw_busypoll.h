@@ -17,7 +17,8 @@
 struct ev_loop;
 
 /* Starts polling on loop with a budget of budget_us (0: does nothing). Once, after
- * gw_evloop_create(). */
+ * gw_evloop_create(). Not under a real-time scheduling policy (SCHED_FIFO/RR, e.g. systemd's
+ * CPUSchedulingPolicy): there it warns and does nothing. */
 void gw_busypoll_start(struct ev_loop *loop, unsigned budget_us);
 /* The turn under way did work libev did not see as a pending watcher (GLib's sources dispatched
  * from gw_evloop's check: a timeout GLib found due on its own clock). */
